@@ -1,0 +1,46 @@
+//! What a worker asks for when it completes a workflow task, as the core understands it.
+
+use std::time::Duration;
+
+use crate::types::{Blob, BlobMap, Failure};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    ScheduleActivity(ScheduleActivity),
+    RequestCancelActivity { scheduled_event_id: i64 },
+    StartTimer { timer_id: String, start_to_fire_timeout: Duration },
+    CancelTimer { timer_id: String },
+    CompleteWorkflow { result: Option<Blob> },
+    FailWorkflow { failure: Failure },
+    RecordMarker {
+        marker_name: String,
+        details: BlobMap,
+        header: Option<BlobMap>,
+        failure: Option<Failure>,
+    },
+    UpsertSearchAttributes { search_attributes: BlobMap },
+    ModifyProperties { upserted_memo: BlobMap },
+    /// A command this server does not carry out yet; named for the error.
+    Unsupported { name: String },
+}
+
+/// ScheduleActivityTask as sent; zero durations mean "not set".
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ScheduleActivity {
+    pub activity_id: String,
+    pub activity_type: String,
+    pub task_queue: String,
+    pub header: BlobMap,
+    pub input: Option<Blob>,
+    pub schedule_to_close_timeout: Duration,
+    pub schedule_to_start_timeout: Duration,
+    pub start_to_close_timeout: Duration,
+    pub heartbeat_timeout: Duration,
+    pub retry_policy: Option<crate::types::RetryPolicy>,
+}
+
+impl Command {
+    pub fn closes_workflow(&self) -> bool {
+        matches!(self, Command::CompleteWorkflow { .. } | Command::FailWorkflow { .. })
+    }
+}

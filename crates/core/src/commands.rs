@@ -1,0 +1,297 @@
+//! Workflow task commands: validated all together first, then applied in order.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::command::{Command, ScheduleActivity};
+use crate::event::{ActivityScheduled, EventKind};
+use crate::execution::{Activity, ActivityState, Execution, Timer};
+use crate::transition::{failed_cause, Effect, TaskRef, Tx};
+use crate::types::{RetryPolicy, RetryState, Status, TaskQueue};
+
+const MAX_ID_LENGTH: usize = 1000;
+
+/// Checks every command against the state as it will be when each is applied. The whole
+/// completion is refused on the first bad command, as Temporal does.
+pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32, String)> {
+    let mut activity_ids: HashSet<&str> =
+        ex.activities.values().map(|a| a.scheduled.activity_id.as_str()).collect();
+    let mut timer_ids: HashSet<&str> = ex.timers.keys().map(String::as_str).collect();
+    for (index, command) in commands.iter().enumerate() {
+        if command.closes_workflow() && index + 1 != commands.len() {
+            let cause = match command {
+                Command::FailWorkflow { .. } => failed_cause::BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+                _ => failed_cause::BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
+            };
+            return Err((cause, "a command that closes the workflow must be the last command".into()));
+        }
+        match command {
+            Command::ScheduleActivity(spec) => {
+                let bad = |message: String| (failed_cause::BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, message);
+                if spec.activity_id.is_empty() {
+                    return Err(bad("ActivityId is not set on ScheduleActivityTaskCommand".into()));
+                }
+                if spec.activity_type.is_empty() {
+                    return Err(bad("ActivityType is not set on ScheduleActivityTaskCommand".into()));
+                }
+                if spec.activity_id.len() > MAX_ID_LENGTH || spec.activity_type.len() > MAX_ID_LENGTH {
+                    return Err(bad(format!("ActivityId and ActivityType are limited to {MAX_ID_LENGTH} bytes")));
+                }
+                if spec.schedule_to_close_timeout.is_zero() && spec.start_to_close_timeout.is_zero() {
+                    return Err(bad(
+                        "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand"
+                            .into(),
+                    ));
+                }
+                if let Some(policy) = &spec.retry_policy {
+                    validate_retry_policy(policy).map_err(bad)?;
+                }
+                if !activity_ids.insert(&spec.activity_id) {
+                    return Err(bad(format!("activity id '{}' is already in use", spec.activity_id)));
+                }
+            }
+            Command::RequestCancelActivity { scheduled_event_id } => {
+                if !ex.activities.contains_key(scheduled_event_id) {
+                    return Err((
+                        failed_cause::BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+                        format!("no pending activity was scheduled by event {scheduled_event_id}"),
+                    ));
+                }
+            }
+            Command::StartTimer { timer_id, start_to_fire_timeout } => {
+                let bad = |message: String| (failed_cause::BAD_START_TIMER_ATTRIBUTES, message);
+                if timer_id.is_empty() {
+                    return Err(bad("TimerId is not set on StartTimerCommand".into()));
+                }
+                if start_to_fire_timeout.is_zero() {
+                    return Err(bad("StartToFireTimeout must be greater than zero".into()));
+                }
+                if !timer_ids.insert(timer_id) {
+                    return Err(bad(format!("timer id '{timer_id}' is already in use")));
+                }
+            }
+            Command::CancelTimer { timer_id } => {
+                if !timer_ids.remove(timer_id.as_str()) {
+                    return Err((
+                        failed_cause::BAD_CANCEL_TIMER_ATTRIBUTES,
+                        format!("no pending timer has id '{timer_id}'"),
+                    ));
+                }
+            }
+            Command::RecordMarker { marker_name, .. } => {
+                if marker_name.is_empty() {
+                    return Err((
+                        failed_cause::BAD_RECORD_MARKER_ATTRIBUTES,
+                        "MarkerName is not set on RecordMarkerCommand".into(),
+                    ));
+                }
+            }
+            Command::Unsupported { name } => {
+                return Err((
+                    failed_cause::UNHANDLED_COMMAND_TYPE,
+                    format!("command {name} is not supported by this server"),
+                ));
+            }
+            Command::CompleteWorkflow { .. }
+            | Command::FailWorkflow { .. }
+            | Command::UpsertSearchAttributes { .. }
+            | Command::ModifyProperties { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_retry_policy(policy: &RetryPolicy) -> Result<(), String> {
+    if policy.backoff_coefficient < 1.0 {
+        return Err("BackoffCoefficient cannot be less than 1".into());
+    }
+    if policy.maximum_attempts < 0 {
+        return Err("MaximumAttempts cannot be negative".into());
+    }
+    if !policy.maximum_interval.is_zero() && policy.maximum_interval < policy.initial_interval {
+        return Err("MaximumInterval cannot be less than InitialInterval".into());
+    }
+    Ok(())
+}
+
+/// Fills in what the worker left unset, the way Temporal does.
+pub fn default_retry_policy(policy: Option<RetryPolicy>) -> RetryPolicy {
+    let mut policy = policy.unwrap_or(RetryPolicy {
+        initial_interval: Duration::ZERO,
+        backoff_coefficient: 0.0,
+        maximum_interval: Duration::ZERO,
+        maximum_attempts: 0,
+        non_retryable_error_types: Vec::new(),
+    });
+    if policy.initial_interval.is_zero() {
+        policy.initial_interval = Duration::from_secs(1);
+    }
+    if policy.backoff_coefficient == 0.0 {
+        policy.backoff_coefficient = 2.0;
+    }
+    if policy.maximum_interval.is_zero() {
+        policy.maximum_interval = policy.initial_interval * 100;
+    }
+    policy
+}
+
+/// Applies one validated command; returns whether the workflow needs a new task to see a
+/// result it produced at once.
+pub(crate) fn apply(tx: &mut Tx<'_>, command: Command, completed_event_id: i64) -> bool {
+    match command {
+        Command::ScheduleActivity(spec) => {
+            schedule_activity(tx, spec, completed_event_id);
+            false
+        }
+        Command::RequestCancelActivity { scheduled_event_id } => {
+            crate::activity::request_cancel(tx, scheduled_event_id, completed_event_id)
+        }
+        Command::StartTimer { timer_id, start_to_fire_timeout } => {
+            let started_event_id = tx.append(EventKind::TimerStarted {
+                timer_id: timer_id.clone(),
+                start_to_fire_timeout,
+                workflow_task_completed_event_id: completed_event_id,
+            });
+            let fire_time = tx.now.plus(start_to_fire_timeout);
+            tx.ex.timers.insert(timer_id, Timer { started_event_id, fire_time });
+            false
+        }
+        Command::CancelTimer { timer_id } => {
+            let timer = tx.ex.timers.remove(&timer_id).expect("validated");
+            let identity = tx.ex.last_worker_identity.clone();
+            tx.append(EventKind::TimerCanceled {
+                timer_id,
+                started_event_id: timer.started_event_id,
+                workflow_task_completed_event_id: completed_event_id,
+                identity,
+            });
+            false
+        }
+        Command::CompleteWorkflow { result } => {
+            tx.close(
+                Status::Completed,
+                EventKind::WorkflowExecutionCompleted {
+                    result,
+                    workflow_task_completed_event_id: completed_event_id,
+                },
+            );
+            false
+        }
+        Command::FailWorkflow { failure } => {
+            tx.close(
+                Status::Failed,
+                EventKind::WorkflowExecutionFailed {
+                    failure,
+                    retry_state: RetryState::RetryPolicyNotSet,
+                    workflow_task_completed_event_id: completed_event_id,
+                },
+            );
+            false
+        }
+        Command::RecordMarker { marker_name, details, header, failure } => {
+            tx.append(EventKind::MarkerRecorded {
+                marker_name,
+                details,
+                workflow_task_completed_event_id: completed_event_id,
+                header,
+                failure,
+            });
+            false
+        }
+        Command::UpsertSearchAttributes { search_attributes } => {
+            merge(&mut tx.ex.search_attributes, &search_attributes);
+            tx.append(EventKind::UpsertWorkflowSearchAttributes {
+                workflow_task_completed_event_id: completed_event_id,
+                search_attributes,
+            });
+            false
+        }
+        Command::ModifyProperties { upserted_memo } => {
+            merge(&mut tx.ex.memo, &upserted_memo);
+            tx.append(EventKind::WorkflowPropertiesModified {
+                workflow_task_completed_event_id: completed_event_id,
+                upserted_memo,
+            });
+            false
+        }
+        Command::Unsupported { .. } => unreachable!("refused by validate"),
+    }
+}
+
+/// Upserts fields; an empty value removes the field, as Temporal's upserts do.
+fn merge(into: &mut crate::types::BlobMap, from: &crate::types::BlobMap) {
+    for (name, value) in from {
+        if value.is_empty() {
+            into.remove(name);
+        } else {
+            into.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+fn schedule_activity(tx: &mut Tx<'_>, spec: ScheduleActivity, completed_event_id: i64) {
+    let run_timeout = tx.ex.started.workflow_run_timeout;
+    let cap = |timeout: Duration| {
+        if run_timeout.is_zero() || timeout.is_zero() { timeout.max(run_timeout) } else { timeout.min(run_timeout) }
+    };
+    // Temporal's rules: schedule-to-close defaults to the run timeout; the other clocks
+    // default to schedule-to-close and never exceed it.
+    let schedule_to_close = cap(spec.schedule_to_close_timeout);
+    let within = |timeout: Duration| {
+        if timeout.is_zero() {
+            schedule_to_close
+        } else if schedule_to_close.is_zero() {
+            timeout
+        } else {
+            timeout.min(schedule_to_close)
+        }
+    };
+    let start_to_close = within(spec.start_to_close_timeout);
+    let schedule_to_start = within(spec.schedule_to_start_timeout);
+    let heartbeat = if start_to_close.is_zero() {
+        spec.heartbeat_timeout
+    } else {
+        spec.heartbeat_timeout.min(start_to_close)
+    };
+    let task_queue = if spec.task_queue.is_empty() {
+        tx.ex.started.task_queue.clone()
+    } else {
+        spec.task_queue
+    };
+    let scheduled = ActivityScheduled {
+        activity_id: spec.activity_id,
+        activity_type: spec.activity_type,
+        task_queue: task_queue.clone(),
+        header: spec.header,
+        input: spec.input,
+        schedule_to_close_timeout: schedule_to_close,
+        schedule_to_start_timeout: schedule_to_start,
+        start_to_close_timeout: start_to_close,
+        heartbeat_timeout: heartbeat,
+        workflow_task_completed_event_id: completed_event_id,
+        retry_policy: default_retry_policy(spec.retry_policy),
+    };
+    let scheduled_event_id = tx.append(EventKind::ActivityTaskScheduled(Box::new(scheduled.clone())));
+    tx.ex.activities.insert(
+        scheduled_event_id,
+        Activity {
+            scheduled_event_id,
+            scheduled,
+            first_scheduled_time: tx.now,
+            attempt: 1,
+            attempt_scheduled_time: tx.now,
+            state: ActivityState::Scheduled,
+            last_failure: None,
+            last_heartbeat_time: None,
+            heartbeat_details: None,
+            cancel_requested: false,
+            cancel_requested_event_id: 0,
+            last_worker_identity: String::new(),
+        },
+    );
+    tx.out.effects.push(Effect::DispatchActivityTask(TaskRef {
+        queue: TaskQueue::normal(task_queue),
+        scheduled_event_id,
+        attempt: 1,
+    }));
+}

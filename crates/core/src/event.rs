@@ -1,0 +1,219 @@
+//! History events: the append-only record of a run. Ids start at 1 and have no gaps.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Blob, BlobMap, Failure, RetryPolicy, RetryState, TaskQueue, Time, TimeoutType};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub time: Time,
+    pub kind: EventKind,
+}
+
+/// Placeholder for an event id not known yet: a buffered completion refers to the started
+/// event written just before it, and both get their ids when the buffer is flushed.
+pub const UNASSIGNED_EVENT_ID: i64 = -1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EventKind {
+    WorkflowExecutionStarted(Box<WorkflowStarted>),
+    WorkflowExecutionCompleted {
+        result: Option<Blob>,
+        workflow_task_completed_event_id: i64,
+    },
+    WorkflowExecutionFailed {
+        failure: Failure,
+        retry_state: RetryState,
+        workflow_task_completed_event_id: i64,
+    },
+    WorkflowExecutionTimedOut {
+        retry_state: RetryState,
+    },
+    WorkflowExecutionTerminated {
+        reason: String,
+        details: Option<Blob>,
+        identity: String,
+    },
+    WorkflowTaskScheduled {
+        task_queue: TaskQueue,
+        start_to_close_timeout: Duration,
+        attempt: i32,
+    },
+    WorkflowTaskStarted {
+        scheduled_event_id: i64,
+        identity: String,
+        request_id: String,
+        history_size_bytes: i64,
+    },
+    WorkflowTaskCompleted {
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        identity: String,
+        binary_checksum: String,
+        /// Encoded SDK metadata (flags, language); SDKs read it back on replay.
+        sdk_metadata: Option<Blob>,
+        metering_metadata: Option<Blob>,
+    },
+    WorkflowTaskTimedOut {
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        timeout_type: TimeoutType,
+    },
+    WorkflowTaskFailed {
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        /// Temporal's WorkflowTaskFailedCause code; the frontend names it.
+        cause: i32,
+        failure: Option<Failure>,
+        identity: String,
+    },
+    ActivityTaskScheduled(Box<ActivityScheduled>),
+    ActivityTaskStarted {
+        scheduled_event_id: i64,
+        identity: String,
+        request_id: String,
+        attempt: i32,
+        last_failure: Option<Failure>,
+    },
+    ActivityTaskCompleted {
+        result: Option<Blob>,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        identity: String,
+    },
+    ActivityTaskFailed {
+        failure: Failure,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        identity: String,
+        retry_state: RetryState,
+    },
+    ActivityTaskTimedOut {
+        failure: Failure,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        retry_state: RetryState,
+    },
+    ActivityTaskCancelRequested {
+        scheduled_event_id: i64,
+        workflow_task_completed_event_id: i64,
+    },
+    ActivityTaskCanceled {
+        details: Option<Blob>,
+        latest_cancel_requested_event_id: i64,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        identity: String,
+    },
+    TimerStarted {
+        timer_id: String,
+        start_to_fire_timeout: Duration,
+        workflow_task_completed_event_id: i64,
+    },
+    TimerFired {
+        timer_id: String,
+        started_event_id: i64,
+    },
+    TimerCanceled {
+        timer_id: String,
+        started_event_id: i64,
+        workflow_task_completed_event_id: i64,
+        identity: String,
+    },
+    MarkerRecorded {
+        marker_name: String,
+        details: BlobMap,
+        workflow_task_completed_event_id: i64,
+        header: Option<BlobMap>,
+        failure: Option<Failure>,
+    },
+    UpsertWorkflowSearchAttributes {
+        workflow_task_completed_event_id: i64,
+        search_attributes: BlobMap,
+    },
+    WorkflowPropertiesModified {
+        workflow_task_completed_event_id: i64,
+        upserted_memo: BlobMap,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowStarted {
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Option<Blob>,
+    /// Zero means no limit, as in Temporal.
+    pub workflow_execution_timeout: Duration,
+    pub workflow_run_timeout: Duration,
+    pub workflow_task_timeout: Duration,
+    pub identity: String,
+    pub original_execution_run_id: String,
+    pub first_execution_run_id: String,
+    pub attempt: i32,
+    pub execution_expiration_time: Option<Time>,
+    pub memo: BlobMap,
+    pub search_attributes: BlobMap,
+    pub header: BlobMap,
+    pub retry_policy: Option<RetryPolicy>,
+    pub cron_schedule: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivityScheduled {
+    pub activity_id: String,
+    pub activity_type: String,
+    pub task_queue: String,
+    pub header: BlobMap,
+    pub input: Option<Blob>,
+    pub schedule_to_close_timeout: Duration,
+    pub schedule_to_start_timeout: Duration,
+    pub start_to_close_timeout: Duration,
+    pub heartbeat_timeout: Duration,
+    pub workflow_task_completed_event_id: i64,
+    pub retry_policy: RetryPolicy,
+}
+
+impl EventKind {
+    /// Events after which a run accepts nothing more.
+    pub fn is_close(&self) -> bool {
+        matches!(
+            self,
+            EventKind::WorkflowExecutionCompleted { .. }
+                | EventKind::WorkflowExecutionFailed { .. }
+                | EventKind::WorkflowExecutionTimedOut { .. }
+                | EventKind::WorkflowExecutionTerminated { .. }
+        )
+    }
+
+    /// Temporal's event type name, used in logs, errors and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::WorkflowExecutionStarted(_) => "WorkflowExecutionStarted",
+            EventKind::WorkflowExecutionCompleted { .. } => "WorkflowExecutionCompleted",
+            EventKind::WorkflowExecutionFailed { .. } => "WorkflowExecutionFailed",
+            EventKind::WorkflowExecutionTimedOut { .. } => "WorkflowExecutionTimedOut",
+            EventKind::WorkflowExecutionTerminated { .. } => "WorkflowExecutionTerminated",
+            EventKind::WorkflowTaskScheduled { .. } => "WorkflowTaskScheduled",
+            EventKind::WorkflowTaskStarted { .. } => "WorkflowTaskStarted",
+            EventKind::WorkflowTaskCompleted { .. } => "WorkflowTaskCompleted",
+            EventKind::WorkflowTaskTimedOut { .. } => "WorkflowTaskTimedOut",
+            EventKind::WorkflowTaskFailed { .. } => "WorkflowTaskFailed",
+            EventKind::ActivityTaskScheduled(_) => "ActivityTaskScheduled",
+            EventKind::ActivityTaskStarted { .. } => "ActivityTaskStarted",
+            EventKind::ActivityTaskCompleted { .. } => "ActivityTaskCompleted",
+            EventKind::ActivityTaskFailed { .. } => "ActivityTaskFailed",
+            EventKind::ActivityTaskTimedOut { .. } => "ActivityTaskTimedOut",
+            EventKind::ActivityTaskCancelRequested { .. } => "ActivityTaskCancelRequested",
+            EventKind::ActivityTaskCanceled { .. } => "ActivityTaskCanceled",
+            EventKind::TimerStarted { .. } => "TimerStarted",
+            EventKind::TimerFired { .. } => "TimerFired",
+            EventKind::TimerCanceled { .. } => "TimerCanceled",
+            EventKind::MarkerRecorded { .. } => "MarkerRecorded",
+            EventKind::UpsertWorkflowSearchAttributes { .. } => "UpsertWorkflowSearchAttributes",
+            EventKind::WorkflowPropertiesModified { .. } => "WorkflowPropertiesModified",
+        }
+    }
+}

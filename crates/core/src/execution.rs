@@ -1,0 +1,215 @@
+//! The mutable state of one run: everything the engine needs besides the history itself.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{ActivityScheduled, EventKind, WorkflowStarted};
+use crate::types::{
+    Blob, BlobMap, ExecutionKey, Failure, Stickiness, Status, TaskQueue, Time, TimeoutType,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub key: ExecutionKey,
+    pub status: Status,
+    /// Bumped by every committed transition; the store compares it before writing.
+    pub version: i64,
+    pub next_event_id: i64,
+    pub start_time: Time,
+    pub close_time: Option<Time>,
+    pub start_request_id: String,
+    pub started: WorkflowStarted,
+    pub run_expiration: Option<Time>,
+    pub execution_expiration: Option<Time>,
+    pub memo: BlobMap,
+    pub search_attributes: BlobMap,
+    pub workflow_task: Option<WorkflowTask>,
+    /// Started event of the last completed workflow task: what a sticky worker has seen.
+    pub previous_started_event_id: i64,
+    pub stickiness: Option<Stickiness>,
+    pub activities: BTreeMap<i64, Activity>,
+    pub timers: BTreeMap<String, Timer>,
+    /// Events that arrived while a workflow task was running. They are appended after that
+    /// task's completion so the worker's view of history stays consistent.
+    pub buffered: Vec<EventKind>,
+    /// Identity of the worker that last took a task of this run.
+    pub last_worker_identity: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowTask {
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+    pub task_queue: TaskQueue,
+    pub start_to_close_timeout: Duration,
+    pub scheduled_time: Time,
+    pub started: Option<StartedTask>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartedTask {
+    pub event_id: i64,
+    pub time: Time,
+    pub identity: String,
+    pub request_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub scheduled_event_id: i64,
+    pub scheduled: ActivityScheduled,
+    pub first_scheduled_time: Time,
+    pub attempt: i32,
+    /// When the current attempt was (or, while backing off, will be) put on the queue.
+    pub attempt_scheduled_time: Time,
+    pub state: ActivityState,
+    pub last_failure: Option<Failure>,
+    pub last_heartbeat_time: Option<Time>,
+    pub heartbeat_details: Option<Blob>,
+    pub cancel_requested: bool,
+    /// The ActivityTaskCancelRequested event, once the workflow asked to cancel.
+    pub cancel_requested_event_id: i64,
+    pub last_worker_identity: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ActivityState {
+    /// Waiting out the retry backoff until `attempt_scheduled_time`.
+    Backoff,
+    /// On the queue, no worker has it.
+    Scheduled,
+    /// A worker has it.
+    Started { time: Time, identity: String, request_id: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timer {
+    pub started_event_id: i64,
+    pub fire_time: Time,
+}
+
+/// A clock the engine must watch for one run; `Execution::fire_deadlines` acts on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Deadline {
+    RunTimeout,
+    ExecutionTimeout,
+    WorkflowTaskStartToClose { scheduled_event_id: i64, attempt: i32 },
+    WorkflowTaskScheduleToStart { scheduled_event_id: i64, attempt: i32 },
+    ActivityTimeout { scheduled_event_id: i64, attempt: i32, timeout_type: TimeoutType },
+    ActivityRetry { scheduled_event_id: i64, attempt: i32 },
+    Timer { timer_id: String },
+}
+
+impl Execution {
+    pub fn is_running(&self) -> bool {
+        self.status.is_running()
+    }
+
+    pub fn history_length(&self) -> i64 {
+        self.next_event_id - 1
+    }
+
+    pub fn task_queue(&self) -> &str {
+        &self.started.task_queue
+    }
+
+    pub fn workflow_type(&self) -> &str {
+        &self.started.workflow_type
+    }
+
+    /// Every clock that can act on this run, earliest first. Derived from state alone, so a
+    /// restarted engine re-arms exactly what was pending.
+    pub fn deadlines(&self) -> Vec<(Time, Deadline)> {
+        let mut deadlines = Vec::new();
+        if !self.is_running() {
+            return deadlines;
+        }
+        if let Some(at) = self.run_expiration {
+            deadlines.push((at, Deadline::RunTimeout));
+        }
+        if let Some(at) = self.execution_expiration {
+            deadlines.push((at, Deadline::ExecutionTimeout));
+        }
+        if let Some(task) = &self.workflow_task {
+            let (scheduled_event_id, attempt) = (task.scheduled_event_id, task.attempt);
+            match &task.started {
+                Some(started) => deadlines.push((
+                    started.time.plus(task.start_to_close_timeout),
+                    Deadline::WorkflowTaskStartToClose { scheduled_event_id, attempt },
+                )),
+                None => {
+                    if let Some(sticky) = &self.stickiness
+                        && task.task_queue.name == sticky.queue
+                        && !sticky.schedule_to_start_timeout.is_zero()
+                    {
+                        deadlines.push((
+                            task.scheduled_time.plus(sticky.schedule_to_start_timeout),
+                            Deadline::WorkflowTaskScheduleToStart { scheduled_event_id, attempt },
+                        ));
+                    }
+                }
+            }
+        }
+        for activity in self.activities.values() {
+            activity.deadlines(&mut deadlines);
+        }
+        for (timer_id, timer) in &self.timers {
+            deadlines.push((timer.fire_time, Deadline::Timer { timer_id: timer_id.clone() }));
+        }
+        deadlines.sort_by_key(|(at, _)| *at);
+        deadlines
+    }
+
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.deadlines().first().map(|(at, _)| *at)
+    }
+}
+
+impl Activity {
+    fn deadlines(&self, deadlines: &mut Vec<(Time, Deadline)>) {
+        let (scheduled_event_id, attempt) = (self.scheduled_event_id, self.attempt);
+        let timeout = |timeout_type| Deadline::ActivityTimeout {
+            scheduled_event_id,
+            attempt,
+            timeout_type,
+        };
+        let spec = &self.scheduled;
+        if !spec.schedule_to_close_timeout.is_zero() {
+            deadlines.push((
+                self.first_scheduled_time.plus(spec.schedule_to_close_timeout),
+                timeout(TimeoutType::ScheduleToClose),
+            ));
+        }
+        match &self.state {
+            ActivityState::Backoff => deadlines.push((
+                self.attempt_scheduled_time,
+                Deadline::ActivityRetry { scheduled_event_id, attempt },
+            )),
+            ActivityState::Scheduled => {
+                if !spec.schedule_to_start_timeout.is_zero() {
+                    deadlines.push((
+                        self.attempt_scheduled_time.plus(spec.schedule_to_start_timeout),
+                        timeout(TimeoutType::ScheduleToStart),
+                    ));
+                }
+            }
+            ActivityState::Started { time, .. } => {
+                if !spec.start_to_close_timeout.is_zero() {
+                    deadlines.push((
+                        time.plus(spec.start_to_close_timeout),
+                        timeout(TimeoutType::StartToClose),
+                    ));
+                }
+                if !spec.heartbeat_timeout.is_zero() {
+                    let last_beat = self.last_heartbeat_time.unwrap_or(*time).max(*time);
+                    deadlines.push((
+                        last_beat.plus(spec.heartbeat_timeout),
+                        timeout(TimeoutType::Heartbeat),
+                    ));
+                }
+            }
+        }
+    }
+}

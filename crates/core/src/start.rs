@@ -1,0 +1,129 @@
+//! Starting a run: validation, defaults, and its first events.
+
+use std::time::Duration;
+
+use crate::commands::{default_retry_policy, validate_retry_policy};
+use crate::event::{EventKind, WorkflowStarted};
+use crate::execution::Execution;
+use crate::transition::{Outcome, Tx};
+use crate::types::{BlobMap, Blob, ExecutionKey, RetryPolicy, Status, Time};
+use crate::Rejection;
+
+const MAX_ID_LENGTH: usize = 1000;
+
+/// StartWorkflowExecution as the core needs it; zero durations mean "not set".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StartParams {
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Option<Blob>,
+    pub workflow_execution_timeout: Duration,
+    pub workflow_run_timeout: Duration,
+    pub workflow_task_timeout: Duration,
+    pub identity: String,
+    pub request_id: String,
+    pub memo: BlobMap,
+    pub search_attributes: BlobMap,
+    pub header: BlobMap,
+    pub retry_policy: Option<RetryPolicy>,
+    pub cron_schedule: String,
+}
+
+impl StartParams {
+    /// Refuses what Temporal refuses, with its wording where it has one.
+    pub fn validate(&self, workflow_id: &str) -> Result<(), Rejection> {
+        let invalid = |message: &str| Err(Rejection::InvalidArgument(message.to_owned()));
+        if workflow_id.is_empty() {
+            return invalid("WorkflowId is not set on request.");
+        }
+        if workflow_id.len() > MAX_ID_LENGTH {
+            return invalid("WorkflowId exceeds length limit.");
+        }
+        if self.workflow_type.is_empty() {
+            return invalid("WorkflowType is not set on request.");
+        }
+        if self.workflow_type.len() > MAX_ID_LENGTH {
+            return invalid("WorkflowType exceeds length limit.");
+        }
+        if self.task_queue.is_empty() {
+            return invalid("TaskQueue is not set on request.");
+        }
+        if self.task_queue.len() > MAX_ID_LENGTH {
+            return invalid("TaskQueue exceeds length limit.");
+        }
+        if self.request_id.len() > MAX_ID_LENGTH {
+            return invalid("RequestId exceeds length limit.");
+        }
+        if !self.cron_schedule.is_empty() {
+            return Err(Rejection::Unimplemented("cron schedules are not supported by this server yet".into()));
+        }
+        if let Some(policy) = &self.retry_policy {
+            validate_retry_policy(policy).map_err(Rejection::InvalidArgument)?;
+        }
+        Ok(())
+    }
+}
+
+impl Execution {
+    /// A new run with its first two events: started, and the first workflow task.
+    pub fn start(key: ExecutionKey, params: StartParams, now: Time) -> Result<(Execution, Outcome), Rejection> {
+        params.validate(&key.workflow_id)?;
+        let execution_timeout = params.workflow_execution_timeout;
+        let mut run_timeout = params.workflow_run_timeout;
+        if run_timeout.is_zero() || (!execution_timeout.is_zero() && run_timeout > execution_timeout) {
+            run_timeout = execution_timeout;
+        }
+        let mut task_timeout = params.workflow_task_timeout;
+        if task_timeout.is_zero() {
+            task_timeout = crate::transition::default_workflow_task_timeout();
+        }
+        if !run_timeout.is_zero() {
+            task_timeout = task_timeout.min(run_timeout);
+        }
+        let execution_expiration = (!execution_timeout.is_zero()).then(|| now.plus(execution_timeout));
+        let started = WorkflowStarted {
+            workflow_type: params.workflow_type,
+            task_queue: params.task_queue,
+            input: params.input,
+            workflow_execution_timeout: execution_timeout,
+            workflow_run_timeout: run_timeout,
+            workflow_task_timeout: task_timeout,
+            identity: params.identity,
+            original_execution_run_id: key.run_id.clone(),
+            first_execution_run_id: key.run_id.clone(),
+            attempt: 1,
+            execution_expiration_time: execution_expiration,
+            memo: params.memo,
+            search_attributes: params.search_attributes,
+            header: params.header,
+            retry_policy: params.retry_policy.map(|policy| default_retry_policy(Some(policy))),
+            cron_schedule: params.cron_schedule,
+        };
+        let mut execution = Execution {
+            key,
+            status: Status::Running,
+            version: 0,
+            next_event_id: 1,
+            start_time: now,
+            close_time: None,
+            start_request_id: params.request_id,
+            memo: started.memo.clone(),
+            search_attributes: started.search_attributes.clone(),
+            run_expiration: (!run_timeout.is_zero()).then(|| now.plus(run_timeout)),
+            execution_expiration,
+            started: started.clone(),
+            workflow_task: None,
+            previous_started_event_id: 0,
+            stickiness: None,
+            activities: Default::default(),
+            timers: Default::default(),
+            buffered: Vec::new(),
+            last_worker_identity: String::new(),
+        };
+        let mut tx = Tx::new(&mut execution, now);
+        tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));
+        tx.schedule_workflow_task();
+        let outcome = tx.finish();
+        Ok((execution, outcome))
+    }
+}

@@ -1,0 +1,458 @@
+//! Transitions: `(state, input, now) -> (new events, effects)`.
+//!
+//! Each public function either changes the execution and returns an [`Outcome`], or returns
+//! a [`Rejection`]. Callers apply transitions to a copy and keep it only on success, so a
+//! rejection never leaves a half-changed state behind.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::command::Command;
+use crate::event::{Event, EventKind, UNASSIGNED_EVENT_ID};
+use crate::execution::{ActivityState, Execution, StartedTask, WorkflowTask};
+use crate::types::{QueueKind, Stickiness, Status, TaskQueue, Time};
+use crate::Rejection;
+
+/// What a transition produced: events to append (already numbered) and work to hand out
+/// once they are committed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A workflow task is ready on this queue.
+    DispatchWorkflowTask(TaskRef),
+    /// An activity attempt is ready on this queue.
+    DispatchActivityTask(TaskRef),
+}
+
+/// Names a dispatchable task of one execution.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TaskRef {
+    pub queue: TaskQueue,
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+}
+
+/// Temporal's WorkflowTaskFailedCause codes the core itself produces.
+pub mod failed_cause {
+    pub const UNHANDLED_COMMAND: i32 = 1;
+    pub const BAD_SCHEDULE_ACTIVITY_ATTRIBUTES: i32 = 2;
+    pub const BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES: i32 = 3;
+    pub const BAD_START_TIMER_ATTRIBUTES: i32 = 4;
+    pub const BAD_CANCEL_TIMER_ATTRIBUTES: i32 = 5;
+    pub const BAD_RECORD_MARKER_ATTRIBUTES: i32 = 6;
+    pub const BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 7;
+    pub const BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 8;
+    pub const UNHANDLED_COMMAND_TYPE: i32 = 23;
+}
+
+/// An in-progress transition: the state being changed and what it has produced so far.
+pub(crate) struct Tx<'a> {
+    pub(crate) ex: &'a mut Execution,
+    pub(crate) now: Time,
+    pub(crate) out: Outcome,
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn new(ex: &'a mut Execution, now: Time) -> Tx<'a> {
+        Tx { ex, now, out: Outcome::default() }
+    }
+
+    pub(crate) fn finish(self) -> Outcome {
+        self.ex.version += 1;
+        self.out
+    }
+
+    /// Appends an event to history and returns its id.
+    pub(crate) fn append(&mut self, kind: EventKind) -> i64 {
+        let id = self.ex.next_event_id;
+        self.ex.next_event_id += 1;
+        self.out.events.push(Event { id, time: self.now, kind });
+        id
+    }
+
+    fn workflow_task_running(&self) -> bool {
+        self.ex.workflow_task.as_ref().is_some_and(|task| task.started.is_some())
+    }
+
+    /// Records something the workflow must react to: buffered while a workflow task runs,
+    /// otherwise appended with a workflow task scheduled to handle it.
+    pub(crate) fn add_workflow_event(&mut self, kind: EventKind) {
+        if self.workflow_task_running() {
+            self.ex.buffered.push(kind);
+        } else {
+            self.append(kind);
+            self.schedule_workflow_task();
+        }
+    }
+
+    /// Appends buffered events, giving completions the id of the started event that was
+    /// buffered with them. Returns whether anything was flushed.
+    pub(crate) fn flush_buffered(&mut self) -> bool {
+        let buffered = std::mem::take(&mut self.ex.buffered);
+        let flushed = !buffered.is_empty();
+        let mut started_ids: HashMap<i64, i64> = HashMap::new();
+        for mut kind in buffered {
+            match &mut kind {
+                EventKind::ActivityTaskCompleted { scheduled_event_id, started_event_id, .. }
+                | EventKind::ActivityTaskFailed { scheduled_event_id, started_event_id, .. }
+                | EventKind::ActivityTaskTimedOut { scheduled_event_id, started_event_id, .. }
+                | EventKind::ActivityTaskCanceled { scheduled_event_id, started_event_id, .. }
+                    if *started_event_id == UNASSIGNED_EVENT_ID =>
+                {
+                    *started_event_id = started_ids.get(scheduled_event_id).copied().unwrap_or(0);
+                }
+                _ => {}
+            }
+            let scheduled = match &kind {
+                EventKind::ActivityTaskStarted { scheduled_event_id, .. } => Some(*scheduled_event_id),
+                _ => None,
+            };
+            let id = self.append(kind);
+            if let Some(scheduled_event_id) = scheduled {
+                started_ids.insert(scheduled_event_id, id);
+            }
+        }
+        flushed
+    }
+
+    /// Schedules a workflow task unless one is already pending, on the sticky queue when the
+    /// run has one.
+    pub(crate) fn schedule_workflow_task(&mut self) {
+        if self.ex.workflow_task.is_some() || !self.ex.is_running() {
+            return;
+        }
+        self.schedule_workflow_task_attempt(1);
+    }
+
+    pub(crate) fn schedule_workflow_task_attempt(&mut self, attempt: i32) {
+        let normal = self.ex.started.task_queue.clone();
+        let task_queue = match &self.ex.stickiness {
+            Some(sticky) => TaskQueue {
+                name: sticky.queue.clone(),
+                kind: QueueKind::Sticky,
+                normal_name: normal,
+            },
+            None => TaskQueue::normal(normal),
+        };
+        let start_to_close_timeout = self.ex.started.workflow_task_timeout;
+        let scheduled_event_id = self.append(EventKind::WorkflowTaskScheduled {
+            task_queue: task_queue.clone(),
+            start_to_close_timeout,
+            attempt,
+        });
+        self.ex.workflow_task = Some(WorkflowTask {
+            scheduled_event_id,
+            attempt,
+            task_queue: task_queue.clone(),
+            start_to_close_timeout,
+            scheduled_time: self.now,
+            started: None,
+        });
+        self.out.effects.push(Effect::DispatchWorkflowTask(TaskRef {
+            queue: task_queue,
+            scheduled_event_id,
+            attempt,
+        }));
+    }
+
+    /// Closes the run with `kind` as its last event. Pending work is dropped: nothing may
+    /// follow a close event.
+    pub(crate) fn close(&mut self, status: Status, kind: EventKind) {
+        debug_assert!(kind.is_close());
+        self.flush_buffered();
+        self.append(kind);
+        let ex = &mut *self.ex;
+        ex.status = status;
+        ex.close_time = Some(self.now);
+        ex.workflow_task = None;
+        ex.activities.clear();
+        ex.timers.clear();
+        ex.stickiness = None;
+    }
+}
+
+/// What a worker sends with RespondWorkflowTaskCompleted, translated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completion {
+    pub commands: Vec<Command>,
+    pub identity: String,
+    pub binary_checksum: String,
+    pub sdk_metadata: Option<crate::types::Blob>,
+    pub metering_metadata: Option<crate::types::Blob>,
+    pub stickiness: Option<Stickiness>,
+    pub force_create_new_workflow_task: bool,
+    pub return_new_workflow_task: bool,
+}
+
+/// The result of a workflow task completion beyond its events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompletionResult {
+    /// A bad command failed the task instead; the worker is told why.
+    pub command_error: Option<String>,
+    /// The next workflow task, already started for this worker, when it asked for one.
+    pub new_task_started: Option<TaskRef>,
+}
+
+impl Execution {
+    /// The workflow task named by a token, if it is the current one and running.
+    fn running_workflow_task(
+        &self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        attempt: i32,
+    ) -> Result<&WorkflowTask, Rejection> {
+        if !self.is_running() {
+            return Err(Rejection::NotFound("workflow execution already completed".into()));
+        }
+        match &self.workflow_task {
+            Some(task)
+                if task.scheduled_event_id == scheduled_event_id
+                    && task.attempt == attempt
+                    && task.started.as_ref().is_some_and(|s| s.event_id == started_event_id) =>
+            {
+                Ok(task)
+            }
+            _ => Err(Rejection::NotFound("workflow task not found".into())),
+        }
+    }
+
+    /// A worker took the workflow task from a queue.
+    pub fn start_workflow_task(
+        &mut self,
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: &str,
+        request_id: &str,
+        now: Time,
+    ) -> Result<Outcome, Rejection> {
+        if !self.is_running() {
+            return Err(Rejection::NotFound("workflow execution already completed".into()));
+        }
+        match &self.workflow_task {
+            Some(task)
+                if task.scheduled_event_id == scheduled_event_id
+                    && task.attempt == attempt
+                    && task.started.is_none() => {}
+            _ => return Err(Rejection::NotFound("workflow task not found".into())),
+        }
+        let mut tx = Tx::new(self, now);
+        tx.start_current_workflow_task(identity, request_id);
+        Ok(tx.finish())
+    }
+
+    pub fn complete_workflow_task(
+        &mut self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        attempt: i32,
+        completion: Completion,
+        now: Time,
+    ) -> Result<(Outcome, CompletionResult), Rejection> {
+        self.running_workflow_task(scheduled_event_id, started_event_id, attempt)?;
+        let mut tx = Tx::new(self, now);
+        let result = tx.complete_workflow_task(completion);
+        Ok((tx.finish(), result))
+    }
+
+    pub fn fail_workflow_task(
+        &mut self,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        attempt: i32,
+        cause: i32,
+        failure: Option<crate::types::Failure>,
+        identity: &str,
+        now: Time,
+    ) -> Result<Outcome, Rejection> {
+        self.running_workflow_task(scheduled_event_id, started_event_id, attempt)?;
+        let mut tx = Tx::new(self, now);
+        tx.append(EventKind::WorkflowTaskFailed {
+            scheduled_event_id,
+            started_event_id,
+            cause,
+            failure,
+            identity: identity.to_owned(),
+        });
+        tx.retry_workflow_task(tx.next_attempt_after_failure(attempt));
+        Ok(tx.finish())
+    }
+
+    /// The worker holding this run's sticky queue went away: send pending and future
+    /// workflow tasks to the normal queue, with full history.
+    pub fn clear_stickiness(&mut self, now: Time) -> Outcome {
+        let mut tx = Tx::new(self, now);
+        tx.ex.stickiness = None;
+        if let Some(task) = &mut tx.ex.workflow_task
+            && task.started.is_none()
+            && task.task_queue.kind == QueueKind::Sticky
+        {
+            task.task_queue = TaskQueue::normal(task.task_queue.normal_name.clone());
+            let task_ref = TaskRef {
+                queue: task.task_queue.clone(),
+                scheduled_event_id: task.scheduled_event_id,
+                attempt: task.attempt,
+            };
+            tx.out.effects.push(Effect::DispatchWorkflowTask(task_ref));
+        }
+        tx.finish()
+    }
+
+    pub fn terminate(
+        &mut self,
+        reason: &str,
+        details: Option<crate::types::Blob>,
+        identity: &str,
+        now: Time,
+    ) -> Result<Outcome, Rejection> {
+        if !self.is_running() {
+            return Err(Rejection::NotFound("workflow execution already completed".into()));
+        }
+        let mut tx = Tx::new(self, now);
+        tx.close(
+            Status::Terminated,
+            EventKind::WorkflowExecutionTerminated {
+                reason: reason.to_owned(),
+                details,
+                identity: identity.to_owned(),
+            },
+        );
+        Ok(tx.finish())
+    }
+}
+
+impl Tx<'_> {
+    pub(crate) fn start_current_workflow_task(&mut self, identity: &str, request_id: &str) {
+        let scheduled_event_id = self.ex.workflow_task.as_ref().map_or(0, |t| t.scheduled_event_id);
+        let event_id = self.append(EventKind::WorkflowTaskStarted {
+            scheduled_event_id,
+            identity: identity.to_owned(),
+            request_id: request_id.to_owned(),
+            history_size_bytes: 0,
+        });
+        let now = self.now;
+        self.ex.last_worker_identity = identity.to_owned();
+        if let Some(task) = &mut self.ex.workflow_task {
+            task.started = Some(StartedTask {
+                event_id,
+                time: now,
+                identity: identity.to_owned(),
+                request_id: request_id.to_owned(),
+            });
+        }
+    }
+
+    /// A task that failed on a sticky queue starts over at attempt 1 on the normal queue (the
+    /// sticky worker's cache was the likely culprit); on the normal queue attempts count up.
+    pub(crate) fn next_attempt_after_failure(&self, attempt: i32) -> i32 {
+        match &self.ex.workflow_task {
+            Some(task) if task.task_queue.kind == QueueKind::Sticky => 1,
+            _ => attempt + 1,
+        }
+    }
+
+    /// After a failed or timed-out workflow task: flush what arrived meanwhile and try
+    /// again on the normal queue, where the worker gets the full history.
+    pub(crate) fn retry_workflow_task(&mut self, attempt: i32) {
+        self.ex.workflow_task = None;
+        self.ex.stickiness = None;
+        self.flush_buffered();
+        self.schedule_workflow_task_attempt(attempt);
+    }
+
+    fn complete_workflow_task(&mut self, completion: Completion) -> CompletionResult {
+        let task = self.ex.workflow_task.clone().expect("checked by the caller");
+        let started = task.started.clone().expect("checked by the caller");
+        let closes = completion.commands.iter().any(Command::closes_workflow);
+        // A workflow may not close while events it has not seen are waiting.
+        if closes && !self.ex.buffered.is_empty() {
+            return self.reject_completion(
+                &task,
+                &started,
+                failed_cause::UNHANDLED_COMMAND,
+                "workflow has unhandled events; it must see them before it closes".into(),
+                &completion.identity,
+            );
+        }
+        if let Err((cause, message)) = crate::commands::validate(self.ex, &completion.commands) {
+            return self.reject_completion(&task, &started, cause, message, &completion.identity);
+        }
+        let completed_event_id = self.append(EventKind::WorkflowTaskCompleted {
+            scheduled_event_id: task.scheduled_event_id,
+            started_event_id: started.event_id,
+            identity: completion.identity.clone(),
+            binary_checksum: completion.binary_checksum.clone(),
+            sdk_metadata: completion.sdk_metadata.clone(),
+            metering_metadata: completion.metering_metadata.clone(),
+        });
+        self.ex.workflow_task = None;
+        self.ex.previous_started_event_id = started.event_id;
+        self.ex.stickiness = completion.stickiness.clone();
+        let mut needs_workflow_task = completion.force_create_new_workflow_task;
+        for command in completion.commands {
+            needs_workflow_task |= crate::commands::apply(self, command, completed_event_id);
+            if !self.ex.is_running() {
+                return CompletionResult::default();
+            }
+        }
+        needs_workflow_task |= self.flush_buffered();
+        let mut result = CompletionResult::default();
+        if needs_workflow_task {
+            self.schedule_workflow_task();
+            if completion.return_new_workflow_task
+                && let Some(task) = &self.ex.workflow_task
+            {
+                let task_ref = TaskRef {
+                    queue: task.task_queue.clone(),
+                    scheduled_event_id: task.scheduled_event_id,
+                    attempt: task.attempt,
+                };
+                // Handed straight back to this worker, so not dispatched to a queue.
+                self.out.effects.retain(|effect| {
+                    !matches!(effect, Effect::DispatchWorkflowTask(r) if *r == task_ref)
+                });
+                self.start_current_workflow_task(&completion.identity, "");
+                result.new_task_started = Some(task_ref);
+            }
+        }
+        result
+    }
+
+    fn reject_completion(
+        &mut self,
+        task: &WorkflowTask,
+        started: &StartedTask,
+        cause: i32,
+        message: String,
+        identity: &str,
+    ) -> CompletionResult {
+        self.append(EventKind::WorkflowTaskFailed {
+            scheduled_event_id: task.scheduled_event_id,
+            started_event_id: started.event_id,
+            cause,
+            failure: Some(crate::types::Failure {
+                message: message.clone(),
+                source: "Server".into(),
+                info: crate::types::FailureInfo::Server { non_retryable: false },
+                cause: None,
+                original: None,
+            }),
+            identity: identity.to_owned(),
+        });
+        self.retry_workflow_task(self.next_attempt_after_failure(task.attempt));
+        CompletionResult { command_error: Some(message), new_task_started: None }
+    }
+}
+
+/// Whether an activity in this state is waiting for a worker.
+pub fn activity_is_dispatchable(state: &ActivityState) -> bool {
+    matches!(state, ActivityState::Scheduled)
+}
+
+pub(crate) fn default_workflow_task_timeout() -> Duration {
+    Duration::from_secs(10)
+}

@@ -1,0 +1,197 @@
+//! Per-execution serialisation and the state cache.
+//!
+//! Every change to an execution goes through [`Engine::update`]: take the execution's
+//! lock, apply a core transition to a copy of the cached state, commit it (new events,
+//! new state, version check) and only then replace the cache and perform the effects.
+//! A transition the core refuses, or a failed commit, leaves the cache untouched.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use keel_core::{Effect, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
+use keel_store::Write;
+use tokio::sync::watch;
+
+use crate::matching::{QueueId, QueuedTask, TaskKind};
+use crate::{Engine, Error, Result};
+
+pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<Execution>>>;
+
+/// What a history reader waits on: the next event id, and whether the run closed.
+pub(crate) type Progress = (i64, bool);
+
+#[derive(Default)]
+pub(crate) struct Cache {
+    slots: Mutex<HashMap<ExecutionKey, Slot>>,
+    watchers: Mutex<HashMap<ExecutionKey, watch::Sender<Progress>>>,
+}
+
+impl Cache {
+    fn slot(&self, key: &ExecutionKey) -> Slot {
+        let mut slots = self.slots.lock().expect("cache lock poisoned");
+        slots.entry(key.clone()).or_default().clone()
+    }
+
+    fn evict(&self, key: &ExecutionKey) {
+        self.slots.lock().expect("cache lock poisoned").remove(key);
+    }
+
+    pub(crate) fn insert(&self, execution: Execution) {
+        let key = execution.key.clone();
+        let slot = Arc::new(tokio::sync::Mutex::new(Some(execution)));
+        self.slots.lock().expect("cache lock poisoned").insert(key, slot);
+    }
+
+    pub(crate) fn subscribe(&self, key: &ExecutionKey, current: Progress) -> watch::Receiver<Progress> {
+        let mut watchers = self.watchers.lock().expect("cache lock poisoned");
+        watchers.entry(key.clone()).or_insert_with(|| watch::channel(current).0).subscribe()
+    }
+
+    fn publish(&self, execution: &Execution) {
+        let mut watchers = self.watchers.lock().expect("cache lock poisoned");
+        if let Some(sender) = watchers.get(&execution.key) {
+            let _ = sender.send((execution.next_event_id, !execution.is_running()));
+            if sender.receiver_count() == 0 || !execution.is_running() {
+                watchers.remove(&execution.key);
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Applies `transition` to the execution and commits it. The closure works on a copy;
+    /// it returns the outcome to commit and a value for the caller.
+    pub(crate) async fn update<T>(
+        &self,
+        key: &ExecutionKey,
+        transition: impl FnOnce(&mut Execution, Time) -> std::result::Result<(Outcome, T), Rejection>,
+    ) -> Result<T> {
+        let slot = self.inner.executions.slot(key);
+        let mut cached = slot.lock().await;
+        if cached.is_none() {
+            *cached = self.inner.store.execution(key).await?;
+        }
+        let Some(current) = cached.as_ref() else {
+            drop(cached);
+            self.inner.executions.evict(key);
+            return Err(Error::NotFound(format!(
+                "workflow execution not found: workflow id '{}', run id '{}'",
+                key.workflow_id, key.run_id
+            )));
+        };
+        let mut next = current.clone();
+        let (outcome, value) = transition(&mut next, self.now())?;
+        let write = Write {
+            execution: next.clone(),
+            expected_version: Some(current.version),
+            events: outcome.events,
+            make_current: None,
+        };
+        if let Err(error) = self.inner.store.commit(vec![write]).await {
+            // The cached state may be behind the store (another writer): reload next time.
+            *cached = None;
+            return Err(error.into());
+        }
+        self.after_commit(&next, outcome.effects);
+        let closed = !next.is_running();
+        *cached = Some(next);
+        drop(cached);
+        if closed {
+            self.inner.executions.evict(key);
+        }
+        Ok(value)
+    }
+
+    /// Work that follows a commit: hand out tasks, re-arm the timer, wake readers.
+    pub(crate) fn after_commit(&self, execution: &Execution, effects: Vec<Effect>) {
+        for effect in effects {
+            self.perform(&execution.key, effect);
+        }
+        self.inner.timers.arm(&execution.key, execution.next_deadline());
+        self.inner.executions.publish(execution);
+    }
+
+    fn perform(&self, key: &ExecutionKey, effect: Effect) {
+        let (kind, task) = match effect {
+            Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
+            Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
+        };
+        if task.queue.kind == QueueKind::Sticky && self.inner.matching.is_retired_sticky(&key.namespace, &task.queue.name) {
+            // Its worker is gone: the run must drop stickiness first.
+            let engine = self.clone();
+            let key = key.clone();
+            tokio::spawn(async move { engine.clear_stickiness(&key).await });
+            return;
+        }
+        let queue = QueueId { namespace: key.namespace.clone(), name: task.queue.name.clone(), kind };
+        self.inner.matching.dispatch(queue, QueuedTask { key: key.clone(), task });
+    }
+
+    /// Re-creates the in-memory side of a running execution read from the store.
+    pub(crate) fn recover(&self, execution: Execution) {
+        let mut effects = Vec::new();
+        if let Some(task) = &execution.workflow_task
+            && task.started.is_none()
+        {
+            effects.push(Effect::DispatchWorkflowTask(keel_core::TaskRef {
+                queue: task.task_queue.clone(),
+                scheduled_event_id: task.scheduled_event_id,
+                attempt: task.attempt,
+            }));
+        }
+        for activity in execution.activities.values() {
+            if activity.state == keel_core::ActivityState::Scheduled {
+                effects.push(Effect::DispatchActivityTask(keel_core::TaskRef {
+                    queue: keel_core::TaskQueue::normal(activity.scheduled.task_queue.clone()),
+                    scheduled_event_id: activity.scheduled_event_id,
+                    attempt: activity.attempt,
+                }));
+            }
+        }
+        self.after_commit(&execution, effects);
+        self.inner.executions.insert(execution);
+    }
+
+    pub(crate) async fn fire_deadlines(&self, key: ExecutionKey) {
+        loop {
+            let result = self
+                .update(&key, |execution, now| match execution.fire_deadlines(now) {
+                    Some(outcome) => Ok((outcome, ())),
+                    None => Err(Rejection::NotFound("nothing due".into())),
+                })
+                .await;
+            match result {
+                Ok(()) | Err(Error::NotFound(_)) => return,
+                Err(error) => {
+                    // The deadline is still due in the stored state; try again shortly.
+                    tracing::warn!(?key, %error, "firing deadlines failed; retrying in a second");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn clear_stickiness(&self, key: &ExecutionKey) {
+        let result = self.update(key, |execution, now| Ok((execution.clear_stickiness(now), ()))).await;
+        if let Err(error) = result {
+            tracing::debug!(?key, %error, "clearing stickiness failed");
+        }
+    }
+
+    /// The cached (or stored) state of a run, for reads.
+    pub(crate) async fn snapshot(&self, key: &ExecutionKey) -> Result<Execution> {
+        let slot = self.inner.executions.slot(key);
+        let cached = slot.lock().await;
+        if let Some(execution) = cached.as_ref() {
+            return Ok(execution.clone());
+        }
+        drop(cached);
+        self.inner.executions.evict(key);
+        self.inner.store.execution(key).await?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "workflow execution not found: workflow id '{}', run id '{}'",
+                key.workflow_id, key.run_id
+            ))
+        })
+    }
+}

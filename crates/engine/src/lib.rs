@@ -1,0 +1,163 @@
+//! Keel's engine: the only layer with clocks and tasks.
+//!
+//! It owns concurrency around the pure core: one transition at a time per execution
+//! ([`executions`]), task queues with long-polling workers ([`matching`]), durable timers
+//! ([`timers`]) and the operations the frontends call. It keeps no durable truth in
+//! memory: cached states, queues and timers are rebuilt from the store at start-up
+//! ([`Engine::start`]), and every change is a store commit with a version check.
+//! It knows nothing of protobuf or HTTP.
+
+mod activity_tasks;
+mod executions;
+pub mod matching;
+mod namespaces;
+mod queries;
+mod start;
+pub mod timers;
+mod workflow_tasks;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keel_core::{Rejection, Time};
+use keel_store::Store;
+
+pub use activity_tasks::{ActivityOutcome, ActivityTarget, PolledActivityTask};
+pub use matching::{PollerInfo, QueueId, TaskKind};
+pub use queries::{HistoryPage, HistoryRequest};
+pub use start::{StartRequest, StartResult};
+pub use workflow_tasks::{PolledWorkflowTask, WorkflowTaskCompleted};
+
+/// Errors by what the caller can do about them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Namespace {0} is not found.")]
+    NamespaceNotFound(String),
+    #[error("{message}")]
+    AlreadyStarted { message: String, start_request_id: String, run_id: String },
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    Unimplemented(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<Rejection> for Error {
+    fn from(rejection: Rejection) -> Error {
+        match rejection {
+            Rejection::NotFound(m) => Error::NotFound(m),
+            Rejection::InvalidArgument(m) => Error::InvalidArgument(m),
+            Rejection::Unimplemented(m) => Error::Unimplemented(m),
+        }
+    }
+}
+
+impl From<keel_store::Error> for Error {
+    fn from(error: keel_store::Error) -> Error {
+        match error {
+            keel_store::Error::NotFound(m) => Error::NotFound(m),
+            keel_store::Error::AlreadyExists(m) => Error::AlreadyExists(m),
+            keel_store::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+            keel_store::Error::Conflict(m) => Error::Unavailable(format!("concurrent update, retry: {m}")),
+            keel_store::Error::Unavailable(m) => Error::Unavailable(m),
+        }
+    }
+}
+
+/// Wall-clock time, the engine's only source of `now`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Clock;
+
+impl Clock {
+    pub fn now(&self) -> Time {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Time(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How long a poll waits for a task before answering empty.
+    pub long_poll_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { long_poll_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// Cheap-to-clone handle to the engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    options: Options,
+    executions: executions::Cache,
+    matching: matching::Matching,
+    timers: timers::Timers,
+    namespaces: namespaces::Namespaces,
+    start_locks: start::StartLocks,
+}
+
+impl Engine {
+    /// Loads namespaces and running executions, re-queues their pending tasks, re-arms their
+    /// timers, and starts the timer loop.
+    pub async fn start(store: Arc<dyn Store>, options: Options) -> Result<Engine> {
+        let clock = Clock;
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store: store.clone(),
+                clock,
+                options,
+                executions: executions::Cache::default(),
+                matching: matching::Matching::default(),
+                timers: timers::Timers::default(),
+                namespaces: namespaces::Namespaces::default(),
+                start_locks: start::StartLocks::default(),
+            }),
+        };
+        engine.load_namespaces().await?;
+        let running = store.running_executions().await?;
+        let n_running = running.len();
+        for execution in running {
+            engine.recover(execution);
+        }
+        tracing::info!(n_running, "recovered running executions");
+        let timers = engine.inner.timers.clone();
+        let weak = Arc::downgrade(&engine.inner);
+        tokio::spawn(timers.run(clock, move |key| {
+            if let Some(inner) = weak.upgrade() {
+                let engine = Engine { inner };
+                tokio::spawn(async move { engine.fire_deadlines(key).await });
+            }
+        }));
+        Ok(engine)
+    }
+
+    fn now(&self) -> Time {
+        self.inner.clock.now()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+}
+
+impl Engine {
+    /// How long polls wait before answering empty.
+    pub fn long_poll_timeout(&self) -> std::time::Duration {
+        self.inner.options.long_poll_timeout
+    }
+}

@@ -1,0 +1,181 @@
+//! Task queues in memory: tasks waiting for workers and workers waiting for tasks.
+//!
+//! A task meets a waiting poller directly (sync match); only when no poller waits is it
+//! queued. The queues are a cache of what the store says is pending: they are rebuilt from
+//! the executions at start-up, and a queued task that turns out stale when a worker takes it
+//! (already started, already finished) is simply skipped.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+use keel_core::{ExecutionKey, TaskRef, Time};
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    Workflow,
+    Activity,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct QueueId {
+    pub namespace: String,
+    pub name: String,
+    pub kind: TaskKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueuedTask {
+    pub key: ExecutionKey,
+    pub task: TaskRef,
+}
+
+/// A task handed to a poller. If the poller goes away before taking it (its RPC was
+/// cancelled), dropping the offer puts the task back.
+pub struct Offer {
+    task: Option<QueuedTask>,
+    matching: Weak<Inner>,
+    queue: QueueId,
+}
+
+impl Offer {
+    pub fn take(mut self) -> QueuedTask {
+        self.task.take().expect("an offer holds its task until taken")
+    }
+}
+
+impl Drop for Offer {
+    fn drop(&mut self) {
+        if let (Some(task), Some(inner)) = (self.task.take(), self.matching.upgrade()) {
+            Matching { inner }.dispatch(self.queue.clone(), task);
+        }
+    }
+}
+
+/// A worker seen polling a queue.
+#[derive(Clone, Debug)]
+pub struct PollerInfo {
+    pub identity: String,
+    pub last_access_time: Time,
+}
+
+struct Waiter {
+    id: u64,
+    sender: oneshot::Sender<Offer>,
+}
+
+#[derive(Default)]
+struct Queue {
+    tasks: VecDeque<QueuedTask>,
+    waiters: VecDeque<Waiter>,
+    pollers: HashMap<String, Time>,
+}
+
+#[derive(Default)]
+struct Inner {
+    queues: Mutex<HashMap<QueueId, Queue>>,
+    next_waiter_id: std::sync::atomic::AtomicU64,
+    /// Sticky queues whose worker announced it is shutting down.
+    dead_sticky: Mutex<HashSet<(String, String)>>,
+}
+
+#[derive(Clone, Default)]
+pub struct Matching {
+    inner: Arc<Inner>,
+}
+
+impl Matching {
+    /// Hands the task to a waiting poller, or queues it.
+    pub fn dispatch(&self, queue: QueueId, task: QueuedTask) {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let entry = queues.entry(queue.clone()).or_default();
+        let mut task = Some(task);
+        while let Some(waiter) = entry.waiters.pop_front() {
+            let offer = self.offer(queue.clone(), task.take().expect("held until handed out"));
+            match waiter.sender.send(offer) {
+                Ok(()) => return,
+                // That poller is gone; take the task back (so the offer's drop does not
+                // re-dispatch it under this lock) and try the next one.
+                Err(mut offer) => task = offer.task.take(),
+            }
+        }
+        entry.tasks.push_back(task.expect("not handed out"));
+    }
+
+    /// Waits until a task is available or `deadline` passes.
+    pub async fn next(&self, queue: QueueId, identity: &str, now: Time, deadline: Instant) -> Option<Offer> {
+        let (id, receiver) = {
+            let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+            let entry = queues.entry(queue.clone()).or_default();
+            entry.pollers.insert(identity.to_owned(), now);
+            if let Some(task) = entry.tasks.pop_front() {
+                return Some(self.offer(queue, task));
+            }
+            let id = self.inner.next_waiter_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (sender, receiver) = oneshot::channel();
+            entry.waiters.push_back(Waiter { id, sender });
+            (id, receiver)
+        };
+        let mut receiver = receiver;
+        match tokio::time::timeout_at(deadline.into(), &mut receiver).await {
+            Ok(Ok(offer)) => Some(offer),
+            Ok(Err(_)) => None,
+            Err(_) => {
+                let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+                if let Some(entry) = queues.get_mut(&queue) {
+                    entry.waiters.retain(|waiter| waiter.id != id);
+                }
+                drop(queues);
+                // A task may have been handed over just as the wait ran out.
+                receiver.try_recv().ok()
+            }
+        }
+    }
+
+    fn offer(&self, queue: QueueId, task: QueuedTask) -> Offer {
+        Offer { task: Some(task), matching: Arc::downgrade(&self.inner), queue }
+    }
+
+    /// Workers seen polling the queue, most recent first.
+    pub fn pollers(&self, queue: &QueueId) -> Vec<PollerInfo> {
+        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut pollers: Vec<PollerInfo> = queues
+            .get(queue)
+            .map(|q| {
+                q.pollers
+                    .iter()
+                    .map(|(identity, time)| PollerInfo { identity: identity.clone(), last_access_time: *time })
+                    .collect()
+            })
+            .unwrap_or_default();
+        pollers.sort_by(|a, b| b.last_access_time.cmp(&a.last_access_time));
+        pollers
+    }
+
+    pub fn backlog(&self, queue: &QueueId) -> usize {
+        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        queues.get(queue).map_or(0, |q| q.tasks.len())
+    }
+
+    /// A sticky queue's worker is leaving: its queued tasks are returned so they can go to
+    /// the normal queue, and later dispatches there are refused.
+    pub fn retire_sticky(&self, namespace: &str, name: &str) -> Vec<QueuedTask> {
+        self.inner
+            .dead_sticky
+            .lock()
+            .expect("matching lock poisoned")
+            .insert((namespace.to_owned(), name.to_owned()));
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let id = QueueId { namespace: namespace.to_owned(), name: name.to_owned(), kind: TaskKind::Workflow };
+        queues.remove(&id).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
+    }
+
+    pub fn is_retired_sticky(&self, namespace: &str, name: &str) -> bool {
+        self.inner
+            .dead_sticky
+            .lock()
+            .expect("matching lock poisoned")
+            .contains(&(namespace.to_owned(), name.to_owned()))
+    }
+}

@@ -1,0 +1,109 @@
+//! Reads: describe, history pages (with long-poll waiting), lists and counts, task queues.
+
+use std::time::Instant;
+
+use keel_core::{Event, Execution, ExecutionKey};
+use keel_store::Page;
+
+use crate::matching::{PollerInfo, QueueId, TaskKind};
+use crate::{Engine, Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct HistoryRequest {
+    pub key: ExecutionKey,
+    pub page_token: Vec<u8>,
+    pub page_size: usize,
+    /// Wait (until `deadline`) for events beyond what the token already covers.
+    pub wait_new_event: bool,
+    /// Only the close event; with `wait_new_event`, wait for the run to close.
+    pub close_event_only: bool,
+    pub deadline: Instant,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct HistoryPage {
+    pub events: Vec<Event>,
+    /// Empty when there is nothing more to read (or wait for).
+    pub next_page_token: Vec<u8>,
+}
+
+const DEFAULT_PAGE_SIZE: usize = 1000;
+
+impl Engine {
+    pub async fn describe(&self, key: &ExecutionKey) -> Result<Execution> {
+        self.namespace(&key.namespace)?;
+        self.snapshot(key).await
+    }
+
+    pub async fn history(&self, request: HistoryRequest) -> Result<HistoryPage> {
+        self.namespace(&request.key.namespace)?;
+        let key = &request.key;
+        let first_event_id = decode_token(&request.page_token)?;
+        let page_size = if request.page_size == 0 { DEFAULT_PAGE_SIZE } else { request.page_size };
+        // Subscribe before reading, so a change between the read and the wait is not missed.
+        let mut progress = self.inner.executions.subscribe(key, (0, false));
+        let mut execution = self.snapshot(key).await?;
+        let waiting_for = |execution: &Execution| {
+            if request.close_event_only { execution.is_running() } else { execution.next_event_id <= first_event_id && execution.is_running() }
+        };
+        if request.wait_new_event {
+            while waiting_for(&execution) {
+                match tokio::time::timeout_at(request.deadline.into(), progress.changed()).await {
+                    Ok(Ok(())) => execution = self.snapshot(key).await?,
+                    // Timed out (or the watch went away): answer empty and let the client ask again.
+                    _ => {
+                        let token = if request.close_event_only { 1 } else { first_event_id };
+                        return Ok(HistoryPage { events: Vec::new(), next_page_token: encode_token(token) });
+                    }
+                }
+            }
+        }
+        if request.close_event_only {
+            if execution.is_running() {
+                return Ok(HistoryPage::default());
+            }
+            let events = self.inner.store.history(key, execution.next_event_id - 1, 1).await?;
+            return Ok(HistoryPage { events, next_page_token: Vec::new() });
+        }
+        let events = self.inner.store.history(key, first_event_id, page_size).await?;
+        let next_event_id = events.last().map_or(first_event_id, |event| event.id + 1);
+        let more_stored = next_event_id < execution.next_event_id && events.len() == page_size;
+        let more_to_wait_for = request.wait_new_event && execution.is_running();
+        let next_page_token = if more_stored || more_to_wait_for { encode_token(next_event_id) } else { Vec::new() };
+        Ok(HistoryPage { events, next_page_token })
+    }
+
+    pub async fn list_executions(&self, namespace: &str, query: &str, page_size: usize, page_token: &[u8]) -> Result<Page> {
+        self.namespace(namespace)?;
+        let page_size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size };
+        Ok(self.inner.store.list_executions(namespace, query, page_size, page_token).await?)
+    }
+
+    pub async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
+        self.namespace(namespace)?;
+        Ok(self.inner.store.count_executions(namespace, query).await?)
+    }
+
+    /// Workers seen polling a queue, and how many tasks wait there.
+    pub fn describe_task_queue(&self, namespace: &str, name: &str, kind: TaskKind) -> Result<(Vec<PollerInfo>, usize)> {
+        self.namespace(namespace)?;
+        let queue = QueueId { namespace: namespace.to_owned(), name: name.to_owned(), kind };
+        Ok((self.inner.matching.pollers(&queue), self.inner.matching.backlog(&queue)))
+    }
+}
+
+fn encode_token(next_event_id: i64) -> Vec<u8> {
+    next_event_id.to_le_bytes().to_vec()
+}
+
+fn decode_token(token: &[u8]) -> Result<i64> {
+    if token.is_empty() {
+        return Ok(1);
+    }
+    let bytes: [u8; 8] = token.try_into().map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
+    let next_event_id = i64::from_le_bytes(bytes);
+    if next_event_id < 1 {
+        return Err(Error::InvalidArgument("invalid next page token".into()));
+    }
+    Ok(next_event_id)
+}

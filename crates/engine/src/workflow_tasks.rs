@@ -1,0 +1,208 @@
+//! Workflow tasks: long polls, completions, failures, and sticky queues.
+
+use std::time::Instant;
+
+use keel_core::{Completion, Event, ExecutionKey, QueueKind, TaskRef, TaskToken, Time};
+
+use crate::matching::{QueueId, QueuedTask, TaskKind};
+use crate::{Engine, Error, Result};
+
+/// A workflow task handed to a worker.
+#[derive(Clone, Debug)]
+pub struct PolledWorkflowTask {
+    pub key: ExecutionKey,
+    pub token: Vec<u8>,
+    pub workflow_type: String,
+    /// The workflow's normal queue.
+    pub task_queue: String,
+    pub previous_started_event_id: i64,
+    pub started_event_id: i64,
+    pub attempt: i32,
+    /// Full history, or for a sticky worker only what it has not seen.
+    pub history: Vec<Event>,
+    pub scheduled_time: Time,
+    pub started_time: Time,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowTaskCompleted {
+    /// The next task, already started, when the worker asked for it.
+    pub new_task: Option<PolledWorkflowTask>,
+}
+
+/// What `start_workflow_task` learns from the state right after the task started.
+struct StartedInfo {
+    workflow_type: String,
+    task_queue: String,
+    previous_started_event_id: i64,
+    started_event_id: i64,
+    scheduled_time: Time,
+    started_time: Time,
+}
+
+impl Engine {
+    /// Waits for a workflow task on `queue` until `deadline`; `None` when none came.
+    pub async fn poll_workflow_task(
+        &self,
+        namespace: &str,
+        queue: &str,
+        identity: &str,
+        deadline: Instant,
+    ) -> Result<Option<PolledWorkflowTask>> {
+        self.namespace(namespace)?;
+        let queue_id = QueueId { namespace: namespace.to_owned(), name: queue.to_owned(), kind: TaskKind::Workflow };
+        loop {
+            let Some(offer) = self.inner.matching.next(queue_id.clone(), identity, self.now(), deadline).await else {
+                return Ok(None);
+            };
+            let task = offer.take();
+            // Recording the start runs on its own task: once the task is off the queue, a
+            // poller that disconnects must not abandon it half-way.
+            let engine = self.clone();
+            let identity = identity.to_owned();
+            let started = tokio::spawn(async move { engine.start_workflow_task(task, &identity).await }).await;
+            match started {
+                Ok(Ok(polled)) => return Ok(Some(polled)),
+                // Stale task (already started, finished, or the run closed): take the next.
+                Ok(Err(Error::NotFound(_))) => continue,
+                Ok(Err(error)) => return Err(error),
+                Err(join_error) => return Err(Error::Unavailable(format!("poll failed: {join_error}"))),
+            }
+        }
+    }
+
+    async fn start_workflow_task(&self, queued: QueuedTask, identity: &str) -> Result<PolledWorkflowTask> {
+        let QueuedTask { key, task } = queued;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let info = self
+            .update(&key, |execution, now| {
+                let outcome =
+                    execution.start_workflow_task(task.scheduled_event_id, task.attempt, identity, &request_id, now)?;
+                Ok((outcome, started_info(execution)))
+            })
+            .await
+            .inspect_err(|error| {
+                if !matches!(error, Error::NotFound(_)) {
+                    // The task is still pending in the store; keep it on its queue.
+                    self.requeue_workflow_task(&key, &task);
+                }
+            })?;
+        self.polled_workflow_task(key, &task, info).await
+    }
+
+    fn requeue_workflow_task(&self, key: &ExecutionKey, task: &TaskRef) {
+        let queue = QueueId { namespace: key.namespace.clone(), name: task.queue.name.clone(), kind: TaskKind::Workflow };
+        self.inner.matching.dispatch(queue, QueuedTask { key: key.clone(), task: task.clone() });
+    }
+
+    async fn polled_workflow_task(&self, key: ExecutionKey, task: &TaskRef, info: StartedInfo) -> Result<PolledWorkflowTask> {
+        // A sticky worker has the run cached up to its previous task.
+        let first_event_id = if task.queue.kind == QueueKind::Sticky && info.previous_started_event_id > 0 {
+            info.previous_started_event_id + 1
+        } else {
+            1
+        };
+        let history = self.inner.store.history(&key, first_event_id, usize::MAX).await?;
+        let token = TaskToken::Workflow {
+            key: key.clone(),
+            scheduled_event_id: task.scheduled_event_id,
+            started_event_id: info.started_event_id,
+            attempt: task.attempt,
+        };
+        Ok(PolledWorkflowTask {
+            key,
+            token: token.encode(),
+            workflow_type: info.workflow_type,
+            task_queue: info.task_queue,
+            previous_started_event_id: info.previous_started_event_id,
+            started_event_id: info.started_event_id,
+            attempt: task.attempt,
+            history,
+            scheduled_time: info.scheduled_time,
+            started_time: info.started_time,
+        })
+    }
+
+    pub async fn complete_workflow_task(&self, token: &[u8], completion: Completion) -> Result<WorkflowTaskCompleted> {
+        let (key, scheduled_event_id, started_event_id, attempt) = workflow_token(token)?;
+        self.namespace(&key.namespace)?;
+        let identity = completion.identity.clone();
+        let (result, info) = self
+            .update(&key, |execution, now| {
+                let (outcome, result) =
+                    execution.complete_workflow_task(scheduled_event_id, started_event_id, attempt, completion, now)?;
+                let info = result.new_task_started.as_ref().map(|_| started_info(execution));
+                Ok((outcome, (result, info)))
+            })
+            .await?;
+        if let Some(message) = result.command_error {
+            return Err(Error::InvalidArgument(message));
+        }
+        let new_task = match (result.new_task_started, info) {
+            (Some(task), Some(info)) => Some(self.polled_workflow_task(key, &task, info).await?),
+            _ => None,
+        };
+        tracing::trace!(%identity, "workflow task completed");
+        Ok(WorkflowTaskCompleted { new_task })
+    }
+
+    pub async fn fail_workflow_task(
+        &self,
+        token: &[u8],
+        cause: i32,
+        failure: Option<keel_core::Failure>,
+        identity: &str,
+    ) -> Result<()> {
+        let (key, scheduled_event_id, started_event_id, attempt) = workflow_token(token)?;
+        self.namespace(&key.namespace)?;
+        self.update(&key, |execution, now| {
+            let outcome = execution.fail_workflow_task(
+                scheduled_event_id,
+                started_event_id,
+                attempt,
+                cause,
+                failure,
+                identity,
+                now,
+            )?;
+            Ok((outcome, ()))
+        })
+        .await
+    }
+
+    /// A worker is shutting down: its sticky queue will not be polled again.
+    pub async fn shutdown_worker(&self, namespace: &str, sticky_queue: &str) -> Result<()> {
+        self.namespace(namespace)?;
+        if sticky_queue.is_empty() {
+            return Ok(());
+        }
+        for task in self.inner.matching.retire_sticky(namespace, sticky_queue) {
+            self.clear_stickiness(&task.key).await;
+        }
+        Ok(())
+    }
+}
+
+fn started_info(execution: &keel_core::Execution) -> StartedInfo {
+    let task = execution.workflow_task.as_ref().expect("a workflow task was just started");
+    let started = task.started.as_ref().expect("a workflow task was just started");
+    StartedInfo {
+        workflow_type: execution.workflow_type().to_owned(),
+        task_queue: execution.task_queue().to_owned(),
+        previous_started_event_id: execution.previous_started_event_id,
+        started_event_id: started.event_id,
+        scheduled_time: task.scheduled_time,
+        started_time: started.time,
+    }
+}
+
+fn workflow_token(token: &[u8]) -> Result<(ExecutionKey, i64, i64, i32)> {
+    match TaskToken::decode(token).map_err(|e| Error::InvalidArgument(format!("invalid task token: {e}")))? {
+        TaskToken::Workflow { key, scheduled_event_id, started_event_id, attempt } => {
+            Ok((key, scheduled_event_id, started_event_id, attempt))
+        }
+        TaskToken::Activity { .. } => {
+            Err(Error::InvalidArgument("invalid task token: an activity task token was given for a workflow task".into()))
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Keel's store: durable executions, histories, namespaces and visibility.
+//!
+//! The [`Store`] trait is what the engine sees; [`sqlite::SqliteStore`] is the embedded
+//! default. Only this crate contains SQL. A store commits each [`Write`] atomically with a
+//! version check, so a stale writer is refused instead of overwriting newer state.
+
+pub mod filter_sql;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use keel_core::reuse::CurrentRun;
+use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Another writer changed the row first; reload and retry.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One execution's transition, committed atomically with the others in the same call.
+#[derive(Clone, Debug)]
+pub struct Write {
+    /// The new state; its `version` is already the new version.
+    pub execution: Execution,
+    /// The version the writer read; `None` creates the execution.
+    pub expected_version: Option<i64>,
+    pub events: Vec<Event>,
+    /// For a start: make this run the workflow id's current run, if the current run is
+    /// still `expected_current` (`None`: the id has no run yet).
+    pub make_current: Option<Option<String>>,
+}
+
+/// What lists and counts show of an execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionSummary {
+    pub key: ExecutionKey,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub status: Status,
+    pub start_time: Time,
+    pub close_time: Option<Time>,
+    pub history_length: i64,
+    pub memo: keel_core::BlobMap,
+    pub search_attributes: keel_core::BlobMap,
+}
+
+/// A page of a listing; `next_page_token` is empty on the last page.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub executions: Vec<ExecutionSummary>,
+    pub next_page_token: Vec<u8>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_namespace(&self, namespace: Namespace) -> Result<()>;
+    async fn update_namespace(&self, namespace: Namespace) -> Result<()>;
+    async fn namespaces(&self) -> Result<Vec<Namespace>>;
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<()>;
+    async fn execution(&self, key: &ExecutionKey) -> Result<Option<Execution>>;
+    async fn current_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<CurrentRun>>;
+    /// Every running execution, to rebuild queues and timers at start-up.
+    async fn running_executions(&self) -> Result<Vec<Execution>>;
+    /// Events with ids in `first_event_id..`, at most `max_events`.
+    async fn history(&self, key: &ExecutionKey, first_event_id: i64, max_events: usize) -> Result<Vec<Event>>;
+
+    /// Executions matching a visibility query (Temporal's list filter syntax).
+    async fn list_executions(&self, namespace: &str, query: &str, page_size: usize, page_token: &[u8]) -> Result<Page>;
+    async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64>;
+}
+
+impl ExecutionSummary {
+    pub fn of(execution: &Execution) -> ExecutionSummary {
+        ExecutionSummary {
+            key: execution.key.clone(),
+            workflow_type: execution.workflow_type().to_owned(),
+            task_queue: execution.task_queue().to_owned(),
+            status: execution.status,
+            start_time: execution.start_time,
+            close_time: execution.close_time,
+            history_length: execution.history_length(),
+            memo: execution.memo.clone(),
+            search_attributes: execution.search_attributes.clone(),
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The embedded store: SQLite in WAL mode, one writer thread with group commit, and a small
+//! pool of reader connections.
+//!
+//! Group commit: the writer takes every write request queued at that moment, applies them
+//! in one transaction (each inside a savepoint, so one refused write does not undo the
+//! others), commits once — one fsync for the lot — and only then answers each caller. A
+//! caller therefore hears "ok" only for what is durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use async_trait::async_trait;
+use keel_core::reuse::CurrentRun;
+use keel_core::visibility::parse_filter;
+use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+use crate::filter_sql::{to_sql, SqlParam};
+use crate::{Error, ExecutionSummary, Page, Result, Store, Write};
+
+/// Numbered schema migrations; each runs once, in order, recorded in `schema_version`.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE namespaces (
+        name TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE executions (
+        id INTEGER PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        workflow_type TEXT NOT NULL,
+        task_queue TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        start_time INTEGER NOT NULL,
+        close_time INTEGER,
+        execution_time INTEGER NOT NULL,
+        history_length INTEGER NOT NULL,
+        start_request_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        UNIQUE (namespace, workflow_id, run_id)
+    );
+    CREATE INDEX executions_by_start ON executions (namespace, start_time DESC, run_id DESC);
+    CREATE INDEX executions_by_status ON executions (status);
+    CREATE TABLE current_runs (
+        namespace TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (namespace, workflow_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE history (
+        execution INTEGER NOT NULL,
+        event_id INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (execution, event_id)
+    ) WITHOUT ROWID;",
+)];
+
+const READERS: usize = 4;
+/// How many queued requests one transaction takes at most.
+const MAX_BATCH: usize = 512;
+
+type Reply = oneshot::Sender<Result<()>>;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: mpsc::Sender<(Vec<Write>, Reply)>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        let (writer, requests) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("keel-sqlite-writer".into())
+            .spawn(move || write_loop(conn, requests))
+            .map_err(|e| Error::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore { writer, readers: Arc::new(Mutex::new(readers)), path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs a read on a pooled connection, off the async runtime.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().expect("reader pool poisoned").pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&path)?,
+            };
+            let result = f(&conn);
+            readers.lock().expect("reader pool poisoned").push(conn);
+            result
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    // WAL with synchronous=FULL: every commit is fsynced before it returns. LIKE is made
+    // case-sensitive so STARTS_WITH means the same on every backend.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA foreign_keys = ON;
+         PRAGMA case_sensitive_like = ON;",
+    )
+    .map_err(sql_error)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction().map_err(sql_error)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(sql_error)?;
+    let current: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0)).map_err(sql_error)?;
+    let newest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if current > newest {
+        return Err(Error::Unavailable(format!(
+            "the database has schema version {current}, newer than this keel knows ({newest}); upgrade keel"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+        tx.execute_batch(sql).map_err(sql_error)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?)", [version]).map_err(sql_error)?;
+    }
+    tx.commit().map_err(sql_error)
+}
+
+fn sql_error(error: rusqlite::Error) -> Error {
+    Error::Unavailable(error.to_string())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|e| Error::Unavailable(format!("encoding failed: {e}")))
+}
+
+fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
+}
+
+fn write_loop(mut conn: Connection, requests: mpsc::Receiver<(Vec<Write>, Reply)>) {
+    while let Ok(first) = requests.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&mut conn, &batch);
+        for ((_, reply), result) in batch.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Applies a batch in one transaction. Each request gets its own result: a refused request
+/// is rolled back to its savepoint; a failed commit fails them all.
+fn commit_batch(conn: &mut Connection, batch: &[(Vec<Write>, Reply)]) -> Vec<Result<()>> {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return batch.iter().map(|_| Err(Error::Unavailable(e.to_string()))).collect(),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for (writes, _) in batch {
+        let result = (|| {
+            tx.execute_batch("SAVEPOINT request").map_err(sql_error)?;
+            let applied = writes.iter().try_for_each(|write| apply_write(&tx, write));
+            let end = if applied.is_ok() { "RELEASE request" } else { "ROLLBACK TO request; RELEASE request" };
+            tx.execute_batch(end).map_err(sql_error)?;
+            applied
+        })();
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => results.into_iter().map(|_| Err(Error::Unavailable(e.to_string()))).collect(),
+    }
+}
+
+fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
+    let ex = &write.execution;
+    let key = &ex.key;
+    if let Some(expected_current) = &write.make_current {
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT run_id FROM current_runs WHERE namespace = ? AND workflow_id = ?",
+                params![key.namespace, key.workflow_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql_error)?;
+        if current != *expected_current {
+            return Err(Error::Conflict(format!("workflow id '{}' got a new run meanwhile", key.workflow_id)));
+        }
+        tx.execute(
+            "INSERT INTO current_runs (namespace, workflow_id, run_id) VALUES (?, ?, ?)
+             ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = excluded.run_id",
+            params![key.namespace, key.workflow_id, key.run_id],
+        )
+        .map_err(sql_error)?;
+    }
+    let state = encode(ex)?;
+    let close_time = ex.close_time.map(|t| t.0);
+    let row_id: i64 = match write.expected_version {
+        None => {
+            tx.execute(
+                "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue, status,
+                    start_time, close_time, execution_time, history_length, start_request_id, version, state)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    key.namespace, key.workflow_id, key.run_id, ex.workflow_type(), ex.task_queue(),
+                    ex.status.code(), ex.start_time.0, close_time, ex.start_time.0, ex.history_length(),
+                    ex.start_request_id, ex.version, state
+                ],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Error::AlreadyExists(format!("run {} of workflow '{}' exists already", key.run_id, key.workflow_id))
+                }
+                other => sql_error(other),
+            })?;
+            tx.last_insert_rowid()
+        }
+        Some(expected) => tx
+            .query_row(
+                "UPDATE executions SET status = ?, close_time = ?, history_length = ?, version = ?, state = ?
+                 WHERE namespace = ? AND workflow_id = ? AND run_id = ? AND version = ?
+                 RETURNING id",
+                params![
+                    ex.status.code(), close_time, ex.history_length(), ex.version, state,
+                    key.namespace, key.workflow_id, key.run_id, expected
+                ],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql_error)?
+            .ok_or_else(|| Error::Conflict(format!("execution {} changed meanwhile", key.run_id)))?,
+    };
+    let mut insert = tx
+        .prepare_cached("INSERT INTO history (execution, event_id, data) VALUES (?, ?, ?)")
+        .map_err(sql_error)?;
+    for event in &write.events {
+        insert.execute(params![row_id, event.id, encode(event)?]).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Error::Conflict(format!("event {} of run {} exists already", event.id, key.run_id))
+            }
+            other => sql_error(other),
+        })?;
+    }
+    Ok(())
+}
+
+const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, history_length, state";
+
+fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionSummary, Vec<u8>)> {
+    let status: i32 = row.get(5)?;
+    Ok((
+        ExecutionSummary {
+            key: ExecutionKey { namespace: row.get(0)?, workflow_id: row.get(1)?, run_id: row.get(2)? },
+            workflow_type: row.get(3)?,
+            task_queue: row.get(4)?,
+            status: Status::from_code(status).unwrap_or(Status::Running),
+            start_time: Time(row.get(6)?),
+            close_time: row.get::<_, Option<i64>>(7)?.map(Time),
+            history_length: row.get(8)?,
+            memo: Default::default(),
+            search_attributes: Default::default(),
+        },
+        row.get(9)?,
+    ))
+}
+
+fn bind(params: Vec<SqlParam>) -> Vec<rusqlite::types::Value> {
+    params
+        .into_iter()
+        .map(|param| match param {
+            SqlParam::Int(v) => rusqlite::types::Value::Integer(v),
+            SqlParam::Text(v) => rusqlite::types::Value::Text(v),
+            SqlParam::Real(v) => rusqlite::types::Value::Real(v),
+        })
+        .collect()
+}
+
+/// The SQL condition and ordering for a namespace and a visibility query.
+fn visibility_sql(namespace: &str, query: &str) -> Result<(String, String, Vec<rusqlite::types::Value>)> {
+    let filter = parse_filter(query).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+    let sql = to_sql(&filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+    let mut condition = "namespace = ?".to_owned();
+    if !sql.where_clause.is_empty() {
+        condition.push_str(" AND ");
+        condition.push_str(&sql.where_clause);
+    }
+    let mut values = vec![rusqlite::types::Value::Text(namespace.to_owned())];
+    values.extend(bind(sql.params));
+    Ok((condition, sql.order_by, values))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_namespace(&self, namespace: Namespace) -> Result<()> {
+        let data = encode(&namespace)?;
+        self.read(move |conn| {
+            let inserted = conn
+                .execute("INSERT OR IGNORE INTO namespaces (name, data) VALUES (?, ?)", params![namespace.name, data])
+                .map_err(sql_error)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists(format!("Namespace already exists: {}", namespace.name)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_namespace(&self, namespace: Namespace) -> Result<()> {
+        let data = encode(&namespace)?;
+        self.read(move |conn| {
+            let updated = conn
+                .execute("UPDATE namespaces SET data = ? WHERE name = ?", params![data, namespace.name])
+                .map_err(sql_error)?;
+            if updated == 0 {
+                return Err(Error::NotFound(format!("Namespace {} is not found.", namespace.name)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn namespaces(&self) -> Result<Vec<Namespace>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT data FROM namespaces ORDER BY name").map_err(sql_error)?;
+            let rows = stmt.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(sql_error)?;
+            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+        })
+        .await
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send((writes, reply))
+            .map_err(|_| Error::Unavailable("the writer thread has stopped".into()))?;
+        answer.await.map_err(|_| Error::Unavailable("the writer thread has stopped".into()))?
+    }
+
+    async fn execution(&self, key: &ExecutionKey) -> Result<Option<Execution>> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let state: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT state FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?")
+                .map_err(sql_error)?
+                .query_row(params![key.namespace, key.workflow_id, key.run_id], |row| row.get(0))
+                .optional()
+                .map_err(sql_error)?;
+            state.map(|bytes| decode(&bytes)).transpose()
+        })
+        .await
+    }
+
+    async fn current_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<CurrentRun>> {
+        let (namespace, workflow_id) = (namespace.to_owned(), workflow_id.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT e.run_id, e.status, e.start_request_id FROM current_runs c
+                 JOIN executions e ON e.namespace = c.namespace AND e.workflow_id = c.workflow_id AND e.run_id = c.run_id
+                 WHERE c.namespace = ? AND c.workflow_id = ?",
+            )
+            .map_err(sql_error)?
+            .query_row(params![namespace, workflow_id], |row| {
+                Ok(CurrentRun {
+                    run_id: row.get(0)?,
+                    status: Status::from_code(row.get(1)?).unwrap_or(Status::Running),
+                    start_request_id: row.get(2)?,
+                })
+            })
+            .optional()
+            .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn running_executions(&self) -> Result<Vec<Execution>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT state FROM executions WHERE status = 1").map_err(sql_error)?;
+            let rows = stmt.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(sql_error)?;
+            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+        })
+        .await
+    }
+
+    async fn history(&self, key: &ExecutionKey, first_event_id: i64, max_events: usize) -> Result<Vec<Event>> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT h.data FROM history h JOIN executions e ON e.id = h.execution
+                     WHERE e.namespace = ? AND e.workflow_id = ? AND e.run_id = ? AND h.event_id >= ?
+                     ORDER BY h.event_id LIMIT ?",
+                )
+                .map_err(sql_error)?;
+            let limit = i64::try_from(max_events).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![key.namespace, key.workflow_id, key.run_id, first_event_id, limit], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })
+                .map_err(sql_error)?;
+            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+        })
+        .await
+    }
+
+    async fn list_executions(&self, namespace: &str, query: &str, page_size: usize, page_token: &[u8]) -> Result<Page> {
+        let (condition, order_by, mut values) = visibility_sql(namespace, query)?;
+        let offset = decode_offset(page_token)?;
+        let page_size = page_size.clamp(1, 1000);
+        values.push(rusqlite::types::Value::Integer(page_size as i64 + 1));
+        values.push(rusqlite::types::Value::Integer(offset));
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM executions WHERE {condition} ORDER BY {order_by} LIMIT ? OFFSET ?"
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
+            let rows = stmt.query_map(params_from_iter(values), summary_from_row).map_err(sql_error)?;
+            let mut executions = Vec::new();
+            for row in rows {
+                let (mut summary, state) = row.map_err(sql_error)?;
+                let execution: Execution = decode(&state)?;
+                summary.memo = execution.memo;
+                summary.search_attributes = execution.search_attributes;
+                executions.push(summary);
+            }
+            let mut next_page_token = Vec::new();
+            if executions.len() > page_size {
+                executions.truncate(page_size);
+                next_page_token = (offset + page_size as i64).to_le_bytes().to_vec();
+            }
+            Ok(Page { executions, next_page_token })
+        })
+        .await
+    }
+
+    async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
+        let (condition, _, values) = visibility_sql(namespace, query)?;
+        self.read(move |conn| {
+            let sql = format!("SELECT COUNT(*) FROM executions WHERE {condition}");
+            conn.query_row(&sql, params_from_iter(values), |row| row.get(0)).map_err(sql_error)
+        })
+        .await
+    }
+}
+
+fn decode_offset(token: &[u8]) -> Result<i64> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    let bytes: [u8; 8] = token.try_into().map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
+    let offset = i64::from_le_bytes(bytes);
+    if offset < 0 {
+        return Err(Error::InvalidArgument("invalid next page token".into()));
+    }
+    Ok(offset)
+}
