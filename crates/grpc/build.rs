@@ -24,7 +24,9 @@ fn main() {
         .retain(|file| SERVICES.contains(&file.name.as_deref().unwrap_or_default()));
     for service in SERVICES {
         assert!(
-            set.file.iter().any(|file| file.name.as_deref() == Some(service)),
+            set.file
+                .iter()
+                .any(|file| file.name.as_deref() == Some(service)),
             "descriptor set lacks {service}"
         );
     }

@@ -6,16 +6,22 @@
 
 use std::time::Duration;
 
+use crate::Rejection;
 use crate::event::{EventKind, UNASSIGNED_EVENT_ID};
 use crate::execution::{Activity, ActivityState, Execution};
 use crate::transition::{Effect, Outcome, TaskRef, Tx};
 use crate::types::{Blob, Failure, FailureInfo, RetryState, TaskQueue, Time, TimeoutType};
-use crate::Rejection;
 
 impl Execution {
-    fn activity_attempt(&self, scheduled_event_id: i64, attempt: i32) -> Result<&Activity, Rejection> {
+    fn activity_attempt(
+        &self,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) -> Result<&Activity, Rejection> {
         if !self.is_running() {
-            return Err(Rejection::NotFound("workflow execution already completed".into()));
+            return Err(Rejection::NotFound(
+                "workflow execution already completed".into(),
+            ));
         }
         match self.activities.get(&scheduled_event_id) {
             Some(activity) if activity.attempt == attempt => Ok(activity),
@@ -23,7 +29,11 @@ impl Execution {
         }
     }
 
-    fn started_activity(&self, scheduled_event_id: i64, attempt: i32) -> Result<&Activity, Rejection> {
+    fn started_activity(
+        &self,
+        scheduled_event_id: i64,
+        attempt: i32,
+    ) -> Result<&Activity, Rejection> {
         let activity = self.activity_attempt(scheduled_event_id, attempt)?;
         match activity.state {
             ActivityState::Started { .. } => Ok(activity),
@@ -33,7 +43,9 @@ impl Execution {
 
     /// Finds a pending activity by its id, for the `…ById` calls.
     pub fn activity_by_id(&self, activity_id: &str) -> Option<&Activity> {
-        self.activities.values().find(|a| a.scheduled.activity_id == activity_id)
+        self.activities
+            .values()
+            .find(|a| a.scheduled.activity_id == activity_id)
     }
 
     /// A worker took an activity attempt from a queue.
@@ -51,7 +63,11 @@ impl Execution {
         }
         let tx = Tx::new(self, now);
         tx.ex.last_worker_identity = identity.to_owned();
-        let activity = tx.ex.activities.get_mut(&scheduled_event_id).expect("checked above");
+        let activity = tx
+            .ex
+            .activities
+            .get_mut(&scheduled_event_id)
+            .expect("checked above");
         activity.state = ActivityState::Started {
             time: now,
             identity: identity.to_owned(),
@@ -71,12 +87,18 @@ impl Execution {
     ) -> Result<Outcome, Rejection> {
         self.started_activity(scheduled_event_id, attempt)?;
         let mut tx = Tx::new(self, now);
-        let activity = tx.ex.activities.remove(&scheduled_event_id).expect("checked above");
-        record_outcome(&mut tx, activity, |started_event_id| EventKind::ActivityTaskCompleted {
-            result,
-            scheduled_event_id,
-            started_event_id,
-            identity: identity.to_owned(),
+        let activity = tx
+            .ex
+            .activities
+            .remove(&scheduled_event_id)
+            .expect("checked above");
+        record_outcome(&mut tx, activity, |started_event_id| {
+            EventKind::ActivityTaskCompleted {
+                result,
+                scheduled_event_id,
+                started_event_id,
+                identity: identity.to_owned(),
+            }
         });
         Ok(tx.finish())
     }
@@ -93,12 +115,25 @@ impl Execution {
         self.started_activity(scheduled_event_id, attempt)?;
         let mut tx = Tx::new(self, now);
         if let Some(details) = last_heartbeat_details {
-            tx.ex.activities.get_mut(&scheduled_event_id).expect("checked").heartbeat_details = Some(details);
+            tx.ex
+                .activities
+                .get_mut(&scheduled_event_id)
+                .expect("checked")
+                .heartbeat_details = Some(details);
         }
         let identity = identity.to_owned();
-        fail_attempt(&mut tx, scheduled_event_id, failure, move |failure, started_event_id, retry_state| {
-            EventKind::ActivityTaskFailed { failure, scheduled_event_id, started_event_id, identity, retry_state }
-        });
+        fail_attempt(
+            &mut tx,
+            scheduled_event_id,
+            failure,
+            move |failure, started_event_id, retry_state| EventKind::ActivityTaskFailed {
+                failure,
+                scheduled_event_id,
+                started_event_id,
+                identity,
+                retry_state,
+            },
+        );
         Ok(tx.finish())
     }
 
@@ -113,14 +148,20 @@ impl Execution {
     ) -> Result<Outcome, Rejection> {
         self.started_activity(scheduled_event_id, attempt)?;
         let mut tx = Tx::new(self, now);
-        let activity = tx.ex.activities.remove(&scheduled_event_id).expect("checked above");
+        let activity = tx
+            .ex
+            .activities
+            .remove(&scheduled_event_id)
+            .expect("checked above");
         let latest_cancel_requested_event_id = activity.cancel_requested_event_id;
-        record_outcome(&mut tx, activity, |started_event_id| EventKind::ActivityTaskCanceled {
-            details,
-            latest_cancel_requested_event_id,
-            scheduled_event_id,
-            started_event_id,
-            identity: identity.to_owned(),
+        record_outcome(&mut tx, activity, |started_event_id| {
+            EventKind::ActivityTaskCanceled {
+                details,
+                latest_cancel_requested_event_id,
+                scheduled_event_id,
+                started_event_id,
+                identity: identity.to_owned(),
+            }
         });
         Ok(tx.finish())
     }
@@ -135,7 +176,11 @@ impl Execution {
     ) -> Result<(Outcome, bool), Rejection> {
         self.started_activity(scheduled_event_id, attempt)?;
         let tx = Tx::new(self, now);
-        let activity = tx.ex.activities.get_mut(&scheduled_event_id).expect("checked above");
+        let activity = tx
+            .ex
+            .activities
+            .get_mut(&scheduled_event_id)
+            .expect("checked above");
         activity.last_heartbeat_time = Some(now);
         if details.is_some() {
             activity.heartbeat_details = details;
@@ -148,7 +193,11 @@ impl Execution {
 impl Activity {
     fn started_attempt_event(&self, last_failure: Option<Failure>) -> Option<EventKind> {
         match &self.state {
-            ActivityState::Started { identity, request_id, .. } => Some(EventKind::ActivityTaskStarted {
+            ActivityState::Started {
+                identity,
+                request_id,
+                ..
+            } => Some(EventKind::ActivityTaskStarted {
                 scheduled_event_id: self.scheduled_event_id,
                 identity: identity.clone(),
                 request_id: request_id.clone(),
@@ -164,7 +213,11 @@ impl Activity {
 /// and the closing event, which refers to that started event.
 fn record_outcome(tx: &mut Tx<'_>, activity: Activity, outcome: impl FnOnce(i64) -> EventKind) {
     let started = activity.started_attempt_event(activity.last_failure.clone());
-    let buffering = tx.ex.workflow_task.as_ref().is_some_and(|t| t.started.is_some());
+    let buffering = tx
+        .ex
+        .workflow_task
+        .as_ref()
+        .is_some_and(|t| t.started.is_some());
     match (started, buffering) {
         (Some(started), true) => {
             tx.ex.buffered.push(started);
@@ -186,7 +239,11 @@ fn fail_attempt(
     final_event: impl FnOnce(Failure, i64, RetryState) -> EventKind,
 ) {
     let now = tx.now;
-    let activity = tx.ex.activities.get_mut(&scheduled_event_id).expect("checked by the caller");
+    let activity = tx
+        .ex
+        .activities
+        .get_mut(&scheduled_event_id)
+        .expect("checked by the caller");
     match retry_delay(activity, &failure, now) {
         Ok(delay) => {
             activity.attempt += 1;
@@ -207,14 +264,24 @@ fn fail_attempt(
         }
         Err(retry_state) => {
             // The started event carries the failure of the attempt before this one.
-            let activity = tx.ex.activities.remove(&scheduled_event_id).expect("present");
-            record_outcome(tx, activity, |started_event_id| final_event(failure, started_event_id, retry_state));
+            let activity = tx
+                .ex
+                .activities
+                .remove(&scheduled_event_id)
+                .expect("present");
+            record_outcome(tx, activity, |started_event_id| {
+                final_event(failure, started_event_id, retry_state)
+            });
         }
     }
 }
 
 /// How long to wait before the next attempt, or why there is none.
-pub fn retry_delay(activity: &Activity, failure: &Failure, now: Time) -> Result<Duration, RetryState> {
+pub fn retry_delay(
+    activity: &Activity,
+    failure: &Failure,
+    now: Time,
+) -> Result<Duration, RetryState> {
     let policy = &activity.scheduled.retry_policy;
     if activity.cancel_requested {
         return Err(RetryState::CancelRequested);
@@ -230,7 +297,10 @@ pub fn retry_delay(activity: &Activity, failure: &Failure, now: Time) -> Result<
         return Err(RetryState::MaximumAttemptsReached);
     }
     let requested = match &failure.info {
-        FailureInfo::Application { next_retry_delay: Some(delay), .. } => Some(*delay),
+        FailureInfo::Application {
+            next_retry_delay: Some(delay),
+            ..
+        } => Some(*delay),
         _ => None,
     };
     let delay = requested.unwrap_or_else(|| backoff(policy, activity.attempt));
@@ -261,12 +331,20 @@ pub fn backoff(policy: &crate::types::RetryPolicy, attempt: i32) -> Duration {
 
 /// RequestCancelActivityTask: an activity no worker holds is canceled at once (and the
 /// workflow must hear of it); a running one is told through its next heartbeat.
-pub(crate) fn request_cancel(tx: &mut Tx<'_>, scheduled_event_id: i64, completed_event_id: i64) -> bool {
+pub(crate) fn request_cancel(
+    tx: &mut Tx<'_>,
+    scheduled_event_id: i64,
+    completed_event_id: i64,
+) -> bool {
     let requested_event_id = tx.append(EventKind::ActivityTaskCancelRequested {
         scheduled_event_id,
         workflow_task_completed_event_id: completed_event_id,
     });
-    let activity = tx.ex.activities.get_mut(&scheduled_event_id).expect("validated");
+    let activity = tx
+        .ex
+        .activities
+        .get_mut(&scheduled_event_id)
+        .expect("validated");
     if matches!(activity.state, ActivityState::Started { .. }) {
         activity.cancel_requested = true;
         activity.cancel_requested_event_id = requested_event_id;
@@ -285,23 +363,35 @@ pub(crate) fn request_cancel(tx: &mut Tx<'_>, scheduled_event_id: i64, completed
 }
 
 /// A clock of one activity ran out.
-pub(crate) fn time_out(tx: &mut Tx<'_>, scheduled_event_id: i64, attempt: i32, timeout_type: TimeoutType) {
-    let Some(activity) = tx.ex.activities.get(&scheduled_event_id) else { return };
+pub(crate) fn time_out(
+    tx: &mut Tx<'_>,
+    scheduled_event_id: i64,
+    attempt: i32,
+    timeout_type: TimeoutType,
+) {
+    let Some(activity) = tx.ex.activities.get(&scheduled_event_id) else {
+        return;
+    };
     if activity.attempt != attempt {
         return;
     }
     // Temporal's timeout failures carry the previous attempt's failure as their cause.
     let failure = Failure::timeout(
         timeout_type,
-        if timeout_type == TimeoutType::Heartbeat { activity.heartbeat_details.clone() } else { None },
+        if timeout_type == TimeoutType::Heartbeat {
+            activity.heartbeat_details.clone()
+        } else {
+            None
+        },
         activity.last_failure.clone(),
     );
-    let final_event = move |failure, started_event_id, retry_state| EventKind::ActivityTaskTimedOut {
-        failure,
-        scheduled_event_id,
-        started_event_id,
-        retry_state,
-    };
+    let final_event =
+        move |failure, started_event_id, retry_state| EventKind::ActivityTaskTimedOut {
+            failure,
+            scheduled_event_id,
+            started_event_id,
+            retry_state,
+        };
     match timeout_type {
         // An attempt that ran too long (or stopped heartbeating) is retried like a failure.
         TimeoutType::StartToClose | TimeoutType::Heartbeat => {
@@ -309,7 +399,11 @@ pub(crate) fn time_out(tx: &mut Tx<'_>, scheduled_event_id: i64, attempt: i32, t
         }
         // The overall clocks end the activity for good.
         TimeoutType::ScheduleToStart | TimeoutType::ScheduleToClose => {
-            let activity = tx.ex.activities.remove(&scheduled_event_id).expect("present");
+            let activity = tx
+                .ex
+                .activities
+                .remove(&scheduled_event_id)
+                .expect("present");
             record_outcome(tx, activity, |started_event_id| {
                 final_event(failure, started_event_id, RetryState::NonRetryableFailure)
             });
@@ -319,7 +413,9 @@ pub(crate) fn time_out(tx: &mut Tx<'_>, scheduled_event_id: i64, attempt: i32, t
 
 /// The backoff before an attempt is over: put it on the queue.
 pub(crate) fn retry_now(tx: &mut Tx<'_>, scheduled_event_id: i64, attempt: i32) {
-    let Some(activity) = tx.ex.activities.get_mut(&scheduled_event_id) else { return };
+    let Some(activity) = tx.ex.activities.get_mut(&scheduled_event_id) else {
+        return;
+    };
     if activity.attempt != attempt || activity.state != ActivityState::Backoff {
         return;
     }

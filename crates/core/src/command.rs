@@ -7,21 +7,38 @@ use crate::types::{Blob, BlobMap, Failure};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     ScheduleActivity(ScheduleActivity),
-    RequestCancelActivity { scheduled_event_id: i64 },
-    StartTimer { timer_id: String, start_to_fire_timeout: Duration },
-    CancelTimer { timer_id: String },
-    CompleteWorkflow { result: Option<Blob> },
-    FailWorkflow { failure: Failure },
+    RequestCancelActivity {
+        scheduled_event_id: i64,
+    },
+    StartTimer {
+        timer_id: String,
+        start_to_fire_timeout: Duration,
+    },
+    CancelTimer {
+        timer_id: String,
+    },
+    CompleteWorkflow {
+        result: Option<Blob>,
+    },
+    FailWorkflow {
+        failure: Failure,
+    },
     RecordMarker {
         marker_name: String,
         details: BlobMap,
         header: Option<BlobMap>,
         failure: Option<Failure>,
     },
-    UpsertSearchAttributes { search_attributes: BlobMap },
-    ModifyProperties { upserted_memo: BlobMap },
+    UpsertSearchAttributes {
+        search_attributes: BlobMap,
+    },
+    ModifyProperties {
+        upserted_memo: BlobMap,
+    },
     /// A command this server does not carry out yet; named for the error.
-    Unsupported { name: String },
+    Unsupported {
+        name: String,
+    },
 }
 
 /// ScheduleActivityTask as sent; zero durations mean "not set".
@@ -41,6 +58,9 @@ pub struct ScheduleActivity {
 
 impl Command {
     pub fn closes_workflow(&self) -> bool {
-        matches!(self, Command::CompleteWorkflow { .. } | Command::FailWorkflow { .. })
+        matches!(
+            self,
+            Command::CompleteWorkflow { .. } | Command::FailWorkflow { .. }
+        )
     }
 }

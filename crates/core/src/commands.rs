@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::command::{Command, ScheduleActivity};
 use crate::event::{ActivityScheduled, EventKind};
 use crate::execution::{Activity, ActivityState, Execution, Timer};
-use crate::transition::{failed_cause, Effect, TaskRef, Tx};
+use crate::transition::{Effect, TaskRef, Tx, failed_cause};
 use crate::types::{RetryPolicy, RetryState, Status, TaskQueue};
 
 const MAX_ID_LENGTH: usize = 1000;
@@ -14,30 +14,48 @@ const MAX_ID_LENGTH: usize = 1000;
 /// Checks every command against the state as it will be when each is applied. The whole
 /// completion is refused on the first bad command, as Temporal does.
 pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32, String)> {
-    let mut activity_ids: HashSet<&str> =
-        ex.activities.values().map(|a| a.scheduled.activity_id.as_str()).collect();
+    let mut activity_ids: HashSet<&str> = ex
+        .activities
+        .values()
+        .map(|a| a.scheduled.activity_id.as_str())
+        .collect();
     let mut timer_ids: HashSet<&str> = ex.timers.keys().map(String::as_str).collect();
     for (index, command) in commands.iter().enumerate() {
         if command.closes_workflow() && index + 1 != commands.len() {
             let cause = match command {
-                Command::FailWorkflow { .. } => failed_cause::BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+                Command::FailWorkflow { .. } => {
+                    failed_cause::BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES
+                }
                 _ => failed_cause::BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
             };
-            return Err((cause, "a command that closes the workflow must be the last command".into()));
+            return Err((
+                cause,
+                "a command that closes the workflow must be the last command".into(),
+            ));
         }
         match command {
             Command::ScheduleActivity(spec) => {
-                let bad = |message: String| (failed_cause::BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, message);
+                let bad =
+                    |message: String| (failed_cause::BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, message);
                 if spec.activity_id.is_empty() {
-                    return Err(bad("ActivityId is not set on ScheduleActivityTaskCommand".into()));
+                    return Err(bad(
+                        "ActivityId is not set on ScheduleActivityTaskCommand".into()
+                    ));
                 }
                 if spec.activity_type.is_empty() {
-                    return Err(bad("ActivityType is not set on ScheduleActivityTaskCommand".into()));
+                    return Err(bad(
+                        "ActivityType is not set on ScheduleActivityTaskCommand".into(),
+                    ));
                 }
-                if spec.activity_id.len() > MAX_ID_LENGTH || spec.activity_type.len() > MAX_ID_LENGTH {
-                    return Err(bad(format!("ActivityId and ActivityType are limited to {MAX_ID_LENGTH} bytes")));
+                if spec.activity_id.len() > MAX_ID_LENGTH
+                    || spec.activity_type.len() > MAX_ID_LENGTH
+                {
+                    return Err(bad(format!(
+                        "ActivityId and ActivityType are limited to {MAX_ID_LENGTH} bytes"
+                    )));
                 }
-                if spec.schedule_to_close_timeout.is_zero() && spec.start_to_close_timeout.is_zero() {
+                if spec.schedule_to_close_timeout.is_zero() && spec.start_to_close_timeout.is_zero()
+                {
                     return Err(bad(
                         "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand"
                             .into(),
@@ -47,7 +65,10 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                     validate_retry_policy(policy).map_err(bad)?;
                 }
                 if !activity_ids.insert(&spec.activity_id) {
-                    return Err(bad(format!("activity id '{}' is already in use", spec.activity_id)));
+                    return Err(bad(format!(
+                        "activity id '{}' is already in use",
+                        spec.activity_id
+                    )));
                 }
             }
             Command::RequestCancelActivity { scheduled_event_id } => {
@@ -58,7 +79,10 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                     ));
                 }
             }
-            Command::StartTimer { timer_id, start_to_fire_timeout } => {
+            Command::StartTimer {
+                timer_id,
+                start_to_fire_timeout,
+            } => {
                 let bad = |message: String| (failed_cause::BAD_START_TIMER_ATTRIBUTES, message);
                 if timer_id.is_empty() {
                     return Err(bad("TimerId is not set on StartTimerCommand".into()));
@@ -146,14 +170,23 @@ pub(crate) fn apply(tx: &mut Tx<'_>, command: Command, completed_event_id: i64) 
         Command::RequestCancelActivity { scheduled_event_id } => {
             crate::activity::request_cancel(tx, scheduled_event_id, completed_event_id)
         }
-        Command::StartTimer { timer_id, start_to_fire_timeout } => {
+        Command::StartTimer {
+            timer_id,
+            start_to_fire_timeout,
+        } => {
             let started_event_id = tx.append(EventKind::TimerStarted {
                 timer_id: timer_id.clone(),
                 start_to_fire_timeout,
                 workflow_task_completed_event_id: completed_event_id,
             });
             let fire_time = tx.now.plus(start_to_fire_timeout);
-            tx.ex.timers.insert(timer_id, Timer { started_event_id, fire_time });
+            tx.ex.timers.insert(
+                timer_id,
+                Timer {
+                    started_event_id,
+                    fire_time,
+                },
+            );
             false
         }
         Command::CancelTimer { timer_id } => {
@@ -188,7 +221,12 @@ pub(crate) fn apply(tx: &mut Tx<'_>, command: Command, completed_event_id: i64) 
             );
             false
         }
-        Command::RecordMarker { marker_name, details, header, failure } => {
+        Command::RecordMarker {
+            marker_name,
+            details,
+            header,
+            failure,
+        } => {
             tx.append(EventKind::MarkerRecorded {
                 marker_name,
                 details,
@@ -232,7 +270,11 @@ fn merge(into: &mut crate::types::BlobMap, from: &crate::types::BlobMap) {
 fn schedule_activity(tx: &mut Tx<'_>, spec: ScheduleActivity, completed_event_id: i64) {
     let run_timeout = tx.ex.started.workflow_run_timeout;
     let cap = |timeout: Duration| {
-        if run_timeout.is_zero() || timeout.is_zero() { timeout.max(run_timeout) } else { timeout.min(run_timeout) }
+        if run_timeout.is_zero() || timeout.is_zero() {
+            timeout.max(run_timeout)
+        } else {
+            timeout.min(run_timeout)
+        }
     };
     // Temporal's rules: schedule-to-close defaults to the run timeout; the other clocks
     // default to schedule-to-close and never exceed it.
@@ -271,7 +313,9 @@ fn schedule_activity(tx: &mut Tx<'_>, spec: ScheduleActivity, completed_event_id
         workflow_task_completed_event_id: completed_event_id,
         retry_policy: default_retry_policy(spec.retry_policy),
     };
-    let scheduled_event_id = tx.append(EventKind::ActivityTaskScheduled(Box::new(scheduled.clone())));
+    let scheduled_event_id = tx.append(EventKind::ActivityTaskScheduled(Box::new(
+        scheduled.clone(),
+    )));
     tx.ex.activities.insert(
         scheduled_event_id,
         Activity {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{ActivityScheduled, EventKind, WorkflowStarted};
 use crate::types::{
-    Blob, BlobMap, ExecutionKey, Failure, Stickiness, Status, TaskQueue, Time, TimeoutType,
+    Blob, BlobMap, ExecutionKey, Failure, Status, Stickiness, TaskQueue, Time, TimeoutType,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,7 +81,11 @@ pub enum ActivityState {
     /// On the queue, no worker has it.
     Scheduled,
     /// A worker has it.
-    Started { time: Time, identity: String, request_id: String },
+    Started {
+        time: Time,
+        identity: String,
+        request_id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,11 +99,26 @@ pub struct Timer {
 pub enum Deadline {
     RunTimeout,
     ExecutionTimeout,
-    WorkflowTaskStartToClose { scheduled_event_id: i64, attempt: i32 },
-    WorkflowTaskScheduleToStart { scheduled_event_id: i64, attempt: i32 },
-    ActivityTimeout { scheduled_event_id: i64, attempt: i32, timeout_type: TimeoutType },
-    ActivityRetry { scheduled_event_id: i64, attempt: i32 },
-    Timer { timer_id: String },
+    WorkflowTaskStartToClose {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    WorkflowTaskScheduleToStart {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    ActivityTimeout {
+        scheduled_event_id: i64,
+        attempt: i32,
+        timeout_type: TimeoutType,
+    },
+    ActivityRetry {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    Timer {
+        timer_id: String,
+    },
 }
 
 impl Execution {
@@ -137,7 +156,10 @@ impl Execution {
             match &task.started {
                 Some(started) => deadlines.push((
                     started.time.plus(task.start_to_close_timeout),
-                    Deadline::WorkflowTaskStartToClose { scheduled_event_id, attempt },
+                    Deadline::WorkflowTaskStartToClose {
+                        scheduled_event_id,
+                        attempt,
+                    },
                 )),
                 None => {
                     if let Some(sticky) = &self.stickiness
@@ -146,7 +168,10 @@ impl Execution {
                     {
                         deadlines.push((
                             task.scheduled_time.plus(sticky.schedule_to_start_timeout),
-                            Deadline::WorkflowTaskScheduleToStart { scheduled_event_id, attempt },
+                            Deadline::WorkflowTaskScheduleToStart {
+                                scheduled_event_id,
+                                attempt,
+                            },
                         ));
                     }
                 }
@@ -156,7 +181,12 @@ impl Execution {
             activity.deadlines(&mut deadlines);
         }
         for (timer_id, timer) in &self.timers {
-            deadlines.push((timer.fire_time, Deadline::Timer { timer_id: timer_id.clone() }));
+            deadlines.push((
+                timer.fire_time,
+                Deadline::Timer {
+                    timer_id: timer_id.clone(),
+                },
+            ));
         }
         deadlines.sort_by_key(|(at, _)| *at);
         deadlines
@@ -178,19 +208,24 @@ impl Activity {
         let spec = &self.scheduled;
         if !spec.schedule_to_close_timeout.is_zero() {
             deadlines.push((
-                self.first_scheduled_time.plus(spec.schedule_to_close_timeout),
+                self.first_scheduled_time
+                    .plus(spec.schedule_to_close_timeout),
                 timeout(TimeoutType::ScheduleToClose),
             ));
         }
         match &self.state {
             ActivityState::Backoff => deadlines.push((
                 self.attempt_scheduled_time,
-                Deadline::ActivityRetry { scheduled_event_id, attempt },
+                Deadline::ActivityRetry {
+                    scheduled_event_id,
+                    attempt,
+                },
             )),
             ActivityState::Scheduled => {
                 if !spec.schedule_to_start_timeout.is_zero() {
                     deadlines.push((
-                        self.attempt_scheduled_time.plus(spec.schedule_to_start_timeout),
+                        self.attempt_scheduled_time
+                            .plus(spec.schedule_to_start_timeout),
                         timeout(TimeoutType::ScheduleToStart),
                     ));
                 }

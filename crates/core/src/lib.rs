@@ -24,7 +24,9 @@ pub use activity::{backoff, retry_delay};
 pub use command::{Command, ScheduleActivity};
 pub use commands::default_retry_policy;
 pub use event::{ActivityScheduled, Event, EventKind, WorkflowStarted};
-pub use execution::{Activity, ActivityState, Deadline, Execution, StartedTask, Timer, WorkflowTask};
+pub use execution::{
+    Activity, ActivityState, Deadline, Execution, StartedTask, Timer, WorkflowTask,
+};
 pub use namespace::Namespace;
 pub use start::StartParams;
 pub use token::TaskToken;

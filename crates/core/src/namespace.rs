@@ -30,7 +30,10 @@ impl Namespace {
         if name.len() > 255 {
             return Err("Namespace name exceeds length limit.".into());
         }
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
             return Err(format!(
                 "namespace name '{name}' may contain only letters, digits, '-', '_' and '.'"
             ));

@@ -39,7 +39,11 @@ pub enum StartDecision {
     /// Answer with an existing run; `started` says whether this request started it.
     Existing { run_id: String, started: bool },
     /// Refuse: the id is taken. The message explains which policy refused it.
-    AlreadyStarted { run_id: String, start_request_id: String, message: String },
+    AlreadyStarted {
+        run_id: String,
+        start_request_id: String,
+        message: String,
+    },
 }
 
 pub fn decide_start(
@@ -49,10 +53,15 @@ pub fn decide_start(
     reuse: ReusePolicy,
     conflict: ConflictPolicy,
 ) -> StartDecision {
-    let Some(current) = current else { return StartDecision::Start };
+    let Some(current) = current else {
+        return StartDecision::Start;
+    };
     // A retried request gets the answer the first one got, whatever happened since.
     if !request_id.is_empty() && current.start_request_id == request_id {
-        return StartDecision::Existing { run_id: current.run_id.clone(), started: true };
+        return StartDecision::Existing {
+            run_id: current.run_id.clone(),
+            started: true,
+        };
     }
     let refuse = |message: String| StartDecision::AlreadyStarted {
         run_id: current.run_id.clone(),
@@ -60,19 +69,30 @@ pub fn decide_start(
         message,
     };
     if current.status.is_running() {
-        let conflict = if reuse == ReusePolicy::TerminateIfRunning { ConflictPolicy::TerminateExisting } else { conflict };
+        let conflict = if reuse == ReusePolicy::TerminateIfRunning {
+            ConflictPolicy::TerminateExisting
+        } else {
+            conflict
+        };
         return match conflict {
             ConflictPolicy::Fail => refuse(format!(
                 "Workflow execution is already running. WorkflowId: {workflow_id}, RunId: {}.",
                 current.run_id
             )),
-            ConflictPolicy::UseExisting => StartDecision::Existing { run_id: current.run_id.clone(), started: false },
-            ConflictPolicy::TerminateExisting => StartDecision::TerminateAndStart { run_id: current.run_id.clone() },
+            ConflictPolicy::UseExisting => StartDecision::Existing {
+                run_id: current.run_id.clone(),
+                started: false,
+            },
+            ConflictPolicy::TerminateExisting => StartDecision::TerminateAndStart {
+                run_id: current.run_id.clone(),
+            },
         };
     }
     match reuse {
         ReusePolicy::AllowDuplicate | ReusePolicy::TerminateIfRunning => StartDecision::Start,
-        ReusePolicy::AllowDuplicateFailedOnly if current.status != Status::Completed => StartDecision::Start,
+        ReusePolicy::AllowDuplicateFailedOnly if current.status != Status::Completed => {
+            StartDecision::Start
+        }
         ReusePolicy::AllowDuplicateFailedOnly => refuse(format!(
             "Workflow execution already finished successfully. WorkflowId: {workflow_id}, RunId: {}. \
              Workflow Id reuse policy: allow duplicate workflow Id if last run failed.",

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use crate::Rejection;
 use crate::commands::{default_retry_policy, validate_retry_policy};
 use crate::event::{EventKind, WorkflowStarted};
 use crate::execution::Execution;
 use crate::transition::{Outcome, Tx};
-use crate::types::{BlobMap, Blob, ExecutionKey, RetryPolicy, Status, Time};
-use crate::Rejection;
+use crate::types::{Blob, BlobMap, ExecutionKey, RetryPolicy, Status, Time};
 
 const MAX_ID_LENGTH: usize = 1000;
 
@@ -55,7 +55,9 @@ impl StartParams {
             return invalid("RequestId exceeds length limit.");
         }
         if !self.cron_schedule.is_empty() {
-            return Err(Rejection::Unimplemented("cron schedules are not supported by this server yet".into()));
+            return Err(Rejection::Unimplemented(
+                "cron schedules are not supported by this server yet".into(),
+            ));
         }
         if let Some(policy) = &self.retry_policy {
             validate_retry_policy(policy).map_err(Rejection::InvalidArgument)?;
@@ -66,11 +68,17 @@ impl StartParams {
 
 impl Execution {
     /// A new run with its first two events: started, and the first workflow task.
-    pub fn start(key: ExecutionKey, params: StartParams, now: Time) -> Result<(Execution, Outcome), Rejection> {
+    pub fn start(
+        key: ExecutionKey,
+        params: StartParams,
+        now: Time,
+    ) -> Result<(Execution, Outcome), Rejection> {
         params.validate(&key.workflow_id)?;
         let execution_timeout = params.workflow_execution_timeout;
         let mut run_timeout = params.workflow_run_timeout;
-        if run_timeout.is_zero() || (!execution_timeout.is_zero() && run_timeout > execution_timeout) {
+        if run_timeout.is_zero()
+            || (!execution_timeout.is_zero() && run_timeout > execution_timeout)
+        {
             run_timeout = execution_timeout;
         }
         let mut task_timeout = params.workflow_task_timeout;
@@ -80,7 +88,8 @@ impl Execution {
         if !run_timeout.is_zero() {
             task_timeout = task_timeout.min(run_timeout);
         }
-        let execution_expiration = (!execution_timeout.is_zero()).then(|| now.plus(execution_timeout));
+        let execution_expiration =
+            (!execution_timeout.is_zero()).then(|| now.plus(execution_timeout));
         let started = WorkflowStarted {
             workflow_type: params.workflow_type,
             task_queue: params.task_queue,
@@ -96,7 +105,9 @@ impl Execution {
             memo: params.memo,
             search_attributes: params.search_attributes,
             header: params.header,
-            retry_policy: params.retry_policy.map(|policy| default_retry_policy(Some(policy))),
+            retry_policy: params
+                .retry_policy
+                .map(|policy| default_retry_policy(Some(policy))),
             cron_schedule: params.cron_schedule,
         };
         let mut execution = Execution {

@@ -35,11 +35,18 @@ fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
         Deadline::RunTimeout | Deadline::ExecutionTimeout => {
             tx.close(
                 Status::TimedOut,
-                EventKind::WorkflowExecutionTimedOut { retry_state: RetryState::RetryPolicyNotSet },
+                EventKind::WorkflowExecutionTimedOut {
+                    retry_state: RetryState::RetryPolicyNotSet,
+                },
             );
         }
-        Deadline::WorkflowTaskStartToClose { scheduled_event_id, attempt } => {
-            let Some(task) = tx.ex.workflow_task.clone() else { return };
+        Deadline::WorkflowTaskStartToClose {
+            scheduled_event_id,
+            attempt,
+        } => {
+            let Some(task) = tx.ex.workflow_task.clone() else {
+                return;
+            };
             let Some(started) = task.started else { return };
             if task.scheduled_event_id != scheduled_event_id || task.attempt != attempt {
                 return;
@@ -51,8 +58,13 @@ fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
             });
             tx.retry_workflow_task(tx.next_attempt_after_failure(attempt));
         }
-        Deadline::WorkflowTaskScheduleToStart { scheduled_event_id, attempt } => {
-            let Some(task) = tx.ex.workflow_task.clone() else { return };
+        Deadline::WorkflowTaskScheduleToStart {
+            scheduled_event_id,
+            attempt,
+        } => {
+            let Some(task) = tx.ex.workflow_task.clone() else {
+                return;
+            };
             if task.scheduled_event_id != scheduled_event_id
                 || task.attempt != attempt
                 || task.started.is_some()
@@ -69,10 +81,17 @@ fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
             });
             tx.retry_workflow_task(attempt);
         }
-        Deadline::ActivityTimeout { scheduled_event_id, attempt, timeout_type } => {
+        Deadline::ActivityTimeout {
+            scheduled_event_id,
+            attempt,
+            timeout_type,
+        } => {
             crate::activity::time_out(tx, scheduled_event_id, attempt, timeout_type);
         }
-        Deadline::ActivityRetry { scheduled_event_id, attempt } => {
+        Deadline::ActivityRetry {
+            scheduled_event_id,
+            attempt,
+        } => {
             crate::activity::retry_now(tx, scheduled_event_id, attempt);
         }
         Deadline::Timer { timer_id } => {

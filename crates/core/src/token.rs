@@ -7,8 +7,17 @@ use crate::types::ExecutionKey;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskToken {
-    Workflow { key: ExecutionKey, scheduled_event_id: i64, started_event_id: i64, attempt: i32 },
-    Activity { key: ExecutionKey, scheduled_event_id: i64, attempt: i32 },
+    Workflow {
+        key: ExecutionKey,
+        scheduled_event_id: i64,
+        started_event_id: i64,
+        attempt: i32,
+    },
+    Activity {
+        key: ExecutionKey,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
 }
 
 const MAGIC: u8 = 0x4b;
@@ -35,14 +44,23 @@ impl TaskToken {
             put_str(out, &key.run_id);
         };
         match self {
-            TaskToken::Workflow { key, scheduled_event_id, started_event_id, attempt } => {
+            TaskToken::Workflow {
+                key,
+                scheduled_event_id,
+                started_event_id,
+                attempt,
+            } => {
                 out.push(WORKFLOW);
                 put_key(&mut out, key);
                 out.extend_from_slice(&scheduled_event_id.to_le_bytes());
                 out.extend_from_slice(&started_event_id.to_le_bytes());
                 out.extend_from_slice(&attempt.to_le_bytes());
             }
-            TaskToken::Activity { key, scheduled_event_id, attempt } => {
+            TaskToken::Activity {
+                key,
+                scheduled_event_id,
+                attempt,
+            } => {
                 out.push(ACTIVITY);
                 put_key(&mut out, key);
                 out.extend_from_slice(&scheduled_event_id.to_le_bytes());
@@ -70,7 +88,11 @@ impl TaskToken {
                 started_event_id: reader.i64()?,
                 attempt: reader.i32()?,
             },
-            ACTIVITY => TaskToken::Activity { key, scheduled_event_id: reader.i64()?, attempt: reader.i32()? },
+            ACTIVITY => TaskToken::Activity {
+                key,
+                scheduled_event_id: reader.i64()?,
+                attempt: reader.i32()?,
+            },
             _ => return Err("task token is of an unknown kind".into()),
         };
         if reader.pos != bytes.len() {
@@ -87,7 +109,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.bytes.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len());
         let end = end.ok_or_else(|| "task token is truncated".to_string())?;
         let slice = &self.bytes[self.pos..end];
         self.pos = end;
@@ -96,15 +121,20 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Result<String, String> {
         let len = u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as usize;
-        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| "task token is not valid UTF-8".to_string())
+        String::from_utf8(self.take(len)?.to_vec())
+            .map_err(|_| "task token is not valid UTF-8".to_string())
     }
 
     fn i64(&mut self) -> Result<i64, String> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(i64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn i32(&mut self) -> Result<i32, String> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(i32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 }
 
@@ -114,10 +144,23 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_garbage_is_refused() {
-        let key = ExecutionKey { namespace: "default".into(), workflow_id: "wf".into(), run_id: "run".into() };
+        let key = ExecutionKey {
+            namespace: "default".into(),
+            workflow_id: "wf".into(),
+            run_id: "run".into(),
+        };
         for token in [
-            TaskToken::Workflow { key: key.clone(), scheduled_event_id: 2, started_event_id: 3, attempt: 1 },
-            TaskToken::Activity { key, scheduled_event_id: 5, attempt: 7 },
+            TaskToken::Workflow {
+                key: key.clone(),
+                scheduled_event_id: 2,
+                started_event_id: 3,
+                attempt: 1,
+            },
+            TaskToken::Activity {
+                key,
+                scheduled_event_id: 5,
+                attempt: 7,
+            },
         ] {
             let bytes = token.encode();
             assert_eq!(TaskToken::decode(&bytes), Ok(token));

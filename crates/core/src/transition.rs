@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::Rejection;
 use crate::command::Command;
 use crate::event::{Event, EventKind, UNASSIGNED_EVENT_ID};
 use crate::execution::{ActivityState, Execution, StartedTask, WorkflowTask};
-use crate::types::{QueueKind, Stickiness, Status, TaskQueue, Time};
-use crate::Rejection;
+use crate::types::{QueueKind, Status, Stickiness, TaskQueue, Time};
 
 /// What a transition produced: events to append (already numbered) and work to hand out
 /// once they are committed.
@@ -59,7 +59,11 @@ pub(crate) struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(ex: &'a mut Execution, now: Time) -> Tx<'a> {
-        Tx { ex, now, out: Outcome::default() }
+        Tx {
+            ex,
+            now,
+            out: Outcome::default(),
+        }
     }
 
     pub(crate) fn finish(self) -> Outcome {
@@ -71,12 +75,19 @@ impl<'a> Tx<'a> {
     pub(crate) fn append(&mut self, kind: EventKind) -> i64 {
         let id = self.ex.next_event_id;
         self.ex.next_event_id += 1;
-        self.out.events.push(Event { id, time: self.now, kind });
+        self.out.events.push(Event {
+            id,
+            time: self.now,
+            kind,
+        });
         id
     }
 
     fn workflow_task_running(&self) -> bool {
-        self.ex.workflow_task.as_ref().is_some_and(|task| task.started.is_some())
+        self.ex
+            .workflow_task
+            .as_ref()
+            .is_some_and(|task| task.started.is_some())
     }
 
     /// Records something the workflow must react to: buffered while a workflow task runs,
@@ -98,18 +109,34 @@ impl<'a> Tx<'a> {
         let mut started_ids: HashMap<i64, i64> = HashMap::new();
         for mut kind in buffered {
             match &mut kind {
-                EventKind::ActivityTaskCompleted { scheduled_event_id, started_event_id, .. }
-                | EventKind::ActivityTaskFailed { scheduled_event_id, started_event_id, .. }
-                | EventKind::ActivityTaskTimedOut { scheduled_event_id, started_event_id, .. }
-                | EventKind::ActivityTaskCanceled { scheduled_event_id, started_event_id, .. }
-                    if *started_event_id == UNASSIGNED_EVENT_ID =>
-                {
+                EventKind::ActivityTaskCompleted {
+                    scheduled_event_id,
+                    started_event_id,
+                    ..
+                }
+                | EventKind::ActivityTaskFailed {
+                    scheduled_event_id,
+                    started_event_id,
+                    ..
+                }
+                | EventKind::ActivityTaskTimedOut {
+                    scheduled_event_id,
+                    started_event_id,
+                    ..
+                }
+                | EventKind::ActivityTaskCanceled {
+                    scheduled_event_id,
+                    started_event_id,
+                    ..
+                } if *started_event_id == UNASSIGNED_EVENT_ID => {
                     *started_event_id = started_ids.get(scheduled_event_id).copied().unwrap_or(0);
                 }
                 _ => {}
             }
             let scheduled = match &kind {
-                EventKind::ActivityTaskStarted { scheduled_event_id, .. } => Some(*scheduled_event_id),
+                EventKind::ActivityTaskStarted {
+                    scheduled_event_id, ..
+                } => Some(*scheduled_event_id),
                 _ => None,
             };
             let id = self.append(kind);
@@ -207,13 +234,18 @@ impl Execution {
         attempt: i32,
     ) -> Result<&WorkflowTask, Rejection> {
         if !self.is_running() {
-            return Err(Rejection::NotFound("workflow execution already completed".into()));
+            return Err(Rejection::NotFound(
+                "workflow execution already completed".into(),
+            ));
         }
         match &self.workflow_task {
             Some(task)
                 if task.scheduled_event_id == scheduled_event_id
                     && task.attempt == attempt
-                    && task.started.as_ref().is_some_and(|s| s.event_id == started_event_id) =>
+                    && task
+                        .started
+                        .as_ref()
+                        .is_some_and(|s| s.event_id == started_event_id) =>
             {
                 Ok(task)
             }
@@ -231,7 +263,9 @@ impl Execution {
         now: Time,
     ) -> Result<Outcome, Rejection> {
         if !self.is_running() {
-            return Err(Rejection::NotFound("workflow execution already completed".into()));
+            return Err(Rejection::NotFound(
+                "workflow execution already completed".into(),
+            ));
         }
         match &self.workflow_task {
             Some(task)
@@ -310,7 +344,9 @@ impl Execution {
         now: Time,
     ) -> Result<Outcome, Rejection> {
         if !self.is_running() {
-            return Err(Rejection::NotFound("workflow execution already completed".into()));
+            return Err(Rejection::NotFound(
+                "workflow execution already completed".into(),
+            ));
         }
         let mut tx = Tx::new(self, now);
         tx.close(
@@ -327,7 +363,11 @@ impl Execution {
 
 impl Tx<'_> {
     pub(crate) fn start_current_workflow_task(&mut self, identity: &str, request_id: &str) {
-        let scheduled_event_id = self.ex.workflow_task.as_ref().map_or(0, |t| t.scheduled_event_id);
+        let scheduled_event_id = self
+            .ex
+            .workflow_task
+            .as_ref()
+            .map_or(0, |t| t.scheduled_event_id);
         let event_id = self.append(EventKind::WorkflowTaskStarted {
             scheduled_event_id,
             identity: identity.to_owned(),
@@ -365,7 +405,11 @@ impl Tx<'_> {
     }
 
     fn complete_workflow_task(&mut self, completion: Completion) -> CompletionResult {
-        let task = self.ex.workflow_task.clone().expect("checked by the caller");
+        let task = self
+            .ex
+            .workflow_task
+            .clone()
+            .expect("checked by the caller");
         let started = task.started.clone().expect("checked by the caller");
         let closes = completion.commands.iter().any(Command::closes_workflow);
         // A workflow may not close while events it has not seen are waiting.
@@ -412,9 +456,9 @@ impl Tx<'_> {
                     attempt: task.attempt,
                 };
                 // Handed straight back to this worker, so not dispatched to a queue.
-                self.out.effects.retain(|effect| {
-                    !matches!(effect, Effect::DispatchWorkflowTask(r) if *r == task_ref)
-                });
+                self.out.effects.retain(
+                    |effect| !matches!(effect, Effect::DispatchWorkflowTask(r) if *r == task_ref),
+                );
                 self.start_current_workflow_task(&completion.identity, "");
                 result.new_task_started = Some(task_ref);
             }
@@ -437,14 +481,19 @@ impl Tx<'_> {
             failure: Some(crate::types::Failure {
                 message: message.clone(),
                 source: "Server".into(),
-                info: crate::types::FailureInfo::Server { non_retryable: false },
+                info: crate::types::FailureInfo::Server {
+                    non_retryable: false,
+                },
                 cause: None,
                 original: None,
             }),
             identity: identity.to_owned(),
         });
         self.retry_workflow_task(self.next_attempt_after_failure(task.attempt));
-        CompletionResult { command_error: Some(message), new_task_started: None }
+        CompletionResult {
+            command_error: Some(message),
+            new_task_started: None,
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// Wall-clock instant as nanoseconds since the Unix epoch. The core never reads a clock;
 /// every transition is handed `now`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Time(pub i64);
 
 impl Time {
@@ -114,7 +116,11 @@ pub struct TaskQueue {
 impl TaskQueue {
     pub fn normal(name: impl Into<String>) -> TaskQueue {
         let name = name.into();
-        TaskQueue { normal_name: name.clone(), name, kind: QueueKind::Normal }
+        TaskQueue {
+            normal_name: name.clone(),
+            name,
+            kind: QueueKind::Normal,
+        }
     }
 }
 
@@ -212,7 +218,10 @@ impl Failure {
         Failure {
             message: format!("activity {} timeout", timeout_type.name()),
             source: "Server".into(),
-            info: FailureInfo::Timeout { timeout_type, last_heartbeat_details },
+            info: FailureInfo::Timeout {
+                timeout_type,
+                last_heartbeat_details,
+            },
             cause: cause.map(Box::new),
             original: None,
         }
@@ -229,8 +238,12 @@ impl Failure {
     pub fn is_non_retryable(&self) -> bool {
         matches!(
             self.info,
-            FailureInfo::Application { non_retryable: true, .. }
-                | FailureInfo::Server { non_retryable: true }
+            FailureInfo::Application {
+                non_retryable: true,
+                ..
+            } | FailureInfo::Server {
+                non_retryable: true
+            }
         )
     }
 }

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use keel_core::{ActivityState, Blob, BlobMap, ExecutionKey, Failure, RetryPolicy, TaskToken, Time};
+use keel_core::{
+    ActivityState, Blob, BlobMap, ExecutionKey, Failure, RetryPolicy, TaskToken, Time,
+};
 
 use crate::matching::{QueueId, QueuedTask, TaskKind};
 use crate::{Engine, Error, Result};
@@ -33,13 +35,21 @@ pub struct PolledActivityTask {
 #[derive(Clone, Debug)]
 pub enum ActivityTarget {
     Token(Vec<u8>),
-    Id { namespace: String, workflow_id: String, run_id: String, activity_id: String },
+    Id {
+        namespace: String,
+        workflow_id: String,
+        run_id: String,
+        activity_id: String,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub enum ActivityOutcome {
     Completed(Option<Blob>),
-    Failed { failure: Failure, last_heartbeat_details: Option<Blob> },
+    Failed {
+        failure: Failure,
+        last_heartbeat_details: Option<Blob>,
+    },
     Canceled(Option<Blob>),
 }
 
@@ -52,34 +62,61 @@ impl Engine {
         deadline: Instant,
     ) -> Result<Option<PolledActivityTask>> {
         self.namespace(namespace)?;
-        let queue_id = QueueId { namespace: namespace.to_owned(), name: queue.to_owned(), kind: TaskKind::Activity };
+        let queue_id = QueueId {
+            namespace: namespace.to_owned(),
+            name: queue.to_owned(),
+            kind: TaskKind::Activity,
+        };
         loop {
-            let Some(offer) = self.inner.matching.next(queue_id.clone(), identity, self.now(), deadline).await else {
+            let Some(offer) = self
+                .inner
+                .matching
+                .next(queue_id.clone(), identity, self.now(), deadline)
+                .await
+            else {
                 return Ok(None);
             };
             let task = offer.take();
             let engine = self.clone();
             let identity = identity.to_owned();
-            let started = tokio::spawn(async move { engine.start_activity_task(task, &identity).await }).await;
+            let started =
+                tokio::spawn(async move { engine.start_activity_task(task, &identity).await })
+                    .await;
             match started {
                 Ok(Ok(polled)) => return Ok(Some(polled)),
                 Ok(Err(Error::NotFound(_))) => continue,
                 Ok(Err(error)) => return Err(error),
-                Err(join_error) => return Err(Error::Unavailable(format!("poll failed: {join_error}"))),
+                Err(join_error) => {
+                    return Err(Error::Unavailable(format!("poll failed: {join_error}")));
+                }
             }
         }
     }
 
-    async fn start_activity_task(&self, queued: QueuedTask, identity: &str) -> Result<PolledActivityTask> {
+    async fn start_activity_task(
+        &self,
+        queued: QueuedTask,
+        identity: &str,
+    ) -> Result<PolledActivityTask> {
         let QueuedTask { key, task } = queued;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (scheduled_event_id, attempt) = (task.scheduled_event_id, task.attempt);
         let result = self
             .update(&key, |execution, now| {
-                let outcome = execution.start_activity(scheduled_event_id, attempt, identity, &request_id, now)?;
+                let outcome = execution.start_activity(
+                    scheduled_event_id,
+                    attempt,
+                    identity,
+                    &request_id,
+                    now,
+                )?;
                 let activity = &execution.activities[&scheduled_event_id];
                 let spec = &activity.scheduled;
-                let token = TaskToken::Activity { key: key.clone(), scheduled_event_id, attempt };
+                let token = TaskToken::Activity {
+                    key: key.clone(),
+                    scheduled_event_id,
+                    attempt,
+                };
                 let polled = PolledActivityTask {
                     key: key.clone(),
                     token: token.encode(),
@@ -104,8 +141,14 @@ impl Engine {
         if let Err(error) = &result
             && !matches!(error, Error::NotFound(_))
         {
-            let queue = QueueId { namespace: key.namespace.clone(), name: task.queue.name.clone(), kind: TaskKind::Activity };
-            self.inner.matching.dispatch(queue, QueuedTask { key, task });
+            let queue = QueueId {
+                namespace: key.namespace.clone(),
+                name: task.queue.name.clone(),
+                kind: TaskKind::Activity,
+            };
+            self.inner
+                .matching
+                .dispatch(queue, QueuedTask { key, task });
         }
         result
     }
@@ -114,41 +157,69 @@ impl Engine {
     async fn resolve_activity(&self, target: &ActivityTarget) -> Result<(ExecutionKey, i64, i32)> {
         match target {
             ActivityTarget::Token(token) => {
-                match TaskToken::decode(token).map_err(|e| Error::InvalidArgument(format!("invalid task token: {e}")))? {
-                    TaskToken::Activity { key, scheduled_event_id, attempt } => {
+                match TaskToken::decode(token)
+                    .map_err(|e| Error::InvalidArgument(format!("invalid task token: {e}")))?
+                {
+                    TaskToken::Activity {
+                        key,
+                        scheduled_event_id,
+                        attempt,
+                    } => {
                         self.namespace(&key.namespace)?;
                         Ok((key, scheduled_event_id, attempt))
                     }
                     TaskToken::Workflow { .. } => Err(Error::InvalidArgument(
-                        "invalid task token: a workflow task token was given for an activity task".into(),
+                        "invalid task token: a workflow task token was given for an activity task"
+                            .into(),
                     )),
                 }
             }
-            ActivityTarget::Id { namespace, workflow_id, run_id, activity_id } => {
+            ActivityTarget::Id {
+                namespace,
+                workflow_id,
+                run_id,
+                activity_id,
+            } => {
                 if activity_id.is_empty() {
-                    return Err(Error::InvalidArgument("ActivityId is not set on request.".into()));
+                    return Err(Error::InvalidArgument(
+                        "ActivityId is not set on request.".into(),
+                    ));
                 }
                 let key = self.resolve(namespace, workflow_id, run_id).await?;
                 let execution = self.snapshot(&key).await?;
-                let activity = execution
-                    .activity_by_id(activity_id)
-                    .ok_or_else(|| Error::NotFound(format!("activity '{activity_id}' is not pending")))?;
+                let activity = execution.activity_by_id(activity_id).ok_or_else(|| {
+                    Error::NotFound(format!("activity '{activity_id}' is not pending"))
+                })?;
                 if !matches!(activity.state, ActivityState::Started { .. }) {
-                    return Err(Error::NotFound(format!("activity '{activity_id}' has not been started by a worker")));
+                    return Err(Error::NotFound(format!(
+                        "activity '{activity_id}' has not been started by a worker"
+                    )));
                 }
                 Ok((key, activity.scheduled_event_id, activity.attempt))
             }
         }
     }
 
-    pub async fn finish_activity(&self, target: ActivityTarget, outcome: ActivityOutcome, identity: &str) -> Result<()> {
+    pub async fn finish_activity(
+        &self,
+        target: ActivityTarget,
+        outcome: ActivityOutcome,
+        identity: &str,
+    ) -> Result<()> {
         let (key, scheduled_event_id, attempt) = self.resolve_activity(&target).await?;
         self.update(&key, |execution, now| {
             let outcome = match outcome {
-                ActivityOutcome::Completed(result) => {
-                    execution.complete_activity(scheduled_event_id, attempt, result, identity, now)?
-                }
-                ActivityOutcome::Failed { failure, last_heartbeat_details } => execution.fail_activity(
+                ActivityOutcome::Completed(result) => execution.complete_activity(
+                    scheduled_event_id,
+                    attempt,
+                    result,
+                    identity,
+                    now,
+                )?,
+                ActivityOutcome::Failed {
+                    failure,
+                    last_heartbeat_details,
+                } => execution.fail_activity(
                     scheduled_event_id,
                     attempt,
                     failure,
@@ -156,9 +227,13 @@ impl Engine {
                     identity,
                     now,
                 )?,
-                ActivityOutcome::Canceled(details) => {
-                    execution.cancel_activity(scheduled_event_id, attempt, details, identity, now)?
-                }
+                ActivityOutcome::Canceled(details) => execution.cancel_activity(
+                    scheduled_event_id,
+                    attempt,
+                    details,
+                    identity,
+                    now,
+                )?,
             };
             Ok((outcome, ()))
         })
@@ -166,9 +241,15 @@ impl Engine {
     }
 
     /// Records a heartbeat; answers whether the workflow asked to cancel the activity.
-    pub async fn heartbeat_activity(&self, target: ActivityTarget, details: Option<Blob>) -> Result<bool> {
+    pub async fn heartbeat_activity(
+        &self,
+        target: ActivityTarget,
+        details: Option<Blob>,
+    ) -> Result<bool> {
         let (key, scheduled_event_id, attempt) = self.resolve_activity(&target).await?;
-        self.update(&key, |execution, now| execution.heartbeat_activity(scheduled_event_id, attempt, details, now))
-            .await
+        self.update(&key, |execution, now| {
+            execution.heartbeat_activity(scheduled_event_id, attempt, details, now)
+        })
+        .await
     }
 }

@@ -39,12 +39,22 @@ impl Cache {
     pub(crate) fn insert(&self, execution: Execution) {
         let key = execution.key.clone();
         let slot = Arc::new(tokio::sync::Mutex::new(Some(execution)));
-        self.slots.lock().expect("cache lock poisoned").insert(key, slot);
+        self.slots
+            .lock()
+            .expect("cache lock poisoned")
+            .insert(key, slot);
     }
 
-    pub(crate) fn subscribe(&self, key: &ExecutionKey, current: Progress) -> watch::Receiver<Progress> {
+    pub(crate) fn subscribe(
+        &self,
+        key: &ExecutionKey,
+        current: Progress,
+    ) -> watch::Receiver<Progress> {
         let mut watchers = self.watchers.lock().expect("cache lock poisoned");
-        watchers.entry(key.clone()).or_insert_with(|| watch::channel(current).0).subscribe()
+        watchers
+            .entry(key.clone())
+            .or_insert_with(|| watch::channel(current).0)
+            .subscribe()
     }
 
     fn publish(&self, execution: &Execution) {
@@ -107,7 +117,9 @@ impl Engine {
         for effect in effects {
             self.perform(&execution.key, effect);
         }
-        self.inner.timers.arm(&execution.key, execution.next_deadline());
+        self.inner
+            .timers
+            .arm(&execution.key, execution.next_deadline());
         self.inner.executions.publish(execution);
     }
 
@@ -116,15 +128,30 @@ impl Engine {
             Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
             Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
         };
-        if task.queue.kind == QueueKind::Sticky && self.inner.matching.is_retired_sticky(&key.namespace, &task.queue.name) {
+        if task.queue.kind == QueueKind::Sticky
+            && self
+                .inner
+                .matching
+                .is_retired_sticky(&key.namespace, &task.queue.name)
+        {
             // Its worker is gone: the run must drop stickiness first.
             let engine = self.clone();
             let key = key.clone();
             tokio::spawn(async move { engine.clear_stickiness(&key).await });
             return;
         }
-        let queue = QueueId { namespace: key.namespace.clone(), name: task.queue.name.clone(), kind };
-        self.inner.matching.dispatch(queue, QueuedTask { key: key.clone(), task });
+        let queue = QueueId {
+            namespace: key.namespace.clone(),
+            name: task.queue.name.clone(),
+            kind,
+        };
+        self.inner.matching.dispatch(
+            queue,
+            QueuedTask {
+                key: key.clone(),
+                task,
+            },
+        );
     }
 
     /// Re-creates the in-memory side of a running execution read from the store.
@@ -172,7 +199,11 @@ impl Engine {
     }
 
     pub(crate) async fn clear_stickiness(&self, key: &ExecutionKey) {
-        let result = self.update(key, |execution, now| Ok((execution.clear_stickiness(now), ()))).await;
+        let result = self
+            .update(key, |execution, now| {
+                Ok((execution.clear_stickiness(now), ()))
+            })
+            .await;
         if let Err(error) = result {
             tracing::debug!(?key, %error, "clearing stickiness failed");
         }

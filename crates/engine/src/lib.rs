@@ -23,6 +23,7 @@ use keel_core::{Rejection, Time};
 use keel_store::Store;
 
 pub use activity_tasks::{ActivityOutcome, ActivityTarget, PolledActivityTask};
+pub use keel_store::{ExecutionSummary, Page};
 pub use matching::{PollerInfo, QueueId, TaskKind};
 pub use queries::{HistoryPage, HistoryRequest};
 pub use start::{StartRequest, StartResult};
@@ -36,7 +37,11 @@ pub enum Error {
     #[error("Namespace {0} is not found.")]
     NamespaceNotFound(String),
     #[error("{message}")]
-    AlreadyStarted { message: String, start_request_id: String, run_id: String },
+    AlreadyStarted {
+        message: String,
+        start_request_id: String,
+        run_id: String,
+    },
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -65,7 +70,9 @@ impl From<keel_store::Error> for Error {
             keel_store::Error::NotFound(m) => Error::NotFound(m),
             keel_store::Error::AlreadyExists(m) => Error::AlreadyExists(m),
             keel_store::Error::InvalidArgument(m) => Error::InvalidArgument(m),
-            keel_store::Error::Conflict(m) => Error::Unavailable(format!("concurrent update, retry: {m}")),
+            keel_store::Error::Conflict(m) => {
+                Error::Unavailable(format!("concurrent update, retry: {m}"))
+            }
             keel_store::Error::Unavailable(m) => Error::Unavailable(m),
         }
     }
@@ -77,7 +84,9 @@ pub struct Clock;
 
 impl Clock {
     pub fn now(&self) -> Time {
-        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Time(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
     }
 }
@@ -90,7 +99,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { long_poll_timeout: Duration::from_secs(60) }
+        Options {
+            long_poll_timeout: Duration::from_secs(60),
+        }
     }
 }
 

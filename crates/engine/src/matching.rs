@@ -41,7 +41,9 @@ pub struct Offer {
 
 impl Offer {
     pub fn take(mut self) -> QueuedTask {
-        self.task.take().expect("an offer holds its task until taken")
+        self.task
+            .take()
+            .expect("an offer holds its task until taken")
     }
 }
 
@@ -104,7 +106,13 @@ impl Matching {
     }
 
     /// Waits until a task is available or `deadline` passes.
-    pub async fn next(&self, queue: QueueId, identity: &str, now: Time, deadline: Instant) -> Option<Offer> {
+    pub async fn next(
+        &self,
+        queue: QueueId,
+        identity: &str,
+        now: Time,
+        deadline: Instant,
+    ) -> Option<Offer> {
         let (id, receiver) = {
             let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
             let entry = queues.entry(queue.clone()).or_default();
@@ -112,7 +120,10 @@ impl Matching {
             if let Some(task) = entry.tasks.pop_front() {
                 return Some(self.offer(queue, task));
             }
-            let id = self.inner.next_waiter_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let id = self
+                .inner
+                .next_waiter_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (sender, receiver) = oneshot::channel();
             entry.waiters.push_back(Waiter { id, sender });
             (id, receiver)
@@ -134,7 +145,11 @@ impl Matching {
     }
 
     fn offer(&self, queue: QueueId, task: QueuedTask) -> Offer {
-        Offer { task: Some(task), matching: Arc::downgrade(&self.inner), queue }
+        Offer {
+            task: Some(task),
+            matching: Arc::downgrade(&self.inner),
+            queue,
+        }
     }
 
     /// Workers seen polling the queue, most recent first.
@@ -145,7 +160,10 @@ impl Matching {
             .map(|q| {
                 q.pollers
                     .iter()
-                    .map(|(identity, time)| PollerInfo { identity: identity.clone(), last_access_time: *time })
+                    .map(|(identity, time)| PollerInfo {
+                        identity: identity.clone(),
+                        last_access_time: *time,
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -167,8 +185,15 @@ impl Matching {
             .expect("matching lock poisoned")
             .insert((namespace.to_owned(), name.to_owned()));
         let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
-        let id = QueueId { namespace: namespace.to_owned(), name: name.to_owned(), kind: TaskKind::Workflow };
-        queues.remove(&id).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
+        let id = QueueId {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            kind: TaskKind::Workflow,
+        };
+        queues
+            .remove(&id)
+            .map(|q| q.tasks.into_iter().collect())
+            .unwrap_or_default()
     }
 
     pub fn is_retired_sticky(&self, namespace: &str, name: &str) -> bool {

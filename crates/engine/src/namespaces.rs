@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use keel_core::namespace::{DEFAULT_NAMESPACE, DEFAULT_RETENTION};
 use keel_core::Namespace;
+use keel_core::namespace::{DEFAULT_NAMESPACE, DEFAULT_RETENTION};
 
 use crate::{Engine, Error, Result};
 
@@ -31,7 +31,12 @@ impl Engine {
                 Err(error) => return Err(error.into()),
             }
         }
-        let mut by_name = self.inner.namespaces.by_name.write().expect("namespace lock poisoned");
+        let mut by_name = self
+            .inner
+            .namespaces
+            .by_name
+            .write()
+            .expect("namespace lock poisoned");
         for namespace in namespaces {
             by_name.insert(namespace.name.clone(), namespace);
         }
@@ -39,12 +44,25 @@ impl Engine {
     }
 
     pub fn namespace(&self, name: &str) -> Result<Namespace> {
-        let by_name = self.inner.namespaces.by_name.read().expect("namespace lock poisoned");
-        by_name.get(name).cloned().ok_or_else(|| Error::NamespaceNotFound(name.to_owned()))
+        let by_name = self
+            .inner
+            .namespaces
+            .by_name
+            .read()
+            .expect("namespace lock poisoned");
+        by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NamespaceNotFound(name.to_owned()))
     }
 
     pub fn namespaces(&self) -> Vec<Namespace> {
-        let by_name = self.inner.namespaces.by_name.read().expect("namespace lock poisoned");
+        let by_name = self
+            .inner
+            .namespaces
+            .by_name
+            .read()
+            .expect("namespace lock poisoned");
         by_name.values().cloned().collect()
     }
 
@@ -62,7 +80,9 @@ impl Engine {
             id: uuid::Uuid::new_v4().to_string(),
             description,
             owner_email,
-            retention: retention.filter(|r| !r.is_zero()).unwrap_or(DEFAULT_RETENTION),
+            retention: retention
+                .filter(|r| !r.is_zero())
+                .unwrap_or(DEFAULT_RETENTION),
             data,
             created: self.now(),
         };
@@ -72,7 +92,11 @@ impl Engine {
     }
 
     /// Replaces a namespace's settings with what `change` makes of them.
-    pub async fn update_namespace(&self, name: &str, change: impl FnOnce(&mut Namespace)) -> Result<Namespace> {
+    pub async fn update_namespace(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Namespace),
+    ) -> Result<Namespace> {
         let mut namespace = self.namespace(name)?;
         change(&mut namespace);
         namespace.name = name.to_owned();
@@ -82,7 +106,12 @@ impl Engine {
     }
 
     fn cache_namespace(&self, namespace: Namespace) {
-        let mut by_name = self.inner.namespaces.by_name.write().expect("namespace lock poisoned");
+        let mut by_name = self
+            .inner
+            .namespaces
+            .by_name
+            .write()
+            .expect("namespace lock poisoned");
         by_name.insert(namespace.name.clone(), namespace);
     }
 }

@@ -39,12 +39,20 @@ impl Engine {
         self.namespace(&request.key.namespace)?;
         let key = &request.key;
         let first_event_id = decode_token(&request.page_token)?;
-        let page_size = if request.page_size == 0 { DEFAULT_PAGE_SIZE } else { request.page_size };
+        let page_size = if request.page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            request.page_size
+        };
         // Subscribe before reading, so a change between the read and the wait is not missed.
         let mut progress = self.inner.executions.subscribe(key, (0, false));
         let mut execution = self.snapshot(key).await?;
         let waiting_for = |execution: &Execution| {
-            if request.close_event_only { execution.is_running() } else { execution.next_event_id <= first_event_id && execution.is_running() }
+            if request.close_event_only {
+                execution.is_running()
+            } else {
+                execution.next_event_id <= first_event_id && execution.is_running()
+            }
         };
         if request.wait_new_event {
             while waiting_for(&execution) {
@@ -52,8 +60,15 @@ impl Engine {
                     Ok(Ok(())) => execution = self.snapshot(key).await?,
                     // Timed out (or the watch went away): answer empty and let the client ask again.
                     _ => {
-                        let token = if request.close_event_only { 1 } else { first_event_id };
-                        return Ok(HistoryPage { events: Vec::new(), next_page_token: encode_token(token) });
+                        let token = if request.close_event_only {
+                            1
+                        } else {
+                            first_event_id
+                        };
+                        return Ok(HistoryPage {
+                            events: Vec::new(),
+                            next_page_token: encode_token(token),
+                        });
                     }
                 }
             }
@@ -62,21 +77,53 @@ impl Engine {
             if execution.is_running() {
                 return Ok(HistoryPage::default());
             }
-            let events = self.inner.store.history(key, execution.next_event_id - 1, 1).await?;
-            return Ok(HistoryPage { events, next_page_token: Vec::new() });
+            let events = self
+                .inner
+                .store
+                .history(key, execution.next_event_id - 1, 1)
+                .await?;
+            return Ok(HistoryPage {
+                events,
+                next_page_token: Vec::new(),
+            });
         }
-        let events = self.inner.store.history(key, first_event_id, page_size).await?;
+        let events = self
+            .inner
+            .store
+            .history(key, first_event_id, page_size)
+            .await?;
         let next_event_id = events.last().map_or(first_event_id, |event| event.id + 1);
         let more_stored = next_event_id < execution.next_event_id && events.len() == page_size;
         let more_to_wait_for = request.wait_new_event && execution.is_running();
-        let next_page_token = if more_stored || more_to_wait_for { encode_token(next_event_id) } else { Vec::new() };
-        Ok(HistoryPage { events, next_page_token })
+        let next_page_token = if more_stored || more_to_wait_for {
+            encode_token(next_event_id)
+        } else {
+            Vec::new()
+        };
+        Ok(HistoryPage {
+            events,
+            next_page_token,
+        })
     }
 
-    pub async fn list_executions(&self, namespace: &str, query: &str, page_size: usize, page_token: &[u8]) -> Result<Page> {
+    pub async fn list_executions(
+        &self,
+        namespace: &str,
+        query: &str,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> Result<Page> {
         self.namespace(namespace)?;
-        let page_size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size };
-        Ok(self.inner.store.list_executions(namespace, query, page_size, page_token).await?)
+        let page_size = if page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page_size
+        };
+        Ok(self
+            .inner
+            .store
+            .list_executions(namespace, query, page_size, page_token)
+            .await?)
     }
 
     pub async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
@@ -85,10 +132,22 @@ impl Engine {
     }
 
     /// Workers seen polling a queue, and how many tasks wait there.
-    pub fn describe_task_queue(&self, namespace: &str, name: &str, kind: TaskKind) -> Result<(Vec<PollerInfo>, usize)> {
+    pub fn describe_task_queue(
+        &self,
+        namespace: &str,
+        name: &str,
+        kind: TaskKind,
+    ) -> Result<(Vec<PollerInfo>, usize)> {
         self.namespace(namespace)?;
-        let queue = QueueId { namespace: namespace.to_owned(), name: name.to_owned(), kind };
-        Ok((self.inner.matching.pollers(&queue), self.inner.matching.backlog(&queue)))
+        let queue = QueueId {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            kind,
+        };
+        Ok((
+            self.inner.matching.pollers(&queue),
+            self.inner.matching.backlog(&queue),
+        ))
     }
 }
 
@@ -100,7 +159,9 @@ fn decode_token(token: &[u8]) -> Result<i64> {
     if token.is_empty() {
         return Ok(1);
     }
-    let bytes: [u8; 8] = token.try_into().map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
+    let bytes: [u8; 8] = token
+        .try_into()
+        .map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
     let next_event_id = i64::from_le_bytes(bytes);
     if next_event_id < 1 {
         return Err(Error::InvalidArgument("invalid next page token".into()));

@@ -2,7 +2,7 @@
 
 use std::hash::{Hash, Hasher};
 
-use keel_core::reuse::{decide_start, ConflictPolicy, ReusePolicy, StartDecision};
+use keel_core::reuse::{ConflictPolicy, ReusePolicy, StartDecision, decide_start};
 use keel_core::{Execution, ExecutionKey, StartParams};
 use keel_store::Write;
 
@@ -32,7 +32,9 @@ pub(crate) struct StartLocks {
 
 impl Default for StartLocks {
     fn default() -> StartLocks {
-        StartLocks { stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect() }
+        StartLocks {
+            stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
     }
 }
 
@@ -48,8 +50,17 @@ impl Engine {
     pub async fn start_workflow(&self, request: StartRequest) -> Result<StartResult> {
         self.namespace(&request.namespace)?;
         request.params.validate(&request.workflow_id)?;
-        let _serialised = self.inner.start_locks.stripe(&request.namespace, &request.workflow_id).lock().await;
-        let current = self.inner.store.current_run(&request.namespace, &request.workflow_id).await?;
+        let _serialised = self
+            .inner
+            .start_locks
+            .stripe(&request.namespace, &request.workflow_id)
+            .lock()
+            .await;
+        let current = self
+            .inner
+            .store
+            .current_run(&request.namespace, &request.workflow_id)
+            .await?;
         let decision = decide_start(
             &request.workflow_id,
             &request.params.request_id,
@@ -58,9 +69,19 @@ impl Engine {
             request.conflict_policy,
         );
         match decision {
-            StartDecision::Existing { run_id, started } => return Ok(StartResult { run_id, started }),
-            StartDecision::AlreadyStarted { run_id, start_request_id, message } => {
-                return Err(Error::AlreadyStarted { message, start_request_id, run_id });
+            StartDecision::Existing { run_id, started } => {
+                return Ok(StartResult { run_id, started });
+            }
+            StartDecision::AlreadyStarted {
+                run_id,
+                start_request_id,
+                message,
+            } => {
+                return Err(Error::AlreadyStarted {
+                    message,
+                    start_request_id,
+                    run_id,
+                });
             }
             StartDecision::TerminateAndStart { run_id } => {
                 let key = ExecutionKey {
@@ -71,8 +92,12 @@ impl Engine {
                 let identity = request.params.identity.clone();
                 let terminated = self
                     .update(&key, |execution, now| {
-                        let outcome =
-                            execution.terminate("TerminateIfRunning WorkflowIdReusePolicy", None, &identity, now)?;
+                        let outcome = execution.terminate(
+                            "TerminateIfRunning WorkflowIdReusePolicy",
+                            None,
+                            &identity,
+                            now,
+                        )?;
                         Ok((outcome, ()))
                     })
                     .await;
@@ -98,18 +123,30 @@ impl Engine {
         self.inner.store.commit(vec![write]).await?;
         self.after_commit(&execution, outcome.effects);
         self.inner.executions.insert(execution);
-        Ok(StartResult { run_id: key.run_id, started: true })
+        Ok(StartResult {
+            run_id: key.run_id,
+            started: true,
+        })
     }
 
     /// The run a request names: the given run id, or the workflow id's current run.
-    pub async fn resolve(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<ExecutionKey> {
+    pub async fn resolve(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<ExecutionKey> {
         self.namespace(namespace)?;
         if workflow_id.is_empty() {
-            return Err(Error::InvalidArgument("WorkflowId is not set on request.".into()));
+            return Err(Error::InvalidArgument(
+                "WorkflowId is not set on request.".into(),
+            ));
         }
         if !run_id.is_empty() {
             if uuid::Uuid::parse_str(run_id).is_err() {
-                return Err(Error::InvalidArgument(format!("Invalid RunId: '{run_id}' is not a UUID.")));
+                return Err(Error::InvalidArgument(format!(
+                    "Invalid RunId: '{run_id}' is not a UUID."
+                )));
             }
             return Ok(ExecutionKey {
                 namespace: namespace.to_owned(),
@@ -118,8 +155,11 @@ impl Engine {
             });
         }
         let current = self.inner.store.current_run(namespace, workflow_id).await?;
-        let current =
-            current.ok_or_else(|| Error::NotFound(format!("workflow execution not found: workflow id '{workflow_id}'")))?;
+        let current = current.ok_or_else(|| {
+            Error::NotFound(format!(
+                "workflow execution not found: workflow id '{workflow_id}'"
+            ))
+        })?;
         Ok(ExecutionKey {
             namespace: namespace.to_owned(),
             workflow_id: workflow_id.to_owned(),
@@ -128,6 +168,9 @@ impl Engine {
     }
 
     pub async fn terminate(&self, key: &ExecutionKey, reason: &str, identity: &str) -> Result<()> {
-        self.update(key, |execution, now| Ok((execution.terminate(reason, None, identity, now)?, ()))).await
+        self.update(key, |execution, now| {
+            Ok((execution.terminate(reason, None, identity, now)?, ()))
+        })
+        .await
     }
 }

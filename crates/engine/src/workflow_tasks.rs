@@ -50,9 +50,18 @@ impl Engine {
         deadline: Instant,
     ) -> Result<Option<PolledWorkflowTask>> {
         self.namespace(namespace)?;
-        let queue_id = QueueId { namespace: namespace.to_owned(), name: queue.to_owned(), kind: TaskKind::Workflow };
+        let queue_id = QueueId {
+            namespace: namespace.to_owned(),
+            name: queue.to_owned(),
+            kind: TaskKind::Workflow,
+        };
         loop {
-            let Some(offer) = self.inner.matching.next(queue_id.clone(), identity, self.now(), deadline).await else {
+            let Some(offer) = self
+                .inner
+                .matching
+                .next(queue_id.clone(), identity, self.now(), deadline)
+                .await
+            else {
                 return Ok(None);
             };
             let task = offer.take();
@@ -60,24 +69,37 @@ impl Engine {
             // poller that disconnects must not abandon it half-way.
             let engine = self.clone();
             let identity = identity.to_owned();
-            let started = tokio::spawn(async move { engine.start_workflow_task(task, &identity).await }).await;
+            let started =
+                tokio::spawn(async move { engine.start_workflow_task(task, &identity).await })
+                    .await;
             match started {
                 Ok(Ok(polled)) => return Ok(Some(polled)),
                 // Stale task (already started, finished, or the run closed): take the next.
                 Ok(Err(Error::NotFound(_))) => continue,
                 Ok(Err(error)) => return Err(error),
-                Err(join_error) => return Err(Error::Unavailable(format!("poll failed: {join_error}"))),
+                Err(join_error) => {
+                    return Err(Error::Unavailable(format!("poll failed: {join_error}")));
+                }
             }
         }
     }
 
-    async fn start_workflow_task(&self, queued: QueuedTask, identity: &str) -> Result<PolledWorkflowTask> {
+    async fn start_workflow_task(
+        &self,
+        queued: QueuedTask,
+        identity: &str,
+    ) -> Result<PolledWorkflowTask> {
         let QueuedTask { key, task } = queued;
         let request_id = uuid::Uuid::new_v4().to_string();
         let info = self
             .update(&key, |execution, now| {
-                let outcome =
-                    execution.start_workflow_task(task.scheduled_event_id, task.attempt, identity, &request_id, now)?;
+                let outcome = execution.start_workflow_task(
+                    task.scheduled_event_id,
+                    task.attempt,
+                    identity,
+                    &request_id,
+                    now,
+                )?;
                 Ok((outcome, started_info(execution)))
             })
             .await
@@ -91,18 +113,38 @@ impl Engine {
     }
 
     fn requeue_workflow_task(&self, key: &ExecutionKey, task: &TaskRef) {
-        let queue = QueueId { namespace: key.namespace.clone(), name: task.queue.name.clone(), kind: TaskKind::Workflow };
-        self.inner.matching.dispatch(queue, QueuedTask { key: key.clone(), task: task.clone() });
+        let queue = QueueId {
+            namespace: key.namespace.clone(),
+            name: task.queue.name.clone(),
+            kind: TaskKind::Workflow,
+        };
+        self.inner.matching.dispatch(
+            queue,
+            QueuedTask {
+                key: key.clone(),
+                task: task.clone(),
+            },
+        );
     }
 
-    async fn polled_workflow_task(&self, key: ExecutionKey, task: &TaskRef, info: StartedInfo) -> Result<PolledWorkflowTask> {
+    async fn polled_workflow_task(
+        &self,
+        key: ExecutionKey,
+        task: &TaskRef,
+        info: StartedInfo,
+    ) -> Result<PolledWorkflowTask> {
         // A sticky worker has the run cached up to its previous task.
-        let first_event_id = if task.queue.kind == QueueKind::Sticky && info.previous_started_event_id > 0 {
-            info.previous_started_event_id + 1
-        } else {
-            1
-        };
-        let history = self.inner.store.history(&key, first_event_id, usize::MAX).await?;
+        let first_event_id =
+            if task.queue.kind == QueueKind::Sticky && info.previous_started_event_id > 0 {
+                info.previous_started_event_id + 1
+            } else {
+                1
+            };
+        let history = self
+            .inner
+            .store
+            .history(&key, first_event_id, usize::MAX)
+            .await?;
         let token = TaskToken::Workflow {
             key: key.clone(),
             scheduled_event_id: task.scheduled_event_id,
@@ -123,15 +165,27 @@ impl Engine {
         })
     }
 
-    pub async fn complete_workflow_task(&self, token: &[u8], completion: Completion) -> Result<WorkflowTaskCompleted> {
+    pub async fn complete_workflow_task(
+        &self,
+        token: &[u8],
+        completion: Completion,
+    ) -> Result<WorkflowTaskCompleted> {
         let (key, scheduled_event_id, started_event_id, attempt) = workflow_token(token)?;
         self.namespace(&key.namespace)?;
         let identity = completion.identity.clone();
         let (result, info) = self
             .update(&key, |execution, now| {
-                let (outcome, result) =
-                    execution.complete_workflow_task(scheduled_event_id, started_event_id, attempt, completion, now)?;
-                let info = result.new_task_started.as_ref().map(|_| started_info(execution));
+                let (outcome, result) = execution.complete_workflow_task(
+                    scheduled_event_id,
+                    started_event_id,
+                    attempt,
+                    completion,
+                    now,
+                )?;
+                let info = result
+                    .new_task_started
+                    .as_ref()
+                    .map(|_| started_info(execution));
                 Ok((outcome, (result, info)))
             })
             .await?;
@@ -184,8 +238,14 @@ impl Engine {
 }
 
 fn started_info(execution: &keel_core::Execution) -> StartedInfo {
-    let task = execution.workflow_task.as_ref().expect("a workflow task was just started");
-    let started = task.started.as_ref().expect("a workflow task was just started");
+    let task = execution
+        .workflow_task
+        .as_ref()
+        .expect("a workflow task was just started");
+    let started = task
+        .started
+        .as_ref()
+        .expect("a workflow task was just started");
     StartedInfo {
         workflow_type: execution.workflow_type().to_owned(),
         task_queue: execution.task_queue().to_owned(),
@@ -197,12 +257,17 @@ fn started_info(execution: &keel_core::Execution) -> StartedInfo {
 }
 
 fn workflow_token(token: &[u8]) -> Result<(ExecutionKey, i64, i64, i32)> {
-    match TaskToken::decode(token).map_err(|e| Error::InvalidArgument(format!("invalid task token: {e}")))? {
-        TaskToken::Workflow { key, scheduled_event_id, started_event_id, attempt } => {
-            Ok((key, scheduled_event_id, started_event_id, attempt))
-        }
-        TaskToken::Activity { .. } => {
-            Err(Error::InvalidArgument("invalid task token: an activity task token was given for a workflow task".into()))
-        }
+    match TaskToken::decode(token)
+        .map_err(|e| Error::InvalidArgument(format!("invalid task token: {e}")))?
+    {
+        TaskToken::Workflow {
+            key,
+            scheduled_event_id,
+            started_event_id,
+            attempt,
+        } => Ok((key, scheduled_event_id, started_event_id, attempt)),
+        TaskToken::Activity { .. } => Err(Error::InvalidArgument(
+            "invalid task token: an activity task token was given for a workflow task".into(),
+        )),
     }
 }

@@ -74,10 +74,21 @@ pub trait Store: Send + Sync + 'static {
     /// Every running execution, to rebuild queues and timers at start-up.
     async fn running_executions(&self) -> Result<Vec<Execution>>;
     /// Events with ids in `first_event_id..`, at most `max_events`.
-    async fn history(&self, key: &ExecutionKey, first_event_id: i64, max_events: usize) -> Result<Vec<Event>>;
+    async fn history(
+        &self,
+        key: &ExecutionKey,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> Result<Vec<Event>>;
 
     /// Executions matching a visibility query (Temporal's list filter syntax).
-    async fn list_executions(&self, namespace: &str, query: &str, page_size: usize, page_token: &[u8]) -> Result<Page>;
+    async fn list_executions(
+        &self,
+        namespace: &str,
+        query: &str,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> Result<Page>;
     async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64>;
 }
 

@@ -7,16 +7,16 @@
 //! caller therefore hears "ok" only for what is durable.
 
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use keel_core::reuse::CurrentRun;
 use keel_core::visibility::parse_filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use tokio::sync::oneshot;
 
-use crate::filter_sql::{to_sql, SqlParam};
+use crate::filter_sql::{SqlParam, to_sql};
 use crate::{Error, ExecutionSummary, Page, Result, Store, Write};
 
 /// Numbered schema migrations; each runs once, in order, recorded in `schema_version`.
@@ -82,8 +82,14 @@ impl SqliteStore {
             .name("keel-sqlite-writer".into())
             .spawn(move || write_loop(conn, requests))
             .map_err(|e| Error::Unavailable(format!("cannot start the writer thread: {e}")))?;
-        let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>>>()?;
-        Ok(SqliteStore { writer, readers: Arc::new(Mutex::new(readers)), path: path.to_owned() })
+        let readers = (0..READERS)
+            .map(|_| open_connection(path))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            writer,
+            readers: Arc::new(Mutex::new(readers)),
+            path: path.to_owned(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -113,7 +119,8 @@ impl SqliteStore {
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let conn = Connection::open(path)
+        .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
     // WAL with synchronous=FULL: every commit is fsynced before it returns. LIKE is made
     // case-sensitive so STARTS_WITH means the same on every backend.
     conn.execute_batch(
@@ -129,9 +136,15 @@ fn open_connection(path: &Path) -> Result<Connection> {
 
 fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction().map_err(sql_error)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(sql_error)?;
-    let current: i64 =
-        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0)).map_err(sql_error)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .map_err(sql_error)?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sql_error)?;
     let newest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if current > newest {
         return Err(Error::Unavailable(format!(
@@ -140,7 +153,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
         tx.execute_batch(sql).map_err(sql_error)?;
-        tx.execute("INSERT INTO schema_version (version) VALUES (?)", [version]).map_err(sql_error)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
+            .map_err(sql_error)?;
     }
     tx.commit().map_err(sql_error)
 }
@@ -154,7 +168,8 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
+    postcard::from_bytes(bytes)
+        .map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
 }
 
 fn write_loop(mut conn: Connection, requests: mpsc::Receiver<(Vec<Write>, Reply)>) {
@@ -178,14 +193,23 @@ fn write_loop(mut conn: Connection, requests: mpsc::Receiver<(Vec<Write>, Reply)
 fn commit_batch(conn: &mut Connection, batch: &[(Vec<Write>, Reply)]) -> Vec<Result<()>> {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return batch.iter().map(|_| Err(Error::Unavailable(e.to_string()))).collect(),
+        Err(e) => {
+            return batch
+                .iter()
+                .map(|_| Err(Error::Unavailable(e.to_string())))
+                .collect();
+        }
     };
     let mut results = Vec::with_capacity(batch.len());
     for (writes, _) in batch {
         let result = (|| {
             tx.execute_batch("SAVEPOINT request").map_err(sql_error)?;
             let applied = writes.iter().try_for_each(|write| apply_write(&tx, write));
-            let end = if applied.is_ok() { "RELEASE request" } else { "ROLLBACK TO request; RELEASE request" };
+            let end = if applied.is_ok() {
+                "RELEASE request"
+            } else {
+                "ROLLBACK TO request; RELEASE request"
+            };
             tx.execute_batch(end).map_err(sql_error)?;
             applied
         })();
@@ -193,7 +217,10 @@ fn commit_batch(conn: &mut Connection, batch: &[(Vec<Write>, Reply)]) -> Vec<Res
     }
     match tx.commit() {
         Ok(()) => results,
-        Err(e) => results.into_iter().map(|_| Err(Error::Unavailable(e.to_string()))).collect(),
+        Err(e) => results
+            .into_iter()
+            .map(|_| Err(Error::Unavailable(e.to_string())))
+            .collect(),
     }
 }
 
@@ -210,7 +237,10 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
             .optional()
             .map_err(sql_error)?;
         if current != *expected_current {
-            return Err(Error::Conflict(format!("workflow id '{}' got a new run meanwhile", key.workflow_id)));
+            return Err(Error::Conflict(format!(
+                "workflow id '{}' got a new run meanwhile",
+                key.workflow_id
+            )));
         }
         tx.execute(
             "INSERT INTO current_runs (namespace, workflow_id, run_id) VALUES (?, ?, ?)
@@ -260,12 +290,19 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
         .prepare_cached("INSERT INTO history (execution, event_id, data) VALUES (?, ?, ?)")
         .map_err(sql_error)?;
     for event in &write.events {
-        insert.execute(params![row_id, event.id, encode(event)?]).map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                Error::Conflict(format!("event {} of run {} exists already", event.id, key.run_id))
-            }
-            other => sql_error(other),
-        })?;
+        insert
+            .execute(params![row_id, event.id, encode(event)?])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Error::Conflict(format!(
+                        "event {} of run {} exists already",
+                        event.id, key.run_id
+                    ))
+                }
+                other => sql_error(other),
+            })?;
     }
     Ok(())
 }
@@ -276,7 +313,11 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionSumma
     let status: i32 = row.get(5)?;
     Ok((
         ExecutionSummary {
-            key: ExecutionKey { namespace: row.get(0)?, workflow_id: row.get(1)?, run_id: row.get(2)? },
+            key: ExecutionKey {
+                namespace: row.get(0)?,
+                workflow_id: row.get(1)?,
+                run_id: row.get(2)?,
+            },
             workflow_type: row.get(3)?,
             task_queue: row.get(4)?,
             status: Status::from_code(status).unwrap_or(Status::Running),
@@ -302,8 +343,12 @@ fn bind(params: Vec<SqlParam>) -> Vec<rusqlite::types::Value> {
 }
 
 /// The SQL condition and ordering for a namespace and a visibility query.
-fn visibility_sql(namespace: &str, query: &str) -> Result<(String, String, Vec<rusqlite::types::Value>)> {
-    let filter = parse_filter(query).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+fn visibility_sql(
+    namespace: &str,
+    query: &str,
+) -> Result<(String, String, Vec<rusqlite::types::Value>)> {
+    let filter =
+        parse_filter(query).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
     let sql = to_sql(&filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
     let mut condition = "namespace = ?".to_owned();
     if !sql.where_clause.is_empty() {
@@ -321,10 +366,16 @@ impl Store for SqliteStore {
         let data = encode(&namespace)?;
         self.read(move |conn| {
             let inserted = conn
-                .execute("INSERT OR IGNORE INTO namespaces (name, data) VALUES (?, ?)", params![namespace.name, data])
+                .execute(
+                    "INSERT OR IGNORE INTO namespaces (name, data) VALUES (?, ?)",
+                    params![namespace.name, data],
+                )
                 .map_err(sql_error)?;
             if inserted == 0 {
-                return Err(Error::AlreadyExists(format!("Namespace already exists: {}", namespace.name)));
+                return Err(Error::AlreadyExists(format!(
+                    "Namespace already exists: {}",
+                    namespace.name
+                )));
             }
             Ok(())
         })
@@ -335,10 +386,16 @@ impl Store for SqliteStore {
         let data = encode(&namespace)?;
         self.read(move |conn| {
             let updated = conn
-                .execute("UPDATE namespaces SET data = ? WHERE name = ?", params![data, namespace.name])
+                .execute(
+                    "UPDATE namespaces SET data = ? WHERE name = ?",
+                    params![data, namespace.name],
+                )
                 .map_err(sql_error)?;
             if updated == 0 {
-                return Err(Error::NotFound(format!("Namespace {} is not found.", namespace.name)));
+                return Err(Error::NotFound(format!(
+                    "Namespace {} is not found.",
+                    namespace.name
+                )));
             }
             Ok(())
         })
@@ -347,8 +404,12 @@ impl Store for SqliteStore {
 
     async fn namespaces(&self) -> Result<Vec<Namespace>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT data FROM namespaces ORDER BY name").map_err(sql_error)?;
-            let rows = stmt.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(sql_error)?;
+            let mut stmt = conn
+                .prepare_cached("SELECT data FROM namespaces ORDER BY name")
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, Vec<u8>>(0))
+                .map_err(sql_error)?;
             rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
         })
         .await
@@ -359,7 +420,9 @@ impl Store for SqliteStore {
         self.writer
             .send((writes, reply))
             .map_err(|_| Error::Unavailable("the writer thread has stopped".into()))?;
-        answer.await.map_err(|_| Error::Unavailable("the writer thread has stopped".into()))?
+        answer
+            .await
+            .map_err(|_| Error::Unavailable("the writer thread has stopped".into()))?
     }
 
     async fn execution(&self, key: &ExecutionKey) -> Result<Option<Execution>> {
@@ -400,14 +463,23 @@ impl Store for SqliteStore {
 
     async fn running_executions(&self) -> Result<Vec<Execution>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT state FROM executions WHERE status = 1").map_err(sql_error)?;
-            let rows = stmt.query_map([], |row| row.get::<_, Vec<u8>>(0)).map_err(sql_error)?;
+            let mut stmt = conn
+                .prepare("SELECT state FROM executions WHERE status = 1")
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, Vec<u8>>(0))
+                .map_err(sql_error)?;
             rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
         })
         .await
     }
 
-    async fn history(&self, key: &ExecutionKey, first_event_id: i64, max_events: usize) -> Result<Vec<Event>> {
+    async fn history(
+        &self,
+        key: &ExecutionKey,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> Result<Vec<Event>> {
         let key = key.clone();
         self.read(move |conn| {
             let mut stmt = conn
@@ -428,7 +500,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_executions(&self, namespace: &str, query: &str, page_size: usize, page_token: &[u8]) -> Result<Page> {
+    async fn list_executions(
+        &self,
+        namespace: &str,
+        query: &str,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> Result<Page> {
         let (condition, order_by, mut values) = visibility_sql(namespace, query)?;
         let offset = decode_offset(page_token)?;
         let page_size = page_size.clamp(1, 1000);
@@ -462,7 +540,8 @@ impl Store for SqliteStore {
         let (condition, _, values) = visibility_sql(namespace, query)?;
         self.read(move |conn| {
             let sql = format!("SELECT COUNT(*) FROM executions WHERE {condition}");
-            conn.query_row(&sql, params_from_iter(values), |row| row.get(0)).map_err(sql_error)
+            conn.query_row(&sql, params_from_iter(values), |row| row.get(0))
+                .map_err(sql_error)
         })
         .await
     }
@@ -472,7 +551,9 @@ fn decode_offset(token: &[u8]) -> Result<i64> {
     if token.is_empty() {
         return Ok(0);
     }
-    let bytes: [u8; 8] = token.try_into().map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
+    let bytes: [u8; 8] = token
+        .try_into()
+        .map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
     let offset = i64::from_le_bytes(bytes);
     if offset < 0 {
         return Err(Error::InvalidArgument("invalid next page token".into()));

@@ -1,0 +1,98 @@
+//! Workflow task commands from Temporal's wire form into the core's.
+
+use keel_core::command::{Command, ScheduleActivity};
+use temporalio_protos::temporal::api::command::v1 as proto;
+use temporalio_protos::temporal::api::command::v1::command::Attributes;
+use temporalio_protos::temporal::api::enums::v1::CommandType;
+use tonic::Status;
+
+use crate::convert::*;
+
+pub fn commands(commands: &[proto::Command]) -> Result<Vec<Command>, Status> {
+    commands.iter().map(command).collect()
+}
+
+fn command(command: &proto::Command) -> Result<Command, Status> {
+    let missing = || {
+        let name = CommandType::try_from(command.command_type)
+            .map(|t| t.as_str_name())
+            .unwrap_or("UNKNOWN");
+        Status::invalid_argument(format!("command {name} has no attributes"))
+    };
+    let attributes = command.attributes.as_ref().ok_or_else(missing)?;
+    Ok(match attributes {
+        Attributes::ScheduleActivityTaskCommandAttributes(a) => {
+            Command::ScheduleActivity(ScheduleActivity {
+                activity_id: a.activity_id.clone(),
+                activity_type: a
+                    .activity_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                task_queue: a
+                    .task_queue
+                    .as_ref()
+                    .map(|q| q.name.clone())
+                    .unwrap_or_default(),
+                header: header(a.header.as_ref()),
+                input: payloads(a.input.as_ref()),
+                schedule_to_close_timeout: from_duration(
+                    a.schedule_to_close_timeout.as_ref(),
+                    "ScheduleToCloseTimeout",
+                )?,
+                schedule_to_start_timeout: from_duration(
+                    a.schedule_to_start_timeout.as_ref(),
+                    "ScheduleToStartTimeout",
+                )?,
+                start_to_close_timeout: from_duration(
+                    a.start_to_close_timeout.as_ref(),
+                    "StartToCloseTimeout",
+                )?,
+                heartbeat_timeout: from_duration(a.heartbeat_timeout.as_ref(), "HeartbeatTimeout")?,
+                retry_policy: retry_policy(a.retry_policy.as_ref())?,
+            })
+        }
+        Attributes::RequestCancelActivityTaskCommandAttributes(a) => {
+            Command::RequestCancelActivity {
+                scheduled_event_id: a.scheduled_event_id,
+            }
+        }
+        Attributes::StartTimerCommandAttributes(a) => Command::StartTimer {
+            timer_id: a.timer_id.clone(),
+            start_to_fire_timeout: from_duration(
+                a.start_to_fire_timeout.as_ref(),
+                "StartToFireTimeout",
+            )?,
+        },
+        Attributes::CancelTimerCommandAttributes(a) => Command::CancelTimer {
+            timer_id: a.timer_id.clone(),
+        },
+        Attributes::CompleteWorkflowExecutionCommandAttributes(a) => Command::CompleteWorkflow {
+            result: payloads(a.result.as_ref()),
+        },
+        Attributes::FailWorkflowExecutionCommandAttributes(a) => Command::FailWorkflow {
+            failure: a.failure.as_ref().map(failure).ok_or_else(|| {
+                Status::invalid_argument("FailWorkflowExecutionCommand has no failure")
+            })?,
+        },
+        Attributes::RecordMarkerCommandAttributes(a) => Command::RecordMarker {
+            marker_name: a.marker_name.clone(),
+            details: payloads_map(&a.details),
+            header: a.header.as_ref().map(|h| header(Some(h))),
+            failure: a.failure.as_ref().map(failure),
+        },
+        Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
+            Command::UpsertSearchAttributes {
+                search_attributes: search_attributes(a.search_attributes.as_ref()),
+            }
+        }
+        Attributes::ModifyWorkflowPropertiesCommandAttributes(a) => Command::ModifyProperties {
+            upserted_memo: memo(a.upserted_memo.as_ref()),
+        },
+        _ => Command::Unsupported {
+            name: CommandType::try_from(command.command_type)
+                .map(|t| t.as_str_name().to_owned())
+                .unwrap_or_else(|_| format!("type {}", command.command_type)),
+        },
+    })
+}

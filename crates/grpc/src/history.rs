@@ -1,0 +1,394 @@
+//! History events in Temporal's wire form.
+
+use keel_core::{Event, EventKind};
+use temporalio_protos::temporal::api::common::v1 as common;
+use temporalio_protos::temporal::api::enums::v1::EventType;
+use temporalio_protos::temporal::api::history::v1 as history;
+use temporalio_protos::temporal::api::history::v1::history_event::Attributes;
+
+use crate::convert::*;
+
+pub fn to_history(events: &[Event]) -> history::History {
+    history::History {
+        events: events.iter().map(to_history_event).collect(),
+    }
+}
+
+pub fn to_history_event(event: &Event) -> history::HistoryEvent {
+    let (event_type, attributes) = attributes(&event.kind);
+    history::HistoryEvent {
+        event_id: event.id,
+        event_time: Some(timestamp(event.time)),
+        event_type: event_type as i32,
+        task_id: event.id,
+        attributes: Some(attributes),
+        ..Default::default()
+    }
+}
+
+fn attributes(kind: &EventKind) -> (EventType, Attributes) {
+    use history as h;
+    match kind {
+        EventKind::WorkflowExecutionStarted(started) => (
+            EventType::WorkflowExecutionStarted,
+            Attributes::WorkflowExecutionStartedEventAttributes(
+                h::WorkflowExecutionStartedEventAttributes {
+                    workflow_type: Some(common::WorkflowType {
+                        name: started.workflow_type.clone(),
+                    }),
+                    task_queue: Some(normal_task_queue(&started.task_queue)),
+                    input: to_payloads(&started.input),
+                    workflow_execution_timeout: opt_duration(started.workflow_execution_timeout),
+                    workflow_run_timeout: opt_duration(started.workflow_run_timeout),
+                    workflow_task_timeout: opt_duration(started.workflow_task_timeout),
+                    identity: started.identity.clone(),
+                    original_execution_run_id: started.original_execution_run_id.clone(),
+                    first_execution_run_id: started.first_execution_run_id.clone(),
+                    attempt: started.attempt,
+                    workflow_execution_expiration_time: opt_timestamp(
+                        started.execution_expiration_time,
+                    ),
+                    memo: (!started.memo.is_empty()).then(|| to_memo(&started.memo)),
+                    search_attributes: (!started.search_attributes.is_empty())
+                        .then(|| to_search_attributes(&started.search_attributes)),
+                    header: Some(to_header(&started.header)),
+                    retry_policy: started.retry_policy.as_ref().map(to_retry_policy),
+                    cron_schedule: started.cron_schedule.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionCompleted {
+            result,
+            workflow_task_completed_event_id,
+        } => (
+            EventType::WorkflowExecutionCompleted,
+            Attributes::WorkflowExecutionCompletedEventAttributes(
+                h::WorkflowExecutionCompletedEventAttributes {
+                    result: to_payloads(result),
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionFailed {
+            failure,
+            retry_state,
+            workflow_task_completed_event_id,
+        } => (
+            EventType::WorkflowExecutionFailed,
+            Attributes::WorkflowExecutionFailedEventAttributes(
+                h::WorkflowExecutionFailedEventAttributes {
+                    failure: Some(to_failure(failure)),
+                    retry_state: to_retry_state(*retry_state),
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionTimedOut { retry_state } => (
+            EventType::WorkflowExecutionTimedOut,
+            Attributes::WorkflowExecutionTimedOutEventAttributes(
+                h::WorkflowExecutionTimedOutEventAttributes {
+                    retry_state: to_retry_state(*retry_state),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionTerminated {
+            reason,
+            details,
+            identity,
+        } => (
+            EventType::WorkflowExecutionTerminated,
+            Attributes::WorkflowExecutionTerminatedEventAttributes(
+                h::WorkflowExecutionTerminatedEventAttributes {
+                    reason: reason.clone(),
+                    details: to_payloads(details),
+                    identity: identity.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowTaskScheduled {
+            task_queue,
+            start_to_close_timeout,
+            attempt,
+        } => (
+            EventType::WorkflowTaskScheduled,
+            Attributes::WorkflowTaskScheduledEventAttributes(
+                h::WorkflowTaskScheduledEventAttributes {
+                    task_queue: Some(to_task_queue(task_queue)),
+                    start_to_close_timeout: opt_duration(*start_to_close_timeout),
+                    attempt: *attempt,
+                },
+            ),
+        ),
+        EventKind::WorkflowTaskStarted {
+            scheduled_event_id,
+            identity,
+            request_id,
+            history_size_bytes,
+        } => (
+            EventType::WorkflowTaskStarted,
+            Attributes::WorkflowTaskStartedEventAttributes(h::WorkflowTaskStartedEventAttributes {
+                scheduled_event_id: *scheduled_event_id,
+                identity: identity.clone(),
+                request_id: request_id.clone(),
+                history_size_bytes: *history_size_bytes,
+                ..Default::default()
+            }),
+        ),
+        EventKind::WorkflowTaskCompleted {
+            scheduled_event_id,
+            started_event_id,
+            identity,
+            binary_checksum,
+            sdk_metadata,
+            metering_metadata,
+        } => (
+            EventType::WorkflowTaskCompleted,
+            Attributes::WorkflowTaskCompletedEventAttributes(
+                h::WorkflowTaskCompletedEventAttributes {
+                    scheduled_event_id: *scheduled_event_id,
+                    started_event_id: *started_event_id,
+                    identity: identity.clone(),
+                    binary_checksum: binary_checksum.clone(),
+                    sdk_metadata: sdk_metadata
+                        .as_ref()
+                        .and_then(|b| prost::Message::decode(b.0.as_slice()).ok()),
+                    metering_metadata: metering_metadata
+                        .as_ref()
+                        .and_then(|b| prost::Message::decode(b.0.as_slice()).ok()),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowTaskTimedOut {
+            scheduled_event_id,
+            started_event_id,
+            timeout_type,
+        } => (
+            EventType::WorkflowTaskTimedOut,
+            Attributes::WorkflowTaskTimedOutEventAttributes(
+                h::WorkflowTaskTimedOutEventAttributes {
+                    scheduled_event_id: *scheduled_event_id,
+                    started_event_id: *started_event_id,
+                    timeout_type: to_timeout_type(*timeout_type) as i32,
+                },
+            ),
+        ),
+        EventKind::WorkflowTaskFailed {
+            scheduled_event_id,
+            started_event_id,
+            cause,
+            failure,
+            identity,
+        } => (
+            EventType::WorkflowTaskFailed,
+            Attributes::WorkflowTaskFailedEventAttributes(h::WorkflowTaskFailedEventAttributes {
+                scheduled_event_id: *scheduled_event_id,
+                started_event_id: *started_event_id,
+                cause: *cause,
+                failure: failure.as_ref().map(to_failure),
+                identity: identity.clone(),
+                ..Default::default()
+            }),
+        ),
+        EventKind::ActivityTaskScheduled(scheduled) => (
+            EventType::ActivityTaskScheduled,
+            Attributes::ActivityTaskScheduledEventAttributes(
+                h::ActivityTaskScheduledEventAttributes {
+                    activity_id: scheduled.activity_id.clone(),
+                    activity_type: Some(common::ActivityType {
+                        name: scheduled.activity_type.clone(),
+                    }),
+                    task_queue: Some(normal_task_queue(&scheduled.task_queue)),
+                    header: Some(to_header(&scheduled.header)),
+                    input: to_payloads(&scheduled.input),
+                    schedule_to_close_timeout: opt_duration(scheduled.schedule_to_close_timeout),
+                    schedule_to_start_timeout: opt_duration(scheduled.schedule_to_start_timeout),
+                    start_to_close_timeout: opt_duration(scheduled.start_to_close_timeout),
+                    heartbeat_timeout: opt_duration(scheduled.heartbeat_timeout),
+                    workflow_task_completed_event_id: scheduled.workflow_task_completed_event_id,
+                    retry_policy: Some(to_retry_policy(&scheduled.retry_policy)),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::ActivityTaskStarted {
+            scheduled_event_id,
+            identity,
+            request_id,
+            attempt,
+            last_failure,
+        } => (
+            EventType::ActivityTaskStarted,
+            Attributes::ActivityTaskStartedEventAttributes(h::ActivityTaskStartedEventAttributes {
+                scheduled_event_id: *scheduled_event_id,
+                identity: identity.clone(),
+                request_id: request_id.clone(),
+                attempt: *attempt,
+                last_failure: last_failure.as_ref().map(to_failure),
+                ..Default::default()
+            }),
+        ),
+        EventKind::ActivityTaskCompleted {
+            result,
+            scheduled_event_id,
+            started_event_id,
+            identity,
+        } => (
+            EventType::ActivityTaskCompleted,
+            Attributes::ActivityTaskCompletedEventAttributes(
+                h::ActivityTaskCompletedEventAttributes {
+                    result: to_payloads(result),
+                    scheduled_event_id: *scheduled_event_id,
+                    started_event_id: *started_event_id,
+                    identity: identity.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::ActivityTaskFailed {
+            failure,
+            scheduled_event_id,
+            started_event_id,
+            identity,
+            retry_state,
+        } => (
+            EventType::ActivityTaskFailed,
+            Attributes::ActivityTaskFailedEventAttributes(h::ActivityTaskFailedEventAttributes {
+                failure: Some(to_failure(failure)),
+                scheduled_event_id: *scheduled_event_id,
+                started_event_id: *started_event_id,
+                identity: identity.clone(),
+                retry_state: to_retry_state(*retry_state),
+                ..Default::default()
+            }),
+        ),
+        EventKind::ActivityTaskTimedOut {
+            failure,
+            scheduled_event_id,
+            started_event_id,
+            retry_state,
+        } => (
+            EventType::ActivityTaskTimedOut,
+            Attributes::ActivityTaskTimedOutEventAttributes(
+                h::ActivityTaskTimedOutEventAttributes {
+                    failure: Some(to_failure(failure)),
+                    scheduled_event_id: *scheduled_event_id,
+                    started_event_id: *started_event_id,
+                    retry_state: to_retry_state(*retry_state),
+                },
+            ),
+        ),
+        EventKind::ActivityTaskCancelRequested {
+            scheduled_event_id,
+            workflow_task_completed_event_id,
+        } => (
+            EventType::ActivityTaskCancelRequested,
+            Attributes::ActivityTaskCancelRequestedEventAttributes(
+                h::ActivityTaskCancelRequestedEventAttributes {
+                    scheduled_event_id: *scheduled_event_id,
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                },
+            ),
+        ),
+        EventKind::ActivityTaskCanceled {
+            details,
+            latest_cancel_requested_event_id,
+            scheduled_event_id,
+            started_event_id,
+            identity,
+        } => (
+            EventType::ActivityTaskCanceled,
+            Attributes::ActivityTaskCanceledEventAttributes(
+                h::ActivityTaskCanceledEventAttributes {
+                    details: to_payloads(details),
+                    latest_cancel_requested_event_id: *latest_cancel_requested_event_id,
+                    scheduled_event_id: *scheduled_event_id,
+                    started_event_id: *started_event_id,
+                    identity: identity.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::TimerStarted {
+            timer_id,
+            start_to_fire_timeout,
+            workflow_task_completed_event_id,
+        } => (
+            EventType::TimerStarted,
+            Attributes::TimerStartedEventAttributes(h::TimerStartedEventAttributes {
+                timer_id: timer_id.clone(),
+                start_to_fire_timeout: opt_duration(*start_to_fire_timeout),
+                workflow_task_completed_event_id: *workflow_task_completed_event_id,
+            }),
+        ),
+        EventKind::TimerFired {
+            timer_id,
+            started_event_id,
+        } => (
+            EventType::TimerFired,
+            Attributes::TimerFiredEventAttributes(h::TimerFiredEventAttributes {
+                timer_id: timer_id.clone(),
+                started_event_id: *started_event_id,
+            }),
+        ),
+        EventKind::TimerCanceled {
+            timer_id,
+            started_event_id,
+            workflow_task_completed_event_id,
+            identity,
+        } => (
+            EventType::TimerCanceled,
+            Attributes::TimerCanceledEventAttributes(h::TimerCanceledEventAttributes {
+                timer_id: timer_id.clone(),
+                started_event_id: *started_event_id,
+                workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                identity: identity.clone(),
+            }),
+        ),
+        EventKind::MarkerRecorded {
+            marker_name,
+            details,
+            workflow_task_completed_event_id,
+            header,
+            failure,
+        } => (
+            EventType::MarkerRecorded,
+            Attributes::MarkerRecordedEventAttributes(h::MarkerRecordedEventAttributes {
+                marker_name: marker_name.clone(),
+                details: to_payloads_map(details),
+                workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                header: header.as_ref().map(to_header),
+                failure: failure.as_ref().map(to_failure),
+            }),
+        ),
+        EventKind::UpsertWorkflowSearchAttributes {
+            workflow_task_completed_event_id,
+            search_attributes,
+        } => (
+            EventType::UpsertWorkflowSearchAttributes,
+            Attributes::UpsertWorkflowSearchAttributesEventAttributes(
+                h::UpsertWorkflowSearchAttributesEventAttributes {
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    search_attributes: Some(to_search_attributes(search_attributes)),
+                },
+            ),
+        ),
+        EventKind::WorkflowPropertiesModified {
+            workflow_task_completed_event_id,
+            upserted_memo,
+        } => (
+            EventType::WorkflowPropertiesModified,
+            Attributes::WorkflowPropertiesModifiedEventAttributes(
+                h::WorkflowPropertiesModifiedEventAttributes {
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    upserted_memo: Some(to_memo(upserted_memo)),
+                },
+            ),
+        ),
+    }
+}

@@ -1,0 +1,89 @@
+//! `keel server`: wires the store, the engine and the frontends together.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use keel_engine::{Engine, Options};
+use keel_store::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address of the Temporal gRPC API (port 0 picks a free port).
+    #[arg(long, env = "KEEL_GRPC_ADDR", default_value = "127.0.0.1:7233")]
+    grpc_addr: String,
+    /// Address of the HTTP API (port 0 picks a free port).
+    #[arg(long, env = "KEEL_HTTP_ADDR", default_value = "127.0.0.1:8233")]
+    http_addr: String,
+    /// Directory for Keel's data (the SQLite database and its WAL).
+    #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
+    data_dir: PathBuf,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive.
+    #[arg(long, env = "KEEL_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("invalid --log-level '{}'", args.log_level))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
+    let db_path = args.data_dir.join("keel.db");
+    let store = SqliteStore::open(&db_path)
+        .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
+    let grpc_listener = TcpListener::bind(&args.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on gRPC address {}", args.grpc_addr))?;
+    let http_listener = TcpListener::bind(&args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on HTTP address {}", args.http_addr))?;
+    let engine = Engine::start(Arc::new(store), Options::default())
+        .await
+        .context("cannot start the engine")?;
+
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    // Scripts and tests read these lines to find the chosen ports.
+    println!(
+        "keel {} data: {}",
+        env!("CARGO_PKG_VERSION"),
+        db_path.display()
+    );
+    println!("grpc: {grpc_addr}");
+    println!("http: http://{http_addr}");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+
+    let (stop, stopped) = watch::channel(false);
+    let wait = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let grpc = tokio::spawn(keel_grpc::serve(
+        engine.clone(),
+        grpc_listener,
+        wait(stopped.clone()),
+    ));
+    let http = tokio::spawn(keel_http::serve(engine, http_listener, wait(stopped)));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    grpc.await?.context("gRPC server failed")?;
+    http.await?.context("HTTP server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
