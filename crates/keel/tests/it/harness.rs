@@ -1,0 +1,221 @@
+//! Runs the real `keel` binary on ephemeral loopback ports with its own data directory, and
+//! connects official Temporal SDK clients and workers to it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::str::FromStr;
+use std::time::Duration;
+
+use temporalio_client::grpc::WorkflowService;
+use temporalio_client::tonic::Request;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+use temporalio_common::protos::temporal::api::enums::v1::{EventType, HistoryEventFilterType};
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse,
+    GetWorkflowExecutionHistoryRequest,
+};
+use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::workflows;
+
+pub struct Server {
+    child: Option<Child>,
+    pub grpc_addr: String,
+    pub http_addr: String,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A fresh server with an empty data directory.
+    pub async fn start() -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut server = Server::spawn(temp.path(), "127.0.0.1:0").await;
+        server._temp = Some(temp);
+        server
+    }
+
+    async fn spawn(data_dir: &Path, grpc_addr: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .args([
+                "server",
+                "--grpc-addr",
+                grpc_addr,
+                "--http-addr",
+                "127.0.0.1:0",
+                "--log-level",
+                "warn",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting keel server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut grpc, mut http) = (None, None);
+        let read = async {
+            while let Some(line) = lines.next_line().await.expect("reading server output") {
+                if let Some(addr) = line.strip_prefix("grpc: ") {
+                    grpc = Some(addr.to_owned());
+                }
+                if let Some(addr) = line.strip_prefix("http: ") {
+                    http = Some(addr.to_owned());
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("server printed its addresses in time");
+        Server {
+            child: Some(child),
+            grpc_addr: grpc.expect("server printed its gRPC address"),
+            http_addr: http.expect("server printed its HTTP address"),
+            data_dir: data_dir.to_owned(),
+            _temp: None,
+        }
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.start_kill().expect("sending SIGKILL");
+            child.wait().await.expect("reaping the server");
+        }
+    }
+
+    /// Starts the server again on the same data directory and gRPC port, so connected
+    /// workers and clients find it where they left it.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        let restarted = Server::spawn(&self.data_dir.clone(), &self.grpc_addr.clone()).await;
+        self.child = restarted.child;
+        self.http_addr = restarted.http_addr;
+    }
+
+    pub async fn client(&self) -> Client {
+        let url = Url::from_str(&format!("http://{}", self.grpc_addr)).expect("url");
+        let options = ConnectionOptions::new(url)
+            .identity("keel-it".to_owned())
+            .build();
+        let connection = Connection::connect(options)
+            .await
+            .expect("connecting to keel");
+        Client::new(connection, ClientOptions::new("default").build()).expect("client")
+    }
+}
+
+/// Runs `body` while an SDK worker serves `task_queue` with every test workflow and activity.
+pub async fn with_worker<T>(
+    client: &Client,
+    task_queue: &str,
+    body: impl std::future::Future<Output = T>,
+) -> T {
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::default()).expect("sdk runtime");
+    let options = WorkerOptions::new(task_queue);
+    let options = workflows::register(options)
+        .graceful_shutdown_period(Duration::from_secs(1))
+        .build();
+    let mut worker = Worker::new(&runtime, client.clone(), options).expect("worker");
+    let shutdown = worker.shutdown_handle();
+    let body = async {
+        let result = body.await;
+        shutdown();
+        result
+    };
+    let (worker_result, result) = tokio::join!(worker.run(), body);
+    worker_result.expect("worker ran cleanly");
+    result
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+pub async fn history(client: &Client, workflow_id: &str) -> Vec<HistoryEvent> {
+    let mut events = Vec::new();
+    let mut next_page_token = Vec::new();
+    loop {
+        let request = GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.into(),
+                run_id: String::new(),
+            }),
+            next_page_token: next_page_token.clone(),
+            history_event_filter_type: HistoryEventFilterType::AllEvent as i32,
+            ..Default::default()
+        };
+        let response = WorkflowService::get_workflow_execution_history(
+            &mut client.clone(),
+            Request::new(request),
+        )
+        .await
+        .expect("history")
+        .into_inner();
+        events.extend(response.history.unwrap_or_default().events);
+        if response.next_page_token.is_empty() {
+            return events;
+        }
+        next_page_token = response.next_page_token;
+    }
+}
+
+pub async fn describe(client: &Client, workflow_id: &str) -> DescribeWorkflowExecutionResponse {
+    let request = DescribeWorkflowExecutionRequest {
+        namespace: "default".into(),
+        execution: Some(WorkflowExecution {
+            workflow_id: workflow_id.into(),
+            run_id: String::new(),
+        }),
+        ..Default::default()
+    };
+    WorkflowService::describe_workflow_execution(&mut client.clone(), Request::new(request))
+        .await
+        .expect("describe")
+        .into_inner()
+}
+
+pub fn event_types(events: &[HistoryEvent]) -> Vec<EventType> {
+    events
+        .iter()
+        .map(|e| EventType::try_from(e.event_type).expect("known event type"))
+        .collect()
+}
+
+/// The history invariants every run must keep: ids 1..n without gaps or duplicates, one
+/// started event first, nothing after a close event.
+pub fn assert_well_formed(events: &[HistoryEvent]) {
+    let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
+    let expected: Vec<i64> = (1..=events.len() as i64).collect();
+    assert_eq!(
+        ids, expected,
+        "event ids must run from 1 without gaps or duplicates"
+    );
+    let types = event_types(events);
+    assert_eq!(types.first(), Some(&EventType::WorkflowExecutionStarted));
+    let closes = |t: &EventType| {
+        matches!(
+            t,
+            EventType::WorkflowExecutionCompleted
+                | EventType::WorkflowExecutionFailed
+                | EventType::WorkflowExecutionTimedOut
+                | EventType::WorkflowExecutionTerminated
+        )
+    };
+    if let Some(position) = types.iter().position(closes) {
+        assert_eq!(
+            position,
+            types.len() - 1,
+            "nothing may follow the close event: {types:?}"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! Starting workflows: idempotency, conflicts, timeouts, and refusing bad input.
+
+use std::time::Duration;
+
+use temporalio_client::errors::{WorkflowGetResultError, WorkflowStartError};
+use temporalio_client::grpc::WorkflowService;
+use temporalio_client::tonic::{Code, Request};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_common::protos::temporal::api::common::v1::WorkflowType;
+use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    CountWorkflowExecutionsRequest, RespondActivityTaskCompletedRequest,
+    RespondWorkflowTaskCompletedRequest, StartWorkflowExecutionRequest,
+};
+
+use crate::harness::{
+    Server, assert_well_formed, describe, event_types, history, unique, with_worker,
+};
+use crate::workflows::{Greeting, Sleeper};
+
+fn start_request(workflow_id: &str, request_id: &str) -> StartWorkflowExecutionRequest {
+    StartWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_id: workflow_id.into(),
+        workflow_type: Some(WorkflowType {
+            name: "Greeting".into(),
+        }),
+        task_queue: Some(TaskQueue {
+            name: "nobody-polls".into(),
+            ..Default::default()
+        }),
+        request_id: request_id.into(),
+        ..Default::default()
+    }
+}
+
+async fn count(client: &temporalio_client::Client, query: &str) -> i64 {
+    let request = CountWorkflowExecutionsRequest {
+        namespace: "default".into(),
+        query: query.into(),
+    };
+    WorkflowService::count_workflow_executions(&mut client.clone(), Request::new(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_are_idempotent_and_conflicts_carry_the_running_run() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let workflow_id = unique("idempotent");
+
+    // The same request id twice: one run, and both answers name it.
+    let first = WorkflowService::start_workflow_execution(
+        &mut client.clone(),
+        Request::new(start_request(&workflow_id, "req-1")),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    let again = WorkflowService::start_workflow_execution(
+        &mut client.clone(),
+        Request::new(start_request(&workflow_id, "req-1")),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert!(first.started);
+    assert_eq!(again.run_id, first.run_id);
+    assert_eq!(
+        count(&client, &format!("WorkflowId = '{workflow_id}'")).await,
+        1
+    );
+
+    // A different request for the running id is refused with the running run's id, which the
+    // SDK decodes from the WorkflowExecutionAlreadyStartedFailure details.
+    let conflict = client
+        .start_workflow(
+            Greeting::run,
+            "x".to_owned(),
+            WorkflowStartOptions::new("nobody-polls", &workflow_id).build(),
+        )
+        .await;
+    match conflict {
+        Err(WorkflowStartError::AlreadyStarted { run_id, source }) => {
+            assert_eq!(source.code(), Code::AlreadyExists);
+            assert_eq!(run_id.as_deref(), Some(first.run_id.as_str()));
+        }
+        other => panic!("expected AlreadyStarted, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        count(&client, &format!("WorkflowId = '{workflow_id}'")).await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_timeout_closes_the_workflow_as_timed_out() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let queue = unique("timeout");
+    let workflow_id = unique("timeout-wf");
+    let outcome = with_worker(&client, &queue, async {
+        let options = WorkflowStartOptions::new(&queue, &workflow_id)
+            .run_timeout(Duration::from_secs(2))
+            .build();
+        let handle = client
+            .start_workflow(Sleeper::run, 30u64, options)
+            .await
+            .unwrap();
+        handle.get_result(WorkflowGetResultOptions::default()).await
+    })
+    .await;
+    assert!(
+        matches!(outcome, Err(WorkflowGetResultError::TimedOut)),
+        "got {outcome:?}"
+    );
+    let events = history(&client, &workflow_id).await;
+    assert_well_formed(&events);
+    let types = event_types(&events);
+    assert_eq!(types.last(), Some(&EventType::WorkflowExecutionTimedOut));
+    assert!(
+        !types.contains(&EventType::TimerFired),
+        "the 30 s timer never fired"
+    );
+    let status = describe(&client, &workflow_id)
+        .await
+        .workflow_execution_info
+        .unwrap()
+        .status;
+    assert_eq!(status, WorkflowExecutionStatus::TimedOut as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_with_clear_errors_and_change_nothing() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let mut service = client.clone();
+
+    let before = count(&client, "").await;
+    let mut no_id = start_request("", "r");
+    no_id.workflow_id.clear();
+    let error = WorkflowService::start_workflow_execution(&mut service, Request::new(no_id))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert!(
+        error.message().contains("WorkflowId"),
+        "{}",
+        error.message()
+    );
+
+    let mut no_type = start_request("x", "r");
+    no_type.workflow_type = None;
+    let error = WorkflowService::start_workflow_execution(&mut service, Request::new(no_type))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+
+    let mut negative = start_request("y", "r");
+    negative.workflow_run_timeout = Some(prost_wkt_types::Duration {
+        seconds: -5,
+        nanos: 0,
+    });
+    let error = WorkflowService::start_workflow_execution(&mut service, Request::new(negative))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+
+    let mut elsewhere = start_request("z", "r");
+    elsewhere.namespace = "no-such-namespace".into();
+    let error = WorkflowService::start_workflow_execution(&mut service, Request::new(elsewhere))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::NotFound);
+    assert_eq!(
+        count(&client, "").await,
+        before,
+        "refused starts stored nothing"
+    );
+
+    // Forged and stale task tokens.
+    let forged = RespondActivityTaskCompletedRequest {
+        namespace: "default".into(),
+        task_token: b"not a token".to_vec(),
+        ..Default::default()
+    };
+    let error =
+        WorkflowService::respond_activity_task_completed(&mut service, Request::new(forged))
+            .await
+            .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let workflow_id = unique("stale");
+    let started = WorkflowService::start_workflow_execution(
+        &mut service,
+        Request::new(start_request(&workflow_id, "s")),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    let stale = keel_core::TaskToken::Workflow {
+        key: keel_core::ExecutionKey {
+            namespace: "default".into(),
+            workflow_id: workflow_id.clone(),
+            run_id: started.run_id,
+        },
+        scheduled_event_id: 2,
+        started_event_id: 3,
+        attempt: 1,
+    };
+    let stale = RespondWorkflowTaskCompletedRequest {
+        namespace: "default".into(),
+        task_token: stale.encode(),
+        ..Default::default()
+    };
+    let error = WorkflowService::respond_workflow_task_completed(&mut service, Request::new(stale))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::NotFound, "{}", error.message());
+    assert_eq!(
+        history(&client, &workflow_id).await.len(),
+        2,
+        "the refused completion added no event"
+    );
+}

@@ -1,0 +1,291 @@
+//! Workflows and activities the integration tests run, written with the official Rust SDK.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{ActivityOptions, ApplicationFailure, WorkflowContext, WorkflowResult};
+
+/// When each attempt of an activity started, by workflow id: how tests observe retries
+/// and their backoff from the worker's side.
+static ATTEMPTS: Mutex<Option<HashMap<String, Vec<(u32, Instant)>>>> = Mutex::new(None);
+
+fn record_attempt(ctx: &ActivityContext) -> u32 {
+    let info = ctx.info();
+    let workflow_id = info.workflow_id.clone().unwrap_or_default();
+    let mut attempts = ATTEMPTS.lock().unwrap();
+    attempts
+        .get_or_insert_with(HashMap::new)
+        .entry(workflow_id)
+        .or_default()
+        .push((info.attempt, Instant::now()));
+    info.attempt
+}
+
+pub fn attempts_of(workflow_id: &str) -> Vec<(u32, Instant)> {
+    let attempts = ATTEMPTS.lock().unwrap();
+    attempts
+        .as_ref()
+        .and_then(|a| a.get(workflow_id).cloned())
+        .unwrap_or_default()
+}
+
+fn retry(initial: Duration, maximum_attempts: u32) -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(initial)
+        .backoff_coefficient(2.0)
+        .maximum_attempts(maximum_attempts)
+        .build()
+}
+
+async fn sleep_unless_cancelled(
+    ctx: &ActivityContext,
+    duration: Duration,
+) -> Result<(), ActivityError> {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => Ok(()),
+        _ = ctx.cancelled() => Err(ActivityError::cancelled()),
+    }
+}
+
+pub struct TestActivities;
+
+#[activities]
+impl TestActivities {
+    #[activity]
+    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        Ok(format!("hello, {name}"))
+    }
+
+    #[activity]
+    pub async fn add_one(_ctx: ActivityContext, n: u32) -> Result<u32, ActivityError> {
+        Ok(n + 1)
+    }
+
+    /// Fails its first two attempts.
+    #[activity]
+    pub async fn flaky(ctx: ActivityContext, _input: ()) -> Result<u32, ActivityError> {
+        let attempt = record_attempt(&ctx);
+        if attempt < 3 {
+            return Err(ActivityError::application(ApplicationFailure::new(
+                format!("attempt {attempt} failed"),
+            )));
+        }
+        Ok(attempt)
+    }
+
+    /// Overruns its start-to-close timeout on the first attempt only.
+    #[activity]
+    pub async fn slow_first(ctx: ActivityContext, _input: ()) -> Result<u32, ActivityError> {
+        let attempt = record_attempt(&ctx);
+        if attempt == 1 {
+            sleep_unless_cancelled(&ctx, Duration::from_secs(6)).await?;
+        }
+        Ok(attempt)
+    }
+
+    #[activity]
+    pub async fn reject(_ctx: ActivityContext, _input: ()) -> Result<(), ActivityError> {
+        Err(ActivityError::application(
+            ApplicationFailure::builder("the input is unacceptable")
+                .type_name("Bad".to_owned())
+                .non_retryable(true)
+                .build(),
+        ))
+    }
+
+    /// Heartbeats once and then stalls on its first attempt; the second attempt returns what
+    /// the first one reported, plus one.
+    #[activity]
+    pub async fn stall_after_heartbeat(
+        ctx: ActivityContext,
+        _input: (),
+    ) -> Result<u32, ActivityError> {
+        let attempt = record_attempt(&ctx);
+        if attempt == 1 {
+            ctx.record_heartbeat(41u32)
+                .await
+                .map_err(|e| ActivityError::application(ApplicationFailure::new(e.to_string())))?;
+            sleep_unless_cancelled(&ctx, Duration::from_secs(10)).await?;
+            return Ok(0);
+        }
+        let details: Option<u32> = ctx
+            .heartbeat_details()
+            .deserialize()
+            .map_err(|e| ActivityError::application(ApplicationFailure::new(e.to_string())))?;
+        Ok(details.unwrap_or(0) + 1)
+    }
+
+    #[activity]
+    pub async fn sleep_millis(ctx: ActivityContext, millis: u64) -> Result<u64, ActivityError> {
+        record_attempt(&ctx);
+        sleep_unless_cancelled(&ctx, Duration::from_millis(millis)).await?;
+        Ok(millis)
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct Greeting;
+
+#[workflow_methods]
+impl Greeting {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        Ok(ctx
+            .execute_activity(TestActivities::greet, name, options)
+            .await?)
+    }
+}
+
+/// Three sequential activities, then a one-second timer.
+#[workflow]
+#[derive(Default)]
+pub struct Pipeline;
+
+#[workflow_methods]
+impl Pipeline {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, start: u32) -> WorkflowResult<u32> {
+        let mut value = start;
+        for _ in 0..3 {
+            let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+            value = ctx
+                .execute_activity(TestActivities::add_one, value, options)
+                .await?;
+        }
+        ctx.timer(Duration::from_secs(1)).await;
+        Ok(value)
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct Flaky;
+
+#[workflow_methods]
+impl Flaky {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+            .retry_policy(retry(Duration::from_millis(300), 5))
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::flaky, (), options)
+            .await?)
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct SlowFirst;
+
+#[workflow_methods]
+impl SlowFirst {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(1))
+            .retry_policy(retry(Duration::from_millis(100), 3))
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::slow_first, (), options)
+            .await?)
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct Rejecting;
+
+#[workflow_methods]
+impl Rejecting {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+            .retry_policy(retry(Duration::from_millis(100), 10))
+            .build();
+        ctx.execute_activity(TestActivities::reject, (), options)
+            .await?;
+        Ok(())
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct Heartbeats;
+
+#[workflow_methods]
+impl Heartbeats {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .heartbeat_timeout(Duration::from_secs(1))
+            .retry_policy(retry(Duration::from_millis(100), 2))
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::stall_after_heartbeat, (), options)
+            .await?)
+    }
+}
+
+/// Waits on a durable timer, then runs one activity.
+#[workflow]
+#[derive(Default)]
+pub struct Sleeper;
+
+#[workflow_methods]
+impl Sleeper {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, seconds: u64) -> WorkflowResult<u32> {
+        ctx.timer(Duration::from_secs(seconds)).await;
+        let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        Ok(ctx
+            .execute_activity(TestActivities::add_one, 1u32, options)
+            .await?)
+    }
+}
+
+/// One activity that takes a while.
+#[workflow]
+#[derive(Default)]
+pub struct LongActivity;
+
+#[workflow_methods]
+impl LongActivity {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, millis: u64) -> WorkflowResult<u64> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .retry_policy(retry(Duration::from_millis(200), 0))
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::sleep_millis, millis, options)
+            .await?)
+    }
+}
+
+pub fn register<S: temporalio_sdk::worker_options_builder::State>(
+    options: temporalio_sdk::WorkerOptionsBuilder<S>,
+) -> temporalio_sdk::WorkerOptionsBuilder<S> {
+    options
+        .register_workflow::<Greeting>()
+        .unwrap()
+        .register_workflow::<Pipeline>()
+        .unwrap()
+        .register_workflow::<Flaky>()
+        .unwrap()
+        .register_workflow::<SlowFirst>()
+        .unwrap()
+        .register_workflow::<Rejecting>()
+        .unwrap()
+        .register_workflow::<Heartbeats>()
+        .unwrap()
+        .register_workflow::<Sleeper>()
+        .unwrap()
+        .register_workflow::<LongActivity>()
+        .unwrap()
+        .register_activities(TestActivities)
+}
