@@ -146,7 +146,15 @@ impl Execution {
         identity: &str,
         now: Time,
     ) -> Result<Outcome, Rejection> {
-        self.started_activity(scheduled_event_id, attempt)?;
+        if !self
+            .started_activity(scheduled_event_id, attempt)?
+            .cancel_requested
+        {
+            // As Temporal: only a requested cancellation can be confirmed.
+            return Err(Rejection::InvalidArgument(
+                "activity cancellation was not requested".into(),
+            ));
+        }
         let mut tx = Tx::new(self, now);
         let activity = tx
             .ex
@@ -191,19 +199,23 @@ impl Execution {
 }
 
 impl Activity {
-    fn started_attempt_event(&self, last_failure: Option<Failure>) -> Option<EventKind> {
+    /// The running attempt's started event, stamped with when it started.
+    fn started_attempt_event(&self, last_failure: Option<Failure>) -> Option<(Time, EventKind)> {
         match &self.state {
             ActivityState::Started {
+                time,
                 identity,
                 request_id,
-                ..
-            } => Some(EventKind::ActivityTaskStarted {
-                scheduled_event_id: self.scheduled_event_id,
-                identity: identity.clone(),
-                request_id: request_id.clone(),
-                attempt: self.attempt,
-                last_failure,
-            }),
+            } => Some((
+                *time,
+                EventKind::ActivityTaskStarted {
+                    scheduled_event_id: self.scheduled_event_id,
+                    identity: identity.clone(),
+                    request_id: request_id.clone(),
+                    attempt: self.attempt,
+                    last_failure,
+                },
+            )),
             _ => None,
         }
     }
@@ -223,8 +235,8 @@ fn record_outcome(tx: &mut Tx<'_>, activity: Activity, outcome: impl FnOnce(i64)
             tx.ex.buffered.push(started);
             tx.add_workflow_event(outcome(UNASSIGNED_EVENT_ID));
         }
-        (Some(started), false) => {
-            let started_event_id = tx.append(started);
+        (Some((time, started)), false) => {
+            let started_event_id = tx.append_at(time, started);
             tx.add_workflow_event(outcome(started_event_id));
         }
         (None, _) => tx.add_workflow_event(outcome(0)),
@@ -263,6 +275,17 @@ fn fail_attempt(
             }
         }
         Err(retry_state) => {
+            let mut failure = failure;
+            // As Temporal: a timed-out attempt with no time left for another is reported as
+            // the schedule-to-close timeout.
+            if retry_state == RetryState::Timeout
+                && let FailureInfo::Timeout { timeout_type, .. } = &mut failure.info
+            {
+                *timeout_type = TimeoutType::ScheduleToClose;
+                failure.message = "Not enough time to schedule next retry before activity \
+                                   ScheduleToClose timeout, giving up retrying"
+                    .into();
+            }
             // The started event carries the failure of the attempt before this one.
             let activity = tx
                 .ex
@@ -286,11 +309,17 @@ pub fn retry_delay(
     if activity.cancel_requested {
         return Err(RetryState::CancelRequested);
     }
-    if failure.is_non_retryable()
-        || failure
-            .type_name()
-            .is_some_and(|name| policy.non_retryable_error_types.iter().any(|t| t == name))
-    {
+    let listed = |name: &str| policy.non_retryable_error_types.iter().any(|t| t == name);
+    // As Temporal's IsRetryable: canceled and terminated failures are final, and a timeout is
+    // listed by its "TemporalTimeout:<type>" name.
+    let final_kind = match &failure.info {
+        FailureInfo::Canceled | FailureInfo::Terminated => true,
+        FailureInfo::Timeout { timeout_type, .. } => {
+            listed(&format!("TemporalTimeout:{}", timeout_type.name()))
+        }
+        _ => false,
+    };
+    if final_kind || failure.is_non_retryable() || failure.type_name().is_some_and(listed) {
         return Err(RetryState::NonRetryableFailure);
     }
     if policy.maximum_attempts > 0 && activity.attempt >= policy.maximum_attempts {
@@ -335,29 +364,28 @@ pub(crate) fn request_cancel(
     tx: &mut Tx<'_>,
     scheduled_event_id: i64,
     completed_event_id: i64,
+    identity: &str,
 ) -> bool {
     let requested_event_id = tx.append(EventKind::ActivityTaskCancelRequested {
         scheduled_event_id,
         workflow_task_completed_event_id: completed_event_id,
     });
-    let activity = tx
-        .ex
-        .activities
-        .get_mut(&scheduled_event_id)
-        .expect("validated");
+    let Some(activity) = tx.ex.activities.get_mut(&scheduled_event_id) else {
+        // Its outcome is buffered and follows the request when the buffer is flushed.
+        return false;
+    };
     if matches!(activity.state, ActivityState::Started { .. }) {
         activity.cancel_requested = true;
         activity.cancel_requested_event_id = requested_event_id;
         return false;
     }
     tx.ex.activities.remove(&scheduled_event_id);
-    let identity = tx.ex.last_worker_identity.clone();
     tx.append(EventKind::ActivityTaskCanceled {
         details: None,
         latest_cancel_requested_event_id: requested_event_id,
         scheduled_event_id,
         started_event_id: 0,
-        identity,
+        identity: identity.to_owned(),
     });
     true
 }
@@ -375,7 +403,6 @@ pub(crate) fn time_out(
     if activity.attempt != attempt {
         return;
     }
-    // Temporal's timeout failures carry the previous attempt's failure as their cause.
     let failure = Failure::timeout(
         timeout_type,
         if timeout_type == TimeoutType::Heartbeat {
@@ -383,15 +410,20 @@ pub(crate) fn time_out(
         } else {
             None
         },
-        activity.last_failure.clone(),
+        None,
     );
-    let final_event =
-        move |failure, started_event_id, retry_state| EventKind::ActivityTaskTimedOut {
+    // Temporal's final timeout carries the previous attempt's failure as its cause; the
+    // failure kept for a retry does not, so causes never nest attempt after attempt.
+    let previous = activity.last_failure.clone();
+    let final_event = move |mut failure: Failure, started_event_id, retry_state| {
+        failure.cause = previous.map(Box::new);
+        EventKind::ActivityTaskTimedOut {
             failure,
             scheduled_event_id,
             started_event_id,
             retry_state,
-        };
+        }
+    };
     match timeout_type {
         // An attempt that ran too long (or stopped heartbeating) is retried like a failure.
         TimeoutType::StartToClose | TimeoutType::Heartbeat => {

@@ -20,6 +20,14 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
         .map(|a| a.scheduled.activity_id.as_str())
         .collect();
     let mut timer_ids: HashSet<&str> = ex.timers.keys().map(String::as_str).collect();
+    // A timer whose fire is still buffered may be canceled: the cancel wins, as in Temporal.
+    let mut cancellable_timers: HashSet<&str> = timer_ids.clone();
+    cancellable_timers.extend(ex.buffered.iter().filter_map(|(_, kind)| match kind {
+        EventKind::TimerFired { timer_id, .. } => Some(timer_id.as_str()),
+        _ => None,
+    }));
+    // Activities an earlier command of this completion cancels at once (no worker held them).
+    let mut canceled: HashSet<i64> = HashSet::new();
     for (index, command) in commands.iter().enumerate() {
         if command.closes_workflow() && index + 1 != commands.len() {
             let cause = match command {
@@ -62,21 +70,38 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                     ));
                 }
                 if let Some(policy) = &spec.retry_policy {
-                    validate_retry_policy(policy).map_err(bad)?;
+                    // As Temporal: unset fields take their defaults before the checks.
+                    validate_retry_policy(&default_retry_policy(Some(policy.clone())))
+                        .map_err(bad)?;
                 }
                 if !activity_ids.insert(&spec.activity_id) {
-                    return Err(bad(format!(
-                        "activity id '{}' is already in use",
-                        spec.activity_id
-                    )));
+                    return Err((
+                        failed_cause::SCHEDULE_ACTIVITY_DUPLICATE_ID,
+                        format!("activity id '{}' is already in use", spec.activity_id),
+                    ));
                 }
             }
             Command::RequestCancelActivity { scheduled_event_id } => {
-                if !ex.activities.contains_key(scheduled_event_id) {
+                let pending = ex
+                    .activities
+                    .get(scheduled_event_id)
+                    .filter(|_| !canceled.contains(scheduled_event_id));
+                let Some(activity) = pending else {
+                    // Its outcome is buffered: the request is recorded and the outcome follows.
+                    if has_buffered_outcome(ex, *scheduled_event_id)
+                        && canceled.insert(*scheduled_event_id)
+                    {
+                        continue;
+                    }
                     return Err((
                         failed_cause::BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
                         format!("no pending activity was scheduled by event {scheduled_event_id}"),
                     ));
+                };
+                // One no worker holds is canceled at once: later commands no longer see it.
+                if !matches!(activity.state, ActivityState::Started { .. }) {
+                    canceled.insert(*scheduled_event_id);
+                    activity_ids.remove(activity.scheduled.activity_id.as_str());
                 }
             }
             Command::StartTimer {
@@ -90,12 +115,17 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                 if start_to_fire_timeout.is_zero() {
                     return Err(bad("StartToFireTimeout must be greater than zero".into()));
                 }
+                cancellable_timers.insert(timer_id);
                 if !timer_ids.insert(timer_id) {
-                    return Err(bad(format!("timer id '{timer_id}' is already in use")));
+                    return Err((
+                        failed_cause::START_TIMER_DUPLICATE_ID,
+                        format!("timer id '{timer_id}' is already in use"),
+                    ));
                 }
             }
             Command::CancelTimer { timer_id } => {
-                if !timer_ids.remove(timer_id.as_str()) {
+                timer_ids.remove(timer_id.as_str());
+                if !cancellable_timers.remove(timer_id.as_str()) {
                     return Err((
                         failed_cause::BAD_CANCEL_TIMER_ATTRIBUTES,
                         format!("no pending timer has id '{timer_id}'"),
@@ -112,7 +142,7 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
             }
             Command::Unsupported { name } => {
                 return Err((
-                    failed_cause::UNHANDLED_COMMAND_TYPE,
+                    failed_cause::FEATURE_DISABLED,
                     format!("command {name} is not supported by this server"),
                 ));
             }
@@ -123,6 +153,24 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
         }
     }
     Ok(())
+}
+
+fn has_buffered_outcome(ex: &Execution, scheduled: i64) -> bool {
+    ex.buffered.iter().any(|(_, kind)| match kind {
+        EventKind::ActivityTaskCompleted {
+            scheduled_event_id, ..
+        }
+        | EventKind::ActivityTaskFailed {
+            scheduled_event_id, ..
+        }
+        | EventKind::ActivityTaskTimedOut {
+            scheduled_event_id, ..
+        }
+        | EventKind::ActivityTaskCanceled {
+            scheduled_event_id, ..
+        } => *scheduled_event_id == scheduled,
+        _ => false,
+    })
 }
 
 pub(crate) fn validate_retry_policy(policy: &RetryPolicy) -> Result<(), String> {
@@ -160,15 +208,20 @@ pub fn default_retry_policy(policy: Option<RetryPolicy>) -> RetryPolicy {
 }
 
 /// Applies one validated command; returns whether the workflow needs a new task to see a
-/// result it produced at once.
-pub(crate) fn apply(tx: &mut Tx<'_>, command: Command, completed_event_id: i64) -> bool {
+/// result it produced at once. `identity` is the worker completing the workflow task.
+pub(crate) fn apply(
+    tx: &mut Tx<'_>,
+    command: Command,
+    completed_event_id: i64,
+    identity: &str,
+) -> bool {
     match command {
         Command::ScheduleActivity(spec) => {
             schedule_activity(tx, spec, completed_event_id);
             false
         }
         Command::RequestCancelActivity { scheduled_event_id } => {
-            crate::activity::request_cancel(tx, scheduled_event_id, completed_event_id)
+            crate::activity::request_cancel(tx, scheduled_event_id, completed_event_id, identity)
         }
         Command::StartTimer {
             timer_id,
@@ -190,13 +243,29 @@ pub(crate) fn apply(tx: &mut Tx<'_>, command: Command, completed_event_id: i64) 
             false
         }
         Command::CancelTimer { timer_id } => {
-            let timer = tx.ex.timers.remove(&timer_id).expect("validated");
-            let identity = tx.ex.last_worker_identity.clone();
+            let started_event_id = match tx.ex.timers.remove(&timer_id) {
+                Some(timer) => timer.started_event_id,
+                // It fired while this task ran: the buffered fire is dropped, the cancel wins.
+                None => {
+                    let position = tx
+                        .ex
+                        .buffered
+                        .iter()
+                        .position(|(_, kind)| matches!(kind, EventKind::TimerFired { timer_id: id, .. } if *id == timer_id))
+                        .expect("validated");
+                    match tx.ex.buffered.remove(position).1 {
+                        EventKind::TimerFired {
+                            started_event_id, ..
+                        } => started_event_id,
+                        _ => unreachable!("matched above"),
+                    }
+                }
+            };
             tx.append(EventKind::TimerCanceled {
                 timer_id,
-                started_event_id: timer.started_event_id,
+                started_event_id,
                 workflow_task_completed_event_id: completed_event_id,
-                identity,
+                identity: identity.to_owned(),
             });
             false
         }

@@ -31,9 +31,10 @@ pub struct Execution {
     pub stickiness: Option<Stickiness>,
     pub activities: BTreeMap<i64, Activity>,
     pub timers: BTreeMap<String, Timer>,
-    /// Events that arrived while a workflow task was running. They are appended after that
-    /// task's completion so the worker's view of history stays consistent.
-    pub buffered: Vec<EventKind>,
+    /// Events that arrived while a workflow task was running, with the time each happened.
+    /// They are appended after that task's completion so the worker's view of history stays
+    /// consistent.
+    pub buffered: Vec<(Time, EventKind)>,
     /// Identity of the worker that last took a task of this run.
     pub last_worker_identity: String,
 }

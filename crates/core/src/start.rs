@@ -60,7 +60,9 @@ impl StartParams {
             ));
         }
         if let Some(policy) = &self.retry_policy {
-            validate_retry_policy(policy).map_err(Rejection::InvalidArgument)?;
+            // As Temporal: unset fields take their defaults before the checks.
+            validate_retry_policy(&default_retry_policy(Some(policy.clone())))
+                .map_err(Rejection::InvalidArgument)?;
         }
         Ok(())
     }

@@ -33,11 +33,16 @@ impl Execution {
 fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
     match deadline {
         Deadline::RunTimeout | Deadline::ExecutionTimeout => {
+            // As Temporal: past the execution expiration no retry is possible at all.
+            let expired = tx.ex.execution_expiration.is_some_and(|at| at <= tx.now);
+            let retry_state = if expired {
+                RetryState::Timeout
+            } else {
+                RetryState::RetryPolicyNotSet
+            };
             tx.close(
                 Status::TimedOut,
-                EventKind::WorkflowExecutionTimedOut {
-                    retry_state: RetryState::RetryPolicyNotSet,
-                },
+                EventKind::WorkflowExecutionTimedOut { retry_state },
             );
         }
         Deadline::WorkflowTaskStartToClose {

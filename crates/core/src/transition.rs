@@ -47,7 +47,10 @@ pub mod failed_cause {
     pub const BAD_RECORD_MARKER_ATTRIBUTES: i32 = 6;
     pub const BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 7;
     pub const BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 8;
-    pub const UNHANDLED_COMMAND_TYPE: i32 = 23;
+    pub const START_TIMER_DUPLICATE_ID: i32 = 12;
+    pub const SCHEDULE_ACTIVITY_DUPLICATE_ID: i32 = 22;
+    /// Temporal's FEATURE_DISABLED: the command is one this server does not carry out.
+    pub const FEATURE_DISABLED: i32 = 35;
 }
 
 /// An in-progress transition: the state being changed and what it has produced so far.
@@ -73,13 +76,15 @@ impl<'a> Tx<'a> {
 
     /// Appends an event to history and returns its id.
     pub(crate) fn append(&mut self, kind: EventKind) -> i64 {
+        self.append_at(self.now, kind)
+    }
+
+    /// Appends an event that happened earlier than now (a buffered event, or an activity
+    /// attempt's start, recorded when the attempt ends).
+    pub(crate) fn append_at(&mut self, time: Time, kind: EventKind) -> i64 {
         let id = self.ex.next_event_id;
         self.ex.next_event_id += 1;
-        self.out.events.push(Event {
-            id,
-            time: self.now,
-            kind,
-        });
+        self.out.events.push(Event { id, time, kind });
         id
     }
 
@@ -94,7 +99,7 @@ impl<'a> Tx<'a> {
     /// otherwise appended with a workflow task scheduled to handle it.
     pub(crate) fn add_workflow_event(&mut self, kind: EventKind) {
         if self.workflow_task_running() {
-            self.ex.buffered.push(kind);
+            self.ex.buffered.push((self.now, kind));
         } else {
             self.append(kind);
             self.schedule_workflow_task();
@@ -107,7 +112,7 @@ impl<'a> Tx<'a> {
         let buffered = std::mem::take(&mut self.ex.buffered);
         let flushed = !buffered.is_empty();
         let mut started_ids: HashMap<i64, i64> = HashMap::new();
-        for mut kind in buffered {
+        for (time, mut kind) in buffered {
             match &mut kind {
                 EventKind::ActivityTaskCompleted {
                     scheduled_event_id,
@@ -139,7 +144,7 @@ impl<'a> Tx<'a> {
                 } => Some(*scheduled_event_id),
                 _ => None,
             };
-            let id = self.append(kind);
+            let id = self.append_at(time, kind);
             if let Some(scheduled_event_id) = scheduled {
                 started_ids.insert(scheduled_event_id, id);
             }
@@ -293,6 +298,7 @@ impl Execution {
         Ok((tx.finish(), result))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn fail_workflow_task(
         &mut self,
         scheduled_event_id: i64,
@@ -438,7 +444,8 @@ impl Tx<'_> {
         self.ex.stickiness = completion.stickiness.clone();
         let mut needs_workflow_task = completion.force_create_new_workflow_task;
         for command in completion.commands {
-            needs_workflow_task |= crate::commands::apply(self, command, completed_event_id);
+            needs_workflow_task |=
+                crate::commands::apply(self, command, completed_event_id, &completion.identity);
             if !self.ex.is_running() {
                 return CompletionResult::default();
             }

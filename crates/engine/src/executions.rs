@@ -5,7 +5,7 @@
 //! new state, version check) and only then replace the cache and perform the effects.
 //! A transition the core refuses, or a failed commit, leaves the cache untouched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use keel_core::{Effect, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
@@ -24,6 +24,15 @@ pub(crate) type Progress = (i64, bool);
 pub(crate) struct Cache {
     slots: Mutex<HashMap<ExecutionKey, Slot>>,
     watchers: Mutex<HashMap<ExecutionKey, watch::Sender<Progress>>>,
+    sticky: Mutex<StickyIndex>,
+}
+
+/// Which runs a worker's sticky queue holds, so a worker that shuts down releases them at
+/// once instead of after a sticky timeout.
+#[derive(Default)]
+struct StickyIndex {
+    by_queue: HashMap<(String, String), HashSet<ExecutionKey>>,
+    by_execution: HashMap<ExecutionKey, String>,
 }
 
 impl Cache {
@@ -55,6 +64,41 @@ impl Cache {
             .entry(key.clone())
             .or_insert_with(|| watch::channel(current).0)
             .subscribe()
+    }
+
+    fn index_stickiness(&self, execution: &Execution) {
+        let mut index = self.sticky.lock().expect("cache lock poisoned");
+        let key = &execution.key;
+        let queue = execution.stickiness.as_ref().map(|s| s.queue.clone());
+        if index.by_execution.get(key) == queue.as_ref() {
+            return;
+        }
+        if let Some(old) = index.by_execution.remove(key) {
+            let entry = (key.namespace.clone(), old);
+            if let Some(keys) = index.by_queue.get_mut(&entry) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    index.by_queue.remove(&entry);
+                }
+            }
+        }
+        if let Some(queue) = queue {
+            index
+                .by_queue
+                .entry((key.namespace.clone(), queue.clone()))
+                .or_default()
+                .insert(key.clone());
+            index.by_execution.insert(key.clone(), queue);
+        }
+    }
+
+    pub(crate) fn sticky_executions(&self, namespace: &str, queue: &str) -> Vec<ExecutionKey> {
+        let index = self.sticky.lock().expect("cache lock poisoned");
+        index
+            .by_queue
+            .get(&(namespace.to_owned(), queue.to_owned()))
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn publish(&self, execution: &Execution) {
@@ -120,6 +164,7 @@ impl Engine {
         self.inner
             .timers
             .arm(&execution.key, execution.next_deadline());
+        self.inner.executions.index_stickiness(execution);
         self.inner.executions.publish(execution);
     }
 

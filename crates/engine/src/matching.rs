@@ -167,7 +167,7 @@ impl Matching {
                     .collect()
             })
             .unwrap_or_default();
-        pollers.sort_by(|a, b| b.last_access_time.cmp(&a.last_access_time));
+        pollers.sort_by_key(|p| std::cmp::Reverse(p.last_access_time));
         pollers
     }
 

@@ -230,8 +230,21 @@ impl Engine {
         if sticky_queue.is_empty() {
             return Ok(());
         }
-        for task in self.inner.matching.retire_sticky(namespace, sticky_queue) {
-            self.clear_stickiness(&task.key).await;
+        let mut keys = self
+            .inner
+            .executions
+            .sticky_executions(namespace, sticky_queue);
+        keys.extend(
+            self.inner
+                .matching
+                .retire_sticky(namespace, sticky_queue)
+                .into_iter()
+                .map(|task| task.key),
+        );
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            self.clear_stickiness(&key).await;
         }
         Ok(())
     }

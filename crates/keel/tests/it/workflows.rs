@@ -11,7 +11,8 @@ use temporalio_sdk::{ActivityOptions, ApplicationFailure, WorkflowContext, Workf
 
 /// When each attempt of an activity started, by workflow id: how tests observe retries
 /// and their backoff from the worker's side.
-static ATTEMPTS: Mutex<Option<HashMap<String, Vec<(u32, Instant)>>>> = Mutex::new(None);
+type AttemptLog = HashMap<String, Vec<(u32, Instant)>>;
+static ATTEMPTS: Mutex<Option<AttemptLog>> = Mutex::new(None);
 
 fn record_attempt(ctx: &ActivityContext) -> u32 {
     let info = ctx.info();
@@ -287,5 +288,36 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<LongActivity>()
         .unwrap()
+        .register_workflow::<PanicsOnce>()
+        .unwrap()
         .register_activities(TestActivities)
+}
+
+/// Workflow ids whose first workflow task already panicked.
+static PANICKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Its first workflow task panics (failing the task, not the workflow); the retry succeeds.
+#[workflow]
+#[derive(Default)]
+pub struct PanicsOnce;
+
+#[workflow_methods]
+impl PanicsOnce {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+        let workflow_id = ctx.info().workflow_id().to_owned();
+        let first_time = {
+            let mut panicked = PANICKED.lock().unwrap();
+            let first = !panicked.contains(&workflow_id);
+            panicked.push(workflow_id);
+            first
+        };
+        if first_time {
+            panic!("deliberate panic in the first workflow task");
+        }
+        let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        Ok(ctx
+            .execute_activity(TestActivities::add_one, 41u32, options)
+            .await?)
+    }
 }
