@@ -5,6 +5,7 @@
 #![allow(clippy::needless_update)]
 
 mod activities;
+mod cli;
 mod crash;
 mod harness;
 mod namespaces;
