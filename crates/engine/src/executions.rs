@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use keel_core::{Effect, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
+use keel_core::{Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
 use keel_store::Write;
 use tokio::sync::watch;
 
@@ -25,6 +25,15 @@ pub(crate) struct Cache {
     slots: Mutex<HashMap<ExecutionKey, Slot>>,
     watchers: Mutex<HashMap<ExecutionKey, watch::Sender<Progress>>>,
     sticky: Mutex<StickyIndex>,
+    tails: Mutex<HashMap<ExecutionKey, Tail>>,
+}
+
+/// The recent history of a running execution: the events after its last completed workflow
+/// task, which is what a sticky worker is sent with its next task. Kept so that handing out
+/// a task needs no store read; anything older is read from the store.
+struct Tail {
+    first_event_id: i64,
+    events: Vec<Event>,
 }
 
 /// Which runs a worker's sticky queue holds, so a worker that shuts down releases them at
@@ -52,6 +61,50 @@ impl Cache {
             .lock()
             .expect("cache lock poisoned")
             .insert(key, slot);
+    }
+
+    fn extend_tail(&self, execution: &Execution, events: &[Event]) {
+        let mut tails = self.tails.lock().expect("cache lock poisoned");
+        let key = &execution.key;
+        if !execution.is_running() {
+            tails.remove(key);
+            return;
+        }
+        let Some(first) = events.first() else { return };
+        let contiguous = tails
+            .get(key)
+            .is_some_and(|tail| tail.first_event_id + tail.events.len() as i64 == first.id);
+        if !contiguous {
+            tails.insert(
+                key.clone(),
+                Tail {
+                    first_event_id: first.id,
+                    events: Vec::new(),
+                },
+            );
+        }
+        let tail = tails.get_mut(key).expect("inserted above");
+        tail.events.extend_from_slice(events);
+        let keep_from = execution.previous_started_event_id + 1;
+        if keep_from > tail.first_event_id {
+            let drop = ((keep_from - tail.first_event_id) as usize).min(tail.events.len());
+            tail.events.drain(..drop);
+            tail.first_event_id += drop as i64;
+        }
+    }
+
+    /// Events `first..=last` from the tail, if it holds all of them.
+    pub(crate) fn tail_events(
+        &self,
+        key: &ExecutionKey,
+        first: i64,
+        last: i64,
+    ) -> Option<Vec<Event>> {
+        let tails = self.tails.lock().expect("cache lock poisoned");
+        let tail = tails.get(key)?;
+        let start = usize::try_from(first - tail.first_event_id).ok()?;
+        let end = usize::try_from(last - tail.first_event_id + 1).ok()?;
+        tail.events.get(start..end).map(<[Event]>::to_vec)
     }
 
     pub(crate) fn subscribe(
@@ -138,7 +191,7 @@ impl Engine {
         let write = Write {
             execution: next.clone(),
             expected_version: Some(current.version),
-            events: outcome.events,
+            events: outcome.events.clone(),
             make_current: None,
         };
         if let Err(error) = self.inner.store.commit(vec![write]).await {
@@ -146,7 +199,7 @@ impl Engine {
             *cached = None;
             return Err(error.into());
         }
-        self.after_commit(&next, outcome.effects);
+        self.after_commit(&next, &outcome.events, outcome.effects);
         let closed = !next.is_running();
         *cached = Some(next);
         drop(cached);
@@ -157,7 +210,13 @@ impl Engine {
     }
 
     /// Work that follows a commit: hand out tasks, re-arm the timer, wake readers.
-    pub(crate) fn after_commit(&self, execution: &Execution, effects: Vec<Effect>) {
+    pub(crate) fn after_commit(
+        &self,
+        execution: &Execution,
+        events: &[Event],
+        effects: Vec<Effect>,
+    ) {
+        self.inner.executions.extend_tail(execution, events);
         for effect in effects {
             self.perform(&execution.key, effect);
         }
@@ -220,7 +279,7 @@ impl Engine {
                 }));
             }
         }
-        self.after_commit(&execution, effects);
+        self.after_commit(&execution, &[], effects);
         self.inner.executions.insert(execution);
     }
 

@@ -117,11 +117,11 @@ impl Engine {
         let write = Write {
             execution: execution.clone(),
             expected_version: None,
-            events: outcome.events,
+            events: outcome.events.clone(),
             make_current: Some(current.map(|c| c.run_id)),
         };
         self.inner.store.commit(vec![write]).await?;
-        self.after_commit(&execution, outcome.effects);
+        self.after_commit(&execution, &outcome.events, outcome.effects);
         self.inner.executions.insert(execution);
         Ok(StartResult {
             run_id: key.run_id,

@@ -140,11 +140,22 @@ impl Engine {
             } else {
                 1
             };
-        let history = self
+        // Up to this task's started event; later events (a timeout, say) are not its own.
+        let last_event_id = info.started_event_id;
+        let history = match self
             .inner
-            .store
-            .history(&key, first_event_id, usize::MAX)
-            .await?;
+            .executions
+            .tail_events(&key, first_event_id, last_event_id)
+        {
+            Some(events) => events,
+            None => {
+                let count = usize::try_from(last_event_id - first_event_id + 1).unwrap_or(0);
+                self.inner
+                    .store
+                    .history(&key, first_event_id, count)
+                    .await?
+            }
+        };
         let token = TaskToken::Workflow {
             key: key.clone(),
             scheduled_event_id: task.scheduled_event_id,

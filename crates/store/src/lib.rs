@@ -6,6 +6,7 @@
 
 pub mod filter_sql;
 pub mod sqlite;
+pub mod testing;
 
 use async_trait::async_trait;
 use keel_core::reuse::CurrentRun;

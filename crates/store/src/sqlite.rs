@@ -76,7 +76,12 @@ impl SqliteStore {
     /// Opens (creating and migrating as needed) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let mut conn = open_connection(path)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn).map_err(|error| match error {
+            Error::Unavailable(message) => {
+                Error::Unavailable(format!("cannot use {}: {message}", path.display()))
+            }
+            other => other,
+        })?;
         let (writer, requests) = mpsc::channel();
         std::thread::Builder::new()
             .name("keel-sqlite-writer".into())
