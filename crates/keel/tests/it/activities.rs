@@ -12,7 +12,10 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 use crate::harness::{
     Server, assert_well_formed, describe, event_types, history, unique, with_worker,
 };
-use crate::workflows::{Flaky, Greeting, Heartbeats, Pipeline, Rejecting, SlowFirst, attempts_of};
+use crate::workflows::{
+    CancelsActivity, Flaky, Greeting, Heartbeats, LocalSteps, Pipeline, Rejecting, SlowFirst,
+    attempts_of, saw_cancellation,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_activity_returns_its_value_with_temporals_history() {
@@ -334,4 +337,107 @@ async fn heartbeat_timeout_retries_with_the_last_heartbeat_details() {
         }
         other => panic!("expected a heartbeat timeout, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_activities_are_recorded_as_markers() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let queue = unique("local");
+    let workflow_id = unique("local-wf");
+    let result = with_worker(&client, &queue, async {
+        let handle = client
+            .start_workflow(
+                LocalSteps::run,
+                5u32,
+                WorkflowStartOptions::new(&queue, &workflow_id).build(),
+            )
+            .await
+            .unwrap();
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(result, 7);
+    let events = history(&client, &workflow_id).await;
+    assert_well_formed(&events);
+    let types = event_types(&events);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == EventType::MarkerRecorded)
+            .count(),
+        2,
+        "{types:?}"
+    );
+    assert!(
+        !types.contains(&EventType::ActivityTaskScheduled),
+        "local activities never reach a queue"
+    );
+    for event in &events {
+        if let Some(Attributes::MarkerRecordedEventAttributes(marker)) = &event.attributes {
+            assert!(
+                !marker.details.is_empty(),
+                "the marker keeps the result the SDK replays from"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_activity_reaches_the_worker_through_heartbeats() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let queue = unique("cancel");
+    let workflow_id = unique("cancel-wf");
+    let cancelled = with_worker(&client, &queue, async {
+        let handle = client
+            .start_workflow(
+                CancelsActivity::run,
+                (),
+                WorkflowStartOptions::new(&queue, &workflow_id).build(),
+            )
+            .await
+            .unwrap();
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(cancelled, "the workflow saw its activity end as cancelled");
+    assert!(
+        saw_cancellation(&workflow_id),
+        "the activity learned of the cancellation from a heartbeat answer"
+    );
+    let events = history(&client, &workflow_id).await;
+    assert_well_formed(&events);
+    let types = event_types(&events);
+    let requested = types
+        .iter()
+        .position(|t| *t == EventType::ActivityTaskCancelRequested)
+        .expect("cancel requested");
+    let canceled = types
+        .iter()
+        .position(|t| *t == EventType::ActivityTaskCanceled)
+        .expect("activity canceled");
+    assert!(requested < canceled, "{types:?}");
+    assert!(!types.contains(&EventType::ActivityTaskCompleted));
+    match events[canceled].attributes.as_ref().unwrap() {
+        Attributes::ActivityTaskCanceledEventAttributes(a) => {
+            assert_eq!(
+                a.latest_cancel_requested_event_id,
+                events[requested].event_id
+            );
+            assert_eq!(a.scheduled_event_id, 5);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        attempts_of(&workflow_id).len(),
+        1,
+        "a cancelled activity is not retried"
+    );
 }

@@ -209,3 +209,99 @@ async fn list_count_describe_and_history_agree_with_reality() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_and_health_checks() {
+    use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
+
+    let server = Server::start().await;
+    let client = server.client().await;
+    let queue = unique("pages");
+    let workflow_id = unique("pages-wf");
+    with_worker(&client, &queue, async {
+        let handle = client
+            .start_workflow(
+                Greeting::run,
+                "pages".to_owned(),
+                WorkflowStartOptions::new(&queue, &workflow_id).build(),
+            )
+            .await
+            .unwrap();
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+    })
+    .await;
+    let whole = history(&client, &workflow_id).await;
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    let mut next_page_token = Vec::new();
+    loop {
+        let request = GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.clone(),
+                run_id: String::new(),
+            }),
+            maximum_page_size: 4,
+            next_page_token: next_page_token.clone(),
+            ..Default::default()
+        };
+        let page = WorkflowService::get_workflow_execution_history(
+            &mut client.clone(),
+            Request::new(request),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        let events = page.history.unwrap_or_default().events;
+        assert!(events.len() <= 4, "a page holds at most the page size");
+        paged.extend(events);
+        pages += 1;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        next_page_token = page.next_page_token;
+    }
+    assert_eq!(paged, whole, "pages concatenate to the whole history");
+    assert_eq!(pages, whole.len().div_ceil(4));
+    let bad_token = GetWorkflowExecutionHistoryRequest {
+        namespace: "default".into(),
+        execution: Some(WorkflowExecution {
+            workflow_id: workflow_id.clone(),
+            run_id: String::new(),
+        }),
+        next_page_token: b"garbage".to_vec(),
+        ..Default::default()
+    };
+    let error = WorkflowService::get_workflow_execution_history(
+        &mut client.clone(),
+        Request::new(bad_token),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    for service in ["", "temporal.api.workflowservice.v1.WorkflowService"] {
+        let answer = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            answer.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+}

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::{ActivityOptions, ApplicationFailure, WorkflowContext, WorkflowResult};
+use temporalio_sdk::{
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure,
+    CancellableFuture, LocalActivityOptions, WorkflowContext, WorkflowResult,
+};
 
 /// When each attempt of an activity started, by workflow id: how tests observe retries
 /// and their backoff from the worker's side.
@@ -24,6 +27,18 @@ fn record_attempt(ctx: &ActivityContext) -> u32 {
         .or_default()
         .push((info.attempt, Instant::now()));
     info.attempt
+}
+
+/// Workflow ids whose activity saw its cancellation.
+static CANCELLED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn record_cancellation(ctx: &ActivityContext) {
+    let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
+    CANCELLED.lock().unwrap().push(workflow_id);
+}
+
+pub fn saw_cancellation(workflow_id: &str) -> bool {
+    CANCELLED.lock().unwrap().iter().any(|id| id == workflow_id)
 }
 
 pub fn attempts_of(workflow_id: &str) -> Vec<(u32, Instant)> {
@@ -118,6 +133,21 @@ impl TestActivities {
             .deserialize()
             .map_err(|e| ActivityError::application(ApplicationFailure::new(e.to_string())))?;
         Ok(details.unwrap_or(0) + 1)
+    }
+
+    /// Heartbeats until the server tells it the workflow cancelled it.
+    #[activity]
+    pub async fn until_cancelled(ctx: ActivityContext, _input: ()) -> Result<(), ActivityError> {
+        record_attempt(&ctx);
+        for beat in 0..300u32 {
+            if ctx.is_cancelled() {
+                record_cancellation(&ctx);
+                return Err(ActivityError::cancelled());
+            }
+            let _ = ctx.record_heartbeat(beat).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     #[activity]
@@ -290,6 +320,10 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<PanicsOnce>()
         .unwrap()
+        .register_workflow::<LocalSteps>()
+        .unwrap()
+        .register_workflow::<CancelsActivity>()
+        .unwrap()
         .register_activities(TestActivities)
 }
 
@@ -319,5 +353,50 @@ impl PanicsOnce {
         Ok(ctx
             .execute_activity(TestActivities::add_one, 41u32, options)
             .await?)
+    }
+}
+
+/// Two local activities: no activity tasks, only markers in history.
+#[workflow]
+#[derive(Default)]
+pub struct LocalSteps;
+
+#[workflow_methods]
+impl LocalSteps {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, start: u32) -> WorkflowResult<u32> {
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(Duration::from_secs(5))
+            .build();
+        let once = ctx
+            .execute_local_activity(TestActivities::add_one, start, options.clone())
+            .await?;
+        Ok(ctx
+            .execute_local_activity(TestActivities::add_one, once, options)
+            .await?)
+    }
+}
+
+/// Starts an activity, lets it run for a second, cancels it and waits for the worker to
+/// confirm. Returns whether the activity ended as cancelled.
+#[workflow]
+#[derive(Default)]
+pub struct CancelsActivity;
+
+#[workflow_methods]
+impl CancelsActivity {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<bool> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+            .heartbeat_timeout(Duration::from_secs(1))
+            .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
+            .build();
+        let activity = ctx.execute_activity(TestActivities::until_cancelled, (), options);
+        ctx.timer(Duration::from_secs(1)).await;
+        activity.cancel();
+        Ok(matches!(
+            activity.await,
+            Err(ActivityExecutionError::Cancelled(_))
+        ))
     }
 }
