@@ -7,7 +7,7 @@ use crate::command::{Command, ScheduleActivity};
 use crate::event::{ActivityScheduled, EventKind};
 use crate::execution::{Activity, ActivityState, Execution, Timer};
 use crate::transition::{Effect, TaskRef, Tx, failed_cause};
-use crate::types::{RetryPolicy, RetryState, Status, TaskQueue};
+use crate::types::{RetryPolicy, Status, TaskQueue};
 
 const MAX_ID_LENGTH: usize = 1000;
 
@@ -280,12 +280,14 @@ pub(crate) fn apply(
             false
         }
         Command::FailWorkflow { failure } => {
+            let (retry_state, new_execution_run_id) = tx.retry_workflow(Some(&failure));
             tx.close(
                 Status::Failed,
                 EventKind::WorkflowExecutionFailed {
                     failure,
-                    retry_state: RetryState::RetryPolicyNotSet,
+                    retry_state,
                     workflow_task_completed_event_id: completed_event_id,
+                    new_execution_run_id,
                 },
             );
             false

@@ -28,9 +28,12 @@ pub enum EventKind {
         failure: Failure,
         retry_state: RetryState,
         workflow_task_completed_event_id: i64,
+        /// The run that retries this one; empty when there is none.
+        new_execution_run_id: String,
     },
     WorkflowExecutionTimedOut {
         retry_state: RetryState,
+        new_execution_run_id: String,
     },
     WorkflowExecutionTerminated {
         reason: String,
@@ -159,6 +162,19 @@ pub struct WorkflowStarted {
     pub header: BlobMap,
     pub retry_policy: Option<RetryPolicy>,
     pub cron_schedule: String,
+    /// For a retry: the run it retries, why, and how long it waits before its first task.
+    pub continued_execution_run_id: String,
+    pub initiator: Option<Initiator>,
+    pub continued_failure: Option<Failure>,
+    pub first_workflow_task_backoff: Duration,
+}
+
+/// What started a run that continues a chain; Temporal's ContinueAsNewInitiator numbering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Initiator {
+    Workflow = 1,
+    Retry = 2,
+    CronSchedule = 3,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

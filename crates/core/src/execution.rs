@@ -37,6 +37,11 @@ pub struct Execution {
     pub buffered: Vec<(Time, EventKind)>,
     /// Identity of the worker that last took a task of this run.
     pub last_worker_identity: String,
+    /// The id the next run of the chain gets if this one is retried. Chosen by the engine at
+    /// start, so the core needs no randomness.
+    pub next_run_id: String,
+    /// A retried run waits out its backoff before its first workflow task.
+    pub first_workflow_task_at: Option<Time>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,6 +105,7 @@ pub struct Timer {
 pub enum Deadline {
     RunTimeout,
     ExecutionTimeout,
+    FirstWorkflowTask,
     WorkflowTaskStartToClose {
         scheduled_event_id: i64,
         attempt: i32,
@@ -151,6 +157,9 @@ impl Execution {
         }
         if let Some(at) = self.execution_expiration {
             deadlines.push((at, Deadline::ExecutionTimeout));
+        }
+        if let Some(at) = self.first_workflow_task_at {
+            deadlines.push((at, Deadline::FirstWorkflowTask));
         }
         if let Some(task) = &self.workflow_task {
             let (scheduled_event_id, attempt) = (task.scheduled_event_id, task.attempt);

@@ -19,18 +19,19 @@ pub mod token;
 pub mod transition;
 pub mod types;
 pub mod visibility;
+mod workflow_retry;
 
 pub use activity::{backoff, retry_delay};
 pub use command::{Command, ScheduleActivity};
 pub use commands::default_retry_policy;
-pub use event::{ActivityScheduled, Event, EventKind, WorkflowStarted};
+pub use event::{ActivityScheduled, Event, EventKind, Initiator, WorkflowStarted};
 pub use execution::{
     Activity, ActivityState, Deadline, Execution, StartedTask, Timer, WorkflowTask,
 };
 pub use namespace::Namespace;
 pub use start::StartParams;
 pub use token::TaskToken;
-pub use transition::{Completion, CompletionResult, Effect, Outcome, TaskRef};
+pub use transition::{Completion, CompletionResult, Effect, Outcome, RetryRun, TaskRef};
 pub use types::*;
 
 /// Why the core refused an input. Nothing changed.

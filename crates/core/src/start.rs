@@ -27,6 +27,8 @@ pub struct StartParams {
     pub header: BlobMap,
     pub retry_policy: Option<RetryPolicy>,
     pub cron_schedule: String,
+    /// The id a retry of this run will get (see `Execution::next_run_id`).
+    pub next_run_id: String,
 }
 
 impl StartParams {
@@ -111,6 +113,10 @@ impl Execution {
                 .retry_policy
                 .map(|policy| default_retry_policy(Some(policy))),
             cron_schedule: params.cron_schedule,
+            continued_execution_run_id: String::new(),
+            initiator: None,
+            continued_failure: None,
+            first_workflow_task_backoff: Duration::ZERO,
         };
         let mut execution = Execution {
             key,
@@ -132,6 +138,8 @@ impl Execution {
             timers: Default::default(),
             buffered: Vec::new(),
             last_worker_identity: String::new(),
+            next_run_id: params.next_run_id,
+            first_workflow_task_at: None,
         };
         let mut tx = Tx::new(&mut execution, now);
         tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));

@@ -35,15 +35,22 @@ fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
         Deadline::RunTimeout | Deadline::ExecutionTimeout => {
             // As Temporal: past the execution expiration no retry is possible at all.
             let expired = tx.ex.execution_expiration.is_some_and(|at| at <= tx.now);
-            let retry_state = if expired {
-                RetryState::Timeout
+            let (retry_state, new_execution_run_id) = if expired {
+                (RetryState::Timeout, String::new())
             } else {
-                RetryState::RetryPolicyNotSet
+                tx.retry_workflow(None)
             };
             tx.close(
                 Status::TimedOut,
-                EventKind::WorkflowExecutionTimedOut { retry_state },
+                EventKind::WorkflowExecutionTimedOut {
+                    retry_state,
+                    new_execution_run_id,
+                },
             );
+        }
+        Deadline::FirstWorkflowTask => {
+            tx.ex.first_workflow_task_at = None;
+            tx.schedule_workflow_task();
         }
         Deadline::WorkflowTaskStartToClose {
             scheduled_event_id,

@@ -21,12 +21,23 @@ pub struct Outcome {
     pub effects: Vec<Effect>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// A workflow task is ready on this queue.
     DispatchWorkflowTask(TaskRef),
     /// An activity attempt is ready on this queue.
     DispatchActivityTask(TaskRef),
+    /// The run closed and is retried: create the next run of the chain
+    /// (`Execution::start_retry`) in the same commit.
+    StartRetry(RetryRun),
+}
+
+/// How a retried run continues.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryRun {
+    pub run_id: String,
+    pub failure: Option<crate::types::Failure>,
+    pub backoff: Duration,
 }
 
 /// Names a dispatchable task of one execution.

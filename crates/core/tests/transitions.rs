@@ -1568,6 +1568,7 @@ fn run_timeout_closes_the_run_and_nothing_follows() {
     assert_eq!(
         h.event(before + 1),
         &EventKind::WorkflowExecutionTimedOut {
+            new_execution_run_id: String::new(),
             retry_state: RetryState::RetryPolicyNotSet,
         }
     );
@@ -1614,6 +1615,7 @@ fn execution_timeout_ends_with_retry_state_timeout() {
         h.event(3),
         &EventKind::WorkflowExecutionTimedOut {
             retry_state: RetryState::Timeout,
+            new_execution_run_id: String::new(),
         }
     );
 }
@@ -2431,4 +2433,228 @@ fn decide_start_after_close_follows_the_reuse_policy() {
             }
         }
     }
+}
+
+fn retrying(maximum_attempts: i32) -> StartParams {
+    StartParams {
+        retry_policy: Some(RetryPolicy {
+            initial_interval: secs(1),
+            backoff_coefficient: 2.0,
+            maximum_interval: Duration::ZERO,
+            maximum_attempts,
+            non_retryable_error_types: vec!["Fatal".into()],
+        }),
+        next_run_id: "run-2".into(),
+        ..params()
+    }
+}
+
+fn retry_effect(h: &Harness) -> keel_core::RetryRun {
+    match &h.effects[..] {
+        [Effect::StartRetry(retry)] => retry.clone(),
+        other => panic!("expected one StartRetry effect, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_run_with_a_retry_policy_continues_in_a_new_run_after_a_backoff() {
+    let mut h = Harness::start_with(retrying(3));
+    h.take_workflow_task();
+    let failure = app_failure("boom", "Oops", false);
+    h.complete(vec![Command::FailWorkflow {
+        failure: failure.clone(),
+    }]);
+    match &h.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionFailed {
+            retry_state,
+            new_execution_run_id,
+            ..
+        } => {
+            assert_eq!(*retry_state, RetryState::InProgress);
+            assert_eq!(new_execution_run_id, "run-2");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.ex.status, Status::Failed);
+    let retry = retry_effect(&h);
+    assert_eq!(
+        retry.backoff,
+        secs(1),
+        "first retry waits the initial interval"
+    );
+    assert_eq!(retry.failure.as_ref(), Some(&failure));
+
+    let (next, outcome) = Execution::start_retry(&h.ex, &retry, "run-3".into(), h.now);
+    assert_eq!(next.key.run_id, "run-2");
+    assert_eq!(next.key.workflow_id, h.ex.key.workflow_id);
+    assert_eq!(next.next_run_id, "run-3");
+    assert_eq!(
+        outcome.events.len(),
+        1,
+        "no workflow task before the backoff"
+    );
+    match &outcome.events[0].kind {
+        EventKind::WorkflowExecutionStarted(started) => {
+            assert_eq!(started.attempt, 2);
+            assert_eq!(started.continued_execution_run_id, h.ex.key.run_id);
+            assert_eq!(started.initiator, Some(keel_core::Initiator::Retry));
+            assert_eq!(started.continued_failure.as_ref(), Some(&failure));
+            assert_eq!(started.first_workflow_task_backoff, secs(1));
+            assert_eq!(
+                started.first_execution_run_id,
+                h.ex.started.first_execution_run_id
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut next_run = Harness {
+        ex: next,
+        now: h.now,
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    next_run.record(outcome);
+    assert_eq!(next_run.ex.deadlines()[0].1, Deadline::FirstWorkflowTask);
+    next_run.advance(secs(1));
+    assert_eq!(
+        next_run.history(),
+        ["WorkflowExecutionStarted", "WorkflowTaskScheduled"]
+    );
+
+    // The second run fails too; its backoff doubles; the third is the last allowed attempt.
+    next_run.take_workflow_task();
+    next_run.complete(vec![Command::FailWorkflow {
+        failure: failure.clone(),
+    }]);
+    let retry = retry_effect(&next_run);
+    assert_eq!(retry.backoff, secs(2));
+    let (third, outcome) =
+        Execution::start_retry(&next_run.ex, &retry, "run-4".into(), next_run.now);
+    let mut third_run = Harness {
+        ex: third,
+        now: next_run.now,
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    third_run.record(outcome);
+    third_run.advance(secs(2));
+    third_run.take_workflow_task();
+    third_run.complete(vec![Command::FailWorkflow { failure }]);
+    assert!(third_run.effects.is_empty(), "no fourth attempt");
+    match &third_run.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionFailed {
+            retry_state,
+            new_execution_run_id,
+            ..
+        } => {
+            assert_eq!(*retry_state, RetryState::MaximumAttemptsReached);
+            assert!(new_execution_run_id.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn non_retryable_workflow_failures_end_the_chain() {
+    let mut h = Harness::start_with(retrying(0));
+    h.take_workflow_task();
+    h.complete(vec![Command::FailWorkflow {
+        failure: app_failure("bad", "Fatal", false),
+    }]);
+    assert!(h.effects.is_empty());
+    match &h.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionFailed { retry_state, .. } => {
+            assert_eq!(*retry_state, RetryState::NonRetryableFailure)
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut h = Harness::start_with(retrying(0));
+    h.take_workflow_task();
+    h.complete(vec![Command::FailWorkflow {
+        failure: app_failure("bad", "Oops", true),
+    }]);
+    assert!(
+        h.effects.is_empty(),
+        "a failure marked non-retryable is not retried"
+    );
+    let mut h = Harness::start();
+    h.take_workflow_task();
+    h.complete(vec![Command::FailWorkflow {
+        failure: app_failure("bad", "Oops", false),
+    }]);
+    assert!(h.effects.is_empty(), "no policy, no retry");
+}
+
+#[test]
+fn a_run_timeout_is_retried_but_the_execution_timeout_is_not() {
+    let mut h = Harness::start_with(StartParams {
+        workflow_run_timeout: secs(10),
+        workflow_execution_timeout: secs(30),
+        ..retrying(0)
+    });
+    h.take_workflow_task();
+    h.complete(vec![timer("t", secs(60))]);
+    h.advance(secs(10));
+    match &h.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionTimedOut {
+            retry_state,
+            new_execution_run_id,
+        } => {
+            assert_eq!(*retry_state, RetryState::InProgress);
+            assert_eq!(new_execution_run_id, "run-2");
+        }
+        other => panic!("{other:?}"),
+    }
+    let retry = retry_effect(&h);
+    assert_eq!(retry.failure, None);
+    let (next, outcome) = Execution::start_retry(&h.ex, &retry, "run-3".into(), h.now);
+    assert_eq!(
+        next.execution_expiration, h.ex.execution_expiration,
+        "the execution timeout spans the chain"
+    );
+    assert_eq!(
+        next.run_expiration,
+        Some(h.now.plus(secs(11))),
+        "the run timeout starts after the backoff"
+    );
+    let mut next_run = Harness {
+        ex: next,
+        now: h.now,
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    next_run.record(outcome);
+    next_run.advance(secs(1));
+    next_run.take_workflow_task();
+    next_run.complete(vec![timer("t", secs(60))]);
+    next_run.advance(secs(10));
+    let retry = retry_effect(&next_run);
+    let (last, outcome) =
+        Execution::start_retry(&next_run.ex, &retry, "run-4".into(), next_run.now);
+    let mut last_run = Harness {
+        ex: last,
+        now: next_run.now,
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    last_run.record(outcome);
+    last_run.advance(secs(2));
+    last_run.take_workflow_task();
+    last_run.complete(vec![timer("t", secs(60))]);
+    last_run.advance(secs(10));
+    match &last_run.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionTimedOut {
+            retry_state,
+            new_execution_run_id,
+        } => {
+            assert_eq!(
+                *retry_state,
+                RetryState::Timeout,
+                "30 s of execution time are used up"
+            );
+            assert!(new_execution_run_id.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(last_run.effects.is_empty());
 }

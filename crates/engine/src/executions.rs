@@ -187,19 +187,49 @@ impl Engine {
             )));
         };
         let mut next = current.clone();
-        let (outcome, value) = transition(&mut next, self.now())?;
-        let write = Write {
+        let now = self.now();
+        let (outcome, value) = transition(&mut next, now)?;
+        let mut writes = vec![Write {
             execution: next.clone(),
             expected_version: Some(current.version),
             events: outcome.events.clone(),
             make_current: None,
-        };
-        if let Err(error) = self.inner.store.commit(vec![write]).await {
+        }];
+        // A retried run's successor is created in the same commit: the chain never has a
+        // closed link without its next one.
+        let successors: Vec<(Execution, Outcome)> = outcome
+            .effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::StartRetry(retry) => {
+                    let next_run_id = uuid::Uuid::new_v4().to_string();
+                    Some(Execution::start_retry(&next, retry, next_run_id, now))
+                }
+                _ => None,
+            })
+            .collect();
+        for (successor, successor_outcome) in &successors {
+            writes.push(Write {
+                execution: successor.clone(),
+                expected_version: None,
+                events: successor_outcome.events.clone(),
+                make_current: Some(Some(next.key.run_id.clone())),
+            });
+        }
+        if let Err(error) = self.inner.store.commit(writes).await {
             // The cached state may be behind the store (another writer): reload next time.
             *cached = None;
             return Err(error.into());
         }
         self.after_commit(&next, &outcome.events, outcome.effects);
+        for (successor, successor_outcome) in successors {
+            self.after_commit(
+                &successor,
+                &successor_outcome.events,
+                successor_outcome.effects,
+            );
+            self.inner.executions.insert(successor);
+        }
         let closed = !next.is_running();
         *cached = Some(next);
         drop(cached);
@@ -231,6 +261,8 @@ impl Engine {
         let (kind, task) = match effect {
             Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
             Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
+            // Carried out by `update`, inside the commit.
+            Effect::StartRetry(_) => return,
         };
         if task.queue.kind == QueueKind::Sticky
             && self

@@ -113,7 +113,9 @@ impl Engine {
             workflow_id: request.workflow_id,
             run_id: uuid::Uuid::new_v4().to_string(),
         };
-        let (execution, outcome) = Execution::start(key.clone(), request.params, self.now())?;
+        let mut params = request.params;
+        params.next_run_id = uuid::Uuid::new_v4().to_string();
+        let (execution, outcome) = Execution::start(key.clone(), params, self.now())?;
         let write = Write {
             execution: execution.clone(),
             expected_version: None,

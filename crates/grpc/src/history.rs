@@ -54,6 +54,11 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                     header: Some(to_header(&started.header)),
                     retry_policy: started.retry_policy.as_ref().map(to_retry_policy),
                     cron_schedule: started.cron_schedule.clone(),
+                    continued_execution_run_id: started.continued_execution_run_id.clone(),
+                    initiator: started.initiator.map_or(0, |initiator| initiator as i32),
+                    continued_failure: started.continued_failure.as_ref().map(to_failure),
+                    first_workflow_task_backoff: (!started.first_workflow_task_backoff.is_zero())
+                        .then(|| duration(started.first_workflow_task_backoff)),
                     ..Default::default()
                 },
             ),
@@ -75,6 +80,7 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
             failure,
             retry_state,
             workflow_task_completed_event_id,
+            new_execution_run_id,
         } => (
             EventType::WorkflowExecutionFailed,
             Attributes::WorkflowExecutionFailedEventAttributes(
@@ -82,16 +88,19 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                     failure: Some(to_failure(failure)),
                     retry_state: to_retry_state(*retry_state),
                     workflow_task_completed_event_id: *workflow_task_completed_event_id,
-                    ..Default::default()
+                    new_execution_run_id: new_execution_run_id.clone(),
                 },
             ),
         ),
-        EventKind::WorkflowExecutionTimedOut { retry_state } => (
+        EventKind::WorkflowExecutionTimedOut {
+            retry_state,
+            new_execution_run_id,
+        } => (
             EventType::WorkflowExecutionTimedOut,
             Attributes::WorkflowExecutionTimedOutEventAttributes(
                 h::WorkflowExecutionTimedOutEventAttributes {
                     retry_state: to_retry_state(*retry_state),
-                    ..Default::default()
+                    new_execution_run_id: new_execution_run_id.clone(),
                 },
             ),
         ),

@@ -297,6 +297,8 @@ impl WorkflowService for Frontend {
             header: header(r.header.as_ref()),
             retry_policy: retry_policy(r.retry_policy.as_ref())?,
             cron_schedule: r.cron_schedule,
+            // Chosen by the engine.
+            next_run_id: String::new(),
         };
         let result = engine_result(
             self.engine

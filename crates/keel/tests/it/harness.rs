@@ -141,6 +141,11 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn history(client: &Client, workflow_id: &str) -> Vec<HistoryEvent> {
+    history_of_run(client, workflow_id, "").await
+}
+
+/// One run's history; an empty run id means the workflow id's current run.
+pub async fn history_of_run(client: &Client, workflow_id: &str, run_id: &str) -> Vec<HistoryEvent> {
     let mut events = Vec::new();
     let mut next_page_token = Vec::new();
     loop {
@@ -148,7 +153,7 @@ pub async fn history(client: &Client, workflow_id: &str) -> Vec<HistoryEvent> {
             namespace: "default".into(),
             execution: Some(WorkflowExecution {
                 workflow_id: workflow_id.into(),
-                run_id: String::new(),
+                run_id: run_id.into(),
             }),
             next_page_token: next_page_token.clone(),
             history_event_filter_type: HistoryEventFilterType::AllEvent as i32,

@@ -17,7 +17,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 use crate::harness::{
     Server, assert_well_formed, describe, event_types, history, unique, with_worker,
 };
-use crate::workflows::{Greeting, Sleeper};
+use crate::workflows::{FailsTwice, Greeting, Sleeper};
 
 fn start_request(workflow_id: &str, request_id: &str) -> StartWorkflowExecutionRequest {
     StartWorkflowExecutionRequest {
@@ -224,5 +224,110 @@ async fn bad_requests_are_refused_with_clear_errors_and_change_nothing() {
         history(&client, &workflow_id).await.len(),
         2,
         "the refused completion added no event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_retry_policy_runs_the_workflow_again_in_a_chain() {
+    use temporalio_common::protos::temporal::api::enums::v1::RetryState;
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
+
+    let server = Server::start().await;
+    let client = server.client().await;
+    let queue = unique("chain");
+    let workflow_id = unique("chain-wf");
+    let started = std::time::Instant::now();
+    let (result, first_run) = with_worker(&client, &queue, async {
+        let options = WorkflowStartOptions::new(&queue, &workflow_id)
+            .retry_policy(crate::workflows::retry(Duration::from_millis(300), 5))
+            .build();
+        let handle = client
+            .start_workflow(FailsTwice::run, (), options)
+            .await
+            .unwrap();
+        let first_run = handle.run_id().unwrap().to_owned();
+        (
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            first_run,
+        )
+    })
+    .await;
+    assert_eq!(
+        result, 3,
+        "the client followed the chain to the run that succeeded"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "backoffs of 300 ms and 600 ms were waited"
+    );
+
+    let list = WorkflowService::list_workflow_executions(
+        &mut client.clone(),
+        Request::new(ListWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            query: format!("WorkflowId = '{workflow_id}' ORDER BY StartTime ASC"),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap()
+    .into_inner()
+    .executions;
+    let statuses: Vec<i32> = list.iter().map(|e| e.status).collect();
+    use WorkflowExecutionStatus::{Completed, Failed};
+    assert_eq!(
+        statuses,
+        vec![Failed as i32, Failed as i32, Completed as i32]
+    );
+    let runs: Vec<String> = list
+        .iter()
+        .map(|e| e.execution.as_ref().unwrap().run_id.clone())
+        .collect();
+    assert_eq!(runs[0], first_run);
+
+    // Each closed run names its successor; each successor names its predecessor and attempt.
+    for (index, run) in runs.iter().enumerate() {
+        let events = crate::harness::history_of_run(&client, &workflow_id, run).await;
+        assert_well_formed(&events);
+        match events[0].attributes.as_ref().unwrap() {
+            Attributes::WorkflowExecutionStartedEventAttributes(a) => {
+                assert_eq!(a.attempt, index as i32 + 1);
+                assert_eq!(a.first_execution_run_id, first_run);
+                if index > 0 {
+                    assert_eq!(a.continued_execution_run_id, runs[index - 1]);
+                    assert!(
+                        a.continued_failure
+                            .as_ref()
+                            .unwrap()
+                            .message
+                            .contains("failed")
+                    );
+                    assert!(a.first_workflow_task_backoff.is_some());
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        if index < 2 {
+            match events.last().unwrap().attributes.as_ref().unwrap() {
+                Attributes::WorkflowExecutionFailedEventAttributes(a) => {
+                    assert_eq!(a.new_execution_run_id, runs[index + 1]);
+                    assert_eq!(a.retry_state, RetryState::InProgress as i32);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let current = describe(&client, &workflow_id)
+        .await
+        .workflow_execution_info
+        .unwrap();
+    assert_eq!(
+        current.execution.unwrap().run_id,
+        runs[2],
+        "the last run is the current one"
     );
 }

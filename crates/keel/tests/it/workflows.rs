@@ -49,7 +49,7 @@ pub fn attempts_of(workflow_id: &str) -> Vec<(u32, Instant)> {
         .unwrap_or_default()
 }
 
-fn retry(initial: Duration, maximum_attempts: u32) -> RetryPolicy {
+pub fn retry(initial: Duration, maximum_attempts: u32) -> RetryPolicy {
     RetryPolicy::builder()
         .initial_interval(initial)
         .backoff_coefficient(2.0)
@@ -324,6 +324,8 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<CancelsActivity>()
         .unwrap()
+        .register_workflow::<FailsTwice>()
+        .unwrap()
         .register_activities(TestActivities)
 }
 
@@ -398,5 +400,22 @@ impl CancelsActivity {
             activity.await,
             Err(ActivityExecutionError::Cancelled(_))
         ))
+    }
+}
+
+/// Fails its first two runs; started with a retry policy, the third run succeeds.
+#[workflow]
+#[derive(Default)]
+pub struct FailsTwice;
+
+#[workflow_methods]
+impl FailsTwice {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+        let attempt = ctx.info().attempt();
+        if attempt < 3 {
+            return Err(ApplicationFailure::new(format!("run attempt {attempt} failed")).into());
+        }
+        Ok(attempt)
     }
 }
