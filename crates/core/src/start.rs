@@ -70,7 +70,48 @@ impl StartParams {
     }
 }
 
+/// What differs between the ways a run begins (a start, a retry).
+pub(crate) struct NewRun {
+    pub start_request_id: String,
+    pub run_expiration: Option<Time>,
+    pub execution_expiration: Option<Time>,
+    pub next_run_id: String,
+    pub first_workflow_task_at: Option<Time>,
+}
+
 impl Execution {
+    /// The state of a run that has only just begun, before its first event.
+    pub(crate) fn new_run(
+        key: ExecutionKey,
+        started: WorkflowStarted,
+        now: Time,
+        run: NewRun,
+    ) -> Execution {
+        Execution {
+            key,
+            status: Status::Running,
+            version: 0,
+            next_event_id: 1,
+            start_time: now,
+            close_time: None,
+            start_request_id: run.start_request_id,
+            memo: started.memo.clone(),
+            search_attributes: started.search_attributes.clone(),
+            run_expiration: run.run_expiration,
+            execution_expiration: run.execution_expiration,
+            started,
+            workflow_task: None,
+            previous_started_event_id: 0,
+            stickiness: None,
+            activities: Default::default(),
+            timers: Default::default(),
+            buffered: Vec::new(),
+            last_worker_identity: String::new(),
+            next_run_id: run.next_run_id,
+            first_workflow_task_at: run.first_workflow_task_at,
+        }
+    }
+
     /// A new run with its first two events: started, and the first workflow task.
     pub fn start(
         key: ExecutionKey,
@@ -118,29 +159,18 @@ impl Execution {
             continued_failure: None,
             first_workflow_task_backoff: Duration::ZERO,
         };
-        let mut execution = Execution {
+        let mut execution = Execution::new_run(
             key,
-            status: Status::Running,
-            version: 0,
-            next_event_id: 1,
-            start_time: now,
-            close_time: None,
-            start_request_id: params.request_id,
-            memo: started.memo.clone(),
-            search_attributes: started.search_attributes.clone(),
-            run_expiration: (!run_timeout.is_zero()).then(|| now.plus(run_timeout)),
-            execution_expiration,
-            started: started.clone(),
-            workflow_task: None,
-            previous_started_event_id: 0,
-            stickiness: None,
-            activities: Default::default(),
-            timers: Default::default(),
-            buffered: Vec::new(),
-            last_worker_identity: String::new(),
-            next_run_id: params.next_run_id,
-            first_workflow_task_at: None,
-        };
+            started.clone(),
+            now,
+            NewRun {
+                start_request_id: params.request_id,
+                run_expiration: (!run_timeout.is_zero()).then(|| now.plus(run_timeout)),
+                execution_expiration,
+                next_run_id: params.next_run_id,
+                first_workflow_task_at: None,
+            },
+        );
         let mut tx = Tx::new(&mut execution, now);
         tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));
         tx.schedule_workflow_task();

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::event::{EventKind, Initiator, WorkflowStarted};
 use crate::execution::Execution;
+use crate::start::NewRun;
 use crate::transition::{Effect, Outcome, RetryRun, Tx};
-use crate::types::{ExecutionKey, Failure, RetryState, Status, Time};
+use crate::types::{ExecutionKey, Failure, RetryState, Time};
 
 impl Tx<'_> {
     /// Whether the run is retried after `failure` (`None`: it timed out), and how; pushes the
@@ -88,29 +89,18 @@ impl Execution {
         };
         let first_task_at = now.plus(retry.backoff);
         let run_timeout = started.workflow_run_timeout;
-        let mut execution = Execution {
+        let mut execution = Execution::new_run(
             key,
-            status: Status::Running,
-            version: 0,
-            next_event_id: 1,
-            start_time: now,
-            close_time: None,
-            start_request_id: String::new(),
-            memo: previous.memo.clone(),
-            search_attributes: previous.search_attributes.clone(),
-            run_expiration: (!run_timeout.is_zero()).then(|| first_task_at.plus(run_timeout)),
-            execution_expiration: previous.execution_expiration,
-            started: started.clone(),
-            workflow_task: None,
-            previous_started_event_id: 0,
-            stickiness: None,
-            activities: Default::default(),
-            timers: Default::default(),
-            buffered: Vec::new(),
-            last_worker_identity: String::new(),
-            next_run_id,
-            first_workflow_task_at: (!retry.backoff.is_zero()).then_some(first_task_at),
-        };
+            started.clone(),
+            now,
+            NewRun {
+                start_request_id: String::new(),
+                run_expiration: (!run_timeout.is_zero()).then(|| first_task_at.plus(run_timeout)),
+                execution_expiration: previous.execution_expiration,
+                next_run_id,
+                first_workflow_task_at: (!retry.backoff.is_zero()).then_some(first_task_at),
+            },
+        );
         let mut tx = Tx::new(&mut execution, now);
         tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));
         if retry.backoff.is_zero() {

@@ -91,6 +91,21 @@ fn execution_ids(execution: Option<&common::WorkflowExecution>) -> (&str, &str) 
     execution.map_or(("", ""), |e| (e.workflow_id.as_str(), e.run_id.as_str()))
 }
 
+/// The target of the `…ById` calls.
+fn by_id(
+    namespace: String,
+    workflow_id: String,
+    run_id: String,
+    activity_id: String,
+) -> ActivityTarget {
+    ActivityTarget::Id {
+        namespace,
+        workflow_id,
+        run_id,
+        activity_id,
+    }
+}
+
 fn poll_workflow_response(
     task: keel_engine::PolledWorkflowTask,
 ) -> ws::PollWorkflowTaskQueueResponse {
@@ -469,12 +484,7 @@ impl WorkflowService for Frontend {
         request: Request<ws::RecordActivityTaskHeartbeatByIdRequest>,
     ) -> Reply<ws::RecordActivityTaskHeartbeatByIdResponse> {
         let r = request.into_inner();
-        let target = ActivityTarget::Id {
-            namespace: r.namespace,
-            workflow_id: r.workflow_id,
-            run_id: r.run_id,
-            activity_id: r.activity_id,
-        };
+        let target = by_id(r.namespace, r.workflow_id, r.run_id, r.activity_id);
         let cancel_requested = engine_result(
             self.engine
                 .heartbeat_activity(target, payloads(r.details.as_ref()))
@@ -507,12 +517,7 @@ impl WorkflowService for Frontend {
         request: Request<ws::RespondActivityTaskCompletedByIdRequest>,
     ) -> Reply<ws::RespondActivityTaskCompletedByIdResponse> {
         let r = request.into_inner();
-        let target = ActivityTarget::Id {
-            namespace: r.namespace,
-            workflow_id: r.workflow_id,
-            run_id: r.run_id,
-            activity_id: r.activity_id,
-        };
+        let target = by_id(r.namespace, r.workflow_id, r.run_id, r.activity_id);
         let outcome = ActivityOutcome::Completed(payloads(r.result.as_ref()));
         engine_result(
             self.engine
@@ -558,12 +563,7 @@ impl WorkflowService for Frontend {
             .as_ref()
             .map(failure)
             .ok_or_else(|| Status::invalid_argument("Failure is not set on request."))?;
-        let target = ActivityTarget::Id {
-            namespace: r.namespace,
-            workflow_id: r.workflow_id,
-            run_id: r.run_id,
-            activity_id: r.activity_id,
-        };
+        let target = by_id(r.namespace, r.workflow_id, r.run_id, r.activity_id);
         let outcome = ActivityOutcome::Failed {
             failure,
             last_heartbeat_details: payloads(r.last_heartbeat_details.as_ref()),
@@ -597,12 +597,7 @@ impl WorkflowService for Frontend {
         request: Request<ws::RespondActivityTaskCanceledByIdRequest>,
     ) -> Reply<ws::RespondActivityTaskCanceledByIdResponse> {
         let r = request.into_inner();
-        let target = ActivityTarget::Id {
-            namespace: r.namespace,
-            workflow_id: r.workflow_id,
-            run_id: r.run_id,
-            activity_id: r.activity_id,
-        };
+        let target = by_id(r.namespace, r.workflow_id, r.run_id, r.activity_id);
         let outcome = ActivityOutcome::Canceled(payloads(r.details.as_ref()));
         engine_result(
             self.engine

@@ -8,6 +8,9 @@ use temporalio_common::protos::temporal::api::enums::v1::{
     EventType, RetryState, TimeoutType, WorkflowExecutionStatus,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::history::v1::{
+    ActivityTaskFailedEventAttributes, ActivityTaskStartedEventAttributes, HistoryEvent,
+};
 
 use crate::harness::{
     Server, assert_well_formed, describe, event_types, history, unique, with_worker,
@@ -16,6 +19,27 @@ use crate::workflows::{
     CancelsActivity, Flaky, Greeting, Heartbeats, LocalSteps, Pipeline, Rejecting, SlowFirst,
     attempts_of, saw_cancellation,
 };
+
+/// The (only) activity's started event: attempt number and last failure.
+fn activity_started(events: &[HistoryEvent]) -> ActivityTaskStartedEventAttributes {
+    events
+        .iter()
+        .find_map(|e| match e.attributes.as_ref()? {
+            Attributes::ActivityTaskStartedEventAttributes(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("an ActivityTaskStarted event")
+}
+
+fn activity_failed(events: &[HistoryEvent]) -> ActivityTaskFailedEventAttributes {
+    events
+        .iter()
+        .find_map(|e| match e.attributes.as_ref()? {
+            Attributes::ActivityTaskFailedEventAttributes(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("an ActivityTaskFailed event")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_activity_returns_its_value_with_temporals_history() {
@@ -171,13 +195,7 @@ async fn failing_activity_is_retried_with_backoff_until_it_succeeds() {
     // Retries are invisible in history but for the final attempt's started event.
     let events = history(&client, &workflow_id).await;
     assert_well_formed(&events);
-    let started = events
-        .iter()
-        .find_map(|e| match e.attributes.as_ref()? {
-            Attributes::ActivityTaskStartedEventAttributes(a) => Some(a.clone()),
-            _ => None,
-        })
-        .expect("activity started event");
+    let started = activity_started(&events);
     assert_eq!(started.attempt, 3);
     assert_eq!(started.last_failure.unwrap().message, "attempt 2 failed");
     assert_eq!(
@@ -216,13 +234,7 @@ async fn activity_exceeding_start_to_close_is_retried() {
     );
     let events = history(&client, &workflow_id).await;
     assert_well_formed(&events);
-    let started = events
-        .iter()
-        .find_map(|e| match e.attributes.as_ref()? {
-            Attributes::ActivityTaskStartedEventAttributes(a) => Some(a.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let started = activity_started(&events);
     assert_eq!(started.attempt, 2);
     let last_failure = started
         .last_failure
@@ -263,13 +275,7 @@ async fn non_retryable_failure_fails_the_workflow() {
     assert_well_formed(&events);
     let types = event_types(&events);
     assert_eq!(types.last(), Some(&EventType::WorkflowExecutionFailed));
-    let failed = events
-        .iter()
-        .find_map(|e| match e.attributes.as_ref()? {
-            Attributes::ActivityTaskFailedEventAttributes(a) => Some(a.clone()),
-            _ => None,
-        })
-        .expect("activity failed event");
+    let failed = activity_failed(&events);
     assert_eq!(failed.retry_state, RetryState::NonRetryableFailure as i32);
     assert_eq!(failed.failure.unwrap().message, "the input is unacceptable");
     let described = describe(&client, &workflow_id).await;
@@ -277,13 +283,7 @@ async fn non_retryable_failure_fails_the_workflow() {
         described.workflow_execution_info.unwrap().status,
         WorkflowExecutionStatus::Failed as i32
     );
-    let started = events
-        .iter()
-        .find_map(|e| match e.attributes.as_ref()? {
-            Attributes::ActivityTaskStartedEventAttributes(a) => Some(a.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let started = activity_started(&events);
     assert_eq!(
         started.attempt, 1,
         "a non-retryable failure is not retried despite 10 allowed attempts"
@@ -322,13 +322,7 @@ async fn heartbeat_timeout_retries_with_the_last_heartbeat_details() {
         "the heartbeat timeout, not start-to-close, ended attempt 1"
     );
     let events = history(&client, &workflow_id).await;
-    let started = events
-        .iter()
-        .find_map(|e| match e.attributes.as_ref()? {
-            Attributes::ActivityTaskStartedEventAttributes(a) => Some(a.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let started = activity_started(&events);
     use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
     match started.last_failure.and_then(|f| f.failure_info) {
         Some(FailureInfo::TimeoutFailureInfo(info)) => {
