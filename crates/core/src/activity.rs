@@ -236,6 +236,7 @@ fn record_outcome(tx: &mut Tx<'_>, activity: Activity, outcome: impl FnOnce(i64)
             tx.add_workflow_event(outcome(UNASSIGNED_EVENT_ID));
         }
         (Some((time, started)), false) => {
+            tx.drop_pending_transient();
             let started_event_id = tx.append_at(time, started);
             tx.add_workflow_event(outcome(started_event_id));
         }

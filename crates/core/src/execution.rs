@@ -52,6 +52,12 @@ pub struct WorkflowTask {
     pub start_to_close_timeout: Duration,
     pub scheduled_time: Time,
     pub started: Option<StartedTask>,
+    /// A retry after a failed or timed-out attempt on the normal queue. As in Temporal, its
+    /// scheduled and started events are not written unless it completes: they hold the
+    /// ids `scheduled_event_id` and `scheduled_event_id + 1` in reserve, and the worker is
+    /// shown them at the end of its history. A run whose code keeps failing thus does not
+    /// grow its history with every retry.
+    pub transient: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -202,8 +208,48 @@ impl Execution {
         deadlines
     }
 
+    /// The unwritten scheduled and started events of a running transient workflow task,
+    /// which a worker taking it must see at the end of its history.
+    pub fn transient_events(&self) -> Vec<crate::event::Event> {
+        let Some(task) = self.workflow_task.as_ref().filter(|t| t.transient) else {
+            return Vec::new();
+        };
+        let mut events = vec![crate::event::Event {
+            id: task.scheduled_event_id,
+            time: task.scheduled_time,
+            kind: task.scheduled_event(),
+        }];
+        if let Some(started) = &task.started {
+            events.push(crate::event::Event {
+                id: started.event_id,
+                time: started.time,
+                kind: task.started_event(started),
+            });
+        }
+        events
+    }
+
     pub fn next_deadline(&self) -> Option<Time> {
         self.deadlines().first().map(|(at, _)| *at)
+    }
+}
+
+impl WorkflowTask {
+    pub(crate) fn scheduled_event(&self) -> EventKind {
+        EventKind::WorkflowTaskScheduled {
+            task_queue: self.task_queue.clone(),
+            start_to_close_timeout: self.start_to_close_timeout,
+            attempt: self.attempt,
+        }
+    }
+
+    pub(crate) fn started_event(&self, started: &StartedTask) -> EventKind {
+        EventKind::WorkflowTaskStarted {
+            scheduled_event_id: self.scheduled_event_id,
+            identity: started.identity.clone(),
+            request_id: started.request_id.clone(),
+            history_size_bytes: 0,
+        }
     }
 }
 

@@ -63,11 +63,14 @@ fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
             if task.scheduled_event_id != scheduled_event_id || task.attempt != attempt {
                 return;
             }
-            tx.append(EventKind::WorkflowTaskTimedOut {
-                scheduled_event_id,
-                started_event_id: started.event_id,
-                timeout_type: TimeoutType::StartToClose,
-            });
+            // A transient attempt's timeout leaves no trace in history, as in Temporal.
+            if !task.transient {
+                tx.append(EventKind::WorkflowTaskTimedOut {
+                    scheduled_event_id,
+                    started_event_id: started.event_id,
+                    timeout_type: TimeoutType::StartToClose,
+                });
+            }
             tx.retry_workflow_task(tx.next_attempt_after_failure(attempt));
         }
         Deadline::WorkflowTaskScheduleToStart {

@@ -112,8 +112,41 @@ impl<'a> Tx<'a> {
         if self.workflow_task_running() {
             self.ex.buffered.push((self.now, kind));
         } else {
+            self.drop_pending_transient();
             self.append(kind);
             self.schedule_workflow_task();
+        }
+    }
+
+    /// A transient workflow task no worker has taken gives way when something new happens:
+    /// the new events take its reserved ids and an ordinary task follows them.
+    pub(crate) fn drop_pending_transient(&mut self) {
+        if self
+            .ex
+            .workflow_task
+            .as_ref()
+            .is_some_and(|t| t.transient && t.started.is_none())
+        {
+            self.ex.workflow_task = None;
+        }
+    }
+
+    /// Writes the reserved events of a transient workflow task that is about to be recorded
+    /// as completed or failed, so its outcome has something to refer to.
+    fn materialize_transient(&mut self) {
+        let Some(task) = self.ex.workflow_task.clone().filter(|t| t.transient) else {
+            return;
+        };
+        debug_assert_eq!(
+            self.ex.next_event_id, task.scheduled_event_id,
+            "reserved ids are still free"
+        );
+        self.append_at(task.scheduled_time, task.scheduled_event());
+        if let Some(started) = &task.started {
+            self.append_at(started.time, task.started_event(started));
+        }
+        if let Some(task) = &mut self.ex.workflow_task {
+            task.transient = false;
         }
     }
 
@@ -169,10 +202,10 @@ impl<'a> Tx<'a> {
         if self.ex.workflow_task.is_some() || !self.ex.is_running() {
             return;
         }
-        self.schedule_workflow_task_attempt(1);
+        self.schedule_workflow_task_attempt(1, false);
     }
 
-    pub(crate) fn schedule_workflow_task_attempt(&mut self, attempt: i32) {
+    pub(crate) fn schedule_workflow_task_attempt(&mut self, attempt: i32, transient: bool) {
         let normal = self.ex.started.task_queue.clone();
         let task_queue = match &self.ex.stickiness {
             Some(sticky) => TaskQueue {
@@ -183,19 +216,20 @@ impl<'a> Tx<'a> {
             None => TaskQueue::normal(normal),
         };
         let start_to_close_timeout = self.ex.started.workflow_task_timeout;
-        let scheduled_event_id = self.append(EventKind::WorkflowTaskScheduled {
-            task_queue: task_queue.clone(),
-            start_to_close_timeout,
-            attempt,
-        });
-        self.ex.workflow_task = Some(WorkflowTask {
-            scheduled_event_id,
+        let task = WorkflowTask {
+            scheduled_event_id: self.ex.next_event_id,
             attempt,
             task_queue: task_queue.clone(),
             start_to_close_timeout,
             scheduled_time: self.now,
             started: None,
-        });
+            transient,
+        };
+        if !transient {
+            self.append(task.scheduled_event());
+        }
+        let scheduled_event_id = task.scheduled_event_id;
+        self.ex.workflow_task = Some(task);
         self.out.effects.push(Effect::DispatchWorkflowTask(TaskRef {
             queue: task_queue,
             scheduled_event_id,
@@ -320,15 +354,20 @@ impl Execution {
         identity: &str,
         now: Time,
     ) -> Result<Outcome, Rejection> {
-        self.running_workflow_task(scheduled_event_id, started_event_id, attempt)?;
+        let transient = self
+            .running_workflow_task(scheduled_event_id, started_event_id, attempt)?
+            .transient;
         let mut tx = Tx::new(self, now);
-        tx.append(EventKind::WorkflowTaskFailed {
-            scheduled_event_id,
-            started_event_id,
-            cause,
-            failure,
-            identity: identity.to_owned(),
-        });
+        // A transient attempt's failure leaves no trace in history, as in Temporal.
+        if !transient {
+            tx.append(EventKind::WorkflowTaskFailed {
+                scheduled_event_id,
+                started_event_id,
+                cause,
+                failure,
+                identity: identity.to_owned(),
+            });
+        }
         tx.retry_workflow_task(tx.next_attempt_after_failure(attempt));
         Ok(tx.finish())
     }
@@ -385,12 +424,17 @@ impl Tx<'_> {
             .workflow_task
             .as_ref()
             .map_or(0, |t| t.scheduled_event_id);
-        let event_id = self.append(EventKind::WorkflowTaskStarted {
-            scheduled_event_id,
-            identity: identity.to_owned(),
-            request_id: request_id.to_owned(),
-            history_size_bytes: 0,
-        });
+        let transient = self.ex.workflow_task.as_ref().is_some_and(|t| t.transient);
+        let event_id = if transient {
+            scheduled_event_id + 1
+        } else {
+            self.append(EventKind::WorkflowTaskStarted {
+                scheduled_event_id,
+                identity: identity.to_owned(),
+                request_id: request_id.to_owned(),
+                history_size_bytes: 0,
+            })
+        };
         let now = self.now;
         self.ex.last_worker_identity = identity.to_owned();
         if let Some(task) = &mut self.ex.workflow_task {
@@ -417,8 +461,10 @@ impl Tx<'_> {
     pub(crate) fn retry_workflow_task(&mut self, attempt: i32) {
         self.ex.workflow_task = None;
         self.ex.stickiness = None;
-        self.flush_buffered();
-        self.schedule_workflow_task_attempt(attempt);
+        let flushed = self.flush_buffered();
+        // Retries stay out of history until one completes, unless there is news for the
+        // workflow; a first attempt (after a sticky failure) is always written.
+        self.schedule_workflow_task_attempt(attempt, attempt > 1 && !flushed);
     }
 
     fn complete_workflow_task(&mut self, completion: Completion) -> CompletionResult {
@@ -442,6 +488,7 @@ impl Tx<'_> {
         if let Err((cause, message)) = crate::commands::validate(self.ex, &completion.commands) {
             return self.reject_completion(&task, &started, cause, message, &completion.identity);
         }
+        self.materialize_transient();
         let completed_event_id = self.append(EventKind::WorkflowTaskCompleted {
             scheduled_event_id: task.scheduled_event_id,
             started_event_id: started.event_id,
@@ -492,6 +539,8 @@ impl Tx<'_> {
         message: String,
         identity: &str,
     ) -> CompletionResult {
+        // The refusal is worth recording even for a transient attempt: it explains the retry.
+        self.materialize_transient();
         self.append(EventKind::WorkflowTaskFailed {
             scheduled_event_id: task.scheduled_event_id,
             started_event_id: started.event_id,

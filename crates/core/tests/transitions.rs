@@ -111,11 +111,7 @@ impl Harness {
         let (scheduled, attempt) = (task.scheduled_event_id, task.attempt);
         self.apply(|ex, now| unit(ex.start_workflow_task(scheduled, attempt, WORKER, "req", now)))
             .expect("workflow task start accepted");
-        WfTask {
-            scheduled,
-            started: self.ex.next_event_id - 1,
-            attempt,
-        }
+        self.running_workflow_task()
     }
 
     fn running_workflow_task(&self) -> WfTask {
@@ -1186,10 +1182,9 @@ fn cancelling_the_same_unstarted_activity_twice_fails_the_task() {
         },
     ]);
     assert!(result.command_error.is_some());
-    assert_eq!(
-        h.history_after(before),
-        ["WorkflowTaskFailed", "WorkflowTaskScheduled"]
-    );
+    // The retry is transient: not in history until it completes.
+    assert_eq!(h.history_after(before), ["WorkflowTaskFailed"]);
+    assert!(h.ex.workflow_task.as_ref().unwrap().transient);
     match h.event(before + 1) {
         EventKind::WorkflowTaskFailed { cause, .. } => {
             assert_eq!(*cause, failed_cause::BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES)
@@ -1664,10 +1659,8 @@ fn workflow_task_timeout_schedules_attempt_two_on_the_normal_queue() {
     h.advance(millis(4999));
     assert_eq!(h.last_id(), 3);
     h.advance(millis(1));
-    assert_eq!(
-        h.history_after(3),
-        ["WorkflowTaskTimedOut", "WorkflowTaskScheduled"]
-    );
+    // As Temporal: the retry is transient, so nothing but the timeout is written yet.
+    assert_eq!(h.history_after(3), ["WorkflowTaskTimedOut"]);
     assert_eq!(
         h.event(4),
         &EventKind::WorkflowTaskTimedOut {
@@ -1676,14 +1669,10 @@ fn workflow_task_timeout_schedules_attempt_two_on_the_normal_queue() {
             timeout_type: TimeoutType::StartToClose,
         }
     );
-    assert_eq!(
-        h.event(5),
-        &EventKind::WorkflowTaskScheduled {
-            task_queue: normal_queue(),
-            start_to_close_timeout: secs(5),
-            attempt: 2,
-        }
-    );
+    let pending = h.ex.workflow_task.clone().unwrap();
+    assert!(pending.transient);
+    assert_eq!((pending.scheduled_event_id, pending.attempt), (5, 2));
+    assert_eq!(pending.task_queue, normal_queue());
     assert_eq!(
         h.effects,
         [Effect::DispatchWorkflowTask(TaskRef {
@@ -1694,12 +1683,88 @@ fn workflow_task_timeout_schedules_attempt_two_on_the_normal_queue() {
     );
     not_found(h.respond(first, completion()));
     let second = h.take_workflow_task();
-    assert_eq!(second.attempt, 2);
+    assert_eq!(
+        (second.scheduled, second.started, second.attempt),
+        (5, 6, 2)
+    );
+    assert_eq!(h.last_id(), 4, "taking a transient task writes nothing");
+    let shown: Vec<&str> =
+        h.ex.transient_events()
+            .iter()
+            .map(|e| e.kind.name())
+            .collect();
+    assert_eq!(
+        shown,
+        ["WorkflowTaskScheduled", "WorkflowTaskStarted"],
+        "the worker is shown them"
+    );
     h.fail_workflow_task(failed_cause::UNHANDLED_COMMAND);
-    match h.event(h.last_id()) {
+    assert_eq!(
+        h.last_id(),
+        4,
+        "a transient attempt's failure writes nothing"
+    );
+    let pending = h.ex.workflow_task.clone().unwrap();
+    assert_eq!(
+        (
+            pending.scheduled_event_id,
+            pending.attempt,
+            pending.transient
+        ),
+        (5, 3, true)
+    );
+    h.take_workflow_task();
+    h.complete(vec![complete_workflow()]);
+    assert_eq!(
+        h.history_after(4),
+        [
+            "WorkflowTaskScheduled",
+            "WorkflowTaskStarted",
+            "WorkflowTaskCompleted",
+            "WorkflowExecutionCompleted"
+        ]
+    );
+    match h.event(5) {
         EventKind::WorkflowTaskScheduled { attempt, .. } => assert_eq!(*attempt, 3),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_transient_task_gives_way_to_new_events() {
+    let mut h = Harness::start();
+    h.take_workflow_task();
+    h.complete(vec![timer("t1", secs(1)), timer("t2", secs(2))]);
+    h.advance(secs(1));
+    h.take_workflow_task();
+    h.fail_workflow_task(failed_cause::UNHANDLED_COMMAND);
+    let failed_at = h.last_id();
+    let transient = h.ex.workflow_task.clone().unwrap();
+    assert!(transient.transient);
+    assert_eq!(transient.scheduled_event_id, failed_at + 1);
+    // The second timer fires before any worker takes the transient task: the fire takes
+    // its reserved id and an ordinary task follows.
+    h.advance(secs(1));
+    assert_eq!(
+        h.history_after(failed_at),
+        ["TimerFired", "WorkflowTaskScheduled"]
+    );
+    let task = h.ex.workflow_task.clone().unwrap();
+    assert!(!task.transient);
+    assert_eq!((task.scheduled_event_id, task.attempt), (failed_at + 2, 1));
+    // The transient task, still in a queue somewhere, is stale.
+    not_found(h.apply(|ex, now| {
+        unit(ex.start_workflow_task(
+            transient.scheduled_event_id,
+            transient.attempt,
+            WORKER,
+            "req",
+            now,
+        ))
+    }));
+    h.take_workflow_task();
+    h.complete(vec![complete_workflow()]);
+    assert_eq!(h.ex.status, Status::Completed);
 }
 
 fn sticky() -> Stickiness {
@@ -1958,9 +2023,8 @@ fn bad_commands_fail_the_task_and_the_run_continues() {
                 "WorkflowTaskScheduled",
                 "WorkflowTaskStarted",
                 "WorkflowTaskFailed",
-                "WorkflowTaskScheduled"
             ],
-            "{name}"
+            "{name}: the retry is transient"
         );
         match h.event(4) {
             EventKind::WorkflowTaskFailed {

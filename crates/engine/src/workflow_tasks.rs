@@ -38,6 +38,8 @@ struct StartedInfo {
     started_event_id: i64,
     scheduled_time: Time,
     started_time: Time,
+    /// A transient task's unwritten events, which end the history the worker is sent.
+    transient_events: Vec<Event>,
 }
 
 impl Engine {
@@ -141,21 +143,27 @@ impl Engine {
                 1
             };
         // Up to this task's started event; later events (a timeout, say) are not its own.
-        let last_event_id = info.started_event_id;
-        let history = match self
-            .inner
-            .executions
-            .tail_events(&key, first_event_id, last_event_id)
-        {
-            Some(events) => events,
-            None => {
-                let count = usize::try_from(last_event_id - first_event_id + 1).unwrap_or(0);
-                self.inner
-                    .store
-                    .history(&key, first_event_id, count)
-                    .await?
-            }
-        };
+        // A transient task's own events are not stored: they are added at the end.
+        let last_event_id = info
+            .transient_events
+            .first()
+            .map_or(info.started_event_id, |e| e.id - 1);
+        let mut history =
+            match self
+                .inner
+                .executions
+                .tail_events(&key, first_event_id, last_event_id)
+            {
+                Some(events) => events,
+                None => {
+                    let count = usize::try_from(last_event_id - first_event_id + 1).unwrap_or(0);
+                    self.inner
+                        .store
+                        .history(&key, first_event_id, count)
+                        .await?
+                }
+            };
+        history.extend(info.transient_events);
         let token = TaskToken::Workflow {
             key: key.clone(),
             scheduled_event_id: task.scheduled_event_id,
@@ -277,6 +285,7 @@ fn started_info(execution: &keel_core::Execution) -> StartedInfo {
         started_event_id: started.event_id,
         scheduled_time: task.scheduled_time,
         started_time: started.time,
+        transient_events: execution.transient_events(),
     }
 }
 

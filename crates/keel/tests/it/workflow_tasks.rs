@@ -30,7 +30,7 @@ async fn failed_workflow_task_is_retried_and_the_workflow_completes() {
         let handle = client
             .start_workflow(
                 PanicsOnce::run,
-                (),
+                1u32,
                 WorkflowStartOptions::new(&queue, &workflow_id).build(),
             )
             .await
@@ -131,4 +131,50 @@ async fn tasks_leave_a_sticky_queue_whose_worker_shut_down() {
         }
         other => panic!("expected a workflow task after the timer, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_workflow_tasks_stay_out_of_history_until_one_completes() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let queue = unique("transient");
+    let workflow_id = unique("transient-wf");
+    let result = with_worker(&client, &queue, async {
+        // The SDK reports only the first failure; the second attempt times out (1 s).
+        let options = WorkflowStartOptions::new(&queue, &workflow_id)
+            .task_timeout(std::time::Duration::from_secs(1))
+            .build();
+        let handle = client
+            .start_workflow(PanicsOnce::run, 2u32, options)
+            .await
+            .unwrap();
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(result, 42);
+    let events = history(&client, &workflow_id).await;
+    assert_well_formed(&events);
+    let types = event_types(&events);
+    assert_eq!(
+        &types[..7],
+        &[
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskFailed,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskCompleted,
+        ],
+        "the timed-out second attempt left no events: {types:?}"
+    );
+    assert!(!types.contains(&EventType::WorkflowTaskTimedOut));
+    assert_eq!(
+        scheduled_tasks(&events)[1],
+        (3, TaskQueueKind::Normal as i32),
+        "attempt 3 is the one written"
+    );
 }

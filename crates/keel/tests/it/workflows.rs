@@ -329,10 +329,11 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .register_activities(TestActivities)
 }
 
-/// Workflow ids whose first workflow task already panicked.
+/// How often each workflow id's workflow code has panicked.
 static PANICKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Its first workflow task panics (failing the task, not the workflow); the retry succeeds.
+/// Its first `panics` workflow tasks panic (failing the task, not the workflow); then it
+/// runs one activity.
 #[workflow]
 #[derive(Default)]
 pub struct PanicsOnce;
@@ -340,16 +341,16 @@ pub struct PanicsOnce;
 #[workflow_methods]
 impl PanicsOnce {
     #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, panics: u32) -> WorkflowResult<u32> {
         let workflow_id = ctx.info().workflow_id().to_owned();
-        let first_time = {
+        let panicked_before = {
             let mut panicked = PANICKED.lock().unwrap();
-            let first = !panicked.contains(&workflow_id);
+            let count = panicked.iter().filter(|id| **id == workflow_id).count() as u32;
             panicked.push(workflow_id);
-            first
+            count
         };
-        if first_time {
-            panic!("deliberate panic in the first workflow task");
+        if panicked_before < panics {
+            panic!("deliberate panic in workflow task {}", panicked_before + 1);
         }
         let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
         Ok(ctx
