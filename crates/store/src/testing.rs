@@ -536,7 +536,7 @@ pub async fn history_ranges(store: &dyn Store) {
     let all = run.events.clone();
     assert_eq!(
         all.iter().map(|event| event.id).collect::<Vec<_>>(),
-        (1..=11).collect::<Vec<_>>(),
+        (1..=14).collect::<Vec<_>>(),
         "suite bug: unexpected event ids"
     );
     let cases: [(i64, usize, &[Event]); 10] = [
@@ -544,8 +544,8 @@ pub async fn history_ranges(store: &dyn Store) {
         (1, 4, &all[..4]),
         (5, 3, &all[4..7]),
         (10, 100, &all[9..]),
-        (11, 1, &all[10..]),
-        (12, 10, &[]),
+        (14, 1, &all[13..]),
+        (15, 10, &[]),
         (0, usize::MAX, &all),
         (-5, 2, &all[..2]),
         (3, 0, &[]),
@@ -1488,8 +1488,10 @@ fn started(
     (execution, outcome.events)
 }
 
-/// A transition that keeps the run running: a workflow task attempt starts and fails, and
-/// the next attempt is scheduled (three events).
+/// A transition that keeps the run running and always writes events: the pending workflow
+/// task starts and completes with a timer, and a new task is scheduled (four events). (A
+/// failing task would not do: retries after the first failure are transient and write
+/// nothing.)
 fn task_retried(execution: &Execution, now: Time) -> (Execution, Vec<Event>) {
     let mut next = execution.clone();
     let task = next
@@ -1500,20 +1502,31 @@ fn task_retried(execution: &Execution, now: Time) -> (Execution, Vec<Event>) {
         .start_workflow_task(task.scheduled_event_id, task.attempt, "worker", "poll", now)
         .expect("suite bug: the core refused to start a workflow task")
         .events;
-    let started_event_id = events[0].id;
-    events.extend(
-        next.fail_workflow_task(
+    let started_event_id = next
+        .workflow_task
+        .as_ref()
+        .and_then(|t| t.started.as_ref())
+        .expect("suite bug: the task did not start")
+        .event_id;
+    let completion = keel_core::Completion {
+        commands: vec![keel_core::Command::StartTimer {
+            timer_id: format!("timer-{}", next.next_event_id),
+            start_to_fire_timeout: std::time::Duration::from_secs(3600),
+        }],
+        identity: "worker".into(),
+        force_create_new_workflow_task: true,
+        ..Default::default()
+    };
+    let (outcome, _) = next
+        .complete_workflow_task(
             task.scheduled_event_id,
             started_event_id,
             task.attempt,
-            1,
-            None,
-            "worker",
+            completion,
             now,
         )
-        .expect("suite bug: the core refused to fail a workflow task")
-        .events,
-    );
+        .expect("suite bug: the core refused to complete a workflow task");
+    events.extend(outcome.events);
     (next, events)
 }
 
