@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property, store and integration tests.
 # Integration tests start the real `keel` binary on ephemeral loopback ports with their own
-# temporary data directories and drive it with the official Temporal Rust SDK.
-# Needs only the Rust toolchain: protobuf definitions come from the temporalio-protos crate
-# (no protoc), SQLite is compiled in.
+# temporary data directories and drive it with the official Temporal Rust SDK, and with the
+# official Python SDK (`temporalio` from PyPI, in a venv under target/ made by
+# scripts/python-env.sh).
+# Needs the Rust toolchain and Python 3 with pip and access to PyPI: protobuf definitions
+# come from the temporalio-protos crate (no protoc), SQLite is compiled in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +13,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== python env"
+KEEL_TEST_PYTHON="$(./scripts/python-env.sh)"
+export KEEL_TEST_PYTHON
 echo "== cargo test"
 cargo test --workspace --locked

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod harness;
 mod namespaces;
+mod python;
 mod starts;
 mod visibility;
 mod workflow_tasks;
