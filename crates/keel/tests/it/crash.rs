@@ -3,21 +3,13 @@
 
 use std::time::Duration;
 
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
-use crate::harness::{Server, assert_well_formed, event_types, history, unique, with_worker};
+use crate::harness::{
+    Server, assert_well_formed, event_types, history, unique, wait_for_event, with_worker,
+};
 use crate::workflows::{LongActivity, Pipeline, Sleeper, attempts_of};
-
-async fn wait_for_event(client: &Client, workflow_id: &str, event: EventType) {
-    for _ in 0..200 {
-        if event_types(&history(client, workflow_id).await).contains(&event) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{workflow_id} never reached {event:?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_while_timers_wait_and_activities_run_loses_nothing() {
@@ -48,9 +40,16 @@ async fn sigkill_while_timers_wait_and_activities_run_loses_nothing() {
         for id in &sleepers {
             wait_for_event(&client, id, EventType::TimerStarted).await;
         }
-        while attempts_of(&busy).is_empty() {
+        for _ in 0..500 {
+            if !attempts_of(&busy).is_empty() {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        assert!(
+            !attempts_of(&busy).is_empty(),
+            "the long activity never started"
+        );
 
         server.restart().await;
 

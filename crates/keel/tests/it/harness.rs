@@ -224,3 +224,14 @@ pub fn assert_well_formed(events: &[HistoryEvent]) {
         );
     }
 }
+
+/// Waits (at most ten seconds) until the workflow's history holds `event`.
+pub async fn wait_for_event(client: &Client, workflow_id: &str, event: EventType) {
+    for _ in 0..200 {
+        if event_types(&history(client, workflow_id).await).contains(&event) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{workflow_id} never reached {event:?}");
+}

@@ -5,7 +5,9 @@ use temporalio_common::protos::temporal::api::enums::v1::{EventType, TaskQueueKi
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
-use crate::harness::{Server, assert_well_formed, event_types, history, unique, with_worker};
+use crate::harness::{
+    Server, assert_well_formed, event_types, history, unique, wait_for_event, with_worker,
+};
 use crate::workflows::{PanicsOnce, Sleeper};
 
 fn scheduled_tasks(events: &[HistoryEvent]) -> Vec<(i32, i32)> {
@@ -90,13 +92,7 @@ async fn tasks_leave_a_sticky_queue_whose_worker_shut_down() {
             )
             .await
             .unwrap();
-        loop {
-            if event_types(&history(&first, &workflow_id).await).contains(&EventType::TimerStarted)
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_for_event(&first, &workflow_id, EventType::TimerStarted).await;
     })
     .await;
     // A second worker (another process, as far as the server knows) finishes the run.
