@@ -17,6 +17,7 @@ mod convert;
 mod describe;
 mod error;
 mod history;
+mod rpc;
 mod service;
 
 use std::net::SocketAddr;
