@@ -6,7 +6,7 @@ use keel_core::{
     ActivityState, Blob, BlobMap, ExecutionKey, Failure, RetryPolicy, TaskToken, Time,
 };
 
-use crate::matching::{QueueId, QueuedTask, TaskKind};
+use crate::matching::{QueuedTask, TaskKind};
 use crate::{Engine, Error, Result};
 
 /// An activity attempt handed to a worker.
@@ -61,36 +61,15 @@ impl Engine {
         identity: &str,
         deadline: Instant,
     ) -> Result<Option<PolledActivityTask>> {
-        self.namespace(namespace)?;
-        let queue_id = QueueId {
-            namespace: namespace.to_owned(),
-            name: queue.to_owned(),
-            kind: TaskKind::Activity,
-        };
-        loop {
-            let Some(offer) = self
-                .inner
-                .matching
-                .next(queue_id.clone(), identity, self.now(), deadline)
-                .await
-            else {
-                return Ok(None);
-            };
-            let task = offer.take();
-            let engine = self.clone();
-            let identity = identity.to_owned();
-            let started =
-                tokio::spawn(async move { engine.start_activity_task(task, &identity).await })
-                    .await;
-            match started {
-                Ok(Ok(polled)) => return Ok(Some(polled)),
-                Ok(Err(Error::NotFound(_))) => continue,
-                Ok(Err(error)) => return Err(error),
-                Err(join_error) => {
-                    return Err(Error::Unavailable(format!("poll failed: {join_error}")));
-                }
-            }
-        }
+        self.poll(
+            namespace,
+            queue,
+            TaskKind::Activity,
+            identity,
+            deadline,
+            |engine, task, identity| async move { engine.start_activity_task(task, &identity).await },
+        )
+        .await
     }
 
     async fn start_activity_task(
@@ -101,56 +80,42 @@ impl Engine {
         let QueuedTask { key, task } = queued;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (scheduled_event_id, attempt) = (task.scheduled_event_id, task.attempt);
-        let result = self
-            .update(&key, |execution, now| {
-                let outcome = execution.start_activity(
-                    scheduled_event_id,
-                    attempt,
-                    identity,
-                    &request_id,
-                    now,
-                )?;
-                let activity = &execution.activities[&scheduled_event_id];
-                let spec = &activity.scheduled;
-                let token = TaskToken::Activity {
-                    key: key.clone(),
-                    scheduled_event_id,
-                    attempt,
-                };
-                let polled = PolledActivityTask {
-                    key: key.clone(),
-                    token: token.encode(),
-                    workflow_type: execution.workflow_type().to_owned(),
-                    activity_id: spec.activity_id.clone(),
-                    activity_type: spec.activity_type.clone(),
-                    input: spec.input.clone(),
-                    header: spec.header.clone(),
-                    scheduled_time: activity.first_scheduled_time,
-                    current_attempt_scheduled_time: activity.attempt_scheduled_time,
-                    started_time: now,
-                    attempt,
-                    schedule_to_close_timeout: spec.schedule_to_close_timeout,
-                    start_to_close_timeout: spec.start_to_close_timeout,
-                    heartbeat_timeout: spec.heartbeat_timeout,
-                    heartbeat_details: activity.heartbeat_details.clone(),
-                    retry_policy: spec.retry_policy.clone(),
-                };
-                Ok((outcome, polled))
-            })
-            .await;
-        if let Err(error) = &result
-            && !matches!(error, Error::NotFound(_))
-        {
-            let queue = QueueId {
-                namespace: key.namespace.clone(),
-                name: task.queue.name.clone(),
-                kind: TaskKind::Activity,
+        self.update(&key, |execution, now| {
+            let outcome = execution.start_activity(
+                scheduled_event_id,
+                attempt,
+                identity,
+                &request_id,
+                now,
+            )?;
+            let activity = &execution.activities[&scheduled_event_id];
+            let spec = &activity.scheduled;
+            let token = TaskToken::Activity {
+                key: key.clone(),
+                scheduled_event_id,
+                attempt,
             };
-            self.inner
-                .matching
-                .dispatch(queue, QueuedTask { key, task });
-        }
-        result
+            let polled = PolledActivityTask {
+                key: key.clone(),
+                token: token.encode(),
+                workflow_type: execution.workflow_type().to_owned(),
+                activity_id: spec.activity_id.clone(),
+                activity_type: spec.activity_type.clone(),
+                input: spec.input.clone(),
+                header: spec.header.clone(),
+                scheduled_time: activity.first_scheduled_time,
+                current_attempt_scheduled_time: activity.attempt_scheduled_time,
+                started_time: now,
+                attempt,
+                schedule_to_close_timeout: spec.schedule_to_close_timeout,
+                start_to_close_timeout: spec.start_to_close_timeout,
+                heartbeat_timeout: spec.heartbeat_timeout,
+                heartbeat_details: activity.heartbeat_details.clone(),
+                retry_policy: spec.retry_policy.clone(),
+            };
+            Ok((outcome, polled))
+        })
+        .await
     }
 
     /// Which run and attempt a target names.

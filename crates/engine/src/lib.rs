@@ -11,6 +11,7 @@ mod activity_tasks;
 mod executions;
 pub mod matching;
 mod namespaces;
+mod polls;
 mod queries;
 mod start;
 pub mod timers;
@@ -159,10 +160,6 @@ impl Engine {
 
     fn now(&self) -> Time {
         self.inner.clock.now()
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
     }
 }
 

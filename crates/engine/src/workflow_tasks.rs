@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use keel_core::{Completion, Event, ExecutionKey, QueueKind, TaskRef, TaskToken, Time};
 
-use crate::matching::{QueueId, QueuedTask, TaskKind};
+use crate::matching::{QueuedTask, TaskKind};
 use crate::{Engine, Error, Result};
 
 /// A workflow task handed to a worker.
@@ -51,39 +51,15 @@ impl Engine {
         identity: &str,
         deadline: Instant,
     ) -> Result<Option<PolledWorkflowTask>> {
-        self.namespace(namespace)?;
-        let queue_id = QueueId {
-            namespace: namespace.to_owned(),
-            name: queue.to_owned(),
-            kind: TaskKind::Workflow,
-        };
-        loop {
-            let Some(offer) = self
-                .inner
-                .matching
-                .next(queue_id.clone(), identity, self.now(), deadline)
-                .await
-            else {
-                return Ok(None);
-            };
-            let task = offer.take();
-            // Recording the start runs on its own task: once the task is off the queue, a
-            // poller that disconnects must not abandon it half-way.
-            let engine = self.clone();
-            let identity = identity.to_owned();
-            let started =
-                tokio::spawn(async move { engine.start_workflow_task(task, &identity).await })
-                    .await;
-            match started {
-                Ok(Ok(polled)) => return Ok(Some(polled)),
-                // Stale task (already started, finished, or the run closed): take the next.
-                Ok(Err(Error::NotFound(_))) => continue,
-                Ok(Err(error)) => return Err(error),
-                Err(join_error) => {
-                    return Err(Error::Unavailable(format!("poll failed: {join_error}")));
-                }
-            }
-        }
+        self.poll(
+            namespace,
+            queue,
+            TaskKind::Workflow,
+            identity,
+            deadline,
+            |engine, task, identity| async move { engine.start_workflow_task(task, &identity).await },
+        )
+        .await
     }
 
     async fn start_workflow_task(
@@ -104,29 +80,8 @@ impl Engine {
                 )?;
                 Ok((outcome, started_info(execution)))
             })
-            .await
-            .inspect_err(|error| {
-                if !matches!(error, Error::NotFound(_)) {
-                    // The task is still pending in the store; keep it on its queue.
-                    self.requeue_workflow_task(&key, &task);
-                }
-            })?;
+            .await?;
         self.polled_workflow_task(key, &task, info).await
-    }
-
-    fn requeue_workflow_task(&self, key: &ExecutionKey, task: &TaskRef) {
-        let queue = QueueId {
-            namespace: key.namespace.clone(),
-            name: task.queue.name.clone(),
-            kind: TaskKind::Workflow,
-        };
-        self.inner.matching.dispatch(
-            queue,
-            QueuedTask {
-                key: key.clone(),
-                task: task.clone(),
-            },
-        );
     }
 
     async fn polled_workflow_task(
