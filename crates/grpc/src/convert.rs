@@ -167,6 +167,13 @@ pub fn failure(value: &failure::Failure) -> core::Failure {
     converted
 }
 
+/// A failure the request must carry.
+pub fn required_failure(value: Option<&failure::Failure>) -> Result<core::Failure, Status> {
+    value
+        .map(failure)
+        .ok_or_else(|| Status::invalid_argument("Failure is not set on request."))
+}
+
 fn failure_fields(value: &failure::Failure) -> core::Failure {
     use failure::failure::FailureInfo as Info;
     let info = match &value.failure_info {

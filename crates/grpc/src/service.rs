@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use keel_core::ExecutionKey;
 use keel_engine::Engine;
 use temporalio_protos::temporal::api::common::v1 as common;
 use temporalio_protos::temporal::api::workflowservice::v1 as ws;
@@ -39,6 +40,17 @@ impl Frontend {
         }
         Instant::now() + wait
     }
+
+    /// The run a request names: its run id, or the workflow id's current run.
+    pub(crate) async fn resolve(
+        &self,
+        namespace: &str,
+        execution: Option<&common::WorkflowExecution>,
+    ) -> Result<ExecutionKey, Status> {
+        let (workflow_id, run_id) =
+            execution.map_or(("", ""), |e| (e.workflow_id.as_str(), e.run_id.as_str()));
+        engine_result(self.engine.resolve(namespace, workflow_id, run_id).await)
+    }
 }
 
 /// gRPC's timeout header: digits followed by a unit (H, M, S, m, u, n).
@@ -58,10 +70,6 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 
 pub(crate) fn engine_result<T>(result: keel_engine::Result<T>) -> Result<T, Status> {
     result.map_err(to_status)
-}
-
-pub(crate) fn execution_ids(execution: Option<&common::WorkflowExecution>) -> (&str, &str) {
-    execution.map_or(("", ""), |e| (e.workflow_id.as_str(), e.run_id.as_str()))
 }
 
 #[tonic::async_trait]

@@ -123,11 +123,7 @@ pub(crate) async fn respond_activity_task_failed(
     request: Request<ws::RespondActivityTaskFailedRequest>,
 ) -> Reply<ws::RespondActivityTaskFailedResponse> {
     let r = request.into_inner();
-    let failure = r
-        .failure
-        .as_ref()
-        .map(failure)
-        .ok_or_else(|| Status::invalid_argument("Failure is not set on request."))?;
+    let failure = required_failure(r.failure.as_ref())?;
     let outcome = ActivityOutcome::Failed {
         failure,
         last_heartbeat_details: payloads(r.last_heartbeat_details.as_ref()),
@@ -148,11 +144,7 @@ pub(crate) async fn respond_activity_task_failed_by_id(
     request: Request<ws::RespondActivityTaskFailedByIdRequest>,
 ) -> Reply<ws::RespondActivityTaskFailedByIdResponse> {
     let r = request.into_inner();
-    let failure = r
-        .failure
-        .as_ref()
-        .map(failure)
-        .ok_or_else(|| Status::invalid_argument("Failure is not set on request."))?;
+    let failure = required_failure(r.failure.as_ref())?;
     let target = by_id(r.namespace, r.workflow_id, r.run_id, r.activity_id);
     let outcome = ActivityOutcome::Failed {
         failure,

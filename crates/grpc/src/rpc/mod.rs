@@ -21,5 +21,5 @@ mod prelude {
 
     pub(crate) use crate::convert::*;
     pub(crate) use crate::error::to_status;
-    pub(crate) use crate::service::{Frontend, Reply, engine_result, execution_ids};
+    pub(crate) use crate::service::{Frontend, Reply, engine_result};
 }

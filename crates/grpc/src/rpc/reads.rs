@@ -10,13 +10,7 @@ pub(crate) async fn get_workflow_execution_history(
 ) -> Reply<ws::GetWorkflowExecutionHistoryResponse> {
     let deadline = frontend.poll_deadline(&request);
     let r = request.into_inner();
-    let (workflow_id, run_id) = execution_ids(r.execution.as_ref());
-    let key = engine_result(
-        frontend
-            .engine
-            .resolve(&r.namespace, workflow_id, run_id)
-            .await,
-    )?;
+    let key = frontend.resolve(&r.namespace, r.execution.as_ref()).await?;
     let close_event_only =
         r.history_event_filter_type == enums::HistoryEventFilterType::CloseEvent as i32;
     let page = engine_result(
@@ -45,13 +39,7 @@ pub(crate) async fn describe_workflow_execution(
     request: Request<ws::DescribeWorkflowExecutionRequest>,
 ) -> Reply<ws::DescribeWorkflowExecutionResponse> {
     let r = request.into_inner();
-    let (workflow_id, run_id) = execution_ids(r.execution.as_ref());
-    let key = engine_result(
-        frontend
-            .engine
-            .resolve(&r.namespace, workflow_id, run_id)
-            .await,
-    )?;
+    let key = frontend.resolve(&r.namespace, r.execution.as_ref()).await?;
     let execution = engine_result(frontend.engine.describe(&key).await)?;
     Ok(Response::new(describe_execution(&execution)))
 }

@@ -73,13 +73,9 @@ pub(crate) async fn terminate_workflow_execution(
     request: Request<ws::TerminateWorkflowExecutionRequest>,
 ) -> Reply<ws::TerminateWorkflowExecutionResponse> {
     let r = request.into_inner();
-    let (workflow_id, run_id) = execution_ids(r.workflow_execution.as_ref());
-    let key = engine_result(
-        frontend
-            .engine
-            .resolve(&r.namespace, workflow_id, run_id)
-            .await,
-    )?;
+    let key = frontend
+        .resolve(&r.namespace, r.workflow_execution.as_ref())
+        .await?;
     engine_result(
         frontend
             .engine
