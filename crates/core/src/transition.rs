@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::Rejection;
 use crate::command::Command;
 use crate::event::{Event, EventKind, UNASSIGNED_EVENT_ID};
-use crate::execution::{ActivityState, Execution, StartedTask, WorkflowTask};
+use crate::execution::{Execution, StartedTask, WorkflowTask};
 use crate::types::{QueueKind, Status, Stickiness, TaskQueue, Time};
 
 /// What a transition produced: events to append (already numbered) and work to hand out
@@ -562,11 +562,6 @@ impl Tx<'_> {
             new_task_started: None,
         }
     }
-}
-
-/// Whether an activity in this state is waiting for a worker.
-pub fn activity_is_dispatchable(state: &ActivityState) -> bool {
-    matches!(state, ActivityState::Scheduled)
 }
 
 pub(crate) fn default_workflow_task_timeout() -> Duration {

@@ -30,10 +30,6 @@ impl Time {
 pub struct Blob(pub Vec<u8>);
 
 impl Blob {
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

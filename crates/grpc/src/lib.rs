@@ -20,7 +20,6 @@ mod history;
 mod rpc;
 mod service;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use keel_engine::Engine;
@@ -83,9 +82,4 @@ pub async fn serve(
         .add_service(operator_service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
-}
-
-/// The address a listener is bound to, for printing.
-pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    listener.local_addr()
 }

@@ -97,10 +97,6 @@ impl SqliteStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Runs a read on a pooled connection, off the async runtime.
     async fn read<T: Send + 'static>(
         &self,
