@@ -194,6 +194,7 @@ impl Engine {
             expected_version: Some(current.version),
             events: outcome.events.clone(),
             make_current: None,
+            announcement: None,
         }];
         // A retried run's successor is created in the same commit: the chain never has a
         // closed link without its next one.
@@ -214,6 +215,7 @@ impl Engine {
                 expected_version: None,
                 events: successor_outcome.events.clone(),
                 make_current: Some(Some(next.key.run_id.clone())),
+                announcement: None,
             });
         }
         if let Err(error) = self.inner.store.commit(writes).await {

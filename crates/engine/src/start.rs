@@ -121,6 +121,7 @@ impl Engine {
             expected_version: None,
             events: outcome.events.clone(),
             make_current: Some(current.map(|c| c.run_id)),
+            announcement: None,
         };
         self.inner.store.commit(vec![write]).await?;
         self.after_commit(&execution, &outcome.events, outcome.effects);

@@ -183,6 +183,28 @@ fn write_condition(
     Ok(())
 }
 
+/// `sql` with its `?` placeholders written PostgreSQL's way: numbered from `$first`, each
+/// cast to the type of its value in `params` (so a value of the wrong type for its column is
+/// refused by the database instead of silently compared as text).
+pub fn numbered_placeholders(sql: &str, first: usize, params: &[SqlParam]) -> String {
+    let mut numbered = String::with_capacity(sql.len() + 8 * params.len());
+    let mut next = 0;
+    for c in sql.chars() {
+        if c != '?' {
+            numbered.push(c);
+            continue;
+        }
+        let cast = match params.get(next) {
+            Some(SqlParam::Int(_)) => "int8",
+            Some(SqlParam::Real(_)) => "float8",
+            Some(SqlParam::Text(_)) | None => "text",
+        };
+        numbered.push_str(&format!("${}::{cast}", first + next));
+        next += 1;
+    }
+    numbered
+}
+
 fn param(value: &Value) -> SqlParam {
     match value {
         Value::Int(n) => SqlParam::Int(*n),
@@ -222,6 +244,15 @@ mod tests {
 
     fn text(s: &str) -> SqlParam {
         Text(s.to_string())
+    }
+
+    #[test]
+    fn postgres_placeholders_are_numbered_and_typed() {
+        let w = sql("WorkflowId = 'a' AND HistoryLength > 3 AND StartTime BETWEEN 1 AND 2");
+        assert_eq!(
+            numbered_placeholders(&w.where_clause, 2, &w.params),
+            "workflow_id = $2::text AND history_length > $3::int8 AND start_time BETWEEN $4::int8 AND $5::int8"
+        );
     }
 
     #[test]

@@ -1,10 +1,18 @@
 //! Keel's store: durable executions, histories, namespaces and visibility.
 //!
 //! The [`Store`] trait is what the engine sees; [`sqlite::SqliteStore`] is the embedded
-//! default. Only this crate contains SQL. A store commits each [`Write`] atomically with a
-//! version check, so a stale writer is refused instead of overwriting newer state.
+//! default and [`postgres::PostgresStore`] the one several Keel processes can share. Only
+//! this crate contains SQL. A store commits each [`Write`] atomically with a version check,
+//! so a stale writer is refused instead of overwriting newer state.
+//!
+//! Processes sharing a store learn of each other's commits through announcements: opaque
+//! messages a writer attaches to a commit, delivered to the others if and only if the
+//! commit happened (see [`Store::announcements`]).
 
+mod codec;
 pub mod filter_sql;
+pub mod migrate;
+pub mod postgres;
 pub mod sqlite;
 pub mod testing;
 
@@ -40,6 +48,19 @@ pub struct Write {
     /// For a start: make this run the workflow id's current run, if the current run is
     /// still `expected_current` (`None`: the id has no run yet).
     pub make_current: Option<Option<String>>,
+    /// Delivered to the other processes sharing the store once the commit is durable, and
+    /// never if it fails. At most [`Store::max_announcement_len`] bytes.
+    pub announcement: Option<Vec<u8>>,
+}
+
+/// What [`Store::announcements`] delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Announcement {
+    /// A message another process attached to a commit or sent with [`Store::announce`].
+    Message(Vec<u8>),
+    /// The feed was interrupted (the database went away, or this reader fell behind), so
+    /// messages may have been lost: whatever was derived from them must be read afresh.
+    Missed,
 }
 
 /// What lists and counts show of an execution.
@@ -91,6 +112,14 @@ pub trait Store: Send + Sync + 'static {
         page_token: &[u8],
     ) -> Result<Page>;
     async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64>;
+
+    /// Sends `message` to the other processes sharing this store, outside any commit.
+    async fn announce(&self, message: Vec<u8>) -> Result<()>;
+    /// Announcements from the other processes sharing this store, each in commit order;
+    /// `None` for a store no other process can share.
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<Announcement>>;
+    /// The longest announcement the store carries.
+    fn max_announcement_len(&self) -> usize;
 }
 
 impl ExecutionSummary {

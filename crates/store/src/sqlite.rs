@@ -16,13 +16,15 @@ use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use tokio::sync::oneshot;
 
+use crate::codec::{decode, decode_offset, encode, next_page_token};
 use crate::filter_sql::{SqlParam, to_sql};
+use crate::migrate::{self, Migration};
 use crate::{Error, ExecutionSummary, Page, Result, Store, Write};
 
-/// Numbered schema migrations; each runs once, in order, recorded in `schema_version`.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE namespaces (
+/// The schema, in SQLite's dialect (see [`crate::migrate`]).
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "CREATE TABLE namespaces (
         name TEXT PRIMARY KEY,
         data BLOB NOT NULL
     );
@@ -57,7 +59,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         data BLOB NOT NULL,
         PRIMARY KEY (execution, event_id)
     ) WITHOUT ROWID;",
-)];
+}];
 
 const READERS: usize = 4;
 /// How many queued requests one transaction takes at most.
@@ -137,40 +139,24 @@ fn open_connection(path: &Path) -> Result<Connection> {
 
 fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction().map_err(sql_error)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    tx.execute_batch(migrate::VERSION_TABLE)
         .map_err(sql_error)?;
     let current: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-            [],
-            |row| row.get(0),
+        .query_row(migrate::CURRENT_VERSION, [], |row| row.get(0))
+        .map_err(sql_error)?;
+    for migration in migrate::pending(current, MIGRATIONS)? {
+        tx.execute_batch(migration.sql).map_err(sql_error)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?)",
+            [migration.version],
         )
         .map_err(sql_error)?;
-    let newest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-    if current > newest {
-        return Err(Error::Unavailable(format!(
-            "the database has schema version {current}, newer than this keel knows ({newest}); upgrade keel"
-        )));
-    }
-    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
-        tx.execute_batch(sql).map_err(sql_error)?;
-        tx.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
-            .map_err(sql_error)?;
     }
     tx.commit().map_err(sql_error)
 }
 
 fn sql_error(error: rusqlite::Error) -> Error {
     Error::Unavailable(error.to_string())
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    postcard::to_stdvec(value).map_err(|e| Error::Unavailable(format!("encoding failed: {e}")))
-}
-
-fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
 }
 
 fn write_loop(mut conn: Connection, requests: mpsc::Receiver<(Vec<Write>, Reply)>) {
@@ -536,12 +522,12 @@ impl Store for SqliteStore {
                 summary.search_attributes = execution.search_attributes;
                 executions.push(summary);
             }
-            let mut next_page_token = Vec::new();
+            let mut token = Vec::new();
             if executions.len() > page_size {
                 executions.truncate(page_size);
-                next_page_token = (offset + page_size as i64).to_le_bytes().to_vec();
+                token = next_page_token(offset + page_size as i64);
             }
-            Ok(Page { executions, next_page_token })
+            Ok(Page { executions, next_page_token: token })
         })
         .await
     }
@@ -555,18 +541,17 @@ impl Store for SqliteStore {
         })
         .await
     }
-}
 
-fn decode_offset(token: &[u8]) -> Result<i64> {
-    if token.is_empty() {
-        return Ok(0);
+    async fn announce(&self, _message: Vec<u8>) -> Result<()> {
+        // No other process can open the database while this one writes to it.
+        Ok(())
     }
-    let bytes: [u8; 8] = token
-        .try_into()
-        .map_err(|_| Error::InvalidArgument("invalid next page token".into()))?;
-    let offset = i64::from_le_bytes(bytes);
-    if offset < 0 {
-        return Err(Error::InvalidArgument("invalid next page token".into()));
+
+    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<crate::Announcement>> {
+        None
     }
-    Ok(offset)
+
+    fn max_announcement_len(&self) -> usize {
+        usize::MAX
+    }
 }

@@ -1,0 +1,778 @@
+//! PostgreSQL: the store several `keel server` processes share.
+//!
+//! Every [`Store::commit`] is one transaction on a pooled connection. Version checks are
+//! `UPDATE ... WHERE version = $expected`: under READ COMMITTED a second writer of the same
+//! row waits for the first to finish, then finds the version changed and updates nothing,
+//! so exactly one of them wins. A start's claim on its workflow id is the same
+//! compare-and-set on `current_runs`: `INSERT ... ON CONFLICT DO NOTHING` when the id has
+//! no run yet, `UPDATE ... WHERE run_id = $expected` otherwise.
+//!
+//! Announcements travel by LISTEN/NOTIFY on one channel. A `pg_notify` inside a commit's
+//! transaction is delivered exactly when the transaction commits. One dedicated connection
+//! listens; when it is lost it reconnects with backoff, listens again and only then
+//! reports [`Announcement::Missed`], so a reader that resynchronises on it misses nothing.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use futures::StreamExt;
+use keel_core::reuse::CurrentRun;
+use keel_core::visibility::parse_filter;
+use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, NoTls, Notification};
+
+use crate::codec::{decode, decode_offset, encode, next_page_token};
+use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
+use crate::migrate::{self, Migration};
+use crate::{Announcement, Error, ExecutionSummary, Page, Result, Store, Write};
+
+/// The schema, in PostgreSQL's dialect (see [`crate::migrate`]). Text columns use the "C"
+/// collation so that ordering and prefix matches compare bytes, as SQLite does.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"CREATE TABLE namespaces (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        data BYTEA NOT NULL
+    );
+    CREATE TABLE executions (
+        id BIGSERIAL PRIMARY KEY,
+        namespace TEXT COLLATE "C" NOT NULL,
+        workflow_id TEXT COLLATE "C" NOT NULL,
+        run_id TEXT COLLATE "C" NOT NULL,
+        workflow_type TEXT COLLATE "C" NOT NULL,
+        task_queue TEXT COLLATE "C" NOT NULL,
+        status INTEGER NOT NULL,
+        start_time BIGINT NOT NULL,
+        close_time BIGINT,
+        execution_time BIGINT NOT NULL,
+        history_length BIGINT NOT NULL,
+        start_request_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        state BYTEA NOT NULL,
+        UNIQUE (namespace, workflow_id, run_id)
+    );
+    CREATE INDEX executions_by_start ON executions (namespace, start_time DESC, run_id DESC);
+    CREATE INDEX executions_by_status ON executions (status);
+    CREATE TABLE current_runs (
+        namespace TEXT COLLATE "C" NOT NULL,
+        workflow_id TEXT COLLATE "C" NOT NULL,
+        run_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (namespace, workflow_id)
+    );
+    CREATE TABLE history (
+        execution BIGINT NOT NULL,
+        event_id BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (execution, event_id)
+    );"#,
+}];
+
+/// Serialises migrations of processes starting at once against one database.
+const MIGRATION_LOCK: i64 = 0x6b65_656c_0001;
+const CHANNEL: &str = "keel";
+const POOL_SIZE: usize = 16;
+/// How long a call waits for a connection before it fails with `Unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// An origin tag: 32 hex digits and a separator.
+const ORIGIN_LEN: usize = 33;
+/// NOTIFY payloads are limited to 8000 bytes; announcements travel base64-encoded after
+/// their origin tag.
+const MAX_ANNOUNCEMENT: usize = (8000 - ORIGIN_LEN) / 4 * 3;
+const FEED_CAPACITY: usize = 1 << 16;
+
+/// A handle to one database; clones share the pool and the announcement feed.
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    /// Tags this process's announcements, so its own are not delivered back to it.
+    origin: String,
+    feed: broadcast::Sender<Announcement>,
+    /// Dropped with the store, which stops the listener.
+    _stop_listening: oneshot::Sender<()>,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
+    /// creates or migrates the schema and starts listening for announcements.
+    pub async fn connect(url: &str) -> Result<PostgresStore> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| Error::InvalidArgument(format!("invalid PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.keepalives_idle(Duration::from_secs(15));
+        config.application_name("keel");
+        let place = describe_config(&config);
+        let unusable = |error: Error| match error {
+            Error::Unavailable(message) => {
+                Error::Unavailable(format!("cannot use PostgreSQL at {place}: {message}"))
+            }
+            other => other,
+        };
+
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| Error::Unavailable(format!("cannot build a connection pool: {e}")))?;
+        migrate(&pool).await.map_err(unusable)?;
+
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let (stop_listening, stop) = oneshot::channel();
+        let listener = Listener::open(&config).await.map_err(unusable)?;
+        tokio::spawn(listen(config, listener, origin.clone(), feed.clone(), stop));
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                origin,
+                feed,
+                _stop_listening: stop_listening,
+            }),
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.inner.pool.get().await.map_err(pool_error)
+    }
+}
+
+/// `host:port/database` of a config, for messages (never the password).
+fn describe_config(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{database}")
+}
+
+async fn migrate(pool: &Pool) -> Result<()> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = client.transaction().await.map_err(pg_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_error)?;
+    tx.batch_execute(migrate::VERSION_TABLE)
+        .await
+        .map_err(pg_error)?;
+    let current: i64 = tx
+        .query_one(migrate::CURRENT_VERSION, &[])
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    for migration in migrate::pending(current, MIGRATIONS)? {
+        tx.batch_execute(migration.sql).await.map_err(pg_error)?;
+        let version = i32::try_from(migration.version).expect("few migrations");
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    tx.commit().await.map_err(pg_error)
+}
+
+/// What a failed call tells its caller: the database's own message, or why it is out of
+/// reach.
+fn pg_error(error: tokio_postgres::Error) -> Error {
+    if let Some(code) = error.code()
+        && (*code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED)
+    {
+        return Error::Conflict(error_text(&error));
+    }
+    Error::Unavailable(error_text(&error))
+}
+
+fn error_text(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return db.message().to_owned();
+    }
+    match std::error::Error::source(error) {
+        Some(source) => format!("{error}: {source}"),
+        None => error.to_string(),
+    }
+}
+
+fn pool_error(error: PoolError) -> Error {
+    match error {
+        PoolError::Backend(error) => Error::Unavailable(error_text(&error)),
+        PoolError::Timeout(_) => Error::Unavailable(format!(
+            "no database connection within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+        other => Error::Unavailable(other.to_string()),
+    }
+}
+
+fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+async fn apply_write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    write: &Write,
+    origin: &str,
+) -> Result<()> {
+    let ex = &write.execution;
+    let key = &ex.key;
+    if let Some(expected_current) = &write.make_current {
+        let claimed = match expected_current {
+            None => {
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO current_runs (namespace, workflow_id, run_id) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                tx.execute(&insert, &[&key.namespace, &key.workflow_id, &key.run_id])
+                    .await
+            }
+            Some(expected) => {
+                let update = tx
+                    .prepare_cached(
+                        "UPDATE current_runs SET run_id = $3
+                         WHERE namespace = $1 AND workflow_id = $2 AND run_id = $4",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                tx.execute(
+                    &update,
+                    &[&key.namespace, &key.workflow_id, &key.run_id, expected],
+                )
+                .await
+            }
+        }
+        .map_err(pg_error)?;
+        if claimed != 1 {
+            return Err(Error::Conflict(format!(
+                "workflow id '{}' got a new run meanwhile",
+                key.workflow_id
+            )));
+        }
+    }
+    let state = encode(ex)?;
+    let close_time = ex.close_time.map(|t| t.0);
+    let status = ex.status.code();
+    let history_length = ex.history_length();
+    let row_id: i64 = match write.expected_version {
+        None => {
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue,
+                        status, start_time, close_time, execution_time, history_length, start_request_id,
+                        version, state)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12)
+                     RETURNING id",
+                )
+                .await
+                .map_err(pg_error)?;
+            let row = tx
+                .query_one(
+                    &insert,
+                    &[
+                        &key.namespace,
+                        &key.workflow_id,
+                        &key.run_id,
+                        &ex.workflow_type(),
+                        &ex.task_queue(),
+                        &status,
+                        &ex.start_time.0,
+                        &close_time,
+                        &history_length,
+                        &ex.start_request_id,
+                        &ex.version,
+                        &state,
+                    ],
+                )
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        Error::AlreadyExists(format!(
+                            "run {} of workflow '{}' exists already",
+                            key.run_id, key.workflow_id
+                        ))
+                    } else {
+                        pg_error(e)
+                    }
+                })?;
+            row.get(0)
+        }
+        Some(expected) => {
+            let update = tx
+                .prepare_cached(
+                    "UPDATE executions SET status = $1, close_time = $2, history_length = $3,
+                        version = $4, state = $5
+                     WHERE namespace = $6 AND workflow_id = $7 AND run_id = $8 AND version = $9
+                     RETURNING id",
+                )
+                .await
+                .map_err(pg_error)?;
+            tx.query_opt(
+                &update,
+                &[
+                    &status,
+                    &close_time,
+                    &history_length,
+                    &ex.version,
+                    &state,
+                    &key.namespace,
+                    &key.workflow_id,
+                    &key.run_id,
+                    &expected,
+                ],
+            )
+            .await
+            .map_err(pg_error)?
+            .ok_or_else(|| Error::Conflict(format!("execution {} changed meanwhile", key.run_id)))?
+            .get(0)
+        }
+    };
+    if !write.events.is_empty() {
+        let ids: Vec<i64> = write.events.iter().map(|event| event.id).collect();
+        let data = write
+            .events
+            .iter()
+            .map(encode)
+            .collect::<Result<Vec<Vec<u8>>>>()?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO history (execution, event_id, data)
+                 SELECT $1, event_id, data FROM UNNEST($2::int8[], $3::bytea[]) AS e (event_id, data)",
+            )
+            .await
+            .map_err(pg_error)?;
+        tx.execute(&insert, &[&row_id, &ids, &data])
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict(format!("events of run {} exist already", key.run_id))
+                } else {
+                    pg_error(e)
+                }
+            })?;
+    }
+    if let Some(message) = &write.announcement {
+        notify(tx, origin, message).await?;
+    }
+    Ok(())
+}
+
+async fn notify(
+    client: &impl deadpool_postgres::GenericClient,
+    origin: &str,
+    message: &[u8],
+) -> Result<()> {
+    if message.len() > MAX_ANNOUNCEMENT {
+        return Err(Error::InvalidArgument(format!(
+            "an announcement of {} bytes is longer than the {MAX_ANNOUNCEMENT} this store carries",
+            message.len()
+        )));
+    }
+    let payload = format!(
+        "{origin}:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(message)
+    );
+    let statement = client
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(pg_error)?;
+    client
+        .execute(&statement, &[&CHANNEL, &payload])
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------ announcements
+
+/// A connection that LISTENs, with its notifications forwarded to a channel; the channel
+/// closes when the connection is lost.
+struct Listener {
+    /// Kept: dropping the client would close the connection.
+    _client: tokio_postgres::Client,
+    notifications: mpsc::UnboundedReceiver<Notification>,
+}
+
+impl Listener {
+    async fn open(config: &tokio_postgres::Config) -> Result<Listener> {
+        let (client, mut connection) = config.connect(NoTls).await.map_err(pg_error)?;
+        let (forward, notifications) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(notification)) => {
+                        if forward.send(notification).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(error = %error_text(&error), "lost the PostgreSQL listener connection");
+                        return;
+                    }
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(pg_error)?;
+        Ok(Listener {
+            _client: client,
+            notifications,
+        })
+    }
+}
+
+/// Forwards other processes' announcements to the feed until the store is dropped,
+/// reconnecting whenever the connection is lost.
+async fn listen(
+    config: tokio_postgres::Config,
+    mut listener: Listener,
+    origin: String,
+    feed: broadcast::Sender<Announcement>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        loop {
+            let notification = tokio::select! {
+                _ = &mut stop => return,
+                notification = listener.notifications.recv() => notification,
+            };
+            let Some(notification) = notification else {
+                break;
+            };
+            let Some((from, payload)) = notification.payload().split_once(':') else {
+                continue;
+            };
+            if from == origin {
+                continue;
+            }
+            match base64::engine::general_purpose::STANDARD_NO_PAD.decode(payload) {
+                Ok(message) => {
+                    let _ = feed.send(Announcement::Message(message));
+                }
+                Err(error) => tracing::warn!(%error, "ignoring an undecodable announcement"),
+            }
+        }
+        let mut backoff = Duration::from_millis(50);
+        listener = loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            match Listener::open(&config).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for announcements yet; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        };
+        // Listening again: whatever was committed meanwhile is in the database, and
+        // everything from now on will be announced.
+        let _ = feed.send(Announcement::Missed);
+    }
+}
+
+// ------------------------------------------------------------------------------ reads
+
+const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, history_length, state";
+
+fn summary_from_row(row: &tokio_postgres::Row) -> Result<ExecutionSummary> {
+    let status: i32 = row.get(5);
+    let execution: Execution = decode(row.get::<_, &[u8]>(9))?;
+    Ok(ExecutionSummary {
+        key: ExecutionKey {
+            namespace: row.get(0),
+            workflow_id: row.get(1),
+            run_id: row.get(2),
+        },
+        workflow_type: row.get(3),
+        task_queue: row.get(4),
+        status: Status::from_code(status).unwrap_or(Status::Running),
+        start_time: Time(row.get(6)),
+        close_time: row.get::<_, Option<i64>>(7).map(Time),
+        history_length: row.get(8),
+        memo: execution.memo,
+        search_attributes: execution.search_attributes,
+    })
+}
+
+/// The SQL condition, ordering and values for a namespace and a visibility query.
+fn visibility_sql(namespace: &str, query: &str) -> Result<(String, String, Vec<SqlParam>)> {
+    let filter =
+        parse_filter(query).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+    let sql = to_sql(&filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+    let mut condition = "namespace = $1::text".to_owned();
+    if !sql.where_clause.is_empty() {
+        condition.push_str(" AND ");
+        condition.push_str(&numbered_placeholders(&sql.where_clause, 2, &sql.params));
+    }
+    let mut values = vec![SqlParam::Text(namespace.to_owned())];
+    values.extend(sql.params);
+    Ok((condition, sql.order_by, values))
+}
+
+fn bind(values: &[SqlParam]) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| match value {
+            SqlParam::Int(v) => v as &(dyn ToSql + Sync),
+            SqlParam::Text(v) => v as &(dyn ToSql + Sync),
+            SqlParam::Real(v) => v as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+/// A query the database refused for its values (say a string compared with a number) is
+/// the caller's mistake, not an outage.
+fn query_error(error: tokio_postgres::Error) -> Error {
+    let refused_values = error
+        .code()
+        .is_some_and(|code| *code == SqlState::UNDEFINED_FUNCTION || code.code().starts_with("22"));
+    if refused_values {
+        return Error::InvalidArgument(format!("invalid query: {}", error_text(&error)));
+    }
+    pg_error(error)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_namespace(&self, namespace: Namespace) -> Result<()> {
+        let data = encode(&namespace)?;
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO namespaces (name, data) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&namespace.name, &data],
+            )
+            .await
+            .map_err(pg_error)?;
+        if inserted == 0 {
+            return Err(Error::AlreadyExists(format!(
+                "Namespace already exists: {}",
+                namespace.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn update_namespace(&self, namespace: Namespace) -> Result<()> {
+        let data = encode(&namespace)?;
+        let client = self.client().await?;
+        let updated = client
+            .execute(
+                "UPDATE namespaces SET data = $1 WHERE name = $2",
+                &[&data, &namespace.name],
+            )
+            .await
+            .map_err(pg_error)?;
+        if updated == 0 {
+            return Err(Error::NotFound(format!(
+                "Namespace {} is not found.",
+                namespace.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn namespaces(&self) -> Result<Vec<Namespace>> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT data FROM namespaces ORDER BY name", &[])
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| decode(row.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        for write in &writes {
+            // An error drops the transaction, which rolls it back: nothing of the call stays.
+            apply_write(&tx, write, &self.inner.origin).await?;
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+
+    async fn execution(&self, key: &ExecutionKey) -> Result<Option<Execution>> {
+        let client = self.client().await?;
+        let select = client
+            .prepare_cached(
+                "SELECT state FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3",
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_opt(&select, &[&key.namespace, &key.workflow_id, &key.run_id])
+            .await
+            .map_err(pg_error)?;
+        row.map(|row| decode(row.get::<_, &[u8]>(0))).transpose()
+    }
+
+    async fn current_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<CurrentRun>> {
+        let client = self.client().await?;
+        let select = client
+            .prepare_cached(
+                "SELECT e.run_id, e.status, e.start_request_id FROM current_runs c
+                 JOIN executions e ON e.namespace = c.namespace AND e.workflow_id = c.workflow_id
+                    AND e.run_id = c.run_id
+                 WHERE c.namespace = $1 AND c.workflow_id = $2",
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_opt(&select, &[&namespace, &workflow_id])
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|row| CurrentRun {
+            run_id: row.get(0),
+            status: Status::from_code(row.get(1)).unwrap_or(Status::Running),
+            start_request_id: row.get(2),
+        }))
+    }
+
+    async fn running_executions(&self) -> Result<Vec<Execution>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT state FROM executions WHERE status = $1",
+                &[&Status::Running.code()],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| decode(row.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    async fn history(
+        &self,
+        key: &ExecutionKey,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> Result<Vec<Event>> {
+        let client = self.client().await?;
+        let select = client
+            .prepare_cached(
+                "SELECT h.data FROM history h JOIN executions e ON e.id = h.execution
+                 WHERE e.namespace = $1 AND e.workflow_id = $2 AND e.run_id = $3 AND h.event_id >= $4
+                 ORDER BY h.event_id LIMIT $5",
+            )
+            .await
+            .map_err(pg_error)?;
+        let limit = i64::try_from(max_events).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                &select,
+                &[
+                    &key.namespace,
+                    &key.workflow_id,
+                    &key.run_id,
+                    &first_event_id,
+                    &limit,
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| decode(row.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    async fn list_executions(
+        &self,
+        namespace: &str,
+        query: &str,
+        page_size: usize,
+        page_token: &[u8],
+    ) -> Result<Page> {
+        let (condition, order_by, mut values) = visibility_sql(namespace, query)?;
+        let offset = decode_offset(page_token)?;
+        let page_size = page_size.clamp(1, 1000);
+        let limit_at = values.len() + 1;
+        values.push(SqlParam::Int(page_size as i64 + 1));
+        values.push(SqlParam::Int(offset));
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE {condition} ORDER BY {order_by}
+             LIMIT ${limit_at}::int8 OFFSET ${}::int8",
+            limit_at + 1
+        );
+        let client = self.client().await?;
+        let rows = client
+            .query(&sql, &bind(&values))
+            .await
+            .map_err(query_error)?;
+        let mut executions = rows
+            .iter()
+            .map(summary_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let mut token = Vec::new();
+        if executions.len() > page_size {
+            executions.truncate(page_size);
+            token = next_page_token(offset + page_size as i64);
+        }
+        Ok(Page {
+            executions,
+            next_page_token: token,
+        })
+    }
+
+    async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
+        let (condition, _, values) = visibility_sql(namespace, query)?;
+        let sql = format!("SELECT COUNT(*) FROM executions WHERE {condition}");
+        let client = self.client().await?;
+        let row = client
+            .query_one(&sql, &bind(&values))
+            .await
+            .map_err(query_error)?;
+        Ok(row.get(0))
+    }
+
+    async fn announce(&self, message: Vec<u8>) -> Result<()> {
+        let client = self.client().await?;
+        notify(&client, &self.inner.origin, &message).await
+    }
+
+    fn announcements(&self) -> Option<broadcast::Receiver<Announcement>> {
+        Some(self.inner.feed.subscribe())
+    }
+
+    fn max_announcement_len(&self) -> usize {
+        MAX_ANNOUNCEMENT
+    }
+}
