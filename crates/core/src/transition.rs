@@ -41,7 +41,7 @@ pub struct RetryRun {
 }
 
 /// Names a dispatchable task of one execution.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TaskRef {
     pub queue: TaskQueue,
     pub scheduled_event_id: i64,

@@ -173,7 +173,7 @@ impl Engine {
     ) -> Result<()> {
         let (key, scheduled_event_id, attempt) = self.resolve_activity(&target).await?;
         self.update(&key, |execution, now| {
-            let outcome = match outcome {
+            let outcome = match outcome.clone() {
                 ActivityOutcome::Completed(result) => execution.complete_activity(
                     scheduled_event_id,
                     attempt,
@@ -213,7 +213,7 @@ impl Engine {
     ) -> Result<bool> {
         let (key, scheduled_event_id, attempt) = self.resolve_activity(&target).await?;
         self.update(&key, |execution, now| {
-            execution.heartbeat_activity(scheduled_event_id, attempt, details, now)
+            execution.heartbeat_activity(scheduled_event_id, attempt, details.clone(), now)
         })
         .await
     }

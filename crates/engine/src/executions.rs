@@ -54,6 +54,26 @@ impl Cache {
         self.slots.lock().expect("cache lock poisoned").remove(key);
     }
 
+    /// Drops the cached state of `key` unless it is at `version` or newer already, so the
+    /// next transition reads the store.
+    pub(crate) fn forget_older(&self, key: &ExecutionKey, version: i64) {
+        let mut slots = self.slots.lock().expect("cache lock poisoned");
+        let current = slots.get(key).and_then(|slot| {
+            // A slot in use is being updated: forget it rather than wait.
+            let cached = slot.try_lock().ok()?;
+            cached.as_ref().map(|execution| execution.version)
+        });
+        if current.is_none_or(|cached| cached < version) {
+            slots.remove(key);
+        }
+    }
+
+    /// Drops every cached state and history tail.
+    pub(crate) fn forget_all(&self) {
+        self.slots.lock().expect("cache lock poisoned").clear();
+        self.tails.lock().expect("cache lock poisoned").clear();
+    }
+
     pub(crate) fn insert(&self, execution: Execution) {
         let key = execution.key.clone();
         let slot = Arc::new(tokio::sync::Mutex::new(Some(execution)));
@@ -119,10 +139,9 @@ impl Cache {
             .subscribe()
     }
 
-    fn index_stickiness(&self, execution: &Execution) {
+    /// Records which sticky queue (if any) holds the run `key`.
+    pub(crate) fn index_sticky_queue(&self, key: &ExecutionKey, queue: Option<String>) {
         let mut index = self.sticky.lock().expect("cache lock poisoned");
-        let key = &execution.key;
-        let queue = execution.stickiness.as_ref().map(|s| s.queue.clone());
         if index.by_execution.get(key) == queue.as_ref() {
             return;
         }
@@ -154,12 +173,19 @@ impl Cache {
             .unwrap_or_default()
     }
 
-    fn publish(&self, execution: &Execution) {
+    /// Wakes the history readers of `key`.
+    pub(crate) fn publish_progress(&self, key: &ExecutionKey, next_event_id: i64, closed: bool) {
         let mut watchers = self.watchers.lock().expect("cache lock poisoned");
-        if let Some(sender) = watchers.get(&execution.key) {
-            let _ = sender.send((execution.next_event_id, !execution.is_running()));
-            if sender.receiver_count() == 0 || !execution.is_running() {
-                watchers.remove(&execution.key);
+        if let Some(sender) = watchers.get(key) {
+            let _ = sender.send_if_modified(|progress| {
+                let newer = (next_event_id, closed) > *progress;
+                if newer {
+                    *progress = (next_event_id, closed);
+                }
+                newer
+            });
+            if sender.receiver_count() == 0 || closed {
+                watchers.remove(key);
             }
         }
     }
@@ -167,11 +193,40 @@ impl Cache {
 
 impl Engine {
     /// Applies `transition` to the execution and commits it. The closure works on a copy;
-    /// it returns the outcome to commit and a value for the caller.
+    /// it returns the outcome to commit and a value for the caller. Should another node have
+    /// changed the execution since it was cached, the commit's version check fails and the
+    /// transition is applied again to the state read afresh (so the closure may run more than
+    /// once).
     pub(crate) async fn update<T>(
         &self,
         key: &ExecutionKey,
-        transition: impl FnOnce(&mut Execution, Time) -> std::result::Result<(Outcome, T), Rejection>,
+        mut transition: impl FnMut(&mut Execution, Time) -> std::result::Result<(Outcome, T), Rejection>,
+    ) -> Result<T> {
+        const ATTEMPTS: usize = 8;
+        let mut attempt = 1;
+        loop {
+            match self.try_update(key, &mut transition).await {
+                Err(Error::Conflict(message)) if attempt < ATTEMPTS => {
+                    tracing::debug!(?key, attempt, %message, "execution changed meanwhile; retrying");
+                    attempt += 1;
+                }
+                Err(Error::Conflict(message)) => {
+                    return Err(Error::Unavailable(format!(
+                        "execution kept changing under {ATTEMPTS} attempts: {message}"
+                    )));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_update<T>(
+        &self,
+        key: &ExecutionKey,
+        transition: &mut impl FnMut(
+            &mut Execution,
+            Time,
+        ) -> std::result::Result<(Outcome, T), Rejection>,
     ) -> Result<T> {
         let slot = self.inner.executions.slot(key);
         let mut cached = slot.lock().await;
@@ -194,7 +249,7 @@ impl Engine {
             expected_version: Some(current.version),
             events: outcome.events.clone(),
             make_current: None,
-            announcement: None,
+            announcement: self.announcement(&next, &outcome.effects),
         }];
         // A retried run's successor is created in the same commit: the chain never has a
         // closed link without its next one.
@@ -215,11 +270,11 @@ impl Engine {
                 expected_version: None,
                 events: successor_outcome.events.clone(),
                 make_current: Some(Some(next.key.run_id.clone())),
-                announcement: None,
+                announcement: self.announcement(successor, &successor_outcome.effects),
             });
         }
         if let Err(error) = self.inner.store.commit(writes).await {
-            // The cached state may be behind the store (another writer): reload next time.
+            // The cached state may be behind the store (another writer): read it next time.
             *cached = None;
             return Err(error.into());
         }
@@ -250,22 +305,38 @@ impl Engine {
     ) {
         self.inner.executions.extend_tail(execution, events);
         for effect in effects {
-            self.perform(&execution.key, effect);
+            match effect {
+                Effect::DispatchWorkflowTask(task) => {
+                    self.dispatch(&execution.key, TaskKind::Workflow, task)
+                }
+                Effect::DispatchActivityTask(task) => {
+                    self.dispatch(&execution.key, TaskKind::Activity, task)
+                }
+                // Carried out by `update`, inside the commit.
+                Effect::StartRetry(_) => {}
+            }
         }
         self.inner
             .timers
             .arm(&execution.key, execution.next_deadline());
-        self.inner.executions.index_stickiness(execution);
-        self.inner.executions.publish(execution);
+        self.index_and_publish(execution);
     }
 
-    fn perform(&self, key: &ExecutionKey, effect: Effect) {
-        let (kind, task) = match effect {
-            Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
-            Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
-            // Carried out by `update`, inside the commit.
-            Effect::StartRetry(_) => return,
-        };
+    fn index_and_publish(&self, execution: &Execution) {
+        let executions = &self.inner.executions;
+        executions.index_sticky_queue(
+            &execution.key,
+            execution.stickiness.as_ref().map(|s| s.queue.clone()),
+        );
+        executions.publish_progress(
+            &execution.key,
+            execution.next_event_id,
+            !execution.is_running(),
+        );
+    }
+
+    /// Queues a task for this node's pollers.
+    pub(crate) fn dispatch(&self, key: &ExecutionKey, kind: TaskKind, task: keel_core::TaskRef) {
         if task.queue.kind == QueueKind::Sticky
             && self
                 .inner
@@ -292,28 +363,42 @@ impl Engine {
         );
     }
 
-    /// Re-creates the in-memory side of a running execution read from the store.
+    /// Re-creates the in-memory side of a running execution read from the store: its
+    /// pending tasks queued, its deadline armed (late by the peers' grace, as another node
+    /// may own it), its readers woken.
     pub(crate) fn recover(&self, execution: Execution) {
-        let mut effects = Vec::new();
         if let Some(task) = &execution.workflow_task
             && task.started.is_none()
         {
-            effects.push(Effect::DispatchWorkflowTask(keel_core::TaskRef {
-                queue: task.task_queue.clone(),
-                scheduled_event_id: task.scheduled_event_id,
-                attempt: task.attempt,
-            }));
+            self.dispatch(
+                &execution.key,
+                TaskKind::Workflow,
+                keel_core::TaskRef {
+                    queue: task.task_queue.clone(),
+                    scheduled_event_id: task.scheduled_event_id,
+                    attempt: task.attempt,
+                },
+            );
         }
         for activity in execution.activities.values() {
             if activity.state == keel_core::ActivityState::Scheduled {
-                effects.push(Effect::DispatchActivityTask(keel_core::TaskRef {
-                    queue: keel_core::TaskQueue::normal(activity.scheduled.task_queue.clone()),
-                    scheduled_event_id: activity.scheduled_event_id,
-                    attempt: activity.attempt,
-                }));
+                self.dispatch(
+                    &execution.key,
+                    TaskKind::Activity,
+                    keel_core::TaskRef {
+                        queue: keel_core::TaskQueue::normal(activity.scheduled.task_queue.clone()),
+                        scheduled_event_id: activity.scheduled_event_id,
+                        attempt: activity.attempt,
+                    },
+                );
             }
         }
-        self.after_commit(&execution, &[], effects);
+        let grace = self.peer_grace();
+        self.inner.timers.arm(
+            &execution.key,
+            execution.next_deadline().map(|at| at.plus(grace)),
+        );
+        self.index_and_publish(&execution);
         self.inner.executions.insert(execution);
     }
 
@@ -326,7 +411,20 @@ impl Engine {
                 })
                 .await;
             match result {
-                Ok(()) | Err(Error::NotFound(_)) => return,
+                Ok(()) => return,
+                Err(Error::NotFound(_)) => {
+                    // Nothing due in the stored state (another node fired it, or moved the
+                    // deadline): keep the wheel in step with what is stored.
+                    if let Ok(execution) = self.snapshot(&key).await
+                        && execution.is_running()
+                    {
+                        let grace = self.peer_grace();
+                        self.inner
+                            .timers
+                            .arm(&key, execution.next_deadline().map(|at| at.plus(grace)));
+                    }
+                    return;
+                }
                 Err(error) => {
                     // The deadline is still due in the stored state; try again shortly.
                     tracing::warn!(?key, %error, "firing deadlines failed; retrying in a second");

@@ -11,6 +11,7 @@ mod activity_tasks;
 mod executions;
 pub mod matching;
 mod namespaces;
+mod peers;
 mod polls;
 mod queries;
 mod start;
@@ -51,6 +52,9 @@ pub enum Error {
     Unimplemented(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Another writer changed what this call read; trying again will read the change.
+    #[error("concurrent update, retry: {0}")]
+    Conflict(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -71,9 +75,7 @@ impl From<keel_store::Error> for Error {
             keel_store::Error::NotFound(m) => Error::NotFound(m),
             keel_store::Error::AlreadyExists(m) => Error::AlreadyExists(m),
             keel_store::Error::InvalidArgument(m) => Error::InvalidArgument(m),
-            keel_store::Error::Conflict(m) => {
-                Error::Unavailable(format!("concurrent update, retry: {m}"))
-            }
+            keel_store::Error::Conflict(m) => Error::Conflict(m),
             keel_store::Error::Unavailable(m) => Error::Unavailable(m),
         }
     }
@@ -121,6 +123,8 @@ struct Inner {
     timers: timers::Timers,
     namespaces: namespaces::Namespaces,
     start_locks: start::StartLocks,
+    /// Set when other nodes share the store.
+    peers: Option<peers::Peers>,
 }
 
 impl Engine {
@@ -138,8 +142,16 @@ impl Engine {
                 timers: timers::Timers::default(),
                 namespaces: namespaces::Namespaces::default(),
                 start_locks: start::StartLocks::default(),
+                peers: store
+                    .announcements()
+                    .is_some()
+                    .then(|| peers::Peers::new(store.max_announcement_len())),
             }),
         };
+        // Listen before reading, so that nothing committed meanwhile goes unnoticed.
+        if let Some(feed) = store.announcements() {
+            tokio::spawn(Engine::follow_peers(Arc::downgrade(&engine.inner), feed));
+        }
         engine.load_namespaces().await?;
         let running = store.running_executions().await?;
         let n_running = running.len();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use keel_core::{ExecutionKey, TaskRef, Time};
 use tokio::sync::oneshot;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TaskKind {
     Workflow,
     Activity,

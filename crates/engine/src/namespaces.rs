@@ -27,7 +27,11 @@ impl Engine {
                 created: self.now(),
             };
             match self.inner.store.create_namespace(default.clone()).await {
-                Ok(()) | Err(keel_store::Error::AlreadyExists(_)) => namespaces.push(default),
+                Ok(()) => namespaces.push(default),
+                // Another node starting at the same time created it first.
+                Err(keel_store::Error::AlreadyExists(_)) => {
+                    namespaces = self.inner.store.namespaces().await?;
+                }
                 Err(error) => return Err(error.into()),
             }
         }
@@ -88,6 +92,7 @@ impl Engine {
         };
         self.inner.store.create_namespace(namespace.clone()).await?;
         self.cache_namespace(namespace.clone());
+        self.announce_namespaces().await;
         Ok(namespace)
     }
 
@@ -102,6 +107,7 @@ impl Engine {
         namespace.name = name.to_owned();
         self.inner.store.update_namespace(namespace.clone()).await?;
         self.cache_namespace(namespace.clone());
+        self.announce_namespaces().await;
         Ok(namespace)
     }
 

@@ -50,6 +50,18 @@ impl Engine {
     pub async fn start_workflow(&self, request: StartRequest) -> Result<StartResult> {
         self.namespace(&request.namespace)?;
         request.params.validate(&request.workflow_id)?;
+        // Another node may start or close a run of the same id between our read of the
+        // current run and our commit; the commit's check refuses it, and we decide again.
+        let mut attempt = 1;
+        loop {
+            match self.try_start_workflow(request.clone()).await {
+                Err(Error::Conflict(_)) if attempt < 8 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_start_workflow(&self, request: StartRequest) -> Result<StartResult> {
         let _serialised = self
             .inner
             .start_locks
@@ -121,7 +133,7 @@ impl Engine {
             expected_version: None,
             events: outcome.events.clone(),
             make_current: Some(current.map(|c| c.run_id)),
-            announcement: None,
+            announcement: self.announcement(&execution, &outcome.effects),
         };
         self.inner.store.commit(vec![write]).await?;
         self.after_commit(&execution, &outcome.events, outcome.effects);

@@ -153,7 +153,7 @@ impl Engine {
                     scheduled_event_id,
                     started_event_id,
                     attempt,
-                    completion,
+                    completion.clone(),
                     now,
                 )?;
                 let info = result
@@ -189,7 +189,7 @@ impl Engine {
                 started_event_id,
                 attempt,
                 cause,
-                failure,
+                failure.clone(),
                 identity,
                 now,
             )?;

@@ -59,6 +59,6 @@ pub fn to_status(error: Error) -> Status {
         ),
         Error::InvalidArgument(_) => Status::invalid_argument(message),
         Error::Unimplemented(_) => Status::unimplemented(message),
-        Error::Unavailable(_) => Status::unavailable(message),
+        Error::Unavailable(_) | Error::Conflict(_) => Status::unavailable(message),
     }
 }

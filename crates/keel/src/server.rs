@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use keel_engine::{Engine, Options};
+use keel_store::Store;
+use keel_store::postgres::PostgresStore;
 use keel_store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -20,6 +22,10 @@ pub struct Args {
     /// Directory for Keel's data (the SQLite database and its WAL).
     #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
     data_dir: PathBuf,
+    /// Use this PostgreSQL database instead of the embedded SQLite
+    /// (postgres://user:password@host:port/database). Several servers may share one.
+    #[arg(long = "db", env = "KEEL_DB_URL", value_name = "URL")]
+    db_url: Option<String>,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, env = "KEEL_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -33,29 +39,21 @@ pub async fn run(args: Args) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
-    let db_path = args.data_dir.join("keel.db");
-    let store = SqliteStore::open(&db_path)
-        .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
+    let (store, place) = open_store(&args).await?;
     let grpc_listener = TcpListener::bind(&args.grpc_addr)
         .await
         .with_context(|| format!("cannot listen on gRPC address {}", args.grpc_addr))?;
     let http_listener = TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on HTTP address {}", args.http_addr))?;
-    let engine = Engine::start(Arc::new(store), Options::default())
+    let engine = Engine::start(store, Options::default())
         .await
         .context("cannot start the engine")?;
 
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     // Scripts and tests read these lines to find the chosen ports.
-    println!(
-        "keel {} data: {}",
-        env!("CARGO_PKG_VERSION"),
-        db_path.display()
-    );
+    println!("keel {} data: {place}", env!("CARGO_PKG_VERSION"));
     println!("grpc: {grpc_addr}");
     println!("http: http://{http_addr}");
     use std::io::Write;
@@ -77,6 +75,21 @@ pub async fn run(args: Args) -> Result<()> {
     grpc.await?.context("gRPC server failed")?;
     http.await?.context("HTTP server failed")?;
     Ok(())
+}
+
+/// The store the arguments name, and where it is, to print.
+async fn open_store(args: &Args) -> Result<(Arc<dyn Store>, String)> {
+    if let Some(url) = &args.db_url {
+        let store = PostgresStore::connect(url).await?;
+        let place = store.place().to_owned();
+        return Ok((Arc::new(store), format!("postgres {place}")));
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
+    let db_path = args.data_dir.join("keel.db");
+    let store = SqliteStore::open(&db_path)
+        .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
+    Ok((Arc::new(store), db_path.display().to_string()))
 }
 
 async fn shutdown_signal() {

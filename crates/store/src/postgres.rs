@@ -95,6 +95,8 @@ pub struct PostgresStore {
 
 struct Inner {
     pool: Pool,
+    /// `host:port/database`, for messages.
+    place: String,
     /// Tags this process's announcements, so its own are not delivered back to it.
     origin: String,
     feed: broadcast::Sender<Announcement>,
@@ -146,11 +148,17 @@ impl PostgresStore {
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
+                place,
                 origin,
                 feed,
                 _stop_listening: stop_listening,
             }),
         })
+    }
+
+    /// `host:port/database` (never the password).
+    pub fn place(&self) -> &str {
+        &self.inner.place
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use keel_store::testing::PostgresCluster;
 use temporalio_client::grpc::WorkflowService;
 use temporalio_client::tonic::Request;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
@@ -23,27 +25,91 @@ use tokio::process::{Child, Command};
 
 use crate::workflows;
 
+/// Where a server keeps its data.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Defines a test that runs once on each backend, as `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($(#[doc = $doc:literal])* async fn $name:ident($backend:ident: Backend) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn test($backend: Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                test(Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                test(Backend::Postgres).await
+            }
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// The PostgreSQL cluster this test process shares between its servers: each server gets
+/// a database of its own.
+pub fn postgres_cluster() -> &'static PostgresCluster {
+    static CLUSTER: OnceLock<PostgresCluster> = OnceLock::new();
+    CLUSTER.get_or_init(PostgresCluster::start)
+}
+
 pub struct Server {
     child: Option<Child>,
     pub grpc_addr: String,
     pub http_addr: String,
     data_dir: PathBuf,
+    db_url: Option<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    /// A fresh server with an empty data directory.
+    /// A fresh server with an empty data directory (SQLite).
     pub async fn start() -> Server {
+        Server::start_on(Backend::Sqlite).await
+    }
+
+    /// A fresh server on an empty store of the given backend.
+    pub async fn start_on(backend: Backend) -> Server {
+        match backend {
+            Backend::Sqlite => {
+                let temp = tempfile::tempdir().expect("temp dir");
+                let mut server = Server::spawn(temp.path(), "127.0.0.1:0", None).await;
+                server._temp = Some(temp);
+                server
+            }
+            Backend::Postgres => {
+                let url = postgres_cluster().create_database();
+                Server::node(&url).await
+            }
+        }
+    }
+
+    /// A server on the PostgreSQL database at `url`, which other nodes may share.
+    pub async fn node(url: &str) -> Server {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut server = Server::spawn(temp.path(), "127.0.0.1:0").await;
+        let mut server = Server::spawn(temp.path(), "127.0.0.1:0", Some(url)).await;
         server._temp = Some(temp);
         server
     }
 
-    async fn spawn(data_dir: &Path, grpc_addr: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+    async fn spawn(data_dir: &Path, grpc_addr: &str, db_url: Option<&str>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        command.arg("server");
+        if let Some(url) = db_url {
+            command.args(["--db", url]);
+        }
+        let mut child = command
             .args([
-                "server",
                 "--grpc-addr",
                 grpc_addr,
                 "--http-addr",
@@ -80,6 +146,7 @@ impl Server {
             grpc_addr: grpc.expect("server printed its gRPC address"),
             http_addr: http.expect("server printed its HTTP address"),
             data_dir: data_dir.to_owned(),
+            db_url: db_url.map(str::to_owned),
             _temp: None,
         }
     }
@@ -96,7 +163,12 @@ impl Server {
     /// workers and clients find it where they left it.
     pub async fn restart(&mut self) {
         self.kill().await;
-        let restarted = Server::spawn(&self.data_dir.clone(), &self.grpc_addr.clone()).await;
+        let restarted = Server::spawn(
+            &self.data_dir.clone(),
+            &self.grpc_addr.clone(),
+            self.db_url.clone().as_deref(),
+        )
+        .await;
         self.child = restarted.child;
         self.http_addr = restarted.http_addr;
     }

@@ -1,0 +1,228 @@
+//! Nodes sharing one store: what each announces of its commits, and what the others do
+//! with it.
+//!
+//! The store is the only truth; what a node keeps in memory (cached states, queued tasks,
+//! armed deadlines, history watchers) is derived from it. With several nodes each one also
+//! derives from the others' commits, which reach it as [`Notice`]s attached to those commits
+//! (see [`keel_store::Store::announcements`]):
+//!
+//! - A changed execution is dropped from the cache, so the next transition here reads it
+//!   afresh. Should a transition still start from a stale state, its commit fails the
+//!   version check and [`Engine::update`] reads the state again and retries: changes are
+//!   never merged blindly.
+//! - Tasks it dispatched are queued here too, for this node's pollers. Several nodes may hand
+//!   out the same task, but only one can record its start: the others' commits fail the
+//!   version check, after which the task is seen as started and skipped. A worker never
+//!   receives a task whose start was not committed for it.
+//! - Its next deadline is armed here [`Peers::grace`] later than due. The node that wrote the
+//!   change fires it on time; the others only when that node did not (it died), and the
+//!   version check lets exactly one firing through.
+//! - History readers waiting on it are woken.
+//!
+//! When notices may have been lost (the database went away), the node resynchronises: it
+//! forgets its cache and derives queues and deadlines from the store again, as at start-up.
+
+use std::time::Duration;
+
+use keel_core::{Effect, Execution, ExecutionKey, TaskRef, Time};
+use keel_store::Announcement;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::Engine;
+use crate::matching::TaskKind;
+
+/// Set when the store is shared with other nodes.
+pub(crate) struct Peers {
+    /// How long after a deadline another node's execution is fired here.
+    pub(crate) grace: Duration,
+    max_announcement_len: usize,
+}
+
+impl Peers {
+    pub(crate) fn new(max_announcement_len: usize) -> Peers {
+        Peers {
+            grace: Duration::from_secs(2),
+            max_announcement_len,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Notice {
+    Execution(Change),
+    /// A namespace was registered or updated.
+    Namespaces,
+}
+
+/// What a commit changed of one execution, as far as other nodes' memory is concerned.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Change {
+    key: ExecutionKey,
+    version: i64,
+    next_event_id: i64,
+    running: bool,
+    next_deadline: Option<Time>,
+    sticky_queue: Option<String>,
+    /// The tasks the commit dispatched; `None` when too many to announce, in which case
+    /// the receiver reads the execution and queues every pending task.
+    dispatched: Option<Vec<(TaskKind, TaskRef)>>,
+}
+
+impl Engine {
+    /// The announcement to attach to a commit of `execution` with `effects`, if peers
+    /// share the store.
+    pub(crate) fn announcement(
+        &self,
+        execution: &Execution,
+        effects: &[Effect],
+    ) -> Option<Vec<u8>> {
+        let peers = self.inner.peers.as_ref()?;
+        let dispatched = effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::DispatchWorkflowTask(task) => Some((TaskKind::Workflow, task.clone())),
+                Effect::DispatchActivityTask(task) => Some((TaskKind::Activity, task.clone())),
+                Effect::StartRetry(_) => None,
+            })
+            .collect();
+        let mut notice = Notice::Execution(Change {
+            key: execution.key.clone(),
+            version: execution.version,
+            next_event_id: execution.next_event_id,
+            running: execution.is_running(),
+            next_deadline: execution.next_deadline(),
+            sticky_queue: execution.stickiness.as_ref().map(|s| s.queue.clone()),
+            dispatched: Some(dispatched),
+        });
+        let encoded = encode(&notice);
+        if encoded.len() <= peers.max_announcement_len {
+            return Some(encoded);
+        }
+        if let Notice::Execution(change) = &mut notice {
+            change.dispatched = None;
+        }
+        Some(encode(&notice))
+    }
+
+    /// Tells the other nodes that namespaces changed.
+    pub(crate) async fn announce_namespaces(&self) {
+        if self.inner.peers.is_none() {
+            return;
+        }
+        if let Err(error) = self.inner.store.announce(encode(&Notice::Namespaces)).await {
+            tracing::warn!(%error, "could not tell other nodes about a namespace change");
+        }
+    }
+
+    /// Applies other nodes' announcements until the engine is dropped.
+    pub(crate) async fn follow_peers(
+        weak: std::sync::Weak<crate::Inner>,
+        mut feed: broadcast::Receiver<Announcement>,
+    ) {
+        loop {
+            let received = feed.recv().await;
+            let Some(inner) = weak.upgrade() else { return };
+            let engine = Engine { inner };
+            match received {
+                Ok(Announcement::Message(message)) => match postcard::from_bytes(&message) {
+                    Ok(notice) => engine.apply_notice(notice),
+                    Err(error) => tracing::warn!(%error, "ignoring an unreadable notice"),
+                },
+                Ok(Announcement::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    tracing::info!("notices from other nodes may be lost; resynchronising");
+                    tokio::spawn(async move { engine.resynchronise().await });
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn apply_notice(&self, notice: Notice) {
+        match notice {
+            Notice::Namespaces => {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = engine.load_namespaces().await {
+                        tracing::warn!(%error, "reloading namespaces failed");
+                    }
+                });
+            }
+            Notice::Execution(change) => self.apply_change(change),
+        }
+    }
+
+    fn apply_change(&self, change: Change) {
+        let executions = &self.inner.executions;
+        executions.forget_older(&change.key, change.version);
+        executions.index_sticky_queue(&change.key, change.sticky_queue.clone());
+        executions.publish_progress(&change.key, change.next_event_id, !change.running);
+        let grace = self.peer_grace();
+        self.inner
+            .timers
+            .arm(&change.key, change.next_deadline.map(|at| at.plus(grace)));
+        match change.dispatched {
+            Some(dispatched) => {
+                for (kind, task) in dispatched {
+                    self.dispatch(&change.key, kind, task);
+                }
+            }
+            None => {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    match engine.inner.store.execution(&change.key).await {
+                        Ok(Some(execution)) => engine.recover(execution),
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "reading a changed execution failed; resynchronising");
+                            engine.resynchronise().await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Forgets everything derived from other nodes' notices and derives it from the store
+    /// again, retrying until the store answers.
+    pub(crate) async fn resynchronise(&self) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            self.inner.executions.forget_all();
+            let result = async {
+                self.load_namespaces().await?;
+                self.inner
+                    .store
+                    .running_executions()
+                    .await
+                    .map_err(crate::Error::from)
+            }
+            .await;
+            match result {
+                Ok(running) => {
+                    for execution in running {
+                        self.recover(execution);
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "resynchronising with the store failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// How much later than due this node fires deadlines another node may own.
+    pub(crate) fn peer_grace(&self) -> Duration {
+        self.inner
+            .peers
+            .as_ref()
+            .map_or(Duration::ZERO, |peers| peers.grace)
+    }
+}
+
+fn encode(notice: &Notice) -> Vec<u8> {
+    postcard::to_stdvec(notice).expect("notices always encode")
+}
