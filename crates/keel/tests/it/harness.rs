@@ -15,8 +15,8 @@ use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, HistoryEventFilterType};
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse,
-    GetWorkflowExecutionHistoryRequest,
+    CountWorkflowExecutionsRequest, DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse, GetWorkflowExecutionHistoryRequest,
 };
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
@@ -270,6 +270,49 @@ pub fn event_types(events: &[HistoryEvent]) -> Vec<EventType> {
 
 /// The history invariants every run must keep: ids 1..n without gaps or duplicates, one
 /// started event first, nothing after a close event.
+/// CountWorkflowExecutions in the default namespace.
+pub async fn count(client: &Client, query: &str) -> i64 {
+    let request = CountWorkflowExecutionsRequest {
+        namespace: "default".into(),
+        query: query.into(),
+    };
+    WorkflowService::count_workflow_executions(&mut client.clone(), Request::new(request))
+        .await
+        .expect("count")
+        .into_inner()
+        .count
+}
+
+/// Runs `body` while one SDK worker per client serves `task_queue`; answers the body's
+/// result and whether each worker shut down cleanly (one whose server died may not).
+pub async fn with_workers<T>(
+    clients: &[&Client],
+    task_queue: &str,
+    body: impl std::future::Future<Output = T>,
+) -> (T, Vec<bool>) {
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::default()).expect("sdk runtime");
+    let mut workers: Vec<Worker> = clients
+        .iter()
+        .map(|client| {
+            let options = workflows::register(WorkerOptions::new(task_queue))
+                .graceful_shutdown_period(Duration::from_secs(1))
+                .build();
+            Worker::new(&runtime, (*client).clone(), options).expect("worker")
+        })
+        .collect();
+    let shutdowns: Vec<_> = workers.iter().map(|w| w.shutdown_handle()).collect();
+    let body = async {
+        let result = body.await;
+        for shutdown in &shutdowns {
+            shutdown();
+        }
+        result
+    };
+    let runs = futures::future::join_all(workers.iter_mut().map(|worker| worker.run()));
+    let (results, value) = tokio::join!(runs, body);
+    (value, results.iter().map(Result::is_ok).collect())
+}
+
 pub fn assert_well_formed(events: &[HistoryEvent]) {
     let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
     let expected: Vec<i64> = (1..=events.len() as i64).collect();

@@ -6,6 +6,7 @@
 
 mod activities;
 mod cli;
+mod cluster;
 mod crash;
 mod harness;
 mod namespaces;

@@ -10,13 +10,13 @@ use temporalio_common::protos::temporal::api::common::v1::WorkflowType;
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
 use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    CountWorkflowExecutionsRequest, RespondActivityTaskCompletedRequest,
-    RespondWorkflowTaskCompletedRequest, StartWorkflowExecutionRequest,
+    RespondActivityTaskCompletedRequest, RespondWorkflowTaskCompletedRequest,
+    StartWorkflowExecutionRequest,
 };
 
 use crate::harness::{
-    Backend, Server, assert_well_formed, describe, event_types, history, on_both_backends, unique,
-    with_worker,
+    Backend, Server, assert_well_formed, count, describe, event_types, history, on_both_backends,
+    unique, with_worker,
 };
 use crate::workflows::{FailsTwice, Greeting, Sleeper};
 
@@ -34,18 +34,6 @@ fn start_request(workflow_id: &str, request_id: &str) -> StartWorkflowExecutionR
         request_id: request_id.into(),
         ..Default::default()
     }
-}
-
-async fn count(client: &temporalio_client::Client, query: &str) -> i64 {
-    let request = CountWorkflowExecutionsRequest {
-        namespace: "default".into(),
-        query: query.into(),
-    };
-    WorkflowService::count_workflow_executions(&mut client.clone(), Request::new(request))
-        .await
-        .unwrap()
-        .into_inner()
-        .count
 }
 
 on_both_backends! {

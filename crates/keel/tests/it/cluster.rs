@@ -1,0 +1,274 @@
+//! Several `keel server` nodes on one PostgreSQL database: workers and clients talk to
+//! different nodes, a node dies mid-run, the database restarts — and every workflow still
+//! completes exactly once with a gap-free history.
+
+use std::time::{Duration, Instant};
+
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+
+use crate::harness::{
+    Server, assert_well_formed, count, event_types, history, postgres_cluster, unique, with_workers,
+};
+use crate::workflows::{Greeting, Pipeline, Sleeper};
+
+/// Three nodes on a fresh database of the shared test cluster.
+async fn three_nodes() -> Vec<Server> {
+    let url = postgres_cluster().create_database();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Server::node(&url).await);
+    }
+    nodes
+}
+
+/// Asserts the workflow ran one run that completed once, with a gap-free history.
+async fn assert_completed_once(client: &Client, workflow_id: &str) {
+    let events = history(client, workflow_id).await;
+    assert_well_formed(&events);
+    let types = event_types(&events);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == EventType::WorkflowExecutionCompleted)
+            .count(),
+        1,
+        "{workflow_id} must complete exactly once: {types:?}"
+    );
+    assert_eq!(
+        types.last(),
+        Some(&EventType::WorkflowExecutionCompleted),
+        "{workflow_id}: {types:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_clients_may_talk_to_different_nodes() {
+    let nodes = three_nodes().await;
+    let [a, b, c] = [
+        nodes[0].client().await,
+        nodes[1].client().await,
+        nodes[2].client().await,
+    ];
+    let queue = unique("spread");
+    // Only node A has a worker; workflows are started through B and awaited through C.
+    let ((), clean) = with_workers(&[&a], &queue, async {
+        let mut latencies = Vec::new();
+        for i in 0..10 {
+            let id = unique(&format!("greeting-{i}"));
+            let began = Instant::now();
+            b.start_workflow(
+                Greeting::run,
+                format!("node {i}"),
+                WorkflowStartOptions::new(&queue, &id).build(),
+            )
+            .await
+            .unwrap();
+            let result = c
+                .get_workflow_handle::<Greeting>(&id)
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap();
+            latencies.push(began.elapsed());
+            assert_eq!(result, format!("hello, node {i}"));
+            assert_completed_once(&c, &id).await;
+        }
+        latencies.sort();
+        let median = latencies[latencies.len() / 2];
+        println!("start on B, work on A, result on C: median {median:?}");
+        // A task committed on one node reaches a poller waiting on another at once, not
+        // after some polling interval.
+        assert!(
+            median < Duration::from_millis(500),
+            "median {median:?} for a one-activity workflow across nodes"
+        );
+
+        // A timer armed by one node fires, and the workflow goes on, whoever watches it.
+        let sleeper = unique("sleeper");
+        c.start_workflow(
+            Sleeper::run,
+            1u64,
+            WorkflowStartOptions::new(&queue, &sleeper).build(),
+        )
+        .await
+        .unwrap();
+        let value = b
+            .get_workflow_handle::<Sleeper>(&sleeper)
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(value, 2);
+        let types = event_types(&history(&a, &sleeper).await);
+        assert_eq!(
+            types
+                .iter()
+                .filter(|t| **t == EventType::TimerFired)
+                .count(),
+            1,
+            "the timer fired once: {types:?}"
+        );
+    })
+    .await;
+    assert_eq!(clean, [true]);
+
+    // Two nodes racing to start one workflow id: exactly one run is created.
+    let contested = unique("contested");
+    let start = |client: Client| {
+        let (queue, contested) = (queue.clone(), contested.clone());
+        async move {
+            client
+                .start_workflow(
+                    Greeting::run,
+                    "race".to_owned(),
+                    WorkflowStartOptions::new(&queue, &contested).build(),
+                )
+                .await
+        }
+    };
+    let (from_b, from_c) = tokio::join!(start(b.clone()), start(c.clone()));
+    assert!(
+        from_b.is_ok() != from_c.is_ok(),
+        "exactly one of two racing starts must win: {:?} / {:?}",
+        from_b.map(|h| h.run_id().map(str::to_owned)),
+        from_c.map(|h| h.run_id().map(str::to_owned))
+    );
+    assert_eq!(count(&a, &format!("WorkflowId = '{contested}'")).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_registered_on_one_node_is_usable_on_the_others() {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_client::tonic::Request;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::{
+        DescribeNamespaceRequest, RegisterNamespaceRequest,
+    };
+
+    let nodes = three_nodes().await;
+    let a = nodes[0].client().await;
+    let c = nodes[2].client().await;
+    // Node C knows the namespace's absence before A registers it.
+    let describe = |client: Client, name: String| async move {
+        WorkflowService::describe_namespace(
+            &mut client.clone(),
+            Request::new(DescribeNamespaceRequest {
+                namespace: name,
+                ..Default::default()
+            }),
+        )
+        .await
+    };
+    let name = unique("shared-ns");
+    assert!(describe(c.clone(), name.clone()).await.is_err());
+    WorkflowService::register_namespace(
+        &mut a.clone(),
+        Request::new(RegisterNamespaceRequest {
+            namespace: name.clone(),
+            description: "registered on A".into(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match describe(c.clone(), name.clone()).await {
+            Ok(described) => {
+                let info = described.into_inner().namespace_info.unwrap();
+                assert_eq!(info.description, "registered on A");
+                break;
+            }
+            Err(status) => assert!(
+                Instant::now() < deadline,
+                "node C never learned of the namespace: {status}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_node_during_200_workflows_loses_nothing() {
+    const N: usize = 200;
+    let mut nodes = three_nodes().await;
+    let clients = [
+        nodes[0].client().await,
+        nodes[1].client().await,
+        nodes[2].client().await,
+    ];
+    let queue = unique("survive");
+    let ids: Vec<String> = (0..N).map(|i| unique(&format!("pipeline-{i}"))).collect();
+    let [a, b, c] = &clients;
+    let ((), clean) = with_workers(&[a, b, c], &queue, async {
+        for (i, id) in ids.iter().enumerate() {
+            clients[i % 3]
+                .start_workflow(
+                    Pipeline::run,
+                    i as u32,
+                    WorkflowStartOptions::new(&queue, id).build(),
+                )
+                .await
+                .unwrap();
+        }
+        // Kill node A (with its worker's connection) while the run is in full swing.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(
+            b,
+            &format!("TaskQueue = '{queue}' AND ExecutionStatus = 'Completed'"),
+        )
+        .await
+            < (N / 5) as i64
+        {
+            assert!(Instant::now() < deadline, "workflows made no progress");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        nodes[0].kill().await;
+        let killed_at = Instant::now();
+
+        // Everything completes through the two survivors.
+        for (i, id) in ids.iter().enumerate() {
+            let client = if i % 2 == 0 { b } else { c };
+            let result = client
+                .get_workflow_handle::<Pipeline>(id)
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(result, i as u32 + 3, "{id}");
+        }
+        println!(
+            "all {N} workflows completed {:?} after the kill",
+            killed_at.elapsed()
+        );
+    })
+    .await;
+    assert_eq!(
+        &clean[1..],
+        [true, true],
+        "the survivors' workers shut down cleanly"
+    );
+    for id in &ids {
+        assert_completed_once(b, id).await;
+        let types = event_types(&history(c, id).await);
+        assert_eq!(
+            types
+                .iter()
+                .filter(|t| **t == EventType::TimerFired)
+                .count(),
+            1,
+            "{id}: the timer fired once: {types:?}"
+        );
+    }
+    let everything = format!("TaskQueue = '{queue}'");
+    assert_eq!(
+        count(c, &everything).await,
+        N as i64,
+        "one run per workflow"
+    );
+    assert_eq!(
+        count(
+            c,
+            &format!("{everything} AND ExecutionStatus = 'Completed'")
+        )
+        .await,
+        N as i64
+    );
+}
