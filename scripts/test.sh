@@ -4,8 +4,11 @@
 # temporary data directories and drive it with the official Temporal Rust SDK, and with the
 # official Python SDK (`temporalio` from PyPI, in a venv under target/ made by
 # scripts/python-env.sh).
-# Needs the Rust toolchain and Python 3 with pip and access to PyPI: protobuf definitions
-# come from the temporalio-protos crate (no protoc), SQLite is compiled in.
+# PostgreSQL tests start throwaway clusters (initdb + postgres from scripts/postgres-env.sh,
+# which installs Debian's postgresql package if needed) on free loopback ports.
+# Needs the Rust toolchain, Python 3 with pip and access to PyPI, and apt for PostgreSQL when
+# it is not installed: protobuf definitions come from the temporalio-protos crate (no
+# protoc), SQLite is compiled in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +19,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== python env"
 KEEL_TEST_PYTHON="$(./scripts/python-env.sh)"
 export KEEL_TEST_PYTHON
+echo "== postgres"
+KEEL_PG_BIN="$(./scripts/postgres-env.sh)"
+export KEEL_PG_BIN
 echo "== cargo test"
 cargo test --workspace --locked

@@ -3,6 +3,10 @@
 //! A workflow of three sequential no-op activities, run by an SDK worker in this process and
 //! started and awaited by an SDK client. Two measurements: completed workflows per second
 //! with `--concurrency` workflows in flight, and end-to-end latency one workflow at a time.
+//!
+//! Given several addresses (nodes sharing one database), it runs one worker per node and
+//! starts each workflow through one node and awaits its result through the next, so tasks,
+//! timers and results all cross nodes.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -23,9 +27,9 @@ use tokio::sync::Semaphore;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server to measure, HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:7233")]
-    address: String,
+    /// The server to measure, HOST:PORT; several nodes of one cluster comma-separated.
+    #[arg(long, default_value = "127.0.0.1:7233", value_delimiter = ',')]
+    address: Vec<String>,
     #[arg(long, default_value = "default")]
     namespace: String,
     /// Workflows for the throughput run.
@@ -70,39 +74,61 @@ impl ThreeSteps {
 
 pub async fn run(args: Args) -> Result<()> {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
-    let url = Url::from_str(&format!("http://{}", args.address)).context("invalid --address")?;
+    let mut clients = Vec::new();
+    for address in &args.address {
+        clients.push(connect(address, &args.namespace).await?);
+    }
+    let task_queue = format!("keel-bench-{}", uuid::Uuid::new_v4());
+    let mut workers = Vec::new();
+    for client in &clients {
+        let worker_options = WorkerOptions::new(&task_queue)
+            .register_workflow::<ThreeSteps>()?
+            .register_activities(BenchActivities)
+            .graceful_shutdown_period(Duration::from_secs(2))
+            .build();
+        workers.push(Worker::new(&runtime, client.clone(), worker_options)?);
+    }
+    let shutdowns: Vec<_> = workers.iter().map(|w| w.shutdown_handle()).collect();
+    let body = async {
+        let result = measure(&clients, &task_queue, &args).await;
+        for shutdown in &shutdowns {
+            shutdown();
+        }
+        result
+    };
+    let runs = futures::future::join_all(workers.iter_mut().map(|worker| worker.run()));
+    let (worker_results, body_result) = tokio::join!(runs, body);
+    for result in worker_results {
+        result?;
+    }
+    body_result
+}
+
+async fn connect(address: &str, namespace: &str) -> Result<Client> {
+    let url = Url::from_str(&format!("http://{address}"))
+        .with_context(|| format!("invalid --address {address}"))?;
     let connection = Connection::connect(
         ConnectionOptions::new(url)
             .identity("keel-bench".to_owned())
             .build(),
     )
     .await
-    .with_context(|| format!("cannot connect to {}", args.address))?;
-    let client = Client::new(
+    .with_context(|| format!("cannot connect to {address}"))?;
+    Ok(Client::new(
         connection,
-        ClientOptions::new(args.namespace.clone()).build(),
-    )?;
-    let task_queue = format!("keel-bench-{}", uuid::Uuid::new_v4());
-    let worker_options = WorkerOptions::new(&task_queue)
-        .register_workflow::<ThreeSteps>()?
-        .register_activities(BenchActivities)
-        .graceful_shutdown_period(Duration::from_secs(2))
-        .build();
-    let mut worker = Worker::new(&runtime, client.clone(), worker_options)?;
-    let shutdown = worker.shutdown_handle();
-    let body = async {
-        let result = measure(&client, &task_queue, &args).await;
-        shutdown();
-        result
-    };
-    let (worker_result, body_result) = tokio::join!(worker.run(), body);
-    worker_result?;
-    body_result
+        ClientOptions::new(namespace.to_owned()).build(),
+    )?)
 }
 
-async fn run_one(client: &Client, task_queue: &str, workflow_id: String) -> Result<Duration> {
+/// Starts a workflow through `starter` and awaits its result through `awaiter`.
+async fn run_one(
+    starter: &Client,
+    awaiter: &Client,
+    task_queue: &str,
+    workflow_id: String,
+) -> Result<Duration> {
     let started = Instant::now();
-    let handle = client
+    starter
         .start_workflow(
             ThreeSteps::run,
             0u32,
@@ -110,7 +136,8 @@ async fn run_one(client: &Client, task_queue: &str, workflow_id: String) -> Resu
         )
         .await
         .with_context(|| format!("starting {workflow_id}"))?;
-    let total = handle
+    let total = awaiter
+        .get_workflow_handle::<ThreeSteps>(&workflow_id)
         .get_result(WorkflowGetResultOptions::default())
         .await
         .with_context(|| format!("awaiting {workflow_id}"))?;
@@ -118,11 +145,18 @@ async fn run_one(client: &Client, task_queue: &str, workflow_id: String) -> Resu
     Ok(started.elapsed())
 }
 
-async fn measure(client: &Client, task_queue: &str, args: &Args) -> Result<()> {
+async fn measure(clients: &[Client], task_queue: &str, args: &Args) -> Result<()> {
     let prefix = uuid::Uuid::new_v4();
+    let pair = |i: usize| {
+        (
+            &clients[i % clients.len()],
+            &clients[(i + 1) % clients.len()],
+        )
+    };
     // Warm up connections and the worker's caches.
     for i in 0..5 {
-        run_one(client, task_queue, format!("warmup-{prefix}-{i}")).await?;
+        let (starter, awaiter) = pair(i);
+        run_one(starter, awaiter, task_queue, format!("warmup-{prefix}-{i}")).await?;
     }
 
     let limit = Arc::new(Semaphore::new(args.concurrency.max(1)));
@@ -130,10 +164,12 @@ async fn measure(client: &Client, task_queue: &str, args: &Args) -> Result<()> {
     let mut runs = tokio::task::JoinSet::new();
     for i in 0..args.workflows {
         let permit = limit.clone().acquire_owned().await?;
-        let (client, task_queue) = (client.clone(), task_queue.to_owned());
+        let (starter, awaiter) = pair(i);
+        let (starter, awaiter) = (starter.clone(), awaiter.clone());
+        let task_queue = task_queue.to_owned();
         let workflow_id = format!("throughput-{prefix}-{i}");
         runs.spawn(async move {
-            let result = run_one(&client, &task_queue, workflow_id).await;
+            let result = run_one(&starter, &awaiter, &task_queue, workflow_id).await;
             drop(permit);
             result
         });
@@ -146,7 +182,9 @@ async fn measure(client: &Client, task_queue: &str, args: &Args) -> Result<()> {
 
     let mut latencies = Vec::with_capacity(args.latency_samples);
     for i in 0..args.latency_samples {
-        latencies.push(run_one(client, task_queue, format!("latency-{prefix}-{i}")).await?);
+        let (starter, awaiter) = pair(i);
+        let workflow_id = format!("latency-{prefix}-{i}");
+        latencies.push(run_one(starter, awaiter, task_queue, workflow_id).await?);
     }
     latencies.sort();
     let percentile = |p: f64| -> Duration {
@@ -156,7 +194,7 @@ async fn measure(client: &Client, task_queue: &str, args: &Args) -> Result<()> {
         let index = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[index]
     };
-    println!("server: {}", args.address);
+    println!("server: {}", args.address.join(", "));
     println!(
         "throughput: {throughput:.1} workflows/s ({} workflows, {} in flight, {:.2} s)",
         args.workflows,

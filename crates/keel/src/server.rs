@@ -32,7 +32,14 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+    // The connection pool logs every connection a database outage drops; Keel reports the
+    // outage itself, in fewer and plainer lines.
+    let directives = if args.log_level.contains("deadpool") {
+        args.log_level.clone()
+    } else {
+        format!("{},deadpool=error", args.log_level)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .with_context(|| format!("invalid --log-level '{}'", args.log_level))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -79,6 +79,36 @@ fn a_taken_port_or_unusable_data_dir_is_one_clear_line() {
 }
 
 #[test]
+fn a_bad_or_unreachable_database_is_one_clear_line() {
+    let line = fails(&["server", "--db", "postgres://keel@127.0.0.1:notaport/db"]);
+    assert!(line.contains("invalid PostgreSQL URL"), "{line}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://keel@127.0.0.1:{port}/keel");
+    let started = std::time::Instant::now();
+    let line = fails(&["server", "--db", &url]);
+    assert!(
+        line.contains(&format!("cannot use PostgreSQL at 127.0.0.1:{port}/keel"))
+            && line.contains("refused"),
+        "{line}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "fails at once");
+
+    // The same through the environment.
+    let output = keel()
+        .arg("server")
+        .env("KEEL_DB_URL", &url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running keel");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("cannot use PostgreSQL at"), "{stderr}");
+}
+
+#[test]
 fn sigterm_shuts_the_server_down_cleanly() {
     let temp = tempfile::tempdir().unwrap();
     let mut child = keel()

@@ -8,6 +8,7 @@ mod activities;
 mod cli;
 mod cluster;
 mod crash;
+mod database_restart;
 mod harness;
 mod namespaces;
 mod python;
