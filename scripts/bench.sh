@@ -15,6 +15,7 @@ cargo build --release --quiet
 keel="$PWD/target/release/keel"
 pg_bin="$(./scripts/postgres-env.sh)"
 work="$(mktemp -d)"
+chmod 755 "$work"  # PostgreSQL runs as its own user under root
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -354,44 +354,25 @@ impl Engine {
             name: task.queue.name.clone(),
             kind,
         };
-        self.inner.matching.dispatch(
-            queue,
-            QueuedTask {
-                key: key.clone(),
-                task,
-            },
-        );
+        let task = QueuedTask {
+            key: key.clone(),
+            task,
+        };
+        if self.inner.peers.is_some() {
+            // Queues nobody polls here are left to the nodes whose workers poll them: the
+            // task stays pending in the store for whichever node serves the queue next.
+            self.inner.matching.dispatch_if_served(queue, task);
+        } else {
+            self.inner.matching.dispatch(queue, task);
+        }
     }
 
     /// Re-creates the in-memory side of a running execution read from the store: its
     /// pending tasks queued, its deadline armed (late by the peers' grace, as another node
     /// may own it), its readers woken.
     pub(crate) fn recover(&self, execution: Execution) {
-        if let Some(task) = &execution.workflow_task
-            && task.started.is_none()
-        {
-            self.dispatch(
-                &execution.key,
-                TaskKind::Workflow,
-                keel_core::TaskRef {
-                    queue: task.task_queue.clone(),
-                    scheduled_event_id: task.scheduled_event_id,
-                    attempt: task.attempt,
-                },
-            );
-        }
-        for activity in execution.activities.values() {
-            if activity.state == keel_core::ActivityState::Scheduled {
-                self.dispatch(
-                    &execution.key,
-                    TaskKind::Activity,
-                    keel_core::TaskRef {
-                        queue: keel_core::TaskQueue::normal(activity.scheduled.task_queue.clone()),
-                        scheduled_event_id: activity.scheduled_event_id,
-                        attempt: activity.attempt,
-                    },
-                );
-            }
+        for (kind, task) in pending_tasks(&execution) {
+            self.dispatch(&execution.key, kind, task);
         }
         let grace = self.peer_grace();
         self.inner.timers.arm(
@@ -461,4 +442,34 @@ impl Engine {
             ))
         })
     }
+}
+
+/// The tasks of a run that are scheduled and wait for a worker.
+pub(crate) fn pending_tasks(execution: &Execution) -> Vec<(TaskKind, keel_core::TaskRef)> {
+    let mut pending = Vec::new();
+    if let Some(task) = &execution.workflow_task
+        && task.started.is_none()
+    {
+        pending.push((
+            TaskKind::Workflow,
+            keel_core::TaskRef {
+                queue: task.task_queue.clone(),
+                scheduled_event_id: task.scheduled_event_id,
+                attempt: task.attempt,
+            },
+        ));
+    }
+    for activity in execution.activities.values() {
+        if activity.state == keel_core::ActivityState::Scheduled {
+            pending.push((
+                TaskKind::Activity,
+                keel_core::TaskRef {
+                    queue: keel_core::TaskQueue::normal(activity.scheduled.task_queue.clone()),
+                    scheduled_event_id: activity.scheduled_event_id,
+                    attempt: activity.attempt,
+                },
+            ));
+        }
+    }
+    pending
 }

@@ -159,6 +159,11 @@ impl Engine {
             engine.recover(execution);
         }
         tracing::info!(n_running, "recovered running executions");
+        if engine.inner.peers.is_some() {
+            tokio::spawn(Engine::stop_serving_idle_queues(Arc::downgrade(
+                &engine.inner,
+            )));
+        }
         let timers = engine.inner.timers.clone();
         let weak = Arc::downgrade(&engine.inner);
         tokio::spawn(timers.run(clock, move |key| {

@@ -72,6 +72,8 @@ struct Queue {
     tasks: VecDeque<QueuedTask>,
     waiters: VecDeque<Waiter>,
     pollers: HashMap<String, Time>,
+    /// Polled here lately: when nodes share the store, only such queues hold tasks.
+    served: bool,
 }
 
 #[derive(Default)]
@@ -103,6 +105,46 @@ impl Matching {
             }
         }
         entry.tasks.push_back(task.expect("not handed out"));
+    }
+
+    /// Like [`Matching::dispatch`], but only into a queue this node serves (see
+    /// [`Matching::serve`]); answers whether the task was taken.
+    pub fn dispatch_if_served(&self, queue: QueueId, task: QueuedTask) -> bool {
+        let served = {
+            let queues = self.inner.queues.lock().expect("matching lock poisoned");
+            queues.get(&queue).is_some_and(|q| q.served)
+        };
+        if served {
+            self.dispatch(queue, task);
+        }
+        served
+    }
+
+    /// Marks the queue as served by this node (workers poll it here); answers true when it
+    /// was not, so the caller can fill it with the tasks already pending in the store.
+    pub fn serve(&self, queue: &QueueId) -> bool {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let entry = queues.entry(queue.clone()).or_default();
+        !std::mem::replace(&mut entry.served, true)
+    }
+
+    /// Stops serving the queue (it was not filled after all).
+    pub fn stop_serving(&self, queue: &QueueId) {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        if let Some(entry) = queues.get_mut(queue) {
+            entry.served = false;
+        }
+    }
+
+    /// Stops serving queues nobody has polled since `idle_since` and nobody waits on,
+    /// dropping their tasks (the store still holds them).
+    pub fn stop_serving_idle(&self, idle_since: Time) {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        queues.retain(|_, queue| {
+            let last_poll = queue.pollers.values().max().copied();
+            let idle = queue.waiters.is_empty() && last_poll.is_none_or(|at| at < idle_since);
+            !(queue.served && idle)
+        });
     }
 
     /// Waits until a task is available or `deadline` passes.
@@ -202,5 +244,94 @@ impl Matching {
             .lock()
             .expect("matching lock poisoned")
             .contains(&(namespace.to_owned(), name.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use keel_core::TaskQueue;
+
+    use super::*;
+
+    fn queue(name: &str) -> QueueId {
+        QueueId {
+            namespace: "default".into(),
+            name: name.into(),
+            kind: TaskKind::Activity,
+        }
+    }
+
+    fn task(run: &str) -> QueuedTask {
+        QueuedTask {
+            key: ExecutionKey {
+                namespace: "default".into(),
+                workflow_id: "wf".into(),
+                run_id: run.into(),
+            },
+            task: TaskRef {
+                queue: TaskQueue::normal("q"),
+                scheduled_event_id: 5,
+                attempt: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn only_served_queues_take_tasks_from_peers() {
+        let matching = Matching::default();
+        assert!(!matching.dispatch_if_served(queue("q"), task("a")));
+        assert_eq!(matching.backlog(&queue("q")), 0);
+
+        assert!(matching.serve(&queue("q")), "first serve asks for a fill");
+        assert!(!matching.serve(&queue("q")), "already served");
+        assert!(matching.dispatch_if_served(queue("q"), task("b")));
+        assert_eq!(matching.backlog(&queue("q")), 1);
+
+        matching.stop_serving(&queue("q"));
+        assert!(!matching.dispatch_if_served(queue("q"), task("c")));
+        assert!(
+            matching.serve(&queue("q")),
+            "a stopped queue must be filled again"
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_queues_stop_being_served_and_drop_their_tasks() {
+        let matching = Matching::default();
+        let (busy, idle) = (queue("busy"), queue("idle"));
+        for q in [&busy, &idle] {
+            matching.serve(q);
+        }
+        let deadline = Instant::now() + Duration::from_millis(1);
+        assert!(
+            matching
+                .next(idle.clone(), "w", Time(100), deadline)
+                .await
+                .is_none()
+        );
+        assert!(
+            matching
+                .next(busy.clone(), "w", Time(300), deadline)
+                .await
+                .is_none()
+        );
+        matching.dispatch(idle.clone(), task("x"));
+        matching.dispatch(busy.clone(), task("y"));
+
+        matching.stop_serving_idle(Time(200));
+        assert_eq!(
+            matching.backlog(&idle),
+            0,
+            "the idle queue's tasks are dropped"
+        );
+        assert!(!matching.dispatch_if_served(idle.clone(), task("z")));
+        assert_eq!(
+            matching.backlog(&busy),
+            1,
+            "the polled queue keeps its tasks"
+        );
+        assert!(matching.dispatch_if_served(busy, task("w")));
     }
 }

@@ -19,6 +19,10 @@
 //!   version check lets exactly one firing through.
 //! - History readers waiting on it are woken.
 //!
+//! - Only queues this node serves (its workers polled them lately) hold tasks here; a node
+//!   that starts serving a queue fills it from the store, and one whose workers went away
+//!   stops serving it, so no node piles up tasks for workers it does not have.
+//!
 //! When notices may have been lost (the database went away), the node resynchronises: it
 //! forgets its cache and derives queues and deadlines from the store again, as at start-up.
 
@@ -30,7 +34,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::Engine;
-use crate::matching::TaskKind;
+use crate::executions::pending_tasks;
+use crate::matching::{QueueId, TaskKind};
 
 /// Set when the store is shared with other nodes.
 pub(crate) struct Peers {
@@ -211,6 +216,46 @@ impl Engine {
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
+        }
+    }
+
+    /// Starts serving a queue on this node: queues the tasks already pending on it in the
+    /// store, since the notices that announced them were not kept here. A no-op when the
+    /// store is not shared or the queue is served already.
+    pub(crate) async fn serve_queue(&self, queue: &QueueId) -> crate::Result<()> {
+        if self.inner.peers.is_none() || !self.inner.matching.serve(queue) {
+            return Ok(());
+        }
+        let running = match self.inner.store.running_executions().await {
+            Ok(running) => running,
+            Err(error) => {
+                // Not filled: the next poll tries again.
+                self.inner.matching.stop_serving(queue);
+                return Err(error.into());
+            }
+        };
+        for execution in running {
+            if execution.key.namespace != queue.namespace {
+                continue;
+            }
+            for (kind, task) in pending_tasks(&execution) {
+                if kind == queue.kind && task.queue.name == queue.name {
+                    self.dispatch(&execution.key, kind, task);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every minute, stops serving the queues no worker polled here for three minutes
+    /// (longer than any long poll), until the engine is dropped.
+    pub(crate) async fn stop_serving_idle_queues(weak: std::sync::Weak<crate::Inner>) {
+        const IDLE: Duration = Duration::from_secs(180);
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let idle_since = Time(inner.clock.now().0 - IDLE.as_nanos() as i64);
+            inner.matching.stop_serving_idle(idle_since);
         }
     }
 

@@ -30,6 +30,7 @@ impl Engine {
             name: queue.to_owned(),
             kind,
         };
+        self.serve_queue(&queue_id).await?;
         loop {
             let Some(offer) = self
                 .inner

@@ -272,3 +272,47 @@ async fn sigkill_of_a_node_during_200_workflows_loses_nothing() {
         N as i64
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_joining_any_node_finds_the_work_waiting_for_it() {
+    let nodes = three_nodes().await;
+    let [a, b, c] = [
+        nodes[0].client().await,
+        nodes[1].client().await,
+        nodes[2].client().await,
+    ];
+    let queue = unique("backlog");
+    // A worker polls the queue through A, then goes away.
+    let ((), clean) = with_workers(&[&a], &queue, async {}).await;
+    assert_eq!(clean, [true]);
+    // Work piles up, started through B, while no worker runs anywhere.
+    let ids: Vec<String> = (0..20).map(|i| unique(&format!("waiting-{i}"))).collect();
+    for (i, id) in ids.iter().enumerate() {
+        b.start_workflow(
+            Greeting::run,
+            format!("#{i}"),
+            WorkflowStartOptions::new(&queue, id).build(),
+        )
+        .await
+        .unwrap();
+    }
+    // A worker joins through C, which has heard of none of it until now.
+    let ((), clean) = with_workers(&[&c], &queue, async {
+        for (i, id) in ids.iter().enumerate() {
+            let result = tokio::time::timeout(
+                Duration::from_secs(30),
+                a.get_workflow_handle::<Greeting>(id)
+                    .get_result(WorkflowGetResultOptions::default()),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{id} was never worked by the worker that joined"))
+            .unwrap();
+            assert_eq!(result, format!("hello, #{i}"));
+        }
+    })
+    .await;
+    assert_eq!(clean, [true]);
+    for id in &ids {
+        assert_completed_once(&b, id).await;
+    }
+}

@@ -108,6 +108,16 @@ impl Server {
         if let Some(url) = db_url {
             command.args(["--db", url]);
         }
+        unsafe {
+            // A test process that dies (a panic in another thread, a closed pipe) takes its
+            // servers with it instead of leaving them running.
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = command
             .args([
                 "--grpc-addr",
