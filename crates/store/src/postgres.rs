@@ -395,21 +395,105 @@ async fn apply_write(
     Ok(())
 }
 
-async fn notify(
-    client: &impl deadpool_postgres::GenericClient,
+/// The most frequent commit, one execution's update, as a single statement: the version
+/// check, the new state, its events and its announcement commit together in one round
+/// trip, without a transaction block around them.
+async fn commit_update(
+    client: &deadpool_postgres::Object,
+    write: &Write,
     origin: &str,
-    message: &[u8],
 ) -> Result<()> {
+    let ex = &write.execution;
+    let key = &ex.key;
+    let expected = write.expected_version.expect("an update");
+    let statement = client
+        .prepare_cached(
+            "WITH updated AS (
+                UPDATE executions SET status = $1, close_time = $2, history_length = $3,
+                    version = $4, state = $5
+                WHERE namespace = $6 AND workflow_id = $7 AND run_id = $8 AND version = $9
+                RETURNING id
+            ), appended AS (
+                INSERT INTO history (execution, event_id, data)
+                SELECT updated.id, e.event_id, e.data
+                FROM updated, UNNEST($10::int8[], $11::bytea[]) AS e (event_id, data)
+                RETURNING 1
+            ), announced AS (
+                SELECT pg_notify($12, $13::text) FROM updated WHERE $13::text IS NOT NULL
+            )
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM appended),
+                (SELECT count(*) FROM announced)",
+        )
+        .await
+        .map_err(pg_error)?;
+    let ids: Vec<i64> = write.events.iter().map(|event| event.id).collect();
+    let data = write
+        .events
+        .iter()
+        .map(encode)
+        .collect::<Result<Vec<Vec<u8>>>>()?;
+    let payload = write
+        .announcement
+        .as_deref()
+        .map(|message| notification_payload(origin, message))
+        .transpose()?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &ex.status.code(),
+                &ex.close_time.map(|t| t.0),
+                &ex.history_length(),
+                &ex.version,
+                &encode(ex)?,
+                &key.namespace,
+                &key.workflow_id,
+                &key.run_id,
+                &expected,
+                &ids,
+                &data,
+                &CHANNEL,
+                &payload,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("events of run {} exist already", key.run_id))
+            } else {
+                pg_error(e)
+            }
+        })?;
+    let updated: i64 = row.get(0);
+    if updated == 0 {
+        return Err(Error::Conflict(format!(
+            "execution {} changed meanwhile",
+            key.run_id
+        )));
+    }
+    Ok(())
+}
+
+/// A NOTIFY payload: the sender's origin tag and the message, base64-encoded.
+fn notification_payload(origin: &str, message: &[u8]) -> Result<String> {
     if message.len() > MAX_ANNOUNCEMENT {
         return Err(Error::InvalidArgument(format!(
             "an announcement of {} bytes is longer than the {MAX_ANNOUNCEMENT} this store carries",
             message.len()
         )));
     }
-    let payload = format!(
+    Ok(format!(
         "{origin}:{}",
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(message)
-    );
+    ))
+}
+
+async fn notify(
+    client: &impl deadpool_postgres::GenericClient,
+    origin: &str,
+    message: &[u8],
+) -> Result<()> {
+    let payload = notification_payload(origin, message)?;
     let statement = client
         .prepare_cached("SELECT pg_notify($1, $2)")
         .await
@@ -629,6 +713,12 @@ impl Store for PostgresStore {
 
     async fn commit(&self, writes: Vec<Write>) -> Result<()> {
         let mut client = self.client().await?;
+        if let [write] = writes.as_slice()
+            && write.expected_version.is_some()
+            && write.make_current.is_none()
+        {
+            return commit_update(&client, write, &self.inner.origin).await;
+        }
         let tx = client.transaction().await.map_err(pg_error)?;
         for write in &writes {
             // An error drops the transaction, which rolls it back: nothing of the call stays.
