@@ -249,7 +249,7 @@ impl Engine {
             expected_version: Some(current.version),
             events: outcome.events.clone(),
             make_current: None,
-            announcement: self.announcement(&next, &outcome.effects),
+            announcement: self.announcement(Some(current), &next, &outcome.effects),
         }];
         // A retried run's successor is created in the same commit: the chain never has a
         // closed link without its next one.
@@ -270,7 +270,7 @@ impl Engine {
                 expected_version: None,
                 events: successor_outcome.events.clone(),
                 make_current: Some(Some(next.key.run_id.clone())),
-                announcement: self.announcement(successor, &successor_outcome.effects),
+                announcement: self.announcement(None, successor, &successor_outcome.effects),
             });
         }
         if let Err(error) = self.inner.store.commit(writes).await {

@@ -213,6 +213,12 @@ impl Matching {
         pollers
     }
 
+    /// Whether a poller waits on the queue right now.
+    pub fn has_waiter(&self, queue: &QueueId) -> bool {
+        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        queues.get(queue).is_some_and(|q| !q.waiters.is_empty())
+    }
+
     pub fn backlog(&self, queue: &QueueId) -> usize {
         let queues = self.inner.queues.lock().expect("matching lock poisoned");
         queues.get(queue).map_or(0, |q| q.tasks.len())

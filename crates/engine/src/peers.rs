@@ -13,7 +13,10 @@
 //! - Tasks it dispatched are queued here too, for this node's pollers. Several nodes may hand
 //!   out the same task, but only one can record its start: the others' commits fail the
 //!   version check, after which the task is seen as started and skipped. A worker never
-//!   receives a task whose start was not committed for it.
+//!   receives a task whose start was not committed for it. To spare that race, a task the
+//!   writer hands straight to a worker waiting there is kept here only as a backup: queued
+//!   after [`BACKUP_DELAY`] unless a notice says it was resolved (started, moved, dropped)
+//!   first — which it is, unless the writer died in between.
 //! - Its next deadline is armed here [`Peers::grace`] later than due. The node that wrote the
 //!   change fires it on time; the others only when that node did not (it died), and the
 //!   version check lets exactly one firing through.
@@ -26,6 +29,8 @@
 //! When notices may have been lost (the database went away), the node resynchronises: it
 //! forgets its cache and derives queues and deadlines from the store again, as at start-up.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use keel_core::{Effect, Execution, ExecutionKey, TaskRef, Time};
@@ -37,11 +42,16 @@ use crate::Engine;
 use crate::executions::pending_tasks;
 use crate::matching::{QueueId, TaskKind};
 
+/// How long a task another node handed to its own waiting worker is held back here.
+const BACKUP_DELAY: Duration = Duration::from_secs(1);
+
 /// Set when the store is shared with other nodes.
 pub(crate) struct Peers {
     /// How long after a deadline another node's execution is fired here.
     pub(crate) grace: Duration,
     max_announcement_len: usize,
+    /// Tasks held back, until queued or resolved.
+    backups: Mutex<HashSet<TaskId>>,
 }
 
 impl Peers {
@@ -49,8 +59,44 @@ impl Peers {
         Peers {
             grace: Duration::from_secs(2),
             max_announcement_len,
+            backups: Mutex::default(),
         }
     }
+
+    fn backups(&self) -> std::sync::MutexGuard<'_, HashSet<TaskId>> {
+        self.backups.lock().expect("backup lock poisoned")
+    }
+}
+
+/// One pending task of one run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct TaskId {
+    key: ExecutionKey,
+    kind: TaskKind,
+    queue: String,
+    scheduled_event_id: i64,
+    attempt: i32,
+}
+
+impl TaskId {
+    fn of(key: &ExecutionKey, kind: TaskKind, task: &TaskRef) -> TaskId {
+        TaskId {
+            key: key.clone(),
+            kind,
+            queue: task.queue.name.clone(),
+            scheduled_event_id: task.scheduled_event_id,
+            attempt: task.attempt,
+        }
+    }
+}
+
+/// A task a commit dispatched.
+#[derive(Debug, Serialize, Deserialize)]
+struct Dispatched {
+    kind: TaskKind,
+    task: TaskRef,
+    /// The writer had a worker waiting on the task's queue, which takes it there.
+    taken_at_writer: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -71,26 +117,56 @@ pub(crate) struct Change {
     sticky_queue: Option<String>,
     /// The tasks the commit dispatched; `None` when too many to announce, in which case
     /// the receiver reads the execution and queues every pending task.
-    dispatched: Option<Vec<(TaskKind, TaskRef)>>,
+    dispatched: Option<Vec<Dispatched>>,
+    /// Tasks pending before the commit and not after it.
+    resolved: Vec<TaskId>,
 }
 
 impl Engine {
-    /// The announcement to attach to a commit of `execution` with `effects`, if peers
-    /// share the store.
+    /// The announcement to attach to a commit that takes the run from `before` (`None` for
+    /// a new run) to `execution` with `effects`, if peers share the store.
     pub(crate) fn announcement(
         &self,
+        before: Option<&Execution>,
         execution: &Execution,
         effects: &[Effect],
     ) -> Option<Vec<u8>> {
         let peers = self.inner.peers.as_ref()?;
+        let key = &execution.key;
         let dispatched = effects
             .iter()
-            .filter_map(|effect| match effect {
-                Effect::DispatchWorkflowTask(task) => Some((TaskKind::Workflow, task.clone())),
-                Effect::DispatchActivityTask(task) => Some((TaskKind::Activity, task.clone())),
-                Effect::StartRetry(_) => None,
+            .filter_map(|effect| {
+                let (kind, task) = match effect {
+                    Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
+                    Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
+                    Effect::StartRetry(_) => return None,
+                };
+                let queue = QueueId {
+                    namespace: key.namespace.clone(),
+                    name: task.queue.name.clone(),
+                    kind,
+                };
+                Some(Dispatched {
+                    kind,
+                    task: task.clone(),
+                    taken_at_writer: self.inner.matching.has_waiter(&queue),
+                })
             })
             .collect();
+        let resolved = match before {
+            Some(before) => {
+                let after: HashSet<TaskId> = pending_tasks(execution)
+                    .iter()
+                    .map(|(kind, task)| TaskId::of(key, *kind, task))
+                    .collect();
+                pending_tasks(before)
+                    .iter()
+                    .map(|(kind, task)| TaskId::of(key, *kind, task))
+                    .filter(|id| !after.contains(id))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let mut notice = Notice::Execution(Change {
             key: execution.key.clone(),
             version: execution.version,
@@ -99,6 +175,7 @@ impl Engine {
             next_deadline: execution.next_deadline(),
             sticky_queue: execution.stickiness.as_ref().map(|s| s.queue.clone()),
             dispatched: Some(dispatched),
+            resolved,
         });
         let encoded = encode(&notice);
         if encoded.len() <= peers.max_announcement_len {
@@ -166,10 +243,26 @@ impl Engine {
         self.inner
             .timers
             .arm(&change.key, change.next_deadline.map(|at| at.plus(grace)));
+        let peers = self.inner.peers.as_ref().expect("notices come from peers");
+        {
+            let mut backups = peers.backups();
+            for id in &change.resolved {
+                backups.remove(id);
+            }
+        }
         match change.dispatched {
             Some(dispatched) => {
-                for (kind, task) in dispatched {
-                    self.dispatch(&change.key, kind, task);
+                for Dispatched {
+                    kind,
+                    task,
+                    taken_at_writer,
+                } in dispatched
+                {
+                    if taken_at_writer {
+                        self.hold_back(&change.key, kind, task);
+                    } else {
+                        self.dispatch(&change.key, kind, task);
+                    }
                 }
             }
             None => {
@@ -188,12 +281,33 @@ impl Engine {
         }
     }
 
+    /// Queues the task after [`BACKUP_DELAY`] unless a notice resolves it first.
+    fn hold_back(&self, key: &ExecutionKey, kind: TaskKind, task: TaskRef) {
+        let id = TaskId::of(key, kind, &task);
+        let peers = self.inner.peers.as_ref().expect("notices come from peers");
+        peers.backups().insert(id.clone());
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(BACKUP_DELAY).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let engine = Engine { inner };
+            let peers = engine.inner.peers.as_ref().expect("set");
+            if peers.backups().remove(&id) {
+                engine.dispatch(&id.key, kind, task);
+            }
+        });
+    }
+
     /// Forgets everything derived from other nodes' notices and derives it from the store
     /// again, retrying until the store answers.
     pub(crate) async fn resynchronise(&self) {
         let mut backoff = Duration::from_millis(100);
         loop {
             self.inner.executions.forget_all();
+            if let Some(peers) = &self.inner.peers {
+                // Every pending task is queued again below.
+                peers.backups().clear();
+            }
             let result = async {
                 self.load_namespaces().await?;
                 self.inner

@@ -133,7 +133,7 @@ impl Engine {
             expected_version: None,
             events: outcome.events.clone(),
             make_current: Some(current.map(|c| c.run_id)),
-            announcement: self.announcement(&execution, &outcome.effects),
+            announcement: self.announcement(None, &execution, &outcome.effects),
         };
         self.inner.store.commit(vec![write]).await?;
         self.after_commit(&execution, &outcome.events, outcome.effects);
