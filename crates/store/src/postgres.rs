@@ -28,7 +28,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
-use crate::codec::{decode, decode_offset, encode, next_page_token};
+use crate::codec::{decode, decode_offset, encode, page};
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{Announcement, Error, ExecutionSummary, Page, Result, Store, Write};
@@ -835,19 +835,11 @@ impl Store for PostgresStore {
             .query(&sql, &bind(&values))
             .await
             .map_err(query_error)?;
-        let mut executions = rows
+        let executions = rows
             .iter()
             .map(summary_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let mut token = Vec::new();
-        if executions.len() > page_size {
-            executions.truncate(page_size);
-            token = next_page_token(offset + page_size as i64);
-        }
-        Ok(Page {
-            executions,
-            next_page_token: token,
-        })
+        Ok(page(executions, offset, page_size))
     }
 
     async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {

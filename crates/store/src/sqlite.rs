@@ -16,7 +16,7 @@ use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use tokio::sync::oneshot;
 
-use crate::codec::{decode, decode_offset, encode, next_page_token};
+use crate::codec::{decode, decode_offset, encode, page};
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{Error, ExecutionSummary, Page, Result, Store, Write};
@@ -522,12 +522,7 @@ impl Store for SqliteStore {
                 summary.search_attributes = execution.search_attributes;
                 executions.push(summary);
             }
-            let mut token = Vec::new();
-            if executions.len() > page_size {
-                executions.truncate(page_size);
-                token = next_page_token(offset + page_size as i64);
-            }
-            Ok(Page { executions, next_page_token: token })
+            Ok(page(executions, offset, page_size))
         })
         .await
     }
