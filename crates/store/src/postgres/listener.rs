@@ -1,0 +1,102 @@
+//! The announcement feed: one connection LISTENing, reconnecting when lost.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures::StreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_postgres::{AsyncMessage, NoTls, Notification};
+
+use super::{CHANNEL, error_text, pg_error};
+use crate::{Announcement, Result};
+
+/// A connection that LISTENs, with its notifications forwarded to a channel; the channel
+/// closes when the connection is lost.
+pub(super) struct Listener {
+    /// Kept: dropping the client would close the connection.
+    _client: tokio_postgres::Client,
+    notifications: mpsc::UnboundedReceiver<Notification>,
+}
+
+impl Listener {
+    pub(super) async fn open(config: &tokio_postgres::Config) -> Result<Listener> {
+        let (client, mut connection) = config.connect(NoTls).await.map_err(pg_error)?;
+        let (forward, notifications) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(notification)) => {
+                        if forward.send(notification).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(error = %error_text(&error), "lost the PostgreSQL listener connection");
+                        return;
+                    }
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(pg_error)?;
+        Ok(Listener {
+            _client: client,
+            notifications,
+        })
+    }
+}
+
+/// Forwards other processes' announcements to the feed until the store is dropped,
+/// reconnecting whenever the connection is lost.
+pub(super) async fn listen(
+    config: tokio_postgres::Config,
+    mut listener: Listener,
+    origin: String,
+    feed: broadcast::Sender<Announcement>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        loop {
+            let notification = tokio::select! {
+                _ = &mut stop => return,
+                notification = listener.notifications.recv() => notification,
+            };
+            let Some(notification) = notification else {
+                break;
+            };
+            let Some((from, payload)) = notification.payload().split_once(':') else {
+                continue;
+            };
+            if from == origin {
+                continue;
+            }
+            match base64::engine::general_purpose::STANDARD_NO_PAD.decode(payload) {
+                Ok(message) => {
+                    let _ = feed.send(Announcement::Message(message));
+                }
+                Err(error) => tracing::warn!(%error, "ignoring an undecodable announcement"),
+            }
+        }
+        let mut backoff = Duration::from_millis(50);
+        listener = loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            match Listener::open(&config).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for announcements yet; retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        };
+        // Listening again: whatever was committed meanwhile is in the database, and
+        // everything from now on will be announced.
+        let _ = feed.send(Announcement::Missed);
+    }
+}

@@ -1,0 +1,267 @@
+//! Commits: one transaction per call, or for a lone execution update one statement.
+
+use base64::Engine as _;
+
+use super::{CHANNEL, MAX_ANNOUNCEMENT, is_unique_violation, pg_error};
+use crate::codec::encode;
+use crate::{Error, Result, Write};
+
+pub(super) async fn apply_write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    write: &Write,
+    origin: &str,
+) -> Result<()> {
+    let ex = &write.execution;
+    let key = &ex.key;
+    if let Some(expected_current) = &write.make_current {
+        let claimed = match expected_current {
+            None => {
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO current_runs (namespace, workflow_id, run_id) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                tx.execute(&insert, &[&key.namespace, &key.workflow_id, &key.run_id])
+                    .await
+            }
+            Some(expected) => {
+                let update = tx
+                    .prepare_cached(
+                        "UPDATE current_runs SET run_id = $3
+                         WHERE namespace = $1 AND workflow_id = $2 AND run_id = $4",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                tx.execute(
+                    &update,
+                    &[&key.namespace, &key.workflow_id, &key.run_id, expected],
+                )
+                .await
+            }
+        }
+        .map_err(pg_error)?;
+        if claimed != 1 {
+            return Err(Error::Conflict(format!(
+                "workflow id '{}' got a new run meanwhile",
+                key.workflow_id
+            )));
+        }
+    }
+    let state = encode(ex)?;
+    let close_time = ex.close_time.map(|t| t.0);
+    let status = ex.status.code();
+    let history_length = ex.history_length();
+    let row_id: i64 = match write.expected_version {
+        None => {
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue,
+                        status, start_time, close_time, execution_time, history_length, start_request_id,
+                        version, state)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12)
+                     RETURNING id",
+                )
+                .await
+                .map_err(pg_error)?;
+            let row = tx
+                .query_one(
+                    &insert,
+                    &[
+                        &key.namespace,
+                        &key.workflow_id,
+                        &key.run_id,
+                        &ex.workflow_type(),
+                        &ex.task_queue(),
+                        &status,
+                        &ex.start_time.0,
+                        &close_time,
+                        &history_length,
+                        &ex.start_request_id,
+                        &ex.version,
+                        &state,
+                    ],
+                )
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        Error::AlreadyExists(format!(
+                            "run {} of workflow '{}' exists already",
+                            key.run_id, key.workflow_id
+                        ))
+                    } else {
+                        pg_error(e)
+                    }
+                })?;
+            row.get(0)
+        }
+        Some(expected) => {
+            let update = tx
+                .prepare_cached(
+                    "UPDATE executions SET status = $1, close_time = $2, history_length = $3,
+                        version = $4, state = $5
+                     WHERE namespace = $6 AND workflow_id = $7 AND run_id = $8 AND version = $9
+                     RETURNING id",
+                )
+                .await
+                .map_err(pg_error)?;
+            tx.query_opt(
+                &update,
+                &[
+                    &status,
+                    &close_time,
+                    &history_length,
+                    &ex.version,
+                    &state,
+                    &key.namespace,
+                    &key.workflow_id,
+                    &key.run_id,
+                    &expected,
+                ],
+            )
+            .await
+            .map_err(pg_error)?
+            .ok_or_else(|| Error::Conflict(format!("execution {} changed meanwhile", key.run_id)))?
+            .get(0)
+        }
+    };
+    if !write.events.is_empty() {
+        let ids: Vec<i64> = write.events.iter().map(|event| event.id).collect();
+        let data = write
+            .events
+            .iter()
+            .map(encode)
+            .collect::<Result<Vec<Vec<u8>>>>()?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO history (execution, event_id, data)
+                 SELECT $1, event_id, data FROM UNNEST($2::int8[], $3::bytea[]) AS e (event_id, data)",
+            )
+            .await
+            .map_err(pg_error)?;
+        tx.execute(&insert, &[&row_id, &ids, &data])
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict(format!("events of run {} exist already", key.run_id))
+                } else {
+                    pg_error(e)
+                }
+            })?;
+    }
+    if let Some(message) = &write.announcement {
+        notify(tx, origin, message).await?;
+    }
+    Ok(())
+}
+
+/// The most frequent commit, one execution's update, as a single statement: the version
+/// check, the new state, its events and its announcement commit together in one round
+/// trip, without a transaction block around them.
+pub(super) async fn commit_update(
+    client: &deadpool_postgres::Object,
+    write: &Write,
+    origin: &str,
+) -> Result<()> {
+    let ex = &write.execution;
+    let key = &ex.key;
+    let expected = write.expected_version.expect("an update");
+    let statement = client
+        .prepare_cached(
+            "WITH updated AS (
+                UPDATE executions SET status = $1, close_time = $2, history_length = $3,
+                    version = $4, state = $5
+                WHERE namespace = $6 AND workflow_id = $7 AND run_id = $8 AND version = $9
+                RETURNING id
+            ), appended AS (
+                INSERT INTO history (execution, event_id, data)
+                SELECT updated.id, e.event_id, e.data
+                FROM updated, UNNEST($10::int8[], $11::bytea[]) AS e (event_id, data)
+                RETURNING 1
+            ), announced AS (
+                SELECT pg_notify($12, $13::text) FROM updated WHERE $13::text IS NOT NULL
+            )
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM appended),
+                (SELECT count(*) FROM announced)",
+        )
+        .await
+        .map_err(pg_error)?;
+    let ids: Vec<i64> = write.events.iter().map(|event| event.id).collect();
+    let data = write
+        .events
+        .iter()
+        .map(encode)
+        .collect::<Result<Vec<Vec<u8>>>>()?;
+    let payload = write
+        .announcement
+        .as_deref()
+        .map(|message| notification_payload(origin, message))
+        .transpose()?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &ex.status.code(),
+                &ex.close_time.map(|t| t.0),
+                &ex.history_length(),
+                &ex.version,
+                &encode(ex)?,
+                &key.namespace,
+                &key.workflow_id,
+                &key.run_id,
+                &expected,
+                &ids,
+                &data,
+                &CHANNEL,
+                &payload,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("events of run {} exist already", key.run_id))
+            } else {
+                pg_error(e)
+            }
+        })?;
+    let updated: i64 = row.get(0);
+    if updated == 0 {
+        return Err(Error::Conflict(format!(
+            "execution {} changed meanwhile",
+            key.run_id
+        )));
+    }
+    Ok(())
+}
+
+/// A NOTIFY payload: the sender's origin tag and the message, base64-encoded.
+fn notification_payload(origin: &str, message: &[u8]) -> Result<String> {
+    if message.len() > MAX_ANNOUNCEMENT {
+        return Err(Error::InvalidArgument(format!(
+            "an announcement of {} bytes is longer than the {MAX_ANNOUNCEMENT} this store carries",
+            message.len()
+        )));
+    }
+    Ok(format!(
+        "{origin}:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(message)
+    ))
+}
+
+pub(super) async fn notify(
+    client: &impl deadpool_postgres::GenericClient,
+    origin: &str,
+    message: &[u8],
+) -> Result<()> {
+    let payload = notification_payload(origin, message)?;
+    let statement = client
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(pg_error)?;
+    client
+        .execute(&statement, &[&CHANNEL, &payload])
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
