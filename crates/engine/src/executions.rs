@@ -407,8 +407,14 @@ impl Engine {
                     return;
                 }
                 Err(error) => {
-                    // The deadline is still due in the stored state; try again shortly.
-                    tracing::warn!(?key, %error, "firing deadlines failed; retrying in a second");
+                    // The deadline is still due in the stored state; try again shortly. While
+                    // the store is away every due execution lands here each second: say so
+                    // once in a while, not every time.
+                    if FIRING_FAILURES_REPORTED.should_report() {
+                        tracing::warn!(?key, %error, "firing deadlines failed; retrying every second");
+                    } else {
+                        tracing::debug!(?key, %error, "firing deadlines failed; retrying in a second");
+                    }
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }
@@ -472,4 +478,32 @@ pub(crate) fn pending_tasks(execution: &Execution) -> Vec<(TaskKind, keel_core::
         }
     }
     pending
+}
+
+static FIRING_FAILURES_REPORTED: RateLimit = RateLimit::new(10);
+
+/// Lets a repeated message through at most once every `seconds`.
+struct RateLimit {
+    seconds: u64,
+    last: std::sync::atomic::AtomicU64,
+}
+
+impl RateLimit {
+    const fn new(seconds: u64) -> RateLimit {
+        RateLimit {
+            seconds,
+            last: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn should_report(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = u64::try_from(crate::Clock.now().0 / 1_000_000_000).unwrap_or(0);
+        let last = self.last.load(Ordering::Relaxed);
+        now >= last + self.seconds
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }

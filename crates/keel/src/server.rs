@@ -60,6 +60,8 @@ pub async fn run(args: Args) -> Result<()> {
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     // Scripts and tests read these lines to find the chosen ports.
+    // Handlers first: whoever reads the banner below may signal at once.
+    let shutdown = shutdown_signal()?;
     println!("keel {} data: {place}", env!("CARGO_PKG_VERSION"));
     println!("grpc: {grpc_addr}");
     println!("http: http://{http_addr}");
@@ -76,7 +78,7 @@ pub async fn run(args: Args) -> Result<()> {
         wait(stopped.clone()),
     ));
     let http = tokio::spawn(keel_http::serve(engine, http_listener, wait(stopped)));
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     grpc.await?.context("gRPC server failed")?;
@@ -99,11 +101,15 @@ async fn open_store(args: &Args) -> Result<(Arc<dyn Store>, String)> {
     Ok((Arc::new(store), db_path.display().to_string()))
 }
 
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+/// Installs the SIGINT and SIGTERM handlers; the future ends when either signal comes.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }

@@ -10,7 +10,7 @@ use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use crate::harness::{
     Server, assert_well_formed, count, event_types, history, postgres_cluster, unique, with_workers,
 };
-use crate::workflows::{Greeting, Pipeline, Sleeper};
+use crate::workflows::{FanOut, Greeting, Pipeline, Sleeper};
 
 /// Three nodes on a fresh database of the shared test cluster.
 async fn three_nodes() -> Vec<Server> {
@@ -315,4 +315,51 @@ async fn a_worker_joining_any_node_finds_the_work_waiting_for_it() {
     for id in &ids {
         assert_completed_once(&b, id).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_dispatching_more_tasks_than_a_notice_holds_reaches_the_other_nodes() {
+    let nodes = three_nodes().await;
+    let a = nodes[0].client().await;
+    let b = nodes[1].client().await;
+    // The workflow runs on B's worker and schedules its 100 activities on a queue that only
+    // A's worker polls: too many tasks for one notice, so A must read them from the store.
+    let (workflow_queue, activity_queue) = (unique("fan-out"), unique("fan-out-activities"));
+    let id = unique("fan-out");
+    let work = async {
+        // Both workers are polling before the activities exist.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        b.start_workflow(
+            FanOut::run,
+            (activity_queue.clone(), 100u32),
+            WorkflowStartOptions::new(&workflow_queue, &id).build(),
+        )
+        .await
+        .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            b.get_workflow_handle::<FanOut>(&id)
+                .get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!("the fan-out did not finish in time");
+        })
+        .unwrap()
+    };
+    let ((sum, clean_a), clean_b) = with_workers(&[&b], &workflow_queue, async {
+        with_workers(&[&a], &activity_queue, work).await
+    })
+    .await;
+    assert_eq!(sum, (1..=100).sum::<u32>());
+    assert_eq!((clean_a, clean_b), (vec![true], vec![true]));
+    assert_completed_once(&b, &id).await;
+    let types = event_types(&history(&a, &id).await);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == EventType::ActivityTaskCompleted)
+            .count(),
+        100
+    );
 }

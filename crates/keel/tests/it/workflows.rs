@@ -298,11 +298,39 @@ impl LongActivity {
     }
 }
 
+/// Schedules `n` activities at once on the task queue `queue` and sums what they return.
+#[workflow]
+#[derive(Default)]
+pub struct FanOut;
+
+#[workflow_methods]
+impl FanOut {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: (String, u32)) -> WorkflowResult<u32> {
+        let (queue, n) = input;
+        let calls = (0..n).map(|i| {
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+                .task_queue(queue.clone())
+                .build();
+            ctx.execute_activity(TestActivities::add_one, i, options)
+        });
+        let mut sum = 0;
+        // The SDK's own join_all: a general-purpose one wakes the workflow from outside the
+        // SDK, which it rejects as nondeterministic.
+        for result in temporalio_sdk::workflows::join_all(calls).await {
+            sum += result?;
+        }
+        Ok(sum)
+    }
+}
+
 pub fn register<S: temporalio_sdk::worker_options_builder::State>(
     options: temporalio_sdk::WorkerOptionsBuilder<S>,
 ) -> temporalio_sdk::WorkerOptionsBuilder<S> {
     options
         .register_workflow::<Greeting>()
+        .unwrap()
+        .register_workflow::<FanOut>()
         .unwrap()
         .register_workflow::<Pipeline>()
         .unwrap()
