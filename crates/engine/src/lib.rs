@@ -160,9 +160,7 @@ impl Engine {
         }
         tracing::info!(n_running, "recovered running executions");
         if engine.inner.peers.is_some() {
-            tokio::spawn(Engine::stop_serving_idle_queues(Arc::downgrade(
-                &engine.inner,
-            )));
+            tokio::spawn(Engine::keep_up_with_peers(Arc::downgrade(&engine.inner)));
         }
         let timers = engine.inner.timers.clone();
         let weak = Arc::downgrade(&engine.inner);

@@ -18,7 +18,7 @@ pub enum TaskKind {
     Activity,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct QueueId {
     pub namespace: String,
     pub name: String,
@@ -211,6 +211,21 @@ impl Matching {
             .unwrap_or_default();
         pollers.sort_by_key(|p| std::cmp::Reverse(p.last_access_time));
         pollers
+    }
+
+    /// Every worker seen polling here since `since`: its queue, identity and last poll.
+    pub fn recent_pollers(&self, since: Time) -> Vec<(QueueId, String, Time)> {
+        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        queues
+            .iter()
+            .flat_map(|(id, queue)| {
+                queue
+                    .pollers
+                    .iter()
+                    .filter(|(_, at)| **at >= since)
+                    .map(|(identity, at)| (id.clone(), identity.clone(), *at))
+            })
+            .collect()
     }
 
     /// Whether a poller waits on the queue right now.

@@ -29,7 +29,7 @@
 //! When notices may have been lost (the database went away), the node resynchronises: it
 //! forgets its cache and derives queues and deadlines from the store again, as at start-up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ pub(crate) struct Peers {
     max_announcement_len: usize,
     /// Tasks held back, until queued or resolved.
     backups: Mutex<HashSet<TaskId>>,
+    /// Workers other nodes have seen polling: by queue, identity and last poll.
+    pollers: Mutex<HashMap<QueueId, HashMap<String, Time>>>,
 }
 
 impl Peers {
@@ -60,6 +62,7 @@ impl Peers {
             grace: Duration::from_secs(2),
             max_announcement_len,
             backups: Mutex::default(),
+            pollers: Mutex::default(),
         }
     }
 
@@ -104,6 +107,8 @@ pub(crate) enum Notice {
     Execution(Change),
     /// A namespace was registered or updated.
     Namespaces,
+    /// Workers polling the sender lately: queue, identity, last poll.
+    Pollers(Vec<(QueueId, String, Time)>),
 }
 
 /// What a commit changed of one execution, as far as other nodes' memory is concerned.
@@ -231,7 +236,34 @@ impl Engine {
                 });
             }
             Notice::Execution(change) => self.apply_change(change),
+            Notice::Pollers(seen) => {
+                let peers = self.inner.peers.as_ref().expect("notices come from peers");
+                let mut pollers = peers.pollers.lock().expect("poller lock poisoned");
+                for (queue, identity, at) in seen {
+                    let last = pollers
+                        .entry(queue)
+                        .or_default()
+                        .entry(identity)
+                        .or_insert(at);
+                    *last = (*last).max(at);
+                }
+            }
         }
+    }
+
+    /// Workers other nodes saw polling `queue` since `since`.
+    pub(crate) fn peer_pollers(&self, queue: &QueueId, since: Time) -> Vec<(String, Time)> {
+        let Some(peers) = &self.inner.peers else {
+            return Vec::new();
+        };
+        let mut pollers = peers.pollers.lock().expect("poller lock poisoned");
+        let Some(seen) = pollers.get_mut(queue) else {
+            return Vec::new();
+        };
+        seen.retain(|_, at| *at >= since);
+        seen.iter()
+            .map(|(identity, at)| (identity.clone(), *at))
+            .collect()
     }
 
     fn apply_change(&self, change: Change) {
@@ -361,15 +393,53 @@ impl Engine {
         Ok(())
     }
 
-    /// Every minute, stops serving the queues no worker polled here for three minutes
-    /// (longer than any long poll), until the engine is dropped.
-    pub(crate) async fn stop_serving_idle_queues(weak: std::sync::Weak<crate::Inner>) {
+    /// Until the engine is dropped: every few seconds tells the other nodes which workers
+    /// poll here (so any node can describe a task queue), and every minute stops serving the
+    /// queues no worker polled here for three minutes (longer than any long poll).
+    pub(crate) async fn keep_up_with_peers(weak: std::sync::Weak<crate::Inner>) {
+        const EVERY: Duration = Duration::from_secs(5);
         const IDLE: Duration = Duration::from_secs(180);
-        loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+        for tick in 1u64.. {
+            tokio::time::sleep(EVERY).await;
             let Some(inner) = weak.upgrade() else { return };
-            let idle_since = Time(inner.clock.now().0 - IDLE.as_nanos() as i64);
-            inner.matching.stop_serving_idle(idle_since);
+            let engine = Engine { inner };
+            let now = engine.now();
+            engine
+                .announce_pollers(Time(now.0 - 2 * EVERY.as_nanos() as i64))
+                .await;
+            if tick % 12 == 0 {
+                let idle_since = Time(now.0 - IDLE.as_nanos() as i64);
+                engine.inner.matching.stop_serving_idle(idle_since);
+            }
+        }
+    }
+
+    async fn announce_pollers(&self, since: Time) {
+        let Some(peers) = &self.inner.peers else {
+            return;
+        };
+        let mut seen = self.inner.matching.recent_pollers(since);
+        while !seen.is_empty() {
+            // As many as one notice holds; a rare queue name too long for one is left out.
+            let mut batch = Vec::new();
+            while let Some(poller) = seen.pop() {
+                batch.push(poller);
+                if encode(&Notice::Pollers(batch.clone())).len() > peers.max_announcement_len {
+                    let last = batch.pop().expect("just pushed");
+                    if !batch.is_empty() {
+                        seen.push(last);
+                    }
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let notice = encode(&Notice::Pollers(batch));
+            if let Err(error) = self.inner.store.announce(notice).await {
+                tracing::debug!(%error, "could not tell other nodes about this node's pollers");
+                return;
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use keel_core::{Event, Execution, ExecutionKey};
+use keel_core::{Event, Execution, ExecutionKey, Time};
 use keel_store::Page;
 
 use crate::matching::{PollerInfo, QueueId, TaskKind};
@@ -131,7 +131,8 @@ impl Engine {
         Ok(self.inner.store.count_executions(namespace, query).await?)
     }
 
-    /// Workers seen polling a queue, and how many tasks wait there.
+    /// Workers seen polling a queue (on any node, within five minutes), most recent first,
+    /// and how many tasks wait there on this node.
     pub fn describe_task_queue(
         &self,
         namespace: &str,
@@ -144,10 +145,21 @@ impl Engine {
             name: name.to_owned(),
             kind,
         };
-        Ok((
-            self.inner.matching.pollers(&queue),
-            self.inner.matching.backlog(&queue),
-        ))
+        let since = Time(self.now().0 - 300 * 1_000_000_000);
+        let mut pollers = self.inner.matching.pollers(&queue);
+        for (identity, last_access_time) in self.peer_pollers(&queue, since) {
+            match pollers.iter_mut().find(|p| p.identity == identity) {
+                Some(known) => {
+                    known.last_access_time = known.last_access_time.max(last_access_time)
+                }
+                None => pollers.push(PollerInfo {
+                    identity,
+                    last_access_time,
+                }),
+            }
+        }
+        pollers.sort_by_key(|p| std::cmp::Reverse(p.last_access_time));
+        Ok((pollers, self.inner.matching.backlog(&queue)))
     }
 }
 

@@ -363,3 +363,60 @@ async fn a_commit_dispatching_more_tasks_than_a_notice_holds_reaches_the_other_n
         100
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_describes_the_workers_polling_another() {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_client::tonic::Request;
+    use temporalio_common::protos::temporal::api::enums::v1::TaskQueueType;
+    use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+
+    let nodes = three_nodes().await;
+    let a = nodes[0].client().await;
+    let c = nodes[2].client().await;
+    let queue = unique("described");
+    let describe = |kind: TaskQueueType| {
+        let (c, queue) = (c.clone(), queue.clone());
+        async move {
+            WorkflowService::describe_task_queue(
+                &mut c.clone(),
+                Request::new(DescribeTaskQueueRequest {
+                    namespace: "default".into(),
+                    task_queue: Some(TaskQueue {
+                        name: queue,
+                        ..Default::default()
+                    }),
+                    task_queue_type: kind as i32,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .unwrap()
+            .into_inner()
+            .pollers
+        }
+    };
+    assert!(describe(TaskQueueType::Workflow).await.is_empty());
+    // The worker polls node A only; node C learns of it from A's notices.
+    let ((), clean) = with_workers(&[&a], &queue, async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for kind in [TaskQueueType::Workflow, TaskQueueType::Activity] {
+            loop {
+                let pollers = describe(kind).await;
+                if let Some(poller) = pollers.first() {
+                    assert_eq!(poller.identity, "keel-it");
+                    assert!(poller.last_access_time.is_some());
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "node C never listed the worker polling {kind:?} on node A"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    })
+    .await;
+    assert_eq!(clean, [true]);
+}
