@@ -42,6 +42,9 @@ use crate::Engine;
 use crate::executions::pending_tasks;
 use crate::matching::{QueueId, TaskKind};
 
+/// How long workers other nodes saw polling stay listed here.
+pub(crate) const POLLERS_KEPT: Duration = Duration::from_secs(300);
+
 /// How long a task another node handed to its own waiting worker is held back here.
 const BACKUP_DELAY: Duration = Duration::from_secs(1);
 
@@ -247,6 +250,13 @@ impl Engine {
                         .or_insert(at);
                     *last = (*last).max(at);
                 }
+                // Workers come and go (each with a sticky queue of its own): forget those
+                // not seen for longer than a describe looks back.
+                let forgotten = Time(self.now().0 - POLLERS_KEPT.as_nanos() as i64);
+                pollers.retain(|_, seen| {
+                    seen.retain(|_, at| *at >= forgotten);
+                    !seen.is_empty()
+                });
             }
         }
     }

@@ -145,7 +145,7 @@ impl Engine {
             name: name.to_owned(),
             kind,
         };
-        let since = Time(self.now().0 - 300 * 1_000_000_000);
+        let since = Time(self.now().0 - crate::peers::POLLERS_KEPT.as_nanos() as i64);
         let mut pollers = self.inner.matching.pollers(&queue);
         for (identity, last_access_time) in self.peer_pollers(&queue, since) {
             match pollers.iter_mut().find(|p| p.identity == identity) {
