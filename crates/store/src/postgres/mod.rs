@@ -30,7 +30,7 @@ mod listener;
 mod writes;
 
 use listener::{Listener, listen};
-use writes::{apply_write, commit_update, notify};
+use writes::{apply_write, notify, update_execution};
 
 use crate::codec::{decode, decode_offset, encode, page};
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
@@ -368,7 +368,7 @@ impl Store for PostgresStore {
             && write.expected_version.is_some()
             && write.make_current.is_none()
         {
-            return commit_update(&client, write, &self.inner.origin).await;
+            return update_execution(&client, write, &self.inner.origin).await;
         }
         let tx = client.transaction().await.map_err(pg_error)?;
         for write in &writes {

@@ -49,90 +49,51 @@ pub(super) async fn apply_write(
             )));
         }
     }
-    let state = encode(ex)?;
-    let close_time = ex.close_time.map(|t| t.0);
-    let status = ex.status.code();
-    let history_length = ex.history_length();
-    let row_id: i64 = match write.expected_version {
-        None => {
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue,
-                        status, start_time, close_time, execution_time, history_length, start_request_id,
-                        version, state)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12)
-                     RETURNING id",
-                )
-                .await
-                .map_err(pg_error)?;
-            let row = tx
-                .query_one(
-                    &insert,
-                    &[
-                        &key.namespace,
-                        &key.workflow_id,
-                        &key.run_id,
-                        &ex.workflow_type(),
-                        &ex.task_queue(),
-                        &status,
-                        &ex.start_time.0,
-                        &close_time,
-                        &history_length,
-                        &ex.start_request_id,
-                        &ex.version,
-                        &state,
-                    ],
-                )
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        Error::AlreadyExists(format!(
-                            "run {} of workflow '{}' exists already",
-                            key.run_id, key.workflow_id
-                        ))
-                    } else {
-                        pg_error(e)
-                    }
-                })?;
-            row.get(0)
-        }
-        Some(expected) => {
-            let update = tx
-                .prepare_cached(
-                    "UPDATE executions SET status = $1, close_time = $2, history_length = $3,
-                        version = $4, state = $5
-                     WHERE namespace = $6 AND workflow_id = $7 AND run_id = $8 AND version = $9
-                     RETURNING id",
-                )
-                .await
-                .map_err(pg_error)?;
-            tx.query_opt(
-                &update,
-                &[
-                    &status,
-                    &close_time,
-                    &history_length,
-                    &ex.version,
-                    &state,
-                    &key.namespace,
-                    &key.workflow_id,
-                    &key.run_id,
-                    &expected,
-                ],
-            )
-            .await
-            .map_err(pg_error)?
-            .ok_or_else(|| Error::Conflict(format!("execution {} changed meanwhile", key.run_id)))?
-            .get(0)
-        }
-    };
+    if write.expected_version.is_some() {
+        return update_execution(tx, write, origin).await;
+    }
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue,
+                status, start_time, close_time, execution_time, history_length, start_request_id,
+                version, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12)
+             RETURNING id",
+        )
+        .await
+        .map_err(pg_error)?;
+    let row_id: i64 = tx
+        .query_one(
+            &insert,
+            &[
+                &key.namespace,
+                &key.workflow_id,
+                &key.run_id,
+                &ex.workflow_type(),
+                &ex.task_queue(),
+                &ex.status.code(),
+                &ex.start_time.0,
+                &ex.close_time.map(|t| t.0),
+                &ex.history_length(),
+                &ex.start_request_id,
+                &ex.version,
+                &encode(ex)?,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::AlreadyExists(format!(
+                    "run {} of workflow '{}' exists already",
+                    key.run_id, key.workflow_id
+                ))
+            } else {
+                pg_error(e)
+            }
+        })?
+        .get(0);
     if !write.events.is_empty() {
-        let ids: Vec<i64> = write.events.iter().map(|event| event.id).collect();
-        let data = write
-            .events
-            .iter()
-            .map(encode)
-            .collect::<Result<Vec<Vec<u8>>>>()?;
+        let (ids, data) = encoded_events(write)?;
         let insert = tx
             .prepare_cached(
                 "INSERT INTO history (execution, event_id, data)
@@ -142,13 +103,7 @@ pub(super) async fn apply_write(
             .map_err(pg_error)?;
         tx.execute(&insert, &[&row_id, &ids, &data])
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::Conflict(format!("events of run {} exist already", key.run_id))
-                } else {
-                    pg_error(e)
-                }
-            })?;
+            .map_err(|e| event_error(e, write))?;
     }
     if let Some(message) = &write.announcement {
         notify(tx, origin, message).await?;
@@ -156,11 +111,11 @@ pub(super) async fn apply_write(
     Ok(())
 }
 
-/// The most frequent commit, one execution's update, as a single statement: the version
-/// check, the new state, its events and its announcement commit together in one round
-/// trip, without a transaction block around them.
-pub(super) async fn commit_update(
-    client: &deadpool_postgres::Object,
+/// One execution's update as a single statement: the version check, the new state, its
+/// events and its announcement go together in one round trip. Alone it commits without a
+/// transaction block, which makes it the cheapest commit and the most frequent one.
+pub(super) async fn update_execution(
+    client: &impl deadpool_postgres::GenericClient,
     write: &Write,
     origin: &str,
 ) -> Result<()> {
@@ -187,12 +142,7 @@ pub(super) async fn commit_update(
         )
         .await
         .map_err(pg_error)?;
-    let ids: Vec<i64> = write.events.iter().map(|event| event.id).collect();
-    let data = write
-        .events
-        .iter()
-        .map(encode)
-        .collect::<Result<Vec<Vec<u8>>>>()?;
+    let (ids, data) = encoded_events(write)?;
     let payload = write
         .announcement
         .as_deref()
@@ -218,13 +168,7 @@ pub(super) async fn commit_update(
             ],
         )
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                Error::Conflict(format!("events of run {} exist already", key.run_id))
-            } else {
-                pg_error(e)
-            }
-        })?;
+        .map_err(|e| event_error(e, write))?;
     let updated: i64 = row.get(0);
     if updated == 0 {
         return Err(Error::Conflict(format!(
@@ -233,6 +177,25 @@ pub(super) async fn commit_update(
         )));
     }
     Ok(())
+}
+
+/// The ids and encoded events of a write, as the history insert binds them.
+fn encoded_events(write: &Write) -> Result<(Vec<i64>, Vec<Vec<u8>>)> {
+    let ids = write.events.iter().map(|event| event.id).collect();
+    let data = write.events.iter().map(encode).collect::<Result<_>>()?;
+    Ok((ids, data))
+}
+
+/// An event id that exists already means another writer got there first.
+fn event_error(error: tokio_postgres::Error, write: &Write) -> Error {
+    if is_unique_violation(&error) {
+        Error::Conflict(format!(
+            "events of run {} exist already",
+            write.execution.key.run_id
+        ))
+    } else {
+        pg_error(error)
+    }
 }
 
 /// A NOTIFY payload: the sender's origin tag and the message, base64-encoded.
