@@ -201,20 +201,10 @@ pub async fn with_worker<T>(
     task_queue: &str,
     body: impl std::future::Future<Output = T>,
 ) -> T {
-    let runtime = Runtime::from_current_tokio(RuntimeOptions::default()).expect("sdk runtime");
-    let options = WorkerOptions::new(task_queue);
-    let options = workflows::register(options)
-        .graceful_shutdown_period(Duration::from_secs(1))
-        .build();
-    let mut worker = Worker::new(&runtime, client.clone(), options).expect("worker");
-    let shutdown = worker.shutdown_handle();
-    let body = async {
-        let result = body.await;
-        shutdown();
-        result
-    };
-    let (worker_result, result) = tokio::join!(worker.run(), body);
-    worker_result.expect("worker ran cleanly");
+    let (result, mut ran) = run_workers(&[client], task_queue, body).await;
+    ran.pop()
+        .expect("one worker")
+        .unwrap_or_else(|error| panic!("worker ran cleanly: {error}"));
     result
 }
 
@@ -300,6 +290,17 @@ pub async fn with_workers<T>(
     task_queue: &str,
     body: impl std::future::Future<Output = T>,
 ) -> (T, Vec<bool>) {
+    let (result, ran) = run_workers(clients, task_queue, body).await;
+    (result, ran.iter().map(Result::is_ok).collect())
+}
+
+/// Runs `body` while one SDK worker per client serves `task_queue`, then shuts them down;
+/// answers the body's result and how each worker's run ended.
+async fn run_workers<T>(
+    clients: &[&Client],
+    task_queue: &str,
+    body: impl std::future::Future<Output = T>,
+) -> (T, Vec<Result<(), String>>) {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default()).expect("sdk runtime");
     let mut workers: Vec<Worker> = clients
         .iter()
@@ -319,8 +320,12 @@ pub async fn with_workers<T>(
         result
     };
     let runs = futures::future::join_all(workers.iter_mut().map(|worker| worker.run()));
-    let (results, value) = tokio::join!(runs, body);
-    (value, results.iter().map(Result::is_ok).collect())
+    let (ran, result) = tokio::join!(runs, body);
+    let ran = ran
+        .into_iter()
+        .map(|run| run.map_err(|error| format!("{error:#}")))
+        .collect();
+    (result, ran)
 }
 
 pub fn assert_well_formed(events: &[HistoryEvent]) {
