@@ -27,7 +27,7 @@ impl Time {
 /// Client data the engine stores and returns but never interprets (encoded payloads,
 /// headers, failure details). The frontend owns the encoding.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Blob(pub Vec<u8>);
+pub struct Blob(#[serde(with = "serde_bytes")] pub Vec<u8>);
 
 impl Blob {
     pub fn is_empty(&self) -> bool {

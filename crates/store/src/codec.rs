@@ -1,14 +1,19 @@
-//! How both backends encode what they store: states and events as postcard bytes, list
+//! How both backends encode what they store: states and events as MessagePack maps, list
 //! page tokens as the offset of the next page.
+//!
+//! States and events are written with field and variant names (MessagePack's struct-map
+//! form), so what an older Keel stored still reads after types grow: a new field carries
+//! `#[serde(default)]`, a new variant is simply added. Positional formats would misread every
+//! stored row after the first added field.
 
 use crate::{Error, ExecutionSummary, Page, Result};
 
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    postcard::to_stdvec(value).map_err(|e| Error::Unavailable(format!("encoding failed: {e}")))
+    rmp_serde::to_vec_named(value).map_err(|e| Error::Unavailable(format!("encoding failed: {e}")))
 }
 
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
-    postcard::from_bytes(bytes)
+    rmp_serde::from_slice(bytes)
         .map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
 }
 
@@ -38,4 +43,68 @@ pub(crate) fn decode_offset(token: &[u8]) -> Result<i64> {
         return Err(Error::InvalidArgument("invalid next page token".into()));
     }
     Ok(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Before {
+        id: i64,
+        kind: KindBefore,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum KindBefore {
+        Started,
+        Closed { reason: String },
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct After {
+        id: i64,
+        #[serde(default)]
+        signals: Vec<String>,
+        kind: KindAfter,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum KindAfter {
+        Signaled,
+        Started,
+        Closed { reason: String },
+    }
+
+    #[test]
+    fn what_an_older_keel_stored_reads_after_fields_and_variants_are_added() {
+        let stored = encode(&Before {
+            id: 7,
+            kind: KindBefore::Closed {
+                reason: "done".into(),
+            },
+        })
+        .unwrap();
+        let read: After = decode(&stored).unwrap();
+        assert_eq!(
+            read,
+            After {
+                id: 7,
+                signals: Vec::new(),
+                kind: KindAfter::Closed {
+                    reason: "done".into()
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn opaque_client_bytes_are_stored_as_bytes_not_as_a_list_of_numbers() {
+        let payload = keel_core::Blob(vec![0xff; 1000]);
+        let stored = encode(&payload).unwrap();
+        assert!(stored.len() < 1010, "{} bytes", stored.len());
+        assert_eq!(decode::<keel_core::Blob>(&stored).unwrap(), payload);
+    }
 }
