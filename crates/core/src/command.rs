@@ -35,6 +35,11 @@ pub enum Command {
     ModifyProperties {
         upserted_memo: BlobMap,
     },
+    CancelWorkflow {
+        details: Option<Blob>,
+    },
+    SignalExternal(ExternalTarget, ExternalSignalSpec),
+    RequestCancelExternal(ExternalTarget, ExternalCancelSpec),
     /// A command this server does not carry out yet; named for the error.
     Unsupported {
         name: String,
@@ -56,11 +61,36 @@ pub struct ScheduleActivity {
     pub retry_policy: Option<crate::types::RetryPolicy>,
 }
 
+/// The execution a SignalExternal or RequestCancelExternal command names. An empty
+/// namespace is the sender's own; an empty run id, the workflow id's current run.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ExternalTarget {
+    pub namespace: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub control: String,
+    pub child_workflow_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ExternalSignalSpec {
+    pub signal_name: String,
+    pub input: Option<Blob>,
+    pub header: BlobMap,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ExternalCancelSpec {
+    pub reason: String,
+}
+
 impl Command {
     pub fn closes_workflow(&self) -> bool {
         matches!(
             self,
-            Command::CompleteWorkflow { .. } | Command::FailWorkflow { .. }
+            Command::CompleteWorkflow { .. }
+                | Command::FailWorkflow { .. }
+                | Command::CancelWorkflow { .. }
         )
     }
 }

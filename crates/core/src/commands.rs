@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::command::{Command, ScheduleActivity};
-use crate::event::{ActivityScheduled, EventKind};
+use crate::command::{Command, ExternalTarget, ScheduleActivity};
+use crate::event::{ActivityScheduled, EventKind, ExternalCancel, ExternalSignal};
 use crate::execution::{Activity, ActivityState, Execution, Timer};
+use crate::requests::ExternalRequest;
 use crate::transition::{Effect, TaskRef, Tx, failed_cause};
-use crate::types::{RetryPolicy, Status, TaskQueue};
+use crate::types::{ExecutionKey, RetryPolicy, Status, TaskQueue};
 
 const MAX_ID_LENGTH: usize = 1000;
 
@@ -33,6 +34,9 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
             let cause = match command {
                 Command::FailWorkflow { .. } => {
                     failed_cause::BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES
+                }
+                Command::CancelWorkflow { .. } => {
+                    failed_cause::BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES
                 }
                 _ => failed_cause::BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
             };
@@ -140,6 +144,27 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                     ));
                 }
             }
+            Command::SignalExternal(target, spec) => {
+                let cause = failed_cause::BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES;
+                validate_target(target, "SignalExternalWorkflowExecutionCommand")
+                    .map_err(|message| (cause, message))?;
+                if spec.signal_name.is_empty() {
+                    return Err((
+                        cause,
+                        "SignalName is not set on SignalExternalWorkflowExecutionCommand".into(),
+                    ));
+                }
+            }
+            Command::RequestCancelExternal(target, _) => {
+                validate_target(target, "RequestCancelExternalWorkflowExecutionCommand").map_err(
+                    |message| {
+                        (
+                            failed_cause::BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+                            message,
+                        )
+                    },
+                )?;
+            }
             Command::Unsupported { name } => {
                 return Err((
                     failed_cause::FEATURE_DISABLED,
@@ -148,9 +173,25 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
             }
             Command::CompleteWorkflow { .. }
             | Command::FailWorkflow { .. }
+            | Command::CancelWorkflow { .. }
             | Command::UpsertSearchAttributes { .. }
             | Command::ModifyProperties { .. } => {}
         }
+    }
+    Ok(())
+}
+
+fn validate_target(target: &ExternalTarget, command: &str) -> Result<(), String> {
+    if target.workflow_id.is_empty() {
+        return Err(format!("WorkflowId is not set on {command}"));
+    }
+    if target.workflow_id.len() > MAX_ID_LENGTH
+        || target.namespace.len() > MAX_ID_LENGTH
+        || target.run_id.len() > MAX_ID_LENGTH
+    {
+        return Err(format!(
+            "Namespace, WorkflowId and RunId on {command} are limited to {MAX_ID_LENGTH} bytes"
+        ));
     }
     Ok(())
 }
@@ -292,6 +333,48 @@ pub(crate) fn apply(
             );
             false
         }
+        Command::CancelWorkflow { details } => {
+            tx.close(
+                Status::Canceled,
+                EventKind::WorkflowExecutionCanceled {
+                    details,
+                    workflow_task_completed_event_id: completed_event_id,
+                },
+            );
+            false
+        }
+        Command::SignalExternal(target, spec) => {
+            let (target, control, child_workflow_only) = external_target(tx, target);
+            let signal = ExternalSignal {
+                target,
+                signal_name: spec.signal_name,
+                input: spec.input,
+                header: spec.header,
+                control,
+                child_workflow_only,
+                workflow_task_completed_event_id: completed_event_id,
+            };
+            let initiated = tx.append(EventKind::SignalExternalWorkflowExecutionInitiated(
+                Box::new(signal.clone()),
+            ));
+            send_external_request(tx, initiated, ExternalRequest::Signal(signal));
+            false
+        }
+        Command::RequestCancelExternal(target, spec) => {
+            let (target, control, child_workflow_only) = external_target(tx, target);
+            let cancel = ExternalCancel {
+                target,
+                control,
+                child_workflow_only,
+                reason: spec.reason,
+                workflow_task_completed_event_id: completed_event_id,
+            };
+            let initiated = tx.append(EventKind::RequestCancelExternalWorkflowExecutionInitiated(
+                Box::new(cancel.clone()),
+            ));
+            send_external_request(tx, initiated, ExternalRequest::Cancel(cancel));
+            false
+        }
         Command::RecordMarker {
             marker_name,
             details,
@@ -325,6 +408,28 @@ pub(crate) fn apply(
         }
         Command::Unsupported { .. } => unreachable!("refused by validate"),
     }
+}
+
+/// The execution a command names, with the sender's namespace filled in.
+fn external_target(tx: &Tx<'_>, target: ExternalTarget) -> (ExecutionKey, String, bool) {
+    let namespace = if target.namespace.is_empty() {
+        tx.ex.key.namespace.clone()
+    } else {
+        target.namespace
+    };
+    let key = ExecutionKey {
+        namespace,
+        workflow_id: target.workflow_id,
+        run_id: target.run_id,
+    };
+    (key, target.control, target.child_workflow_only)
+}
+
+fn send_external_request(tx: &mut Tx<'_>, initiated_event_id: i64, request: ExternalRequest) {
+    tx.ex.external_requests.insert(initiated_event_id, request);
+    tx.out
+        .effects
+        .push(Effect::DeliverExternalRequest { initiated_event_id });
 }
 
 /// Upserts fields; an empty value removes the field, as Temporal's upserts do.

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Blob, BlobMap, Failure, RetryPolicy, RetryState, TaskQueue, Time, TimeoutType};
+use crate::types::{
+    Blob, BlobMap, ExecutionKey, Failure, RetryPolicy, RetryState, TaskQueue, Time, TimeoutType,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -141,6 +143,73 @@ pub enum EventKind {
         workflow_task_completed_event_id: i64,
         upserted_memo: BlobMap,
     },
+    WorkflowExecutionSignaled {
+        signal_name: String,
+        input: Option<Blob>,
+        identity: String,
+        header: BlobMap,
+        /// The workflow that sent it, when it came from a SignalExternalWorkflowExecution.
+        external: Option<ExecutionKey>,
+    },
+    WorkflowExecutionCancelRequested {
+        cause: String,
+        identity: String,
+        /// The initiating event in, and the identity of, the workflow that asked for it.
+        external_initiated_event_id: i64,
+        external: Option<ExecutionKey>,
+    },
+    WorkflowExecutionCanceled {
+        details: Option<Blob>,
+        workflow_task_completed_event_id: i64,
+    },
+    SignalExternalWorkflowExecutionInitiated(Box<ExternalSignal>),
+    ExternalWorkflowExecutionSignaled {
+        initiated_event_id: i64,
+        /// The run that received it.
+        target: ExecutionKey,
+        control: String,
+    },
+    SignalExternalWorkflowExecutionFailed {
+        /// Temporal's SignalExternalWorkflowExecutionFailedCause code.
+        cause: i32,
+        initiated_event_id: i64,
+        target: ExecutionKey,
+        control: String,
+    },
+    RequestCancelExternalWorkflowExecutionInitiated(Box<ExternalCancel>),
+    ExternalWorkflowExecutionCancelRequested {
+        initiated_event_id: i64,
+        target: ExecutionKey,
+    },
+    RequestCancelExternalWorkflowExecutionFailed {
+        /// Temporal's CancelExternalWorkflowExecutionFailedCause code.
+        cause: i32,
+        initiated_event_id: i64,
+        target: ExecutionKey,
+        control: String,
+    },
+}
+
+/// A signal one workflow sends another. `target.run_id` may be empty: the current run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalSignal {
+    pub target: ExecutionKey,
+    pub signal_name: String,
+    pub input: Option<Blob>,
+    pub header: BlobMap,
+    pub control: String,
+    pub child_workflow_only: bool,
+    pub workflow_task_completed_event_id: i64,
+}
+
+/// A cancellation one workflow asks of another. `target.run_id` may be empty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalCancel {
+    pub target: ExecutionKey,
+    pub control: String,
+    pub child_workflow_only: bool,
+    pub reason: String,
+    pub workflow_task_completed_event_id: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +270,7 @@ impl EventKind {
                 | EventKind::WorkflowExecutionFailed { .. }
                 | EventKind::WorkflowExecutionTimedOut { .. }
                 | EventKind::WorkflowExecutionTerminated { .. }
+                | EventKind::WorkflowExecutionCanceled { .. }
         )
     }
 
@@ -230,6 +300,29 @@ impl EventKind {
             EventKind::MarkerRecorded { .. } => "MarkerRecorded",
             EventKind::UpsertWorkflowSearchAttributes { .. } => "UpsertWorkflowSearchAttributes",
             EventKind::WorkflowPropertiesModified { .. } => "WorkflowPropertiesModified",
+            EventKind::WorkflowExecutionSignaled { .. } => "WorkflowExecutionSignaled",
+            EventKind::WorkflowExecutionCancelRequested { .. } => {
+                "WorkflowExecutionCancelRequested"
+            }
+            EventKind::WorkflowExecutionCanceled { .. } => "WorkflowExecutionCanceled",
+            EventKind::SignalExternalWorkflowExecutionInitiated(_) => {
+                "SignalExternalWorkflowExecutionInitiated"
+            }
+            EventKind::ExternalWorkflowExecutionSignaled { .. } => {
+                "ExternalWorkflowExecutionSignaled"
+            }
+            EventKind::SignalExternalWorkflowExecutionFailed { .. } => {
+                "SignalExternalWorkflowExecutionFailed"
+            }
+            EventKind::RequestCancelExternalWorkflowExecutionInitiated(_) => {
+                "RequestCancelExternalWorkflowExecutionInitiated"
+            }
+            EventKind::ExternalWorkflowExecutionCancelRequested { .. } => {
+                "ExternalWorkflowExecutionCancelRequested"
+            }
+            EventKind::RequestCancelExternalWorkflowExecutionFailed { .. } => {
+                "RequestCancelExternalWorkflowExecutionFailed"
+            }
         }
     }
 }

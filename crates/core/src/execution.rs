@@ -1,6 +1,6 @@
 //! The mutable state of one run: everything the engine needs besides the history itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,16 @@ pub struct Execution {
     pub next_run_id: String,
     /// A retried run waits out its backoff before its first workflow task.
     pub first_workflow_task_at: Option<Time>,
+    /// Someone asked the workflow to cancel itself.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// Request ids of the signals recorded, so a retried signal is recorded once.
+    #[serde(default)]
+    pub signal_request_ids: BTreeSet<String>,
+    /// Signals and cancellation requests this run sent and has not heard the fate of, by
+    /// their initiated event id.
+    #[serde(default)]
+    pub external_requests: BTreeMap<i64, crate::requests::ExternalRequest>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ mod commands;
 pub mod event;
 pub mod execution;
 pub mod namespace;
+pub mod requests;
 pub mod reuse;
 mod start;
 mod timeouts;
@@ -24,11 +25,14 @@ mod workflow_retry;
 pub use activity::{backoff, retry_delay};
 pub use command::{Command, ScheduleActivity};
 pub use commands::default_retry_policy;
-pub use event::{ActivityScheduled, Event, EventKind, Initiator, WorkflowStarted};
+pub use event::{
+    ActivityScheduled, Event, EventKind, ExternalCancel, ExternalSignal, Initiator, WorkflowStarted,
+};
 pub use execution::{
     Activity, ActivityState, Deadline, Execution, StartedTask, Timer, WorkflowTask,
 };
 pub use namespace::Namespace;
+pub use requests::{CancelRequest, ExternalOutcome, ExternalRequest, Signal};
 pub use start::StartParams;
 pub use token::TaskToken;
 pub use transition::{Completion, CompletionResult, Effect, Outcome, RetryRun, TaskRef};

@@ -6,6 +6,7 @@ use crate::Rejection;
 use crate::commands::{default_retry_policy, validate_retry_policy};
 use crate::event::{EventKind, WorkflowStarted};
 use crate::execution::Execution;
+use crate::requests::Signal;
 use crate::transition::{Outcome, Tx};
 use crate::types::{Blob, BlobMap, ExecutionKey, RetryPolicy, Status, Time};
 
@@ -109,6 +110,9 @@ impl Execution {
             last_worker_identity: String::new(),
             next_run_id: run.next_run_id,
             first_workflow_task_at: run.first_workflow_task_at,
+            cancel_requested: false,
+            signal_request_ids: Default::default(),
+            external_requests: Default::default(),
         }
     }
 
@@ -116,6 +120,17 @@ impl Execution {
     pub fn start(
         key: ExecutionKey,
         params: StartParams,
+        now: Time,
+    ) -> Result<(Execution, Outcome), Rejection> {
+        Execution::start_with_signal(key, params, None, now)
+    }
+
+    /// A new run, with `signal` (SignalWithStart's) recorded before its first workflow
+    /// task so the workflow sees it at once.
+    pub fn start_with_signal(
+        key: ExecutionKey,
+        params: StartParams,
+        signal: Option<Signal>,
         now: Time,
     ) -> Result<(Execution, Outcome), Rejection> {
         params.validate(&key.workflow_id)?;
@@ -173,6 +188,9 @@ impl Execution {
         );
         let mut tx = Tx::new(&mut execution, now);
         tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));
+        if let Some(signal) = signal {
+            tx.signal(signal);
+        }
         tx.schedule_workflow_task();
         let outcome = tx.finish();
         Ok((execution, outcome))

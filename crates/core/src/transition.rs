@@ -30,6 +30,9 @@ pub enum Effect {
     /// The run closed and is retried: create the next run of the chain
     /// (`Execution::start_retry`) in the same commit.
     StartRetry(RetryRun),
+    /// A signal or cancellation request to another execution was initiated by this event:
+    /// deliver it, then record the outcome with `Execution::resolve_external_request`.
+    DeliverExternalRequest { initiated_event_id: i64 },
 }
 
 /// How a retried run continues.
@@ -58,7 +61,10 @@ pub mod failed_cause {
     pub const BAD_RECORD_MARKER_ATTRIBUTES: i32 = 6;
     pub const BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 7;
     pub const BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 8;
+    pub const BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 9;
+    pub const BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 10;
     pub const START_TIMER_DUPLICATE_ID: i32 = 12;
+    pub const BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 15;
     pub const SCHEDULE_ACTIVITY_DUPLICATE_ID: i32 = 22;
     /// Temporal's FEATURE_DISABLED: the command is one this server does not carry out.
     pub const FEATURE_DISABLED: i32 = 35;
@@ -250,6 +256,8 @@ impl<'a> Tx<'a> {
         ex.activities.clear();
         ex.timers.clear();
         ex.stickiness = None;
+        // As in Temporal, requests to other executions not yet delivered die with the run.
+        ex.external_requests.clear();
     }
 }
 
@@ -400,9 +408,7 @@ impl Execution {
         now: Time,
     ) -> Result<Outcome, Rejection> {
         if !self.is_running() {
-            return Err(Rejection::NotFound(
-                "workflow execution already completed".into(),
-            ));
+            return Err(crate::requests::already_completed());
         }
         let mut tx = Tx::new(self, now);
         tx.close(

@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
+use keel_core::command::{ExternalCancelSpec, ExternalSignalSpec, ExternalTarget};
 use keel_core::event::EventKind;
+use keel_core::requests::external_failed_cause;
 use keel_core::reuse::{ConflictPolicy, CurrentRun, ReusePolicy, StartDecision, decide_start};
 use keel_core::transition::failed_cause;
 use keel_core::{
-    ActivityState, Blob, Command, Completion, CompletionResult, Deadline, Effect, Event, Execution,
-    ExecutionKey, Failure, FailureInfo, Outcome, QueueKind, Rejection, RetryPolicy, RetryState,
-    ScheduleActivity, StartParams, Status, Stickiness, TaskQueue, TaskRef, Time, TimeoutType,
+    ActivityState, Blob, CancelRequest, Command, Completion, CompletionResult, Deadline, Effect,
+    Event, Execution, ExecutionKey, ExternalOutcome, Failure, FailureInfo, Outcome, QueueKind,
+    Rejection, RetryPolicy, RetryState, ScheduleActivity, Signal, StartParams, Status, Stickiness,
+    TaskQueue, TaskRef, Time, TimeoutType,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +73,11 @@ impl Harness {
     ) -> Result<T, Rejection> {
         let mut copy = self.ex.clone();
         match input(&mut copy, self.now) {
+            Ok((outcome, value)) if outcome == Outcome::default() && copy == self.ex => {
+                // Accepted without changing anything (a repeated request).
+                self.effects.clear();
+                Ok(value)
+            }
             Ok((outcome, value)) => {
                 assert_eq!(
                     copy.version,
@@ -2721,4 +2729,300 @@ fn a_run_timeout_is_retried_but_the_execution_timeout_is_not() {
         other => panic!("{other:?}"),
     }
     assert!(last_run.effects.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals and cancellation requests
+// ---------------------------------------------------------------------------------------------
+
+fn signal(name: &str, request_id: &str) -> Signal {
+    Signal {
+        name: name.into(),
+        input: blob(name),
+        identity: "client".into(),
+        request_id: request_id.into(),
+        ..Signal::default()
+    }
+}
+
+fn cancel_request() -> CancelRequest {
+    CancelRequest {
+        reason: "no longer needed".into(),
+        identity: "client".into(),
+        external: None,
+    }
+}
+
+fn other_workflow() -> ExecutionKey {
+    ExecutionKey {
+        namespace: "default".into(),
+        workflow_id: "other".into(),
+        run_id: String::new(),
+    }
+}
+
+fn signal_other(name: &str) -> Command {
+    Command::SignalExternal(
+        ExternalTarget {
+            workflow_id: "other".into(),
+            control: "ctl".into(),
+            ..ExternalTarget::default()
+        },
+        ExternalSignalSpec {
+            signal_name: name.into(),
+            ..ExternalSignalSpec::default()
+        },
+    )
+}
+
+#[test]
+fn a_signal_to_an_idle_workflow_schedules_a_task_to_handle_it() {
+    let mut h = started_with(vec![]);
+    let before = h.last_id();
+    h.apply(|ex, now| unit(ex.signal(signal("go", "r1"), now)))
+        .unwrap();
+    assert_eq!(
+        h.history_after(before),
+        ["WorkflowExecutionSignaled", "WorkflowTaskScheduled"]
+    );
+    match h.event(before + 1) {
+        EventKind::WorkflowExecutionSignaled {
+            signal_name,
+            input,
+            identity,
+            external,
+            ..
+        } => {
+            assert_eq!(signal_name, "go");
+            assert_eq!(*input, blob("go"));
+            assert_eq!(identity, "client");
+            assert_eq!(*external, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(h.effects[..], [Effect::DispatchWorkflowTask(_)]));
+    // A second signal before the task is taken joins the same task.
+    h.apply(|ex, now| unit(ex.signal(signal("again", "r2"), now)))
+        .unwrap();
+    assert_eq!(h.history_after(before + 2), ["WorkflowExecutionSignaled"]);
+    assert!(h.effects.is_empty());
+}
+
+#[test]
+fn a_retried_signal_is_recorded_once() {
+    let mut h = started_with(vec![]);
+    h.apply(|ex, now| unit(ex.signal(signal("go", "same"), now)))
+        .unwrap();
+    let length = h.last_id();
+    h.apply(|ex, now| unit(ex.signal(signal("go", "same"), now)))
+        .expect("a retry is accepted");
+    assert_eq!(h.last_id(), length, "and not recorded again");
+    // Without a request id every signal counts.
+    h.apply(|ex, now| unit(ex.signal(signal("go", ""), now)))
+        .unwrap();
+    h.apply(|ex, now| unit(ex.signal(signal("go", ""), now)))
+        .unwrap();
+    assert_eq!(h.last_id(), length + 2);
+}
+
+#[test]
+fn a_signal_during_a_workflow_task_waits_for_its_completion() {
+    let mut h = started_with(vec![]);
+    h.apply(|ex, now| unit(ex.signal(signal("first", ""), now)))
+        .unwrap();
+    h.take_workflow_task();
+    h.apply(|ex, now| unit(ex.signal(signal("second", ""), now)))
+        .unwrap();
+    let completed = h.last_id() + 1;
+    // The workflow has not seen "second": it may not close yet.
+    let refused = h.complete(vec![complete_workflow()]);
+    assert_eq!(
+        h.event(completed).name(),
+        "WorkflowTaskFailed",
+        "{refused:?}"
+    );
+    assert_eq!(
+        h.history_after(completed),
+        ["WorkflowExecutionSignaled", "WorkflowTaskScheduled"]
+    );
+    h.take_workflow_task();
+    h.complete(vec![complete_workflow()]);
+    assert_eq!(h.ex.status, Status::Completed);
+}
+
+#[test]
+fn signals_and_cancel_requests_to_a_closed_run_are_not_found() {
+    let mut h = started_with(vec![complete_workflow()]);
+    not_found(h.apply(|ex, now| unit(ex.signal(signal("late", ""), now))));
+    not_found(h.apply(|ex, now| unit(ex.request_cancel(cancel_request(), now))));
+}
+
+#[test]
+fn a_cancel_request_is_recorded_once_and_the_workflow_may_close_as_canceled() {
+    let mut h = started_with(vec![timer("t", secs(60))]);
+    let before = h.last_id();
+    h.apply(|ex, now| unit(ex.request_cancel(cancel_request(), now)))
+        .unwrap();
+    assert_eq!(
+        h.history_after(before),
+        ["WorkflowExecutionCancelRequested", "WorkflowTaskScheduled"]
+    );
+    h.apply(|ex, now| unit(ex.request_cancel(cancel_request(), now)))
+        .expect("asking again is accepted");
+    assert_eq!(h.last_id(), before + 2, "and changes nothing");
+    h.take_workflow_task();
+    h.complete(vec![
+        Command::CancelTimer {
+            timer_id: "t".into(),
+        },
+        Command::CancelWorkflow {
+            details: blob("cleaned up"),
+        },
+    ]);
+    assert_eq!(h.ex.status, Status::Canceled);
+    assert_eq!(
+        h.history_after(before + 3),
+        [
+            "WorkflowTaskCompleted",
+            "TimerCanceled",
+            "WorkflowExecutionCanceled"
+        ]
+    );
+    assert!(h.ex.deadlines().is_empty());
+}
+
+#[test]
+fn signal_with_start_records_the_signal_before_the_first_task() {
+    let (ex, outcome) =
+        Execution::start_with_signal(key(), params(), Some(signal("hello", "req")), Time(T0))
+            .unwrap();
+    let names: Vec<_> = outcome.events.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "WorkflowExecutionStarted",
+            "WorkflowExecutionSignaled",
+            "WorkflowTaskScheduled"
+        ]
+    );
+    assert_eq!(ex.workflow_task.as_ref().unwrap().scheduled_event_id, 3);
+    assert!(ex.signal_request_ids.contains("req"));
+}
+
+#[test]
+fn a_signal_to_another_workflow_is_initiated_then_resolved_once() {
+    let mut h = started_with(vec![signal_other("ping")]);
+    let initiated = h.last("SignalExternalWorkflowExecutionInitiated");
+    match h.event(initiated) {
+        EventKind::SignalExternalWorkflowExecutionInitiated(signal) => {
+            assert_eq!(signal.target, other_workflow(), "own namespace filled in");
+            assert_eq!(signal.signal_name, "ping");
+            assert_eq!(signal.control, "ctl");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(h.effects.contains(&Effect::DeliverExternalRequest {
+        initiated_event_id: initiated
+    }));
+    assert_eq!(h.ex.external_requests.len(), 1);
+    let delivered = ExternalOutcome::Delivered {
+        run_id: "target-run".into(),
+    };
+    h.apply(|ex, now| unit(ex.resolve_external_request(initiated, delivered.clone(), now)))
+        .unwrap();
+    assert_eq!(
+        h.history_after(initiated),
+        ["ExternalWorkflowExecutionSignaled", "WorkflowTaskScheduled"]
+    );
+    match h.event(initiated + 1) {
+        EventKind::ExternalWorkflowExecutionSignaled {
+            initiated_event_id,
+            target,
+            control,
+        } => {
+            assert_eq!(*initiated_event_id, initiated);
+            assert_eq!(target.run_id, "target-run");
+            assert_eq!(control, "ctl");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(h.ex.external_requests.is_empty());
+    // A second report of the same delivery (after a crash) is refused and changes nothing.
+    not_found(h.apply(|ex, now| unit(ex.resolve_external_request(initiated, delivered, now))));
+}
+
+#[test]
+fn an_undeliverable_cancel_request_is_reported_to_the_workflow() {
+    let mut h = started_with(vec![Command::RequestCancelExternal(
+        ExternalTarget {
+            namespace: "elsewhere".into(),
+            workflow_id: "missing".into(),
+            ..ExternalTarget::default()
+        },
+        ExternalCancelSpec::default(),
+    )]);
+    let initiated = h.last("RequestCancelExternalWorkflowExecutionInitiated");
+    let failed = ExternalOutcome::Failed {
+        cause: external_failed_cause::NAMESPACE_NOT_FOUND,
+    };
+    h.apply(|ex, now| unit(ex.resolve_external_request(initiated, failed, now)))
+        .unwrap();
+    match h.event(initiated + 1) {
+        EventKind::RequestCancelExternalWorkflowExecutionFailed { cause, target, .. } => {
+            assert_eq!(*cause, external_failed_cause::NAMESPACE_NOT_FOUND);
+            assert_eq!(target.namespace, "elsewhere");
+            assert_eq!(target.workflow_id, "missing");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn requests_to_other_workflows_need_a_workflow_id_and_a_signal_name() {
+    let mut h = Harness::start();
+    let task = h.take_workflow_task();
+    let mut nameless = signal_other("");
+    let result = h
+        .respond(
+            task,
+            Completion {
+                commands: vec![nameless.clone()],
+                ..completion()
+            },
+        )
+        .unwrap();
+    assert!(result.command_error.unwrap().contains("SignalName"));
+    let failed = h.last("WorkflowTaskFailed");
+    match h.event(failed) {
+        EventKind::WorkflowTaskFailed { cause, .. } => {
+            assert_eq!(
+                *cause,
+                failed_cause::BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    if let Command::SignalExternal(target, spec) = &mut nameless {
+        target.workflow_id.clear();
+        spec.signal_name = "x".into();
+    }
+    let task = h.take_workflow_task();
+    let result = h
+        .respond(
+            task,
+            Completion {
+                commands: vec![nameless],
+                ..completion()
+            },
+        )
+        .unwrap();
+    assert!(result.command_error.unwrap().contains("WorkflowId"));
+    assert!(h.ex.external_requests.is_empty());
+}
+
+#[test]
+fn requests_not_yet_delivered_die_with_the_run() {
+    let mut h = started_with(vec![signal_other("ping"), complete_workflow()]);
+    assert_eq!(h.ex.status, Status::Completed);
+    assert!(h.ex.external_requests.is_empty());
 }
