@@ -3022,7 +3022,7 @@ fn requests_to_other_workflows_need_a_workflow_id_and_a_signal_name() {
 
 #[test]
 fn requests_not_yet_delivered_die_with_the_run() {
-    let mut h = started_with(vec![signal_other("ping"), complete_workflow()]);
+    let h = started_with(vec![signal_other("ping"), complete_workflow()]);
     assert_eq!(h.ex.status, Status::Completed);
     assert!(h.ex.external_requests.is_empty());
 }

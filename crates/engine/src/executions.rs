@@ -244,6 +244,10 @@ impl Engine {
         let mut next = current.clone();
         let now = self.now();
         let (outcome, value) = transition(&mut next, now)?;
+        if next.version == current.version {
+            // Accepted without any change (a repeated request): nothing to commit.
+            return Ok(value);
+        }
         let mut writes = vec![Write {
             execution: next.clone(),
             expected_version: Some(current.version),
@@ -314,6 +318,9 @@ impl Engine {
                 }
                 // Carried out by `update`, inside the commit.
                 Effect::StartRetry(_) => {}
+                Effect::DeliverExternalRequest { initiated_event_id } => {
+                    self.deliver_external_request(execution.key.clone(), initiated_event_id)
+                }
             }
         }
         self.inner
@@ -373,6 +380,9 @@ impl Engine {
     pub(crate) fn recover(&self, execution: Execution) {
         for (kind, task) in pending_tasks(&execution) {
             self.dispatch(&execution.key, kind, task);
+        }
+        for &initiated_event_id in execution.external_requests.keys() {
+            self.deliver_external_request(execution.key.clone(), initiated_event_id);
         }
         let grace = self.peer_grace();
         self.inner.timers.arm(

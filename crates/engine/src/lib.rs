@@ -14,6 +14,7 @@ mod namespaces;
 mod peers;
 mod polls;
 mod queries;
+mod requests;
 mod start;
 pub mod timers;
 mod workflow_tasks;

@@ -3,7 +3,7 @@
 use std::hash::{Hash, Hasher};
 
 use keel_core::reuse::{ConflictPolicy, ReusePolicy, StartDecision, decide_start};
-use keel_core::{Execution, ExecutionKey, StartParams};
+use keel_core::{Execution, ExecutionKey, Signal, StartParams};
 use keel_store::Write;
 
 use crate::{Engine, Error, Result};
@@ -15,6 +15,8 @@ pub struct StartRequest {
     pub params: StartParams,
     pub reuse_policy: ReusePolicy,
     pub conflict_policy: ConflictPolicy,
+    /// SignalWithStart's signal: sent to the running run, or recorded in the new one.
+    pub signal: Option<Signal>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +75,25 @@ impl Engine {
             .store
             .current_run(&request.namespace, &request.workflow_id)
             .await?;
+        if let Some(signal) = &request.signal
+            && let Some(running) = current.as_ref().filter(|c| c.status.is_running())
+            && request.conflict_policy != ConflictPolicy::TerminateExisting
+        {
+            let key = ExecutionKey {
+                namespace: request.namespace.clone(),
+                workflow_id: request.workflow_id.clone(),
+                run_id: running.run_id.clone(),
+            };
+            return match self.signal(&key, signal.clone()).await {
+                Ok(()) => Ok(StartResult {
+                    run_id: key.run_id,
+                    started: false,
+                }),
+                // It closed meanwhile: decide again.
+                Err(Error::NotFound(message)) => Err(Error::Conflict(message)),
+                Err(error) => Err(error),
+            };
+        }
         let decision = decide_start(
             &request.workflow_id,
             &request.params.request_id,
@@ -127,7 +148,8 @@ impl Engine {
         };
         let mut params = request.params;
         params.next_run_id = uuid::Uuid::new_v4().to_string();
-        let (execution, outcome) = Execution::start(key.clone(), params, self.now())?;
+        let (execution, outcome) =
+            Execution::start_with_signal(key.clone(), params, request.signal, self.now())?;
         let write = Write {
             execution: execution.clone(),
             expected_version: None,
@@ -182,9 +204,18 @@ impl Engine {
         })
     }
 
-    pub async fn terminate(&self, key: &ExecutionKey, reason: &str, identity: &str) -> Result<()> {
+    pub async fn terminate(
+        &self,
+        key: &ExecutionKey,
+        reason: &str,
+        details: Option<keel_core::Blob>,
+        identity: &str,
+    ) -> Result<()> {
         self.update(key, |execution, now| {
-            Ok((execution.terminate(reason, None, identity, now)?, ()))
+            Ok((
+                execution.terminate(reason, details.clone(), identity, now)?,
+                (),
+            ))
         })
         .await
     }

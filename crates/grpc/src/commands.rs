@@ -1,8 +1,11 @@
 //! Workflow task commands from Temporal's wire form into the core's.
 
-use keel_core::command::{Command, ScheduleActivity};
+use keel_core::command::{
+    Command, ExternalCancelSpec, ExternalSignalSpec, ExternalTarget, ScheduleActivity,
+};
 use temporalio_protos::temporal::api::command::v1 as proto;
 use temporalio_protos::temporal::api::command::v1::command::Attributes;
+use temporalio_protos::temporal::api::common::v1 as common;
 use temporalio_protos::temporal::api::enums::v1::CommandType;
 use tonic::Status;
 
@@ -89,10 +92,58 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
         Attributes::ModifyWorkflowPropertiesCommandAttributes(a) => Command::ModifyProperties {
             upserted_memo: memo(a.upserted_memo.as_ref()),
         },
+        Attributes::CancelWorkflowExecutionCommandAttributes(a) => Command::CancelWorkflow {
+            details: payloads(a.details.as_ref()),
+        },
+        Attributes::SignalExternalWorkflowExecutionCommandAttributes(a) => Command::SignalExternal(
+            external_target(
+                &a.namespace,
+                a.execution.as_ref(),
+                &a.control,
+                a.child_workflow_only,
+            ),
+            ExternalSignalSpec {
+                signal_name: a.signal_name.clone(),
+                input: payloads(a.input.as_ref()),
+                header: header(a.header.as_ref()),
+            },
+        ),
+        Attributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
+            let execution = common::WorkflowExecution {
+                workflow_id: a.workflow_id.clone(),
+                run_id: a.run_id.clone(),
+            };
+            Command::RequestCancelExternal(
+                external_target(
+                    &a.namespace,
+                    Some(&execution),
+                    &a.control,
+                    a.child_workflow_only,
+                ),
+                ExternalCancelSpec {
+                    reason: a.reason.clone(),
+                },
+            )
+        }
         _ => Command::Unsupported {
             name: CommandType::try_from(command.command_type)
                 .map(|t| t.as_str_name().to_owned())
                 .unwrap_or_else(|_| format!("type {}", command.command_type)),
         },
     })
+}
+
+fn external_target(
+    namespace: &str,
+    execution: Option<&common::WorkflowExecution>,
+    control: &str,
+    child_workflow_only: bool,
+) -> ExternalTarget {
+    ExternalTarget {
+        namespace: namespace.to_owned(),
+        workflow_id: execution.map(|e| e.workflow_id.clone()).unwrap_or_default(),
+        run_id: execution.map(|e| e.run_id.clone()).unwrap_or_default(),
+        control: control.to_owned(),
+        child_workflow_only,
+    }
 }

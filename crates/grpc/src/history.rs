@@ -399,5 +399,148 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                 },
             ),
         ),
+        EventKind::WorkflowExecutionSignaled {
+            signal_name,
+            input,
+            identity,
+            header,
+            external,
+        } => (
+            EventType::WorkflowExecutionSignaled,
+            Attributes::WorkflowExecutionSignaledEventAttributes(
+                h::WorkflowExecutionSignaledEventAttributes {
+                    signal_name: signal_name.clone(),
+                    input: to_payloads(input),
+                    identity: identity.clone(),
+                    header: Some(to_header(header)),
+                    external_workflow_execution: external.as_ref().map(workflow_execution),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionCancelRequested {
+            cause,
+            identity,
+            external_initiated_event_id,
+            external,
+        } => (
+            EventType::WorkflowExecutionCancelRequested,
+            Attributes::WorkflowExecutionCancelRequestedEventAttributes(
+                h::WorkflowExecutionCancelRequestedEventAttributes {
+                    cause: cause.clone(),
+                    external_initiated_event_id: *external_initiated_event_id,
+                    external_workflow_execution: external.as_ref().map(workflow_execution),
+                    identity: identity.clone(),
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionCanceled {
+            details,
+            workflow_task_completed_event_id,
+        } => (
+            EventType::WorkflowExecutionCanceled,
+            Attributes::WorkflowExecutionCanceledEventAttributes(
+                h::WorkflowExecutionCanceledEventAttributes {
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    details: to_payloads(details),
+                },
+            ),
+        ),
+        EventKind::SignalExternalWorkflowExecutionInitiated(signal) => (
+            EventType::SignalExternalWorkflowExecutionInitiated,
+            Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(
+                h::SignalExternalWorkflowExecutionInitiatedEventAttributes {
+                    workflow_task_completed_event_id: signal.workflow_task_completed_event_id,
+                    namespace: signal.target.namespace.clone(),
+                    workflow_execution: Some(workflow_execution(&signal.target)),
+                    signal_name: signal.signal_name.clone(),
+                    input: to_payloads(&signal.input),
+                    control: signal.control.clone(),
+                    child_workflow_only: signal.child_workflow_only,
+                    header: Some(to_header(&signal.header)),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::ExternalWorkflowExecutionSignaled {
+            initiated_event_id,
+            target,
+            control,
+        } => (
+            EventType::ExternalWorkflowExecutionSignaled,
+            Attributes::ExternalWorkflowExecutionSignaledEventAttributes(
+                h::ExternalWorkflowExecutionSignaledEventAttributes {
+                    initiated_event_id: *initiated_event_id,
+                    namespace: target.namespace.clone(),
+                    workflow_execution: Some(workflow_execution(target)),
+                    control: control.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::SignalExternalWorkflowExecutionFailed {
+            cause,
+            initiated_event_id,
+            target,
+            control,
+        } => (
+            EventType::SignalExternalWorkflowExecutionFailed,
+            Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(
+                h::SignalExternalWorkflowExecutionFailedEventAttributes {
+                    cause: *cause,
+                    initiated_event_id: *initiated_event_id,
+                    namespace: target.namespace.clone(),
+                    workflow_execution: Some(workflow_execution(target)),
+                    control: control.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::RequestCancelExternalWorkflowExecutionInitiated(cancel) => (
+            EventType::RequestCancelExternalWorkflowExecutionInitiated,
+            Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(
+                h::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes {
+                    workflow_task_completed_event_id: cancel.workflow_task_completed_event_id,
+                    namespace: cancel.target.namespace.clone(),
+                    workflow_execution: Some(workflow_execution(&cancel.target)),
+                    control: cancel.control.clone(),
+                    child_workflow_only: cancel.child_workflow_only,
+                    reason: cancel.reason.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::ExternalWorkflowExecutionCancelRequested {
+            initiated_event_id,
+            target,
+        } => (
+            EventType::ExternalWorkflowExecutionCancelRequested,
+            Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(
+                h::ExternalWorkflowExecutionCancelRequestedEventAttributes {
+                    initiated_event_id: *initiated_event_id,
+                    namespace: target.namespace.clone(),
+                    workflow_execution: Some(workflow_execution(target)),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::RequestCancelExternalWorkflowExecutionFailed {
+            cause,
+            initiated_event_id,
+            target,
+            control,
+        } => (
+            EventType::RequestCancelExternalWorkflowExecutionFailed,
+            Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(
+                h::RequestCancelExternalWorkflowExecutionFailedEventAttributes {
+                    cause: *cause,
+                    initiated_event_id: *initiated_event_id,
+                    namespace: target.namespace.clone(),
+                    workflow_execution: Some(workflow_execution(target)),
+                    control: control.clone(),
+                    ..Default::default()
+                },
+            ),
+        ),
     }
 }

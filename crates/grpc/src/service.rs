@@ -249,6 +249,27 @@ impl WorkflowService for Frontend {
         rpc::start::terminate_workflow_execution(self, request).await
     }
 
+    async fn signal_workflow_execution(
+        &self,
+        request: Request<ws::SignalWorkflowExecutionRequest>,
+    ) -> Reply<ws::SignalWorkflowExecutionResponse> {
+        rpc::requests::signal_workflow_execution(self, request).await
+    }
+
+    async fn signal_with_start_workflow_execution(
+        &self,
+        request: Request<ws::SignalWithStartWorkflowExecutionRequest>,
+    ) -> Reply<ws::SignalWithStartWorkflowExecutionResponse> {
+        rpc::start::signal_with_start_workflow_execution(self, request).await
+    }
+
+    async fn request_cancel_workflow_execution(
+        &self,
+        request: Request<ws::RequestCancelWorkflowExecutionRequest>,
+    ) -> Reply<ws::RequestCancelWorkflowExecutionResponse> {
+        rpc::requests::request_cancel_workflow_execution(self, request).await
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ws::ShutdownWorkerRequest>,

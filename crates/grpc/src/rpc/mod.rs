@@ -4,6 +4,7 @@
 pub(crate) mod activity_tasks;
 pub(crate) mod namespaces;
 pub(crate) mod reads;
+pub(crate) mod requests;
 pub(crate) mod start;
 pub(crate) mod system;
 pub(crate) mod workflow_tasks;

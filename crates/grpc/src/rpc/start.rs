@@ -1,6 +1,7 @@
 //! Starting and terminating workflow executions.
 
 use super::prelude::*;
+use super::requests::client_signal;
 use keel_core::StartParams;
 use keel_core::reuse::{ConflictPolicy, ReusePolicy};
 
@@ -8,7 +9,76 @@ pub(crate) async fn start_workflow_execution(
     frontend: &Frontend,
     request: Request<ws::StartWorkflowExecutionRequest>,
 ) -> Reply<ws::StartWorkflowExecutionResponse> {
+    let start = start_request(request.into_inner())?;
+    let result = engine_result(frontend.engine.start_workflow(start).await)?;
+    Ok(Response::new(ws::StartWorkflowExecutionResponse {
+        run_id: result.run_id,
+        started: result.started,
+        status: enums::WorkflowExecutionStatus::Running as i32,
+        ..Default::default()
+    }))
+}
+
+/// Signals the workflow id's running run, or starts a run with the signal as its first
+/// news. The conflict policy defaults to using the running run, as in Temporal.
+pub(crate) async fn signal_with_start_workflow_execution(
+    frontend: &Frontend,
+    request: Request<ws::SignalWithStartWorkflowExecutionRequest>,
+) -> Reply<ws::SignalWithStartWorkflowExecutionResponse> {
     let r = request.into_inner();
+    let conflict_policy = match enums::WorkflowIdConflictPolicy::try_from(
+        r.workflow_id_conflict_policy,
+    ) {
+        Ok(enums::WorkflowIdConflictPolicy::Fail) => {
+            return Err(Status::invalid_argument(
+                "SignalWithStart does not support WorkflowIdConflictPolicy FAIL: the running workflow is signaled instead",
+            ));
+        }
+        Ok(enums::WorkflowIdConflictPolicy::TerminateExisting) => {
+            enums::WorkflowIdConflictPolicy::TerminateExisting
+        }
+        _ => enums::WorkflowIdConflictPolicy::UseExisting,
+    };
+    let signal = client_signal(
+        &r.signal_name,
+        r.signal_input.as_ref(),
+        r.header.as_ref(),
+        &r.identity,
+        &r.request_id,
+    )?;
+    let mut start = start_request(ws::StartWorkflowExecutionRequest {
+        namespace: r.namespace,
+        workflow_id: r.workflow_id,
+        workflow_type: r.workflow_type,
+        task_queue: r.task_queue,
+        input: r.input,
+        workflow_execution_timeout: r.workflow_execution_timeout,
+        workflow_run_timeout: r.workflow_run_timeout,
+        workflow_task_timeout: r.workflow_task_timeout,
+        identity: r.identity,
+        request_id: r.request_id,
+        workflow_id_reuse_policy: r.workflow_id_reuse_policy,
+        workflow_id_conflict_policy: conflict_policy as i32,
+        retry_policy: r.retry_policy,
+        cron_schedule: r.cron_schedule,
+        memo: r.memo,
+        search_attributes: r.search_attributes,
+        header: r.header,
+        workflow_start_delay: r.workflow_start_delay,
+        ..Default::default()
+    })?;
+    start.signal = Some(signal);
+    let result = engine_result(frontend.engine.start_workflow(start).await)?;
+    Ok(Response::new(
+        ws::SignalWithStartWorkflowExecutionResponse {
+            run_id: result.run_id,
+            started: result.started,
+            ..Default::default()
+        },
+    ))
+}
+
+fn start_request(r: ws::StartWorkflowExecutionRequest) -> Result<StartRequest, Status> {
     if r.workflow_start_delay
         .as_ref()
         .is_some_and(|d| d.seconds > 0 || d.nanos > 0)
@@ -48,24 +118,14 @@ pub(crate) async fn start_workflow_execution(
         // Chosen by the engine.
         next_run_id: String::new(),
     };
-    let result = engine_result(
-        frontend
-            .engine
-            .start_workflow(StartRequest {
-                namespace: r.namespace,
-                workflow_id: r.workflow_id,
-                params,
-                reuse_policy: reuse_policy(r.workflow_id_reuse_policy),
-                conflict_policy: conflict_policy(r.workflow_id_conflict_policy),
-            })
-            .await,
-    )?;
-    Ok(Response::new(ws::StartWorkflowExecutionResponse {
-        run_id: result.run_id,
-        started: result.started,
-        status: enums::WorkflowExecutionStatus::Running as i32,
-        ..Default::default()
-    }))
+    Ok(StartRequest {
+        namespace: r.namespace,
+        workflow_id: r.workflow_id,
+        params,
+        reuse_policy: reuse_policy(r.workflow_id_reuse_policy),
+        conflict_policy: conflict_policy(r.workflow_id_conflict_policy),
+        signal: None,
+    })
 }
 
 pub(crate) async fn terminate_workflow_execution(
@@ -79,7 +139,7 @@ pub(crate) async fn terminate_workflow_execution(
     engine_result(
         frontend
             .engine
-            .terminate(&key, &r.reason, &r.identity)
+            .terminate(&key, &r.reason, payloads(r.details.as_ref()), &r.identity)
             .await,
     )?;
     Ok(Response::new(

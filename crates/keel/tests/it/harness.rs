@@ -32,9 +32,12 @@ pub enum Backend {
     Postgres,
 }
 
-/// Defines a test that runs once on each backend, as `name::sqlite` and `name::postgres`.
+/// Defines tests that each run once on each backend, as `name::sqlite` and `name::postgres`.
 macro_rules! on_both_backends {
-    ($(#[doc = $doc:literal])* async fn $name:ident($backend:ident: Backend) $body:block) => {
+    ($($(#[doc = $doc:literal])* async fn $name:ident($backend:ident: Backend $(,)?) $body:block)*) => {
+        $(on_both_backends!(@one $(#[doc = $doc])* async fn $name($backend: Backend) $body);)*
+    };
+    (@one $(#[doc = $doc:literal])* async fn $name:ident($backend:ident: Backend $(,)?) $body:block) => {
         $(#[doc = $doc])*
         mod $name {
             #[allow(unused_imports)]

@@ -12,6 +12,7 @@ mod database_restart;
 mod harness;
 mod namespaces;
 mod python;
+mod signals;
 mod starts;
 mod visibility;
 mod workflow_tasks;

@@ -9,7 +9,8 @@ use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
     ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure,
-    CancellableFuture, LocalActivityOptions, WorkflowContext, WorkflowResult,
+    CancellableFuture, LocalActivityOptions, SignalWorkflowOptions, SyncWorkflowContext,
+    WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
 /// When each attempt of an activity started, by workflow id: how tests observe retries
@@ -354,6 +355,12 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<FailsTwice>()
         .unwrap()
+        .register_workflow::<Accumulator>()
+        .unwrap()
+        .register_workflow::<CleansUp>()
+        .unwrap()
+        .register_workflow::<Messenger>()
+        .unwrap()
         .register_activities(TestActivities)
 }
 
@@ -446,5 +453,87 @@ impl FailsTwice {
             return Err(ApplicationFailure::new(format!("run attempt {attempt} failed")).into());
         }
         Ok(attempt)
+    }
+}
+
+/// Adds up the numbers signalled to it until the `finish` signal; answers the total and
+/// how many numbers it got.
+#[workflow]
+#[derive(Default)]
+pub struct Accumulator {
+    total: u32,
+    received: u32,
+    finished: bool,
+}
+
+#[workflow_methods]
+impl Accumulator {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<(u32, u32)> {
+        ctx.wait_condition(|s| s.finished).await?;
+        Ok(ctx.state(|s| (s.total, s.received)))
+    }
+
+    #[signal]
+    pub fn add(&mut self, _ctx: &mut SyncWorkflowContext<Self>, n: u32) {
+        self.total += n;
+        self.received += 1;
+    }
+
+    #[signal]
+    pub fn finish(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.finished = true;
+    }
+}
+
+/// Waits until it is cancelled, then cleans up through an activity (which the
+/// cancellation must not cancel) and closes as cancelled.
+#[workflow]
+#[derive(Default)]
+pub struct CleansUp;
+
+#[workflow_methods]
+impl CleansUp {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
+        ctx.cancelled().await;
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+            .cancellation_token(WorkflowCancellationToken::new())
+            .build();
+        ctx.execute_activity(TestActivities::add_one, 0u32, options)
+            .await?;
+        Err(WorkflowTermination::cancelled())
+    }
+}
+
+/// Signals the Accumulator `target` (7, then finish), cancels the workflow `victim`, and
+/// tries to signal a workflow that does not exist. Answers whether that last signal failed.
+#[workflow]
+#[derive(Default)]
+pub struct Messenger;
+
+#[workflow_methods]
+impl Messenger {
+    #[run]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: (String, String),
+    ) -> WorkflowResult<bool> {
+        let (target, victim) = input;
+        let target = ctx.external_workflow(target, None);
+        target
+            .signal(Accumulator::add, 7, SignalWorkflowOptions::default())
+            .await?;
+        target
+            .signal(Accumulator::finish, (), SignalWorkflowOptions::default())
+            .await?;
+        ctx.external_workflow(victim, None)
+            .cancel(Some("the messenger says stop".into()))
+            .await?;
+        let missing = ctx
+            .external_workflow("no-such-workflow", None)
+            .signal(Accumulator::add, 1, SignalWorkflowOptions::default())
+            .await;
+        Ok(missing.is_err())
     }
 }
