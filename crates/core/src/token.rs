@@ -18,17 +18,22 @@ pub enum TaskToken {
         scheduled_event_id: i64,
         attempt: i32,
     },
+    /// A query handed to a worker outside a workflow task; answered by id.
+    Query { key: ExecutionKey, query_id: String },
 }
 
 const MAGIC: u8 = 0x4b;
 const VERSION: u8 = 1;
 const WORKFLOW: u8 = 1;
 const ACTIVITY: u8 = 2;
+const QUERY: u8 = 3;
 
 impl TaskToken {
     pub fn key(&self) -> &ExecutionKey {
         match self {
-            TaskToken::Workflow { key, .. } | TaskToken::Activity { key, .. } => key,
+            TaskToken::Workflow { key, .. }
+            | TaskToken::Activity { key, .. }
+            | TaskToken::Query { key, .. } => key,
         }
     }
 
@@ -66,6 +71,11 @@ impl TaskToken {
                 out.extend_from_slice(&scheduled_event_id.to_le_bytes());
                 out.extend_from_slice(&attempt.to_le_bytes());
             }
+            TaskToken::Query { key, query_id } => {
+                out.push(QUERY);
+                put_key(&mut out, key);
+                put_str(&mut out, query_id);
+            }
         }
         out
     }
@@ -92,6 +102,10 @@ impl TaskToken {
                 key,
                 scheduled_event_id: reader.i64()?,
                 attempt: reader.i32()?,
+            },
+            QUERY => TaskToken::Query {
+                key,
+                query_id: reader.string()?,
             },
             _ => return Err("task token is of an unknown kind".into()),
         };
@@ -157,9 +171,13 @@ mod tests {
                 attempt: 1,
             },
             TaskToken::Activity {
-                key,
+                key: key.clone(),
                 scheduled_event_id: 5,
                 attempt: 7,
+            },
+            TaskToken::Query {
+                key,
+                query_id: "q-1".into(),
             },
         ] {
             let bytes = token.encode();

@@ -77,7 +77,7 @@ impl Engine {
         queued: QueuedTask,
         identity: &str,
     ) -> Result<PolledActivityTask> {
-        let QueuedTask { key, task } = queued;
+        let QueuedTask { key, task, .. } = queued;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (scheduled_event_id, attempt) = (task.scheduled_event_id, task.attempt);
         self.update(&key, |execution, now| {
@@ -133,10 +133,12 @@ impl Engine {
                         self.namespace(&key.namespace)?;
                         Ok((key, scheduled_event_id, attempt))
                     }
-                    TaskToken::Workflow { .. } => Err(Error::InvalidArgument(
-                        "invalid task token: a workflow task token was given for an activity task"
-                            .into(),
-                    )),
+                    TaskToken::Workflow { .. } | TaskToken::Query { .. } => {
+                        Err(Error::InvalidArgument(
+                            "invalid task token: a workflow task token was given for an activity task"
+                                .into(),
+                        ))
+                    }
                 }
             }
             ActivityTarget::Id {

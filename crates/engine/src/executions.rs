@@ -327,6 +327,7 @@ impl Engine {
             .timers
             .arm(&execution.key, execution.next_deadline());
         self.index_and_publish(execution);
+        self.flush_queries(execution);
     }
 
     fn index_and_publish(&self, execution: &Execution) {
@@ -364,6 +365,7 @@ impl Engine {
         let task = QueuedTask {
             key: key.clone(),
             task,
+            query: None,
         };
         if self.inner.peers.is_some() {
             // Queues nobody polls here are left to the nodes whose workers poll them: the
@@ -440,6 +442,35 @@ impl Engine {
         if let Err(error) = result {
             tracing::debug!(?key, %error, "clearing stickiness failed");
         }
+    }
+
+    /// Runs `read` on the run's state while holding its lock, so no transition of the run
+    /// commits meanwhile.
+    pub(crate) async fn with_execution<T>(
+        &self,
+        key: &ExecutionKey,
+        read: impl FnOnce(&Execution) -> T,
+    ) -> Result<T> {
+        let slot = self.inner.executions.slot(key);
+        let mut cached = slot.lock().await;
+        if cached.is_none() {
+            *cached = self.inner.store.execution(key).await?;
+        }
+        let Some(execution) = cached.as_ref() else {
+            drop(cached);
+            self.inner.executions.evict(key);
+            return Err(Error::NotFound(format!(
+                "workflow execution not found: workflow id '{}', run id '{}'",
+                key.workflow_id, key.run_id
+            )));
+        };
+        let value = read(execution);
+        let closed = !execution.is_running();
+        drop(cached);
+        if closed {
+            self.inner.executions.evict(key);
+        }
+        Ok(value)
     }
 
     /// The cached (or stored) state of a run, for reads.

@@ -17,6 +17,7 @@ mod queries;
 mod requests;
 mod start;
 pub mod timers;
+mod workflow_queries;
 mod workflow_tasks;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use keel_store::{ExecutionSummary, Page};
 pub use matching::{PollerInfo, QueueId, TaskKind};
 pub use queries::{HistoryPage, HistoryRequest};
 pub use start::{StartRequest, StartResult};
+pub use workflow_queries::{QueryAnswer, QueryOutcome, RejectCondition, WorkflowQuery};
 pub use workflow_tasks::{PolledWorkflowTask, WorkflowTaskCompleted};
 
 /// Errors by what the caller can do about them.
@@ -53,6 +55,15 @@ pub enum Error {
     Unimplemented(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The workflow's code failed to answer a query.
+    #[error("{message}")]
+    QueryFailed {
+        message: String,
+        /// The worker's failure, encoded by the frontend.
+        failure: Option<keel_core::Blob>,
+    },
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// Another writer changed what this call read; trying again will read the change.
     #[error("concurrent update, retry: {0}")]
     Conflict(String),
@@ -124,6 +135,7 @@ struct Inner {
     timers: timers::Timers,
     namespaces: namespaces::Namespaces,
     start_locks: start::StartLocks,
+    queries: workflow_queries::Queries,
     /// Set when other nodes share the store.
     peers: Option<peers::Peers>,
 }
@@ -143,6 +155,7 @@ impl Engine {
                 timers: timers::Timers::default(),
                 namespaces: namespaces::Namespaces::default(),
                 start_locks: start::StartLocks::default(),
+                queries: workflow_queries::Queries::default(),
                 peers: store
                     .announcements()
                     .is_some()

@@ -29,6 +29,8 @@ pub struct QueueId {
 pub struct QueuedTask {
     pub key: ExecutionKey,
     pub task: TaskRef,
+    /// Set for a query task: the id of the query it carries (see `workflow_queries`).
+    pub query: Option<String>,
 }
 
 /// A task handed to a poller. If the poller goes away before taking it (its RPC was
@@ -286,6 +288,7 @@ mod tests {
 
     fn task(run: &str) -> QueuedTask {
         QueuedTask {
+            query: None,
             key: ExecutionKey {
                 namespace: "default".into(),
                 workflow_id: "wf".into(),

@@ -5,6 +5,7 @@ use std::time::Instant;
 use keel_core::{Completion, Event, ExecutionKey, QueueKind, TaskRef, TaskToken, Time};
 
 use crate::matching::{QueuedTask, TaskKind};
+use crate::workflow_queries::{QueryAnswer, WorkflowQuery};
 use crate::{Engine, Error, Result};
 
 /// A workflow task handed to a worker.
@@ -22,6 +23,10 @@ pub struct PolledWorkflowTask {
     pub history: Vec<Event>,
     pub scheduled_time: Time,
     pub started_time: Time,
+    /// Set for a query task: the question, outside any workflow task.
+    pub query: Option<WorkflowQuery>,
+    /// Queries riding along with this workflow task, by id.
+    pub queries: Vec<(String, WorkflowQuery)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -67,7 +72,10 @@ impl Engine {
         queued: QueuedTask,
         identity: &str,
     ) -> Result<PolledWorkflowTask> {
-        let QueuedTask { key, task } = queued;
+        let QueuedTask { key, task, query } = queued;
+        if let Some(query_id) = query {
+            return self.polled_query_task(key, &task, &query_id).await;
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         let info = self
             .update(&key, |execution, now| {
@@ -125,6 +133,7 @@ impl Engine {
             started_event_id: info.started_event_id,
             attempt: task.attempt,
         };
+        let queries = self.attach_queries(&key);
         Ok(PolledWorkflowTask {
             key,
             token: token.encode(),
@@ -136,6 +145,8 @@ impl Engine {
             history,
             scheduled_time: info.scheduled_time,
             started_time: info.started_time,
+            query: None,
+            queries,
         })
     }
 
@@ -143,9 +154,11 @@ impl Engine {
         &self,
         token: &[u8],
         completion: Completion,
+        query_answers: Vec<(String, QueryAnswer)>,
     ) -> Result<WorkflowTaskCompleted> {
         let (key, scheduled_event_id, started_event_id, attempt) = workflow_token(token)?;
         self.namespace(&key.namespace)?;
+        self.answer_attached_queries(&key, query_answers);
         let identity = completion.identity.clone();
         let (result, info) = self
             .update(&key, |execution, now| {
@@ -183,6 +196,7 @@ impl Engine {
     ) -> Result<()> {
         let (key, scheduled_event_id, started_event_id, attempt) = workflow_token(token)?;
         self.namespace(&key.namespace)?;
+        self.detach_queries(&key);
         self.update(&key, |execution, now| {
             let outcome = execution.fail_workflow_task(
                 scheduled_event_id,
@@ -256,6 +270,9 @@ fn workflow_token(token: &[u8]) -> Result<(ExecutionKey, i64, i64, i32)> {
         } => Ok((key, scheduled_event_id, started_event_id, attempt)),
         TaskToken::Activity { .. } => Err(Error::InvalidArgument(
             "invalid task token: an activity task token was given for a workflow task".into(),
+        )),
+        TaskToken::Query { .. } => Err(Error::InvalidArgument(
+            "invalid task token: a query task is answered with RespondQueryTaskCompleted".into(),
         )),
     }
 }

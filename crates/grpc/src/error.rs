@@ -58,6 +58,17 @@ pub fn to_status(error: Error) -> Status {
             details::NamespaceAlreadyExistsFailure {},
         ),
         Error::InvalidArgument(_) => Status::invalid_argument(message),
+        Error::QueryFailed { failure, .. } => with_detail(
+            Code::InvalidArgument,
+            message,
+            "temporal.api.errordetails.v1.QueryFailedFailure",
+            details::QueryFailedFailure {
+                failure: failure.and_then(|blob| {
+                    temporalio_protos::temporal::api::failure::v1::Failure::decode(&blob.0[..]).ok()
+                }),
+            },
+        ),
+        Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
         Error::Unimplemented(_) => Status::unimplemented(message),
         Error::Unavailable(_) | Error::Conflict(_) => Status::unavailable(message),
     }

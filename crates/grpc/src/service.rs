@@ -270,6 +270,20 @@ impl WorkflowService for Frontend {
         rpc::requests::request_cancel_workflow_execution(self, request).await
     }
 
+    async fn query_workflow(
+        &self,
+        request: Request<ws::QueryWorkflowRequest>,
+    ) -> Reply<ws::QueryWorkflowResponse> {
+        rpc::workflow_queries::query_workflow(self, request).await
+    }
+
+    async fn respond_query_task_completed(
+        &self,
+        request: Request<ws::RespondQueryTaskCompletedRequest>,
+    ) -> Reply<ws::RespondQueryTaskCompletedResponse> {
+        rpc::workflow_queries::respond_query_task_completed(self, request).await
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ws::ShutdownWorkerRequest>,

@@ -5,6 +5,7 @@ use keel_core::{Completion, Stickiness};
 
 use crate::commands::commands;
 use crate::history::to_history;
+use crate::rpc::workflow_queries::{query_answer, to_workflow_query};
 
 pub(crate) async fn poll_workflow_task_queue(
     frontend: &Frontend,
@@ -35,11 +36,6 @@ pub(crate) async fn respond_workflow_task_completed(
             "workflow updates (protocol messages) are not supported by this server yet",
         ));
     }
-    if !r.query_results.is_empty() {
-        return Err(Status::unimplemented(
-            "queries are not supported by this server yet",
-        ));
-    }
     let stickiness = match &r.sticky_attributes {
         Some(sticky) => match sticky
             .worker_task_queue
@@ -67,10 +63,23 @@ pub(crate) async fn respond_workflow_task_completed(
         force_create_new_workflow_task: r.force_create_new_workflow_task,
         return_new_workflow_task: r.return_new_workflow_task,
     };
+    let answers = r
+        .query_results
+        .iter()
+        .map(|(id, result)| {
+            let answer = query_answer(
+                result.result_type,
+                result.answer.as_ref(),
+                &result.error_message,
+                result.failure.as_ref(),
+            );
+            (id.clone(), answer)
+        })
+        .collect();
     let completed = engine_result(
         frontend
             .engine
-            .complete_workflow_task(&r.task_token, completion)
+            .complete_workflow_task(&r.task_token, completion, answers)
             .await,
     )?;
     Ok(Response::new(ws::RespondWorkflowTaskCompletedResponse {
@@ -124,6 +133,12 @@ fn poll_workflow_response(
         workflow_execution_task_queue: Some(normal_task_queue(&task.task_queue)),
         scheduled_time: Some(timestamp(task.scheduled_time)),
         started_time: Some(timestamp(task.started_time)),
+        query: task.query.as_ref().map(to_workflow_query),
+        queries: task
+            .queries
+            .iter()
+            .map(|(id, query)| (id.clone(), to_workflow_query(query)))
+            .collect(),
         ..Default::default()
     }
 }

@@ -12,6 +12,7 @@ mod database_restart;
 mod harness;
 mod namespaces;
 mod python;
+mod queries;
 mod signals;
 mod starts;
 mod visibility;

@@ -10,7 +10,8 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
     ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure,
     CancellableFuture, LocalActivityOptions, SignalWorkflowOptions, SyncWorkflowContext,
-    WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
+    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
+    WorkflowTermination,
 };
 
 /// When each attempt of an activity started, by workflow id: how tests observe retries
@@ -483,6 +484,11 @@ impl Accumulator {
     #[signal]
     pub fn finish(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
         self.finished = true;
+    }
+
+    #[query]
+    pub fn total(&self, _ctx: &WorkflowContextView) -> u32 {
+        self.total
     }
 }
 
