@@ -38,6 +38,7 @@ pub enum Command {
     CancelWorkflow {
         details: Option<Blob>,
     },
+    ContinueAsNew(Box<ContinueAsNewSpec>),
     SignalExternal(ExternalTarget, ExternalSignalSpec),
     RequestCancelExternal(ExternalTarget, ExternalCancelSpec),
     /// A command this server does not carry out yet; named for the error.
@@ -59,6 +60,24 @@ pub struct ScheduleActivity {
     pub start_to_close_timeout: Duration,
     pub heartbeat_timeout: Duration,
     pub retry_policy: Option<crate::types::RetryPolicy>,
+}
+
+/// ContinueAsNewWorkflowExecution as sent: empty or zero fields keep the current run's;
+/// `None` maps (header, memo, search attributes) too.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ContinueAsNewSpec {
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Option<Blob>,
+    pub workflow_run_timeout: Duration,
+    pub workflow_task_timeout: Duration,
+    pub backoff_start_interval: Duration,
+    pub retry_policy: Option<crate::types::RetryPolicy>,
+    pub failure: Option<Failure>,
+    pub last_completion_result: Option<Blob>,
+    pub header: Option<BlobMap>,
+    pub memo: Option<BlobMap>,
+    pub search_attributes: Option<BlobMap>,
 }
 
 /// The execution a SignalExternal or RequestCancelExternal command names. An empty
@@ -91,6 +110,7 @@ impl Command {
             Command::CompleteWorkflow { .. }
                 | Command::FailWorkflow { .. }
                 | Command::CancelWorkflow { .. }
+                | Command::ContinueAsNew(_)
         )
     }
 }

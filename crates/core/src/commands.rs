@@ -38,6 +38,7 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                 Command::CancelWorkflow { .. } => {
                     failed_cause::BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES
                 }
+                Command::ContinueAsNew(_) => failed_cause::BAD_CONTINUE_AS_NEW_ATTRIBUTES,
                 _ => failed_cause::BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
             };
             return Err((
@@ -142,6 +143,19 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                         failed_cause::BAD_RECORD_MARKER_ATTRIBUTES,
                         "MarkerName is not set on RecordMarkerCommand".into(),
                     ));
+                }
+            }
+            Command::ContinueAsNew(spec) => {
+                let bad = |message: String| (failed_cause::BAD_CONTINUE_AS_NEW_ATTRIBUTES, message);
+                if spec.workflow_type.len() > MAX_ID_LENGTH || spec.task_queue.len() > MAX_ID_LENGTH
+                {
+                    return Err(bad(format!(
+                        "WorkflowType and TaskQueue are limited to {MAX_ID_LENGTH} bytes"
+                    )));
+                }
+                if let Some(policy) = &spec.retry_policy {
+                    validate_retry_policy(&default_retry_policy(Some(policy.clone())))
+                        .map_err(bad)?;
                 }
             }
             Command::SignalExternal(target, spec) => {
@@ -311,17 +325,23 @@ pub(crate) fn apply(
             false
         }
         Command::CompleteWorkflow { result } => {
+            let new_execution_run_id = tx.follow_completed_run(result.clone());
             tx.close(
                 Status::Completed,
                 EventKind::WorkflowExecutionCompleted {
                     result,
                     workflow_task_completed_event_id: completed_event_id,
+                    new_execution_run_id,
                 },
             );
             false
         }
+        Command::ContinueAsNew(spec) => {
+            tx.continue_as_new(*spec, completed_event_id);
+            false
+        }
         Command::FailWorkflow { failure } => {
-            let (retry_state, new_execution_run_id) = tx.retry_workflow(Some(&failure));
+            let (retry_state, new_execution_run_id) = tx.follow_failed_run(Some(&failure));
             tx.close(
                 Status::Failed,
                 EventKind::WorkflowExecutionFailed {

@@ -25,6 +25,9 @@ pub enum EventKind {
     WorkflowExecutionCompleted {
         result: Option<Blob>,
         workflow_task_completed_event_id: i64,
+        /// The cron schedule's next run; empty when none follows.
+        #[serde(default)]
+        new_execution_run_id: String,
     },
     WorkflowExecutionFailed {
         failure: Failure,
@@ -162,6 +165,7 @@ pub enum EventKind {
         details: Option<Blob>,
         workflow_task_completed_event_id: i64,
     },
+    WorkflowExecutionContinuedAsNew(Box<ContinuedAsNew>),
     SignalExternalWorkflowExecutionInitiated(Box<ExternalSignal>),
     ExternalWorkflowExecutionSignaled {
         initiated_event_id: i64,
@@ -236,6 +240,28 @@ pub struct WorkflowStarted {
     pub initiator: Option<Initiator>,
     pub continued_failure: Option<Failure>,
     pub first_workflow_task_backoff: Duration,
+    /// For a run that continues a cron chain: the last successful run's result.
+    #[serde(default)]
+    pub last_completion_result: Option<Blob>,
+}
+
+/// WorkflowExecutionContinuedAsNew: what the next run was started with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContinuedAsNew {
+    pub new_execution_run_id: String,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Option<Blob>,
+    pub workflow_run_timeout: Duration,
+    pub workflow_task_timeout: Duration,
+    pub workflow_task_completed_event_id: i64,
+    pub backoff_start_interval: Duration,
+    pub initiator: Initiator,
+    pub failure: Option<Failure>,
+    pub last_completion_result: Option<Blob>,
+    pub header: BlobMap,
+    pub memo: BlobMap,
+    pub search_attributes: BlobMap,
 }
 
 /// What started a run that continues a chain; Temporal's ContinueAsNewInitiator numbering.
@@ -271,6 +297,7 @@ impl EventKind {
                 | EventKind::WorkflowExecutionTimedOut { .. }
                 | EventKind::WorkflowExecutionTerminated { .. }
                 | EventKind::WorkflowExecutionCanceled { .. }
+                | EventKind::WorkflowExecutionContinuedAsNew(_)
         )
     }
 
@@ -305,6 +332,7 @@ impl EventKind {
                 "WorkflowExecutionCancelRequested"
             }
             EventKind::WorkflowExecutionCanceled { .. } => "WorkflowExecutionCanceled",
+            EventKind::WorkflowExecutionContinuedAsNew(_) => "WorkflowExecutionContinuedAsNew",
             EventKind::SignalExternalWorkflowExecutionInitiated(_) => {
                 "SignalExternalWorkflowExecutionInitiated"
             }

@@ -7,8 +7,10 @@
 //! `transition.rs`; `activity.rs` and `timeouts.rs` hold the retry and timeout rules.
 
 mod activity;
+pub mod chain;
 pub mod command;
 mod commands;
+pub mod cron;
 pub mod event;
 pub mod execution;
 pub mod namespace;
@@ -20,9 +22,9 @@ pub mod token;
 pub mod transition;
 pub mod types;
 pub mod visibility;
-mod workflow_retry;
 
 pub use activity::{backoff, retry_delay};
+pub use chain::NextRun;
 pub use command::{Command, ScheduleActivity};
 pub use commands::default_retry_policy;
 pub use event::{
@@ -35,7 +37,7 @@ pub use namespace::Namespace;
 pub use requests::{CancelRequest, ExternalOutcome, ExternalRequest, Signal};
 pub use start::StartParams;
 pub use token::TaskToken;
-pub use transition::{Completion, CompletionResult, Effect, Outcome, RetryRun, TaskRef};
+pub use transition::{Completion, CompletionResult, Effect, Outcome, TaskRef};
 pub use types::*;
 
 /// Why the core refused an input. Nothing changed.

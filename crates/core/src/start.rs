@@ -58,9 +58,8 @@ impl StartParams {
             return invalid("RequestId exceeds length limit.");
         }
         if !self.cron_schedule.is_empty() {
-            return Err(Rejection::Unimplemented(
-                "cron schedules are not supported by this server yet".into(),
-            ));
+            crate::cron::CronSchedule::parse(&self.cron_schedule)
+                .map_err(Rejection::InvalidArgument)?;
         }
         if let Some(policy) = &self.retry_policy {
             // As Temporal: unset fields take their defaults before the checks.
@@ -150,6 +149,9 @@ impl Execution {
         }
         let execution_expiration =
             (!execution_timeout.is_zero()).then(|| now.plus(execution_timeout));
+        // A cron workflow's first run waits for the schedule's first fire.
+        let backoff = crate::chain::cron_backoff(&params.cron_schedule, now).unwrap_or_default();
+        let first_task_at = now.plus(backoff);
         let started = WorkflowStarted {
             workflow_type: params.workflow_type,
             task_queue: params.task_queue,
@@ -172,7 +174,8 @@ impl Execution {
             continued_execution_run_id: String::new(),
             initiator: None,
             continued_failure: None,
-            first_workflow_task_backoff: Duration::ZERO,
+            first_workflow_task_backoff: backoff,
+            last_completion_result: None,
         };
         let mut execution = Execution::new_run(
             key,
@@ -180,10 +183,10 @@ impl Execution {
             now,
             NewRun {
                 start_request_id: params.request_id,
-                run_expiration: (!run_timeout.is_zero()).then(|| now.plus(run_timeout)),
+                run_expiration: (!run_timeout.is_zero()).then(|| first_task_at.plus(run_timeout)),
                 execution_expiration,
                 next_run_id: params.next_run_id,
-                first_workflow_task_at: None,
+                first_workflow_task_at: (!backoff.is_zero()).then_some(first_task_at),
             },
         );
         let mut tx = Tx::new(&mut execution, now);

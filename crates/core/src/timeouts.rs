@@ -38,7 +38,7 @@ fn fire(tx: &mut Tx<'_>, deadline: Deadline) {
             let (retry_state, new_execution_run_id) = if expired {
                 (RetryState::Timeout, String::new())
             } else {
-                tx.retry_workflow(None)
+                tx.follow_failed_run(None)
             };
             tx.close(
                 Status::TimedOut,

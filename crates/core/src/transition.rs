@@ -27,20 +27,12 @@ pub enum Effect {
     DispatchWorkflowTask(TaskRef),
     /// An activity attempt is ready on this queue.
     DispatchActivityTask(TaskRef),
-    /// The run closed and is retried: create the next run of the chain
-    /// (`Execution::start_retry`) in the same commit.
-    StartRetry(RetryRun),
+    /// The run closed and the next run of its chain follows (a retry, a cron run, or
+    /// continue-as-new): create it (`Execution::start_next_run`) in the same commit.
+    StartNextRun(Box<crate::chain::NextRun>),
     /// A signal or cancellation request to another execution was initiated by this event:
     /// deliver it, then record the outcome with `Execution::resolve_external_request`.
     DeliverExternalRequest { initiated_event_id: i64 },
-}
-
-/// How a retried run continues.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RetryRun {
-    pub run_id: String,
-    pub failure: Option<crate::types::Failure>,
-    pub backoff: Duration,
 }
 
 /// Names a dispatchable task of one execution.
@@ -63,6 +55,7 @@ pub mod failed_cause {
     pub const BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 8;
     pub const BAD_CANCEL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 9;
     pub const BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 10;
+    pub const BAD_CONTINUE_AS_NEW_ATTRIBUTES: i32 = 11;
     pub const START_TIMER_DUPLICATE_ID: i32 = 12;
     pub const BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 15;
     pub const SCHEDULE_ACTIVITY_DUPLICATE_ID: i32 = 22;
@@ -203,9 +196,13 @@ impl<'a> Tx<'a> {
     }
 
     /// Schedules a workflow task unless one is already pending, on the sticky queue when the
-    /// run has one.
+    /// run has one. A run still waiting out its first backoff (a retry, a cron run) gets its
+    /// first task when the backoff ends, whatever arrives meanwhile, as in Temporal.
     pub(crate) fn schedule_workflow_task(&mut self) {
-        if self.ex.workflow_task.is_some() || !self.ex.is_running() {
+        if self.ex.workflow_task.is_some()
+            || !self.ex.is_running()
+            || self.ex.first_workflow_task_at.is_some()
+        {
             return;
         }
         self.schedule_workflow_task_attempt(1, false);

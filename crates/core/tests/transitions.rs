@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use keel_core::command::{ExternalCancelSpec, ExternalSignalSpec, ExternalTarget};
+use keel_core::command::{
+    ContinueAsNewSpec, ExternalCancelSpec, ExternalSignalSpec, ExternalTarget,
+};
 use keel_core::event::EventKind;
 use keel_core::requests::external_failed_cause;
 use keel_core::reuse::{ConflictPolicy, CurrentRun, ReusePolicy, StartDecision, decide_start};
@@ -499,6 +501,7 @@ fn one_activity_writes_started_and_completed_together() {
         &EventKind::WorkflowExecutionCompleted {
             result: blob("done"),
             workflow_task_completed_event_id: 10,
+            new_execution_run_id: String::new(),
         }
     );
     assert_eq!(h.ex.status, Status::Completed);
@@ -2317,10 +2320,10 @@ fn start_validates_and_defaults() {
     ));
     assert!(matches!(
         refused(StartParams {
-            cron_schedule: "* * * * *".into(),
+            cron_schedule: "every now and then".into(),
             ..params()
         }),
-        Rejection::Unimplemented(_)
+        Rejection::InvalidArgument(message) if message.contains("invalid cron schedule")
     ));
     let h = Harness::start_with(StartParams {
         workflow_run_timeout: secs(3),
@@ -2521,10 +2524,10 @@ fn retrying(maximum_attempts: i32) -> StartParams {
     }
 }
 
-fn retry_effect(h: &Harness) -> keel_core::RetryRun {
+fn retry_effect(h: &Harness) -> keel_core::NextRun {
     match &h.effects[..] {
-        [Effect::StartRetry(retry)] => retry.clone(),
-        other => panic!("expected one StartRetry effect, got {other:?}"),
+        [Effect::StartNextRun(retry)] => (**retry).clone(),
+        other => panic!("expected one StartNextRun effect, got {other:?}"),
     }
 }
 
@@ -2554,9 +2557,9 @@ fn a_failed_run_with_a_retry_policy_continues_in_a_new_run_after_a_backoff() {
         secs(1),
         "first retry waits the initial interval"
     );
-    assert_eq!(retry.failure.as_ref(), Some(&failure));
+    assert_eq!(retry.started.continued_failure.as_ref(), Some(&failure));
 
-    let (next, outcome) = Execution::start_retry(&h.ex, &retry, "run-3".into(), h.now);
+    let (next, outcome) = Execution::start_next_run(&h.ex, &retry, "run-3".into(), h.now);
     assert_eq!(next.key.run_id, "run-2");
     assert_eq!(next.key.workflow_id, h.ex.key.workflow_id);
     assert_eq!(next.next_run_id, "run-3");
@@ -2601,7 +2604,7 @@ fn a_failed_run_with_a_retry_policy_continues_in_a_new_run_after_a_backoff() {
     let retry = retry_effect(&next_run);
     assert_eq!(retry.backoff, secs(2));
     let (third, outcome) =
-        Execution::start_retry(&next_run.ex, &retry, "run-4".into(), next_run.now);
+        Execution::start_next_run(&next_run.ex, &retry, "run-4".into(), next_run.now);
     let mut third_run = Harness {
         ex: third,
         now: next_run.now,
@@ -2678,8 +2681,8 @@ fn a_run_timeout_is_retried_but_the_execution_timeout_is_not() {
         other => panic!("{other:?}"),
     }
     let retry = retry_effect(&h);
-    assert_eq!(retry.failure, None);
-    let (next, outcome) = Execution::start_retry(&h.ex, &retry, "run-3".into(), h.now);
+    assert_eq!(retry.started.continued_failure, None);
+    let (next, outcome) = Execution::start_next_run(&h.ex, &retry, "run-3".into(), h.now);
     assert_eq!(
         next.execution_expiration, h.ex.execution_expiration,
         "the execution timeout spans the chain"
@@ -2702,7 +2705,7 @@ fn a_run_timeout_is_retried_but_the_execution_timeout_is_not() {
     next_run.advance(secs(10));
     let retry = retry_effect(&next_run);
     let (last, outcome) =
-        Execution::start_retry(&next_run.ex, &retry, "run-4".into(), next_run.now);
+        Execution::start_next_run(&next_run.ex, &retry, "run-4".into(), next_run.now);
     let mut last_run = Harness {
         ex: last,
         now: next_run.now,
@@ -3025,4 +3028,160 @@ fn requests_not_yet_delivered_die_with_the_run() {
     let h = started_with(vec![signal_other("ping"), complete_workflow()]);
     assert_eq!(h.ex.status, Status::Completed);
     assert!(h.ex.external_requests.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chains: continue-as-new and cron
+// ---------------------------------------------------------------------------------------------
+
+fn next_run_effect(h: &Harness) -> keel_core::NextRun {
+    h.effects
+        .iter()
+        .find_map(|effect| match effect {
+            Effect::StartNextRun(next) => Some((**next).clone()),
+            _ => None,
+        })
+        .expect("a next run follows")
+}
+
+/// The next run of `h`'s chain, as the engine would create it.
+fn follow(h: &Harness, next_run_id: &str) -> Harness {
+    let next = next_run_effect(h);
+    let (ex, outcome) = Execution::start_next_run(&h.ex, &next, next_run_id.into(), h.now);
+    let mut run = Harness {
+        ex,
+        now: h.now,
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    run.record(outcome);
+    run
+}
+
+fn started_event(h: &Harness) -> &keel_core::WorkflowStarted {
+    match h.event(1) {
+        EventKind::WorkflowExecutionStarted(started) => started,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn continue_as_new_closes_the_run_and_starts_the_next_with_new_input() {
+    let mut h = Harness::start_with(StartParams {
+        workflow_execution_timeout: secs(3600),
+        workflow_run_timeout: secs(60),
+        next_run_id: "run-2".into(),
+        ..params()
+    });
+    h.take_workflow_task();
+    h.complete(vec![Command::ContinueAsNew(Box::new(ContinueAsNewSpec {
+        input: blob("round 2"),
+        ..ContinueAsNewSpec::default()
+    }))]);
+    assert_eq!(h.ex.status, Status::ContinuedAsNew);
+    match &h.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionContinuedAsNew(event) => {
+            assert_eq!(event.new_execution_run_id, "run-2");
+            assert_eq!(event.workflow_type, "Greeter");
+            assert_eq!(event.input, blob("round 2"));
+            assert_eq!(event.workflow_run_timeout, secs(60));
+        }
+        other => panic!("{other:?}"),
+    }
+    let next = follow(&h, "run-3");
+    assert_eq!(next.ex.key.run_id, "run-2");
+    assert_eq!(
+        next.history(),
+        ["WorkflowExecutionStarted", "WorkflowTaskScheduled"]
+    );
+    let started = started_event(&next);
+    assert_eq!(started.input, blob("round 2"));
+    assert_eq!(started.attempt, 1);
+    assert_eq!(started.initiator, Some(keel_core::Initiator::Workflow));
+    assert_eq!(started.continued_execution_run_id, h.ex.key.run_id);
+    assert_eq!(
+        started.first_execution_run_id,
+        h.ex.started.first_execution_run_id
+    );
+    // The execution timeout spans the chain; the run timeout starts anew.
+    assert_eq!(next.ex.execution_expiration, h.ex.execution_expiration);
+    assert_eq!(next.ex.run_expiration, Some(h.now.plus(secs(60))));
+}
+
+#[test]
+fn continue_as_new_must_be_the_last_command_and_wait_for_unseen_events() {
+    let mut h = Harness::start_with(StartParams {
+        next_run_id: "run-2".into(),
+        ..params()
+    });
+    let task = h.take_workflow_task();
+    let result = h
+        .respond(
+            task,
+            Completion {
+                commands: vec![Command::ContinueAsNew(Box::default()), timer("t", secs(1))],
+                ..completion()
+            },
+        )
+        .unwrap();
+    assert!(result.command_error.is_some());
+    assert!(h.ex.is_running());
+    h.take_workflow_task();
+    h.apply(|ex, now| unit(ex.signal(signal("late", ""), now)))
+        .unwrap();
+    h.complete(vec![Command::ContinueAsNew(Box::default())]);
+    assert!(h.ex.is_running(), "the workflow must see the signal first");
+}
+
+#[test]
+fn a_cron_workflow_waits_for_each_fire_and_hands_on_its_result() {
+    // T0 is 22:13:20 UTC; "*/5 * * * *" fires at 22:15:00, 100 s later.
+    let mut h = Harness::start_with(StartParams {
+        cron_schedule: "*/5 * * * *".into(),
+        next_run_id: "run-2".into(),
+        ..params()
+    });
+    assert_eq!(
+        h.history(),
+        ["WorkflowExecutionStarted"],
+        "no task before the first fire"
+    );
+    assert_eq!(started_event(&h).first_workflow_task_backoff, secs(100));
+    // A signal during the wait is recorded but brings no early task.
+    h.apply(|ex, now| unit(ex.signal(signal("early", ""), now)))
+        .unwrap();
+    assert_eq!(h.history_after(1), ["WorkflowExecutionSignaled"]);
+    h.advance(secs(100));
+    assert_eq!(h.history_after(2), ["WorkflowTaskScheduled"]);
+    h.take_workflow_task();
+    h.complete(vec![Command::CompleteWorkflow {
+        result: blob("first"),
+    }]);
+    assert_eq!(h.ex.status, Status::Completed);
+    match &h.events.last().unwrap().kind {
+        EventKind::WorkflowExecutionCompleted {
+            new_execution_run_id,
+            ..
+        } => assert_eq!(new_execution_run_id, "run-2"),
+        other => panic!("{other:?}"),
+    }
+    let mut second = follow(&h, "run-3");
+    assert_eq!(second.history(), ["WorkflowExecutionStarted"]);
+    let started = started_event(&second);
+    assert_eq!(started.initiator, Some(keel_core::Initiator::CronSchedule));
+    assert_eq!(started.last_completion_result, blob("first"));
+    assert_eq!(started.first_workflow_task_backoff, secs(300));
+    assert_eq!(started.cron_schedule, "*/5 * * * *");
+    // A failing cron run without a retry policy is followed by the next fire too, which
+    // still knows the last good result.
+    second.advance(secs(300));
+    second.take_workflow_task();
+    second.complete(vec![Command::FailWorkflow {
+        failure: app_failure("bad luck", "Oops", false),
+    }]);
+    assert_eq!(second.ex.status, Status::Failed);
+    let third = follow(&second, "run-4");
+    let started = started_event(&third);
+    assert_eq!(started.last_completion_result, blob("first"));
+    assert!(started.continued_failure.is_some());
 }

@@ -261,9 +261,9 @@ impl Engine {
             .effects
             .iter()
             .filter_map(|effect| match effect {
-                Effect::StartRetry(retry) => {
+                Effect::StartNextRun(next_run) => {
                     let next_run_id = uuid::Uuid::new_v4().to_string();
-                    Some(Execution::start_retry(&next, retry, next_run_id, now))
+                    Some(Execution::start_next_run(&next, next_run, next_run_id, now))
                 }
                 _ => None,
             })
@@ -317,7 +317,7 @@ impl Engine {
                     self.dispatch(&execution.key, TaskKind::Activity, task)
                 }
                 // Carried out by `update`, inside the commit.
-                Effect::StartRetry(_) => {}
+                Effect::StartNextRun(_) => {}
                 Effect::DeliverExternalRequest { initiated_event_id } => {
                     self.deliver_external_request(execution.key.clone(), initiated_event_id)
                 }

@@ -147,7 +147,7 @@ impl Engine {
                 let (kind, task) = match effect {
                     Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
                     Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
-                    Effect::StartRetry(_) | Effect::DeliverExternalRequest { .. } => return None,
+                    Effect::StartNextRun(_) | Effect::DeliverExternalRequest { .. } => return None,
                 };
                 let queue = QueueId {
                     namespace: key.namespace.clone(),

@@ -1,7 +1,8 @@
 //! Workflow task commands from Temporal's wire form into the core's.
 
 use keel_core::command::{
-    Command, ExternalCancelSpec, ExternalSignalSpec, ExternalTarget, ScheduleActivity,
+    Command, ContinueAsNewSpec, ExternalCancelSpec, ExternalSignalSpec, ExternalTarget,
+    ScheduleActivity,
 };
 use temporalio_protos::temporal::api::command::v1 as proto;
 use temporalio_protos::temporal::api::command::v1::command::Attributes;
@@ -92,6 +93,42 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
         Attributes::ModifyWorkflowPropertiesCommandAttributes(a) => Command::ModifyProperties {
             upserted_memo: memo(a.upserted_memo.as_ref()),
         },
+        Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
+            Command::ContinueAsNew(Box::new(ContinueAsNewSpec {
+                workflow_type: a
+                    .workflow_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                task_queue: a
+                    .task_queue
+                    .as_ref()
+                    .map(|q| q.name.clone())
+                    .unwrap_or_default(),
+                input: payloads(a.input.as_ref()),
+                workflow_run_timeout: from_duration(
+                    a.workflow_run_timeout.as_ref(),
+                    "WorkflowRunTimeout",
+                )?,
+                workflow_task_timeout: from_duration(
+                    a.workflow_task_timeout.as_ref(),
+                    "WorkflowTaskTimeout",
+                )?,
+                backoff_start_interval: from_duration(
+                    a.backoff_start_interval.as_ref(),
+                    "BackoffStartInterval",
+                )?,
+                retry_policy: retry_policy(a.retry_policy.as_ref())?,
+                failure: a.failure.as_ref().map(failure),
+                last_completion_result: payloads(a.last_completion_result.as_ref()),
+                header: a.header.as_ref().map(|h| header(Some(h))),
+                memo: a.memo.as_ref().map(|m| memo(Some(m))),
+                search_attributes: a
+                    .search_attributes
+                    .as_ref()
+                    .map(|s| search_attributes(Some(s))),
+            }))
+        }
         Attributes::CancelWorkflowExecutionCommandAttributes(a) => Command::CancelWorkflow {
             details: payloads(a.details.as_ref()),
         },

@@ -59,6 +59,7 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                     continued_failure: started.continued_failure.as_ref().map(to_failure),
                     first_workflow_task_backoff: (!started.first_workflow_task_backoff.is_zero())
                         .then(|| duration(started.first_workflow_task_backoff)),
+                    last_completion_result: to_payloads(&started.last_completion_result),
                     ..Default::default()
                 },
             ),
@@ -66,12 +67,14 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
         EventKind::WorkflowExecutionCompleted {
             result,
             workflow_task_completed_event_id,
+            new_execution_run_id,
         } => (
             EventType::WorkflowExecutionCompleted,
             Attributes::WorkflowExecutionCompletedEventAttributes(
                 h::WorkflowExecutionCompletedEventAttributes {
                     result: to_payloads(result),
                     workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    new_execution_run_id: new_execution_run_id.clone(),
                     ..Default::default()
                 },
             ),
@@ -443,6 +446,31 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                 h::WorkflowExecutionCanceledEventAttributes {
                     workflow_task_completed_event_id: *workflow_task_completed_event_id,
                     details: to_payloads(details),
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionContinuedAsNew(event) => (
+            EventType::WorkflowExecutionContinuedAsNew,
+            Attributes::WorkflowExecutionContinuedAsNewEventAttributes(
+                h::WorkflowExecutionContinuedAsNewEventAttributes {
+                    new_execution_run_id: event.new_execution_run_id.clone(),
+                    workflow_type: Some(common::WorkflowType {
+                        name: event.workflow_type.clone(),
+                    }),
+                    task_queue: Some(normal_task_queue(&event.task_queue)),
+                    input: to_payloads(&event.input),
+                    workflow_run_timeout: opt_duration(event.workflow_run_timeout),
+                    workflow_task_timeout: opt_duration(event.workflow_task_timeout),
+                    workflow_task_completed_event_id: event.workflow_task_completed_event_id,
+                    backoff_start_interval: opt_duration(event.backoff_start_interval),
+                    initiator: event.initiator as i32,
+                    failure: event.failure.as_ref().map(to_failure),
+                    last_completion_result: to_payloads(&event.last_completion_result),
+                    header: Some(to_header(&event.header)),
+                    memo: (!event.memo.is_empty()).then(|| to_memo(&event.memo)),
+                    search_attributes: (!event.search_attributes.is_empty())
+                        .then(|| to_search_attributes(&event.search_attributes)),
+                    ..Default::default()
                 },
             ),
         ),

@@ -5,6 +5,7 @@
 #![allow(clippy::needless_update)]
 
 mod activities;
+mod chains;
 mod cli;
 mod cluster;
 mod crash;

@@ -9,9 +9,9 @@ use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
     ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure,
-    CancellableFuture, LocalActivityOptions, SignalWorkflowOptions, SyncWorkflowContext,
-    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
-    WorkflowTermination,
+    CancellableFuture, ContinueAsNewOptions, LocalActivityOptions, SignalWorkflowOptions,
+    SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext, WorkflowContextView,
+    WorkflowResult, WorkflowTermination,
 };
 
 /// When each attempt of an activity started, by workflow id: how tests observe retries
@@ -362,6 +362,8 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<Messenger>()
         .unwrap()
+        .register_workflow::<Countdown>()
+        .unwrap()
         .register_activities(TestActivities)
 }
 
@@ -541,5 +543,30 @@ impl Messenger {
             .signal(Accumulator::add, 1, SignalWorkflowOptions::default())
             .await;
         Ok(missing.is_err())
+    }
+}
+
+/// Counts down by continuing as new once per step; the last run answers how many runs it
+/// took, from what each run was handed.
+#[workflow]
+#[derive(Default)]
+pub struct Countdown;
+
+#[workflow_methods]
+impl Countdown {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: (u32, u32)) -> WorkflowResult<u32> {
+        let (left, runs_so_far) = input;
+        if left == 0 {
+            return Ok(runs_so_far + 1);
+        }
+        let options = ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        let left = ctx
+            .execute_activity(TestActivities::add_one, left, options)
+            .await?
+            - 2;
+        match ctx.continue_as_new((left, runs_so_far + 1), ContinueAsNewOptions::default()) {
+            Err(continue_as_new) => Err(continue_as_new),
+        }
     }
 }
