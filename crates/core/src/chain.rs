@@ -164,11 +164,13 @@ impl Tx<'_> {
         let run_id = self.ex.next_run_id.clone();
         debug_assert!(!run_id.is_empty(), "every run knows its successor's id");
         started.first_workflow_task_backoff = backoff;
-        self.out.effects.push(Effect::StartNextRun(Box::new(NextRun {
-            run_id: run_id.clone(),
-            started,
-            backoff,
-        })));
+        self.out
+            .effects
+            .push(Effect::StartNextRun(Box::new(NextRun {
+                run_id: run_id.clone(),
+                started,
+                backoff,
+            })));
         run_id
     }
 }
@@ -243,6 +245,7 @@ impl Execution {
                 first_workflow_task_at: (!next.backoff.is_zero()).then_some(first_task_at),
             },
         );
+        execution.parent = previous.parent.clone();
         let mut tx = Tx::new(&mut execution, now);
         tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));
         tx.schedule_workflow_task();

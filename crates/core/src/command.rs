@@ -39,6 +39,9 @@ pub enum Command {
         details: Option<Blob>,
     },
     ContinueAsNew(Box<ContinueAsNewSpec>),
+    /// StartChildWorkflowExecution; an empty namespace is the parent's, an empty task
+    /// queue the parent's queue.
+    StartChild(Box<crate::event::ChildInitiated>),
     SignalExternal(ExternalTarget, ExternalSignalSpec),
     RequestCancelExternal(ExternalTarget, ExternalCancelSpec),
     /// A command this server does not carry out yet; named for the error.

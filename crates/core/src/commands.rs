@@ -158,6 +158,40 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                         .map_err(bad)?;
                 }
             }
+            Command::StartChild(child) => {
+                let bad =
+                    |message: String| (failed_cause::BAD_START_CHILD_EXECUTION_ATTRIBUTES, message);
+                if child.workflow_id.is_empty() {
+                    return Err(bad(
+                        "WorkflowId is not set on StartChildWorkflowExecutionCommand".into(),
+                    ));
+                }
+                if child.workflow_type.is_empty() {
+                    return Err(bad(
+                        "WorkflowType is not set on StartChildWorkflowExecutionCommand".into(),
+                    ));
+                }
+                if [
+                    &child.workflow_id,
+                    &child.workflow_type,
+                    &child.task_queue,
+                    &child.namespace,
+                ]
+                .iter()
+                .any(|field| field.len() > MAX_ID_LENGTH)
+                {
+                    return Err(bad(format!(
+                        "Namespace, WorkflowId, WorkflowType and TaskQueue are limited to {MAX_ID_LENGTH} bytes"
+                    )));
+                }
+                if let Some(policy) = &child.retry_policy {
+                    validate_retry_policy(&default_retry_policy(Some(policy.clone())))
+                        .map_err(bad)?;
+                }
+                if !child.cron_schedule.is_empty() {
+                    crate::cron::CronSchedule::parse(&child.cron_schedule).map_err(bad)?;
+                }
+            }
             Command::SignalExternal(target, spec) => {
                 let cause = failed_cause::BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES;
                 validate_target(target, "SignalExternalWorkflowExecutionCommand")
@@ -338,6 +372,10 @@ pub(crate) fn apply(
         }
         Command::ContinueAsNew(spec) => {
             tx.continue_as_new(*spec, completed_event_id);
+            false
+        }
+        Command::StartChild(child) => {
+            tx.start_child(*child, completed_event_id);
             false
         }
         Command::FailWorkflow { failure } => {

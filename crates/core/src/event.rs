@@ -166,6 +166,33 @@ pub enum EventKind {
         workflow_task_completed_event_id: i64,
     },
     WorkflowExecutionContinuedAsNew(Box<ContinuedAsNew>),
+    StartChildWorkflowExecutionInitiated(Box<ChildInitiated>),
+    StartChildWorkflowExecutionFailed {
+        namespace: String,
+        workflow_id: String,
+        workflow_type: String,
+        /// Temporal's StartChildWorkflowExecutionFailedCause code.
+        cause: i32,
+        control: String,
+        initiated_event_id: i64,
+        workflow_task_completed_event_id: i64,
+    },
+    ChildWorkflowExecutionStarted {
+        initiated_event_id: i64,
+        /// The child's first run.
+        execution: ExecutionKey,
+        workflow_type: String,
+        header: BlobMap,
+    },
+    /// One of Temporal's ChildWorkflowExecution{Completed, Failed, Canceled, TimedOut,
+    /// Terminated} events, by `outcome`.
+    ChildWorkflowExecutionClosed {
+        initiated_event_id: i64,
+        started_event_id: i64,
+        execution: ExecutionKey,
+        workflow_type: String,
+        outcome: ChildOutcome,
+    },
     SignalExternalWorkflowExecutionInitiated(Box<ExternalSignal>),
     ExternalWorkflowExecutionSignaled {
         initiated_event_id: i64,
@@ -192,6 +219,103 @@ pub enum EventKind {
         target: ExecutionKey,
         control: String,
     },
+}
+
+/// StartChildWorkflowExecutionInitiated: the child as the parent asked for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChildInitiated {
+    pub namespace: String,
+    pub workflow_id: String,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Option<Blob>,
+    pub workflow_execution_timeout: Duration,
+    pub workflow_run_timeout: Duration,
+    pub workflow_task_timeout: Duration,
+    pub parent_close_policy: ParentClosePolicy,
+    pub control: String,
+    pub workflow_task_completed_event_id: i64,
+    pub workflow_id_reuse_policy: crate::reuse::ReusePolicy,
+    pub retry_policy: Option<RetryPolicy>,
+    pub cron_schedule: String,
+    pub header: BlobMap,
+    pub memo: BlobMap,
+    pub search_attributes: BlobMap,
+}
+
+/// What happens to a child still running when its parent closes; Temporal's numbering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParentClosePolicy {
+    #[default]
+    Terminate = 1,
+    Abandon = 2,
+    RequestCancel = 3,
+}
+
+/// How a child's chain ended, as its parent is told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ChildOutcome {
+    Completed {
+        result: Option<Blob>,
+    },
+    Failed {
+        failure: Failure,
+        retry_state: RetryState,
+    },
+    Canceled {
+        details: Option<Blob>,
+    },
+    TimedOut {
+        retry_state: RetryState,
+    },
+    Terminated,
+}
+
+impl ChildOutcome {
+    /// The outcome a run's close event reports to a parent; `None` for a close that hands
+    /// on to a next run (continue-as-new).
+    pub fn of_close(kind: &EventKind) -> Option<ChildOutcome> {
+        Some(match kind {
+            EventKind::WorkflowExecutionCompleted { result, .. } => ChildOutcome::Completed {
+                result: result.clone(),
+            },
+            EventKind::WorkflowExecutionFailed {
+                failure,
+                retry_state,
+                ..
+            } => ChildOutcome::Failed {
+                failure: failure.clone(),
+                retry_state: *retry_state,
+            },
+            EventKind::WorkflowExecutionCanceled { details, .. } => ChildOutcome::Canceled {
+                details: details.clone(),
+            },
+            EventKind::WorkflowExecutionTimedOut { retry_state, .. } => ChildOutcome::TimedOut {
+                retry_state: *retry_state,
+            },
+            EventKind::WorkflowExecutionTerminated { .. } => ChildOutcome::Terminated,
+            _ => return None,
+        })
+    }
+
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            ChildOutcome::Completed { .. } => "ChildWorkflowExecutionCompleted",
+            ChildOutcome::Failed { .. } => "ChildWorkflowExecutionFailed",
+            ChildOutcome::Canceled { .. } => "ChildWorkflowExecutionCanceled",
+            ChildOutcome::TimedOut { .. } => "ChildWorkflowExecutionTimedOut",
+            ChildOutcome::Terminated => "ChildWorkflowExecutionTerminated",
+        }
+    }
+}
+
+/// A child run's link to its parent, on its started event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParentRef {
+    pub execution: ExecutionKey,
+    pub initiated_event_id: i64,
+    /// The first workflow of the tree this run belongs to.
+    pub root: ExecutionKey,
 }
 
 /// A signal one workflow sends another. `target.run_id` may be empty: the current run.
@@ -243,6 +367,9 @@ pub struct WorkflowStarted {
     /// For a run that continues a cron chain: the last successful run's result.
     #[serde(default)]
     pub last_completion_result: Option<Blob>,
+    /// Set on a child workflow's runs.
+    #[serde(default)]
+    pub parent: Option<ParentRef>,
 }
 
 /// WorkflowExecutionContinuedAsNew: what the next run was started with.
@@ -333,6 +460,14 @@ impl EventKind {
             }
             EventKind::WorkflowExecutionCanceled { .. } => "WorkflowExecutionCanceled",
             EventKind::WorkflowExecutionContinuedAsNew(_) => "WorkflowExecutionContinuedAsNew",
+            EventKind::StartChildWorkflowExecutionInitiated(_) => {
+                "StartChildWorkflowExecutionInitiated"
+            }
+            EventKind::StartChildWorkflowExecutionFailed { .. } => {
+                "StartChildWorkflowExecutionFailed"
+            }
+            EventKind::ChildWorkflowExecutionStarted { .. } => "ChildWorkflowExecutionStarted",
+            EventKind::ChildWorkflowExecutionClosed { outcome, .. } => outcome.event_name(),
             EventKind::SignalExternalWorkflowExecutionInitiated(_) => {
                 "SignalExternalWorkflowExecutionInitiated"
             }

@@ -52,6 +52,13 @@ pub struct Execution {
     /// their initiated event id.
     #[serde(default)]
     pub external_requests: BTreeMap<i64, crate::requests::ExternalRequest>,
+    /// Child workflows this run started (or is starting) that have not closed, by their
+    /// initiated event id.
+    #[serde(default)]
+    pub children: BTreeMap<i64, crate::children::Child>,
+    /// Set when this run belongs to a child workflow.
+    #[serde(default)]
+    pub parent: Option<crate::children::Parent>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 
 mod activity;
 pub mod chain;
+pub mod children;
 pub mod command;
 mod commands;
 pub mod cron;
@@ -35,7 +36,7 @@ pub use execution::{
 };
 pub use namespace::Namespace;
 pub use requests::{CancelRequest, ExternalOutcome, ExternalRequest, Signal};
-pub use start::StartParams;
+pub use start::{ParentStart, StartParams};
 pub use token::TaskToken;
 pub use transition::{Completion, CompletionResult, Effect, Outcome, TaskRef};
 pub use types::*;

@@ -11,7 +11,7 @@ pub struct CurrentRun {
 }
 
 /// Temporal's WorkflowIdReusePolicy: what may happen when the previous run is closed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ReusePolicy {
     #[default]
     AllowDuplicate,

@@ -30,6 +30,16 @@ pub struct StartParams {
     pub cron_schedule: String,
     /// The id a retry of this run will get (see `Execution::next_run_id`).
     pub next_run_id: String,
+    /// Set when a parent workflow starts this one as its child.
+    pub parent: Option<ParentStart>,
+}
+
+/// The parent of a child workflow being started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParentStart {
+    pub parent: crate::children::Parent,
+    /// The first workflow of the tree the parent belongs to.
+    pub root: ExecutionKey,
 }
 
 impl StartParams {
@@ -112,6 +122,8 @@ impl Execution {
             cancel_requested: false,
             signal_request_ids: Default::default(),
             external_requests: Default::default(),
+            children: Default::default(),
+            parent: None,
         }
     }
 
@@ -176,6 +188,11 @@ impl Execution {
             continued_failure: None,
             first_workflow_task_backoff: backoff,
             last_completion_result: None,
+            parent: params.parent.as_ref().map(|p| crate::event::ParentRef {
+                execution: p.parent.key.clone(),
+                initiated_event_id: p.parent.initiated_event_id,
+                root: p.root.clone(),
+            }),
         };
         let mut execution = Execution::new_run(
             key,
@@ -189,6 +206,7 @@ impl Execution {
                 first_workflow_task_at: (!backoff.is_zero()).then_some(first_task_at),
             },
         );
+        execution.parent = params.parent.map(|p| p.parent);
         let mut tx = Tx::new(&mut execution, now);
         tx.append(EventKind::WorkflowExecutionStarted(Box::new(started)));
         if let Some(signal) = signal {

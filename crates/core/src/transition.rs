@@ -33,6 +33,13 @@ pub enum Effect {
     /// A signal or cancellation request to another execution was initiated by this event:
     /// deliver it, then record the outcome with `Execution::resolve_external_request`.
     DeliverExternalRequest { initiated_event_id: i64 },
+    /// A child workflow was initiated by this event: start it, then record the outcome
+    /// with `Execution::child_started` or `Execution::child_start_failed`.
+    StartChild { initiated_event_id: i64 },
+    /// This child's chain ended: tell its parent (`Execution::child_closed`).
+    NotifyParent(Box<crate::children::ParentNotice>),
+    /// The run closed with children running: apply their parent close policies.
+    ApplyParentClosePolicies(Vec<crate::children::ClosePolicyAction>),
 }
 
 /// Names a dispatchable task of one execution.
@@ -58,6 +65,7 @@ pub mod failed_cause {
     pub const BAD_CONTINUE_AS_NEW_ATTRIBUTES: i32 = 11;
     pub const START_TIMER_DUPLICATE_ID: i32 = 12;
     pub const BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 15;
+    pub const BAD_START_CHILD_EXECUTION_ATTRIBUTES: i32 = 16;
     pub const SCHEDULE_ACTIVITY_DUPLICATE_ID: i32 = 22;
     /// Temporal's FEATURE_DISABLED: the command is one this server does not carry out.
     pub const FEATURE_DISABLED: i32 = 35;
@@ -98,7 +106,7 @@ impl<'a> Tx<'a> {
         id
     }
 
-    fn workflow_task_running(&self) -> bool {
+    pub(crate) fn workflow_task_running(&self) -> bool {
         self.ex
             .workflow_task
             .as_ref()
@@ -179,17 +187,36 @@ impl<'a> Tx<'a> {
                 } if *started_event_id == UNASSIGNED_EVENT_ID => {
                     *started_event_id = started_ids.get(scheduled_event_id).copied().unwrap_or(0);
                 }
+                EventKind::ChildWorkflowExecutionClosed {
+                    initiated_event_id,
+                    started_event_id,
+                    ..
+                } if *started_event_id == UNASSIGNED_EVENT_ID => {
+                    *started_event_id = started_ids.get(initiated_event_id).copied().unwrap_or(0);
+                }
                 _ => {}
             }
-            let scheduled = match &kind {
+            // Started events, by what they start: an activity's scheduled event, a child's
+            // initiated event (their ids never collide).
+            let starts = match &kind {
                 EventKind::ActivityTaskStarted {
                     scheduled_event_id, ..
                 } => Some(*scheduled_event_id),
+                EventKind::ChildWorkflowExecutionStarted {
+                    initiated_event_id, ..
+                } => Some(*initiated_event_id),
                 _ => None,
             };
+            let child_started = matches!(kind, EventKind::ChildWorkflowExecutionStarted { .. });
             let id = self.append_at(time, kind);
-            if let Some(scheduled_event_id) = scheduled {
-                started_ids.insert(scheduled_event_id, id);
+            if let Some(started) = starts {
+                started_ids.insert(started, id);
+                if child_started
+                    && let Some(child) = self.ex.children.get_mut(&started)
+                    && let Some(run) = &mut child.started
+                {
+                    run.started_event_id = id;
+                }
             }
         }
         flushed
@@ -244,6 +271,7 @@ impl<'a> Tx<'a> {
     /// follow a close event.
     pub(crate) fn close(&mut self, status: Status, kind: EventKind) {
         debug_assert!(kind.is_close());
+        let outcome = crate::event::ChildOutcome::of_close(&kind);
         self.flush_buffered();
         self.append(kind);
         let ex = &mut *self.ex;
@@ -255,6 +283,7 @@ impl<'a> Tx<'a> {
         ex.stickiness = None;
         // As in Temporal, requests to other executions not yet delivered die with the run.
         ex.external_requests.clear();
+        self.close_family(outcome);
     }
 }
 

@@ -321,6 +321,13 @@ impl Engine {
                 Effect::DeliverExternalRequest { initiated_event_id } => {
                     self.deliver_external_request(execution.key.clone(), initiated_event_id)
                 }
+                Effect::StartChild { initiated_event_id } => {
+                    self.start_child(execution.key.clone(), initiated_event_id)
+                }
+                Effect::NotifyParent(notice) => self.notify_parent(*notice),
+                Effect::ApplyParentClosePolicies(actions) => {
+                    self.apply_parent_close_policies(execution.key.clone(), actions)
+                }
             }
         }
         self.inner
@@ -386,6 +393,7 @@ impl Engine {
         for &initiated_event_id in execution.external_requests.keys() {
             self.deliver_external_request(execution.key.clone(), initiated_event_id);
         }
+        self.recover_family(&execution);
         let grace = self.peer_grace();
         self.inner.timers.arm(
             &execution.key,

@@ -8,6 +8,7 @@
 //! It knows nothing of protobuf or HTTP.
 
 mod activity_tasks;
+mod children;
 mod executions;
 pub mod matching;
 mod namespaces;

@@ -147,7 +147,12 @@ impl Engine {
                 let (kind, task) = match effect {
                     Effect::DispatchWorkflowTask(task) => (TaskKind::Workflow, task),
                     Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
-                    Effect::StartNextRun(_) | Effect::DeliverExternalRequest { .. } => return None,
+                    // Carried out by the writer alone.
+                    Effect::StartNextRun(_)
+                    | Effect::DeliverExternalRequest { .. }
+                    | Effect::StartChild { .. }
+                    | Effect::NotifyParent(_)
+                    | Effect::ApplyParentClosePolicies(_) => return None,
                 };
                 let queue = QueueId {
                     namespace: key.namespace.clone(),

@@ -4,9 +4,11 @@ use keel_core::command::{
     Command, ContinueAsNewSpec, ExternalCancelSpec, ExternalSignalSpec, ExternalTarget,
     ScheduleActivity,
 };
+use keel_core::event::{ChildInitiated, ParentClosePolicy};
 use temporalio_protos::temporal::api::command::v1 as proto;
 use temporalio_protos::temporal::api::command::v1::command::Attributes;
 use temporalio_protos::temporal::api::common::v1 as common;
+use temporalio_protos::temporal::api::enums::v1 as enums;
 use temporalio_protos::temporal::api::enums::v1::CommandType;
 use tonic::Status;
 
@@ -129,6 +131,46 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
                     .map(|s| search_attributes(Some(s))),
             }))
         }
+        Attributes::StartChildWorkflowExecutionCommandAttributes(a) => {
+            Command::StartChild(Box::new(ChildInitiated {
+                namespace: a.namespace.clone(),
+                workflow_id: a.workflow_id.clone(),
+                workflow_type: a
+                    .workflow_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                task_queue: a
+                    .task_queue
+                    .as_ref()
+                    .map(|q| q.name.clone())
+                    .unwrap_or_default(),
+                input: payloads(a.input.as_ref()),
+                workflow_execution_timeout: from_duration(
+                    a.workflow_execution_timeout.as_ref(),
+                    "WorkflowExecutionTimeout",
+                )?,
+                workflow_run_timeout: from_duration(
+                    a.workflow_run_timeout.as_ref(),
+                    "WorkflowRunTimeout",
+                )?,
+                workflow_task_timeout: from_duration(
+                    a.workflow_task_timeout.as_ref(),
+                    "WorkflowTaskTimeout",
+                )?,
+                parent_close_policy: parent_close_policy(a.parent_close_policy),
+                control: a.control.clone(),
+                workflow_task_completed_event_id: 0,
+                workflow_id_reuse_policy: crate::rpc::start::reuse_policy(
+                    a.workflow_id_reuse_policy,
+                ),
+                retry_policy: retry_policy(a.retry_policy.as_ref())?,
+                cron_schedule: a.cron_schedule.clone(),
+                header: header(a.header.as_ref()),
+                memo: memo(a.memo.as_ref()),
+                search_attributes: search_attributes(a.search_attributes.as_ref()),
+            }))
+        }
         Attributes::CancelWorkflowExecutionCommandAttributes(a) => Command::CancelWorkflow {
             details: payloads(a.details.as_ref()),
         },
@@ -182,5 +224,14 @@ fn external_target(
         run_id: execution.map(|e| e.run_id.clone()).unwrap_or_default(),
         control: control.to_owned(),
         child_workflow_only,
+    }
+}
+
+/// Unspecified means Terminate, as in Temporal.
+fn parent_close_policy(value: i32) -> ParentClosePolicy {
+    match enums::ParentClosePolicy::try_from(value) {
+        Ok(enums::ParentClosePolicy::Abandon) => ParentClosePolicy::Abandon,
+        Ok(enums::ParentClosePolicy::RequestCancel) => ParentClosePolicy::RequestCancel,
+        _ => ParentClosePolicy::Terminate,
     }
 }

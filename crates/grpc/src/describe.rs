@@ -103,9 +103,40 @@ pub fn describe_execution(execution: &Execution) -> ws::DescribeWorkflowExecutio
             default_workflow_task_timeout: opt_duration(started.workflow_task_timeout),
             ..Default::default()
         }),
-        workflow_execution_info: Some(execution_info(&ExecutionSummary::of(execution))),
+        workflow_execution_info: Some(workflow::WorkflowExecutionInfo {
+            parent_execution: started
+                .parent
+                .as_ref()
+                .map(|p| workflow_execution(&p.execution)),
+            parent_namespace_id: started
+                .parent
+                .as_ref()
+                .map(|p| p.execution.namespace.clone())
+                .unwrap_or_default(),
+            root_execution: Some(workflow_execution(
+                started.parent.as_ref().map_or(&execution.key, |p| &p.root),
+            )),
+            ..execution_info(&ExecutionSummary::of(execution))
+        }),
         pending_activities,
         pending_workflow_task,
+        pending_children: execution
+            .children
+            .iter()
+            .map(
+                |(initiated_event_id, child)| workflow::PendingChildExecutionInfo {
+                    workflow_id: child.initiated.workflow_id.clone(),
+                    run_id: child
+                        .started
+                        .as_ref()
+                        .map(|s| s.run_id.clone())
+                        .unwrap_or_default(),
+                    workflow_type_name: child.initiated.workflow_type.clone(),
+                    initiated_id: *initiated_event_id,
+                    parent_close_policy: child.initiated.parent_close_policy as i32,
+                },
+            )
+            .collect(),
         ..Default::default()
     }
 }

@@ -1,5 +1,6 @@
 //! History events in Temporal's wire form.
 
+use keel_core::event::ChildOutcome;
 use keel_core::{Event, EventKind};
 use temporalio_protos::temporal::api::common::v1 as common;
 use temporalio_protos::temporal::api::enums::v1::EventType;
@@ -60,6 +61,23 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                     first_workflow_task_backoff: (!started.first_workflow_task_backoff.is_zero())
                         .then(|| duration(started.first_workflow_task_backoff)),
                     last_completion_result: to_payloads(&started.last_completion_result),
+                    parent_workflow_namespace: started
+                        .parent
+                        .as_ref()
+                        .map(|p| p.execution.namespace.clone())
+                        .unwrap_or_default(),
+                    parent_workflow_execution: started
+                        .parent
+                        .as_ref()
+                        .map(|p| workflow_execution(&p.execution)),
+                    parent_initiated_event_id: started
+                        .parent
+                        .as_ref()
+                        .map_or(0, |p| p.initiated_event_id),
+                    root_workflow_execution: started
+                        .parent
+                        .as_ref()
+                        .map(|p| workflow_execution(&p.root)),
                     ..Default::default()
                 },
             ),
@@ -474,6 +492,92 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                 },
             ),
         ),
+        EventKind::StartChildWorkflowExecutionInitiated(child) => (
+            EventType::StartChildWorkflowExecutionInitiated,
+            Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(
+                h::StartChildWorkflowExecutionInitiatedEventAttributes {
+                    namespace: child.namespace.clone(),
+                    workflow_id: child.workflow_id.clone(),
+                    workflow_type: Some(common::WorkflowType {
+                        name: child.workflow_type.clone(),
+                    }),
+                    task_queue: Some(normal_task_queue(&child.task_queue)),
+                    input: to_payloads(&child.input),
+                    workflow_execution_timeout: opt_duration(child.workflow_execution_timeout),
+                    workflow_run_timeout: opt_duration(child.workflow_run_timeout),
+                    workflow_task_timeout: opt_duration(child.workflow_task_timeout),
+                    parent_close_policy: child.parent_close_policy as i32,
+                    control: child.control.clone(),
+                    workflow_task_completed_event_id: child.workflow_task_completed_event_id,
+                    workflow_id_reuse_policy: to_reuse_policy(child.workflow_id_reuse_policy),
+                    retry_policy: child.retry_policy.as_ref().map(to_retry_policy),
+                    cron_schedule: child.cron_schedule.clone(),
+                    header: Some(to_header(&child.header)),
+                    memo: (!child.memo.is_empty()).then(|| to_memo(&child.memo)),
+                    search_attributes: (!child.search_attributes.is_empty())
+                        .then(|| to_search_attributes(&child.search_attributes)),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::StartChildWorkflowExecutionFailed {
+            namespace,
+            workflow_id,
+            workflow_type,
+            cause,
+            control,
+            initiated_event_id,
+            workflow_task_completed_event_id,
+        } => (
+            EventType::StartChildWorkflowExecutionFailed,
+            Attributes::StartChildWorkflowExecutionFailedEventAttributes(
+                h::StartChildWorkflowExecutionFailedEventAttributes {
+                    namespace: namespace.clone(),
+                    workflow_id: workflow_id.clone(),
+                    workflow_type: Some(common::WorkflowType {
+                        name: workflow_type.clone(),
+                    }),
+                    cause: *cause,
+                    control: control.clone(),
+                    initiated_event_id: *initiated_event_id,
+                    workflow_task_completed_event_id: *workflow_task_completed_event_id,
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::ChildWorkflowExecutionStarted {
+            initiated_event_id,
+            execution,
+            workflow_type,
+            header,
+        } => (
+            EventType::ChildWorkflowExecutionStarted,
+            Attributes::ChildWorkflowExecutionStartedEventAttributes(
+                h::ChildWorkflowExecutionStartedEventAttributes {
+                    namespace: execution.namespace.clone(),
+                    initiated_event_id: *initiated_event_id,
+                    workflow_execution: Some(workflow_execution(execution)),
+                    workflow_type: Some(common::WorkflowType {
+                        name: workflow_type.clone(),
+                    }),
+                    header: Some(to_header(header)),
+                    ..Default::default()
+                },
+            ),
+        ),
+        EventKind::ChildWorkflowExecutionClosed {
+            initiated_event_id,
+            started_event_id,
+            execution,
+            workflow_type,
+            outcome,
+        } => child_closed(
+            *initiated_event_id,
+            *started_event_id,
+            execution,
+            workflow_type,
+            outcome,
+        ),
         EventKind::SignalExternalWorkflowExecutionInitiated(signal) => (
             EventType::SignalExternalWorkflowExecutionInitiated,
             Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(
@@ -571,4 +675,105 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
             ),
         ),
     }
+}
+
+fn child_closed(
+    initiated_event_id: i64,
+    started_event_id: i64,
+    execution: &keel_core::ExecutionKey,
+    workflow_type: &str,
+    outcome: &ChildOutcome,
+) -> (EventType, Attributes) {
+    use history as h;
+    let namespace = execution.namespace.clone();
+    let workflow_execution = Some(workflow_execution(execution));
+    let workflow_type = Some(common::WorkflowType {
+        name: workflow_type.to_owned(),
+    });
+    match outcome {
+        ChildOutcome::Completed { result } => (
+            EventType::ChildWorkflowExecutionCompleted,
+            Attributes::ChildWorkflowExecutionCompletedEventAttributes(
+                h::ChildWorkflowExecutionCompletedEventAttributes {
+                    result: to_payloads(result),
+                    namespace,
+                    workflow_execution,
+                    workflow_type,
+                    initiated_event_id,
+                    started_event_id,
+                    ..Default::default()
+                },
+            ),
+        ),
+        ChildOutcome::Failed {
+            failure,
+            retry_state,
+        } => (
+            EventType::ChildWorkflowExecutionFailed,
+            Attributes::ChildWorkflowExecutionFailedEventAttributes(
+                h::ChildWorkflowExecutionFailedEventAttributes {
+                    failure: Some(to_failure(failure)),
+                    namespace,
+                    workflow_execution,
+                    workflow_type,
+                    initiated_event_id,
+                    started_event_id,
+                    retry_state: to_retry_state(*retry_state),
+                    ..Default::default()
+                },
+            ),
+        ),
+        ChildOutcome::Canceled { details } => (
+            EventType::ChildWorkflowExecutionCanceled,
+            Attributes::ChildWorkflowExecutionCanceledEventAttributes(
+                h::ChildWorkflowExecutionCanceledEventAttributes {
+                    details: to_payloads(details),
+                    namespace,
+                    workflow_execution,
+                    workflow_type,
+                    initiated_event_id,
+                    started_event_id,
+                    ..Default::default()
+                },
+            ),
+        ),
+        ChildOutcome::TimedOut { retry_state } => (
+            EventType::ChildWorkflowExecutionTimedOut,
+            Attributes::ChildWorkflowExecutionTimedOutEventAttributes(
+                h::ChildWorkflowExecutionTimedOutEventAttributes {
+                    namespace,
+                    workflow_execution,
+                    workflow_type,
+                    initiated_event_id,
+                    started_event_id,
+                    retry_state: to_retry_state(*retry_state),
+                    ..Default::default()
+                },
+            ),
+        ),
+        ChildOutcome::Terminated => (
+            EventType::ChildWorkflowExecutionTerminated,
+            Attributes::ChildWorkflowExecutionTerminatedEventAttributes(
+                h::ChildWorkflowExecutionTerminatedEventAttributes {
+                    namespace,
+                    workflow_execution,
+                    workflow_type,
+                    initiated_event_id,
+                    started_event_id,
+                    ..Default::default()
+                },
+            ),
+        ),
+    }
+}
+
+fn to_reuse_policy(policy: keel_core::reuse::ReusePolicy) -> i32 {
+    use keel_core::reuse::ReusePolicy;
+    use temporalio_protos::temporal::api::enums::v1::WorkflowIdReusePolicy as Proto;
+    (match policy {
+        ReusePolicy::AllowDuplicate => Proto::AllowDuplicate,
+        ReusePolicy::AllowDuplicateFailedOnly => Proto::AllowDuplicateFailedOnly,
+        ReusePolicy::RejectDuplicate => Proto::RejectDuplicate,
+        ReusePolicy::TerminateIfRunning => Proto::TerminateIfRunning,
+    }) as i32
 }

@@ -117,6 +117,7 @@ fn start_request(r: ws::StartWorkflowExecutionRequest) -> Result<StartRequest, S
         cron_schedule: r.cron_schedule,
         // Chosen by the engine.
         next_run_id: String::new(),
+        parent: None,
     };
     Ok(StartRequest {
         namespace: r.namespace,
@@ -147,7 +148,7 @@ pub(crate) async fn terminate_workflow_execution(
     ))
 }
 
-fn reuse_policy(value: i32) -> ReusePolicy {
+pub(crate) fn reuse_policy(value: i32) -> ReusePolicy {
     match enums::WorkflowIdReusePolicy::try_from(value) {
         Ok(enums::WorkflowIdReusePolicy::AllowDuplicateFailedOnly) => {
             ReusePolicy::AllowDuplicateFailedOnly

@@ -6,6 +6,7 @@
 
 mod activities;
 mod chains;
+mod children;
 mod cli;
 mod cluster;
 mod crash;

@@ -9,9 +9,9 @@ use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
     ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure,
-    CancellableFuture, ContinueAsNewOptions, LocalActivityOptions, SignalWorkflowOptions,
-    SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext, WorkflowContextView,
-    WorkflowResult, WorkflowTermination,
+    CancellableFuture, ChildWorkflowOptions, ContinueAsNewOptions, LocalActivityOptions,
+    ParentClosePolicy, SignalWorkflowOptions, SyncWorkflowContext, WorkflowCancellationToken,
+    WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 /// When each attempt of an activity started, by workflow id: how tests observe retries
@@ -364,6 +364,8 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<Countdown>()
         .unwrap()
+        .register_workflow::<Parent>()
+        .unwrap()
         .register_activities(TestActivities)
 }
 
@@ -567,6 +569,90 @@ impl Countdown {
             - 2;
         match ctx.continue_as_new((left, runs_so_far + 1), ContinueAsNewOptions::default()) {
             Err(continue_as_new) => Err(continue_as_new),
+        }
+    }
+}
+
+/// What the Parent workflow does with its child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ChildPlan {
+    /// Runs a Greeting child and answers its result.
+    AwaitGreeting,
+    /// Runs a Rejecting child (it fails) and answers what it heard.
+    AwaitFailure,
+    /// Runs a Sleeper child (a timer of this many seconds, then an activity).
+    AwaitSleeper(u64),
+    /// Starts a CleansUp child (it waits to be cancelled) and closes at once under the
+    /// given parent close policy.
+    LeaveBehind(ClosePolicy),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ClosePolicy {
+    Terminate,
+    RequestCancel,
+    Abandon,
+}
+
+/// Starts one child workflow with the id it is given, as its plan says.
+#[workflow]
+#[derive(Default)]
+pub struct Parent;
+
+#[workflow_methods]
+impl Parent {
+    #[run]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: (String, ChildPlan),
+    ) -> WorkflowResult<String> {
+        let (child_id, plan) = input;
+        let options = |policy| {
+            ChildWorkflowOptions::builder()
+                .workflow_id(child_id.clone())
+                .parent_close_policy(policy)
+                .build()
+        };
+        match plan {
+            ChildPlan::AwaitGreeting => {
+                let child = ctx
+                    .start_child_workflow(
+                        Greeting::run,
+                        "child".to_owned(),
+                        options(ParentClosePolicy::Terminate),
+                    )
+                    .await?;
+                Ok(child.result().await?)
+            }
+            ChildPlan::AwaitSleeper(seconds) => {
+                let child = ctx
+                    .start_child_workflow(
+                        Sleeper::run,
+                        seconds,
+                        options(ParentClosePolicy::Terminate),
+                    )
+                    .await?;
+                Ok(child.result().await?.to_string())
+            }
+            ChildPlan::AwaitFailure => {
+                let child = ctx
+                    .start_child_workflow(Rejecting::run, (), options(ParentClosePolicy::Terminate))
+                    .await?;
+                match child.result().await {
+                    Ok(()) => Ok("the child succeeded".to_owned()),
+                    Err(error) => Ok(format!("the child failed: {error}")),
+                }
+            }
+            ChildPlan::LeaveBehind(policy) => {
+                let policy = match policy {
+                    ClosePolicy::Terminate => ParentClosePolicy::Terminate,
+                    ClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
+                    ClosePolicy::Abandon => ParentClosePolicy::Abandon,
+                };
+                ctx.start_child_workflow(CleansUp::run, (), options(policy))
+                    .await?;
+                Ok("left it running".to_owned())
+            }
         }
     }
 }
