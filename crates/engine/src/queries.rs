@@ -106,6 +106,56 @@ impl Engine {
         })
     }
 
+    /// History newest first, a page at a time (GetWorkflowExecutionHistoryReverse). The
+    /// token is the id of the newest event of the next page.
+    pub async fn history_reverse(
+        &self,
+        key: &ExecutionKey,
+        page_token: &[u8],
+        page_size: usize,
+    ) -> Result<HistoryPage> {
+        self.namespace(&key.namespace)?;
+        let execution = self.snapshot(key).await?;
+        let last = if page_token.is_empty() {
+            execution.next_event_id - 1
+        } else {
+            decode_token(page_token)?.min(execution.next_event_id - 1)
+        };
+        let page_size = if page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page_size
+        };
+        let first = (last - page_size as i64 + 1).max(1);
+        let count = usize::try_from(last - first + 1).unwrap_or(0);
+        let mut events = self.inner.store.history(key, first, count).await?;
+        events.reverse();
+        Ok(HistoryPage {
+            events,
+            next_page_token: if first > 1 {
+                encode_token(first - 1)
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Removes a run and its history for good; a running run is terminated first.
+    pub async fn delete_execution(&self, key: &ExecutionKey, identity: &str) -> Result<()> {
+        self.namespace(&key.namespace)?;
+        match self
+            .terminate(key, "Delete workflow execution", None, identity)
+            .await
+        {
+            Ok(()) | Err(Error::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+        // Closed now, so no transition of it can commit any more.
+        self.inner.store.delete_execution(key).await?;
+        self.inner.executions.forget_older(key, i64::MAX);
+        Ok(())
+    }
+
     pub async fn list_executions(
         &self,
         namespace: &str,

@@ -284,6 +284,41 @@ impl WorkflowService for Frontend {
         rpc::workflow_queries::respond_query_task_completed(self, request).await
     }
 
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        request: Request<ws::GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> Reply<ws::GetWorkflowExecutionHistoryReverseResponse> {
+        rpc::reads::get_workflow_execution_history_reverse(self, request).await
+    }
+
+    async fn delete_workflow_execution(
+        &self,
+        request: Request<ws::DeleteWorkflowExecutionRequest>,
+    ) -> Reply<ws::DeleteWorkflowExecutionResponse> {
+        rpc::reads::delete_workflow_execution(self, request).await
+    }
+
+    async fn list_open_workflow_executions(
+        &self,
+        request: Request<ws::ListOpenWorkflowExecutionsRequest>,
+    ) -> Reply<ws::ListOpenWorkflowExecutionsResponse> {
+        rpc::reads::list_open_workflow_executions(self, request).await
+    }
+
+    async fn list_closed_workflow_executions(
+        &self,
+        request: Request<ws::ListClosedWorkflowExecutionsRequest>,
+    ) -> Reply<ws::ListClosedWorkflowExecutionsResponse> {
+        rpc::reads::list_closed_workflow_executions(self, request).await
+    }
+
+    async fn scan_workflow_executions(
+        &self,
+        request: Request<ws::ScanWorkflowExecutionsRequest>,
+    ) -> Reply<ws::ScanWorkflowExecutionsResponse> {
+        rpc::reads::scan_workflow_executions(self, request).await
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ws::ShutdownWorkerRequest>,

@@ -93,6 +93,9 @@ pub trait Store: Send + Sync + 'static {
     async fn commit(&self, writes: Vec<Write>) -> Result<()>;
     async fn execution(&self, key: &ExecutionKey) -> Result<Option<Execution>>;
     async fn current_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<CurrentRun>>;
+    /// Removes a run, its history, and its workflow id's current-run entry if it is that
+    /// run; NotFound when there is no such run. The caller makes sure nothing writes it.
+    async fn delete_execution(&self, key: &ExecutionKey) -> Result<()>;
     /// Every running execution, to rebuild queues and timers at start-up.
     async fn running_executions(&self) -> Result<Vec<Execution>>;
     /// Events with ids in `first_event_id..`, at most `max_events`.

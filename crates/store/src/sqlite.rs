@@ -378,6 +378,39 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction().map_err(sql_error)?;
+            let run = params![key.namespace, key.workflow_id, key.run_id];
+            tx.execute(
+                "DELETE FROM history WHERE execution = \
+                 (SELECT id FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?)",
+                run,
+            )
+            .map_err(sql_error)?;
+            tx.execute(
+                "DELETE FROM current_runs WHERE namespace = ? AND workflow_id = ? AND run_id = ?",
+                run,
+            )
+            .map_err(sql_error)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?",
+                    run,
+                )
+                .map_err(sql_error)?;
+            if deleted == 0 {
+                return Err(Error::NotFound(format!(
+                    "workflow execution not found: workflow id '{}', run id '{}'",
+                    key.workflow_id, key.run_id
+                )));
+            }
+            tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
     async fn update_namespace(&self, namespace: Namespace) -> Result<()> {
         let data = encode(&namespace)?;
         self.read(move |conn| {

@@ -111,3 +111,189 @@ pub(crate) async fn describe_task_queue(
         ..Default::default()
     }))
 }
+
+pub(crate) async fn get_workflow_execution_history_reverse(
+    frontend: &Frontend,
+    request: Request<ws::GetWorkflowExecutionHistoryReverseRequest>,
+) -> Reply<ws::GetWorkflowExecutionHistoryReverseResponse> {
+    let r = request.into_inner();
+    let key = frontend.resolve(&r.namespace, r.execution.as_ref()).await?;
+    let page_size = usize::try_from(r.maximum_page_size.max(0)).unwrap_or(0);
+    let page = engine_result(
+        frontend
+            .engine
+            .history_reverse(&key, &r.next_page_token, page_size)
+            .await,
+    )?;
+    Ok(Response::new(
+        ws::GetWorkflowExecutionHistoryReverseResponse {
+            history: Some(to_history(&page.events)),
+            next_page_token: page.next_page_token,
+        },
+    ))
+}
+
+pub(crate) async fn delete_workflow_execution(
+    frontend: &Frontend,
+    request: Request<ws::DeleteWorkflowExecutionRequest>,
+) -> Reply<ws::DeleteWorkflowExecutionResponse> {
+    let r = request.into_inner();
+    let key = frontend
+        .resolve(&r.namespace, r.workflow_execution.as_ref())
+        .await?;
+    engine_result(frontend.engine.delete_execution(&key, "").await)?;
+    Ok(Response::new(ws::DeleteWorkflowExecutionResponse {}))
+}
+
+/// ListOpenWorkflowExecutions, the older listing call: translated into a visibility query.
+pub(crate) async fn list_open_workflow_executions(
+    frontend: &Frontend,
+    request: Request<ws::ListOpenWorkflowExecutionsRequest>,
+) -> Reply<ws::ListOpenWorkflowExecutionsResponse> {
+    use ws::list_open_workflow_executions_request::Filters;
+    let r = request.into_inner();
+    let mut query = vec!["ExecutionStatus = 'Running'".to_owned()];
+    query.extend(time_range("StartTime", r.start_time_filter.as_ref())?);
+    match &r.filters {
+        Some(Filters::ExecutionFilter(filter)) => query.extend(execution_filter(filter)?),
+        Some(Filters::TypeFilter(filter)) => query.push(equals("WorkflowType", &filter.name)?),
+        None => {}
+    }
+    let page = list_page(
+        frontend,
+        &r.namespace,
+        &query,
+        r.maximum_page_size,
+        &r.next_page_token,
+    )
+    .await?;
+    Ok(Response::new(ws::ListOpenWorkflowExecutionsResponse {
+        executions: page.executions.iter().map(execution_info).collect(),
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// ListClosedWorkflowExecutions, the older listing call: translated into a visibility query.
+pub(crate) async fn list_closed_workflow_executions(
+    frontend: &Frontend,
+    request: Request<ws::ListClosedWorkflowExecutionsRequest>,
+) -> Reply<ws::ListClosedWorkflowExecutionsResponse> {
+    use ws::list_closed_workflow_executions_request::Filters;
+    let r = request.into_inner();
+    let mut query = vec!["ExecutionStatus != 'Running'".to_owned()];
+    query.extend(time_range("CloseTime", r.start_time_filter.as_ref())?);
+    match &r.filters {
+        Some(Filters::ExecutionFilter(filter)) => query.extend(execution_filter(filter)?),
+        Some(Filters::TypeFilter(filter)) => query.push(equals("WorkflowType", &filter.name)?),
+        Some(Filters::StatusFilter(filter)) => {
+            let status = enums::WorkflowExecutionStatus::try_from(filter.status)
+                .ok()
+                .and_then(|s| keel_core::Status::from_code(s as i32))
+                .ok_or_else(|| Status::invalid_argument("StatusFilter has an unknown status"))?;
+            query.push(format!("ExecutionStatus = '{}'", status.name()));
+        }
+        None => {}
+    }
+    let page = list_page(
+        frontend,
+        &r.namespace,
+        &query,
+        r.maximum_page_size,
+        &r.next_page_token,
+    )
+    .await?;
+    Ok(Response::new(ws::ListClosedWorkflowExecutionsResponse {
+        executions: page.executions.iter().map(execution_info).collect(),
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// ScanWorkflowExecutions: a listing in no particular order, as List answers it.
+pub(crate) async fn scan_workflow_executions(
+    frontend: &Frontend,
+    request: Request<ws::ScanWorkflowExecutionsRequest>,
+) -> Reply<ws::ScanWorkflowExecutionsResponse> {
+    let r = request.into_inner();
+    let page_size = usize::try_from(r.page_size.max(0)).unwrap_or(0);
+    let page = engine_result(
+        frontend
+            .engine
+            .list_executions(&r.namespace, &r.query, page_size, &r.next_page_token)
+            .await,
+    )?;
+    Ok(Response::new(ws::ScanWorkflowExecutionsResponse {
+        executions: page.executions.iter().map(execution_info).collect(),
+        next_page_token: page.next_page_token,
+    }))
+}
+
+async fn list_page(
+    frontend: &Frontend,
+    namespace: &str,
+    conditions: &[String],
+    page_size: i32,
+    token: &[u8],
+) -> Result<keel_engine::Page, Status> {
+    let query = conditions.join(" AND ");
+    let page_size = usize::try_from(page_size.max(0)).unwrap_or(0);
+    engine_result(
+        frontend
+            .engine
+            .list_executions(namespace, &query, page_size, token)
+            .await,
+    )
+}
+
+/// `field = 'value'`, quoted so the value cannot change the query.
+fn equals(field: &str, value: &str) -> Result<String, Status> {
+    if value.contains('\'') && value.contains('"') {
+        return Err(Status::invalid_argument(format!(
+            "{field} filter may not contain both kinds of quote"
+        )));
+    }
+    Ok(if value.contains('\'') {
+        format!("{field} = \"{value}\"")
+    } else {
+        format!("{field} = '{value}'")
+    })
+}
+
+fn execution_filter(
+    filter: &temporalio_protos::temporal::api::filter::v1::WorkflowExecutionFilter,
+) -> Result<Vec<String>, Status> {
+    let mut conditions = vec![equals("WorkflowId", &filter.workflow_id)?];
+    if !filter.run_id.is_empty() {
+        conditions.push(equals("RunId", &filter.run_id)?);
+    }
+    Ok(conditions)
+}
+
+fn time_range(
+    field: &str,
+    filter: Option<&temporalio_protos::temporal::api::filter::v1::StartTimeFilter>,
+) -> Result<Vec<String>, Status> {
+    let Some(filter) = filter else {
+        return Ok(Vec::new());
+    };
+    let rfc3339 = |t: &prost_wkt_types::Timestamp| {
+        chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            .ok_or_else(|| Status::invalid_argument("StartTimeFilter has an invalid time"))
+    };
+    let mut conditions = Vec::new();
+    if let Some(earliest) = filter
+        .earliest_time
+        .as_ref()
+        .filter(|t| t.seconds > 0 || t.nanos > 0)
+    {
+        conditions.push(format!("{field} >= '{}'", rfc3339(earliest)?));
+    }
+    if let Some(latest) = filter
+        .latest_time
+        .as_ref()
+        .filter(|t| t.seconds > 0 || t.nanos > 0)
+    {
+        conditions.push(format!("{field} <= '{}'", rfc3339(latest)?));
+    }
+    Ok(conditions)
+}

@@ -13,6 +13,7 @@ mod crash;
 mod database_restart;
 mod harness;
 mod namespaces;
+mod older_calls;
 mod python;
 mod queries;
 mod signals;

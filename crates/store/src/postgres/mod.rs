@@ -332,6 +332,40 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let run: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&key.namespace, &key.workflow_id, &key.run_id];
+        tx.execute(
+            "DELETE FROM history WHERE execution = \
+             (SELECT id FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3)",
+            &run,
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.execute(
+            "DELETE FROM current_runs WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3",
+            &run,
+        )
+        .await
+        .map_err(pg_error)?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3",
+                &run,
+            )
+            .await
+            .map_err(pg_error)?;
+        if deleted == 0 {
+            return Err(Error::NotFound(format!(
+                "workflow execution not found: workflow id '{}', run id '{}'",
+                key.workflow_id, key.run_id
+            )));
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+
     async fn update_namespace(&self, namespace: Namespace) -> Result<()> {
         let data = encode(&namespace)?;
         let client = self.client().await?;

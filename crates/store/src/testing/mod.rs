@@ -51,6 +51,40 @@ pub async fn run_all(store: &dyn Store) {
     invalid_queries(store).await;
     namespace_isolation(store).await;
     concurrent_commits(store).await;
+    deletion(store).await;
+}
+
+/// Deleting a run removes its state, its history and (when it is the current run) the
+/// workflow id's current run, and nothing of its neighbours; a new run may then take the id.
+pub async fn deletion(store: &dyn Store) {
+    let ns = new_namespace(store, "delete").await;
+    let gone = run_key(&ns, "doomed", "run-1");
+    let kept = run_key(&ns, "neighbour", "run-1");
+    create_run(store, gone.clone(), "t", "q", at(1)).await;
+    let neighbour = create_run(store, kept.clone(), "t", "q", at(2)).await;
+    ok(store.delete_execution(&gone).await, "delete_execution()");
+    assert_eq!(
+        stored(store, &gone).await,
+        Stored::default(),
+        "store conformance: a deleted run must leave no state, history or current run"
+    );
+    assert_stored(
+        store,
+        &neighbour,
+        "after deleting another workflow id's run",
+    )
+    .await;
+    refused(
+        store.delete_execution(&gone).await,
+        &["NotFound"],
+        "deleting a run that does not exist",
+    );
+    assert_eq!(
+        ok(store.count_executions(&ns, "").await, "count after delete"),
+        1,
+        "store conformance: a deleted run must not be listed"
+    );
+    create_run(store, run_key(&ns, "doomed", "run-2"), "t", "q", at(3)).await;
 }
 
 // ------------------------------------------------------------------------------ checks
