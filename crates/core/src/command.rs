@@ -44,6 +44,11 @@ pub enum Command {
     StartChild(Box<crate::event::ChildInitiated>),
     SignalExternal(ExternalTarget, ExternalSignalSpec),
     RequestCancelExternal(ExternalTarget, ExternalCancelSpec),
+    /// Where a protocol message (an update's acceptance, rejection or response) falls among
+    /// the commands.
+    ProtocolMessage {
+        message_id: String,
+    },
     /// A command this server does not carry out yet; named for the error.
     Unsupported {
         name: String,

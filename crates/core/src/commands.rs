@@ -222,6 +222,7 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
             Command::CompleteWorkflow { .. }
             | Command::FailWorkflow { .. }
             | Command::CancelWorkflow { .. }
+            | Command::ProtocolMessage { .. }
             | Command::UpsertSearchAttributes { .. }
             | Command::ModifyProperties { .. } => {}
         }
@@ -465,6 +466,7 @@ pub(crate) fn apply(
             false
         }
         Command::Unsupported { .. } => unreachable!("refused by validate"),
+        Command::ProtocolMessage { .. } => unreachable!("applied with the completion's messages"),
     }
 }
 

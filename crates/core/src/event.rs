@@ -166,6 +166,20 @@ pub enum EventKind {
         workflow_task_completed_event_id: i64,
     },
     WorkflowExecutionContinuedAsNew(Box<ContinuedAsNew>),
+    WorkflowExecutionUpdateAccepted {
+        update_id: String,
+        accepted_request_message_id: String,
+        accepted_request_sequencing_event_id: i64,
+        /// The update's request, encoded by the frontend.
+        accepted_request: Blob,
+    },
+    WorkflowExecutionUpdateCompleted {
+        update_id: String,
+        identity: String,
+        accepted_event_id: i64,
+        /// The update's outcome, encoded by the frontend.
+        outcome: Blob,
+    },
     StartChildWorkflowExecutionInitiated(Box<ChildInitiated>),
     StartChildWorkflowExecutionFailed {
         namespace: String,
@@ -460,6 +474,10 @@ impl EventKind {
             }
             EventKind::WorkflowExecutionCanceled { .. } => "WorkflowExecutionCanceled",
             EventKind::WorkflowExecutionContinuedAsNew(_) => "WorkflowExecutionContinuedAsNew",
+            EventKind::WorkflowExecutionUpdateAccepted { .. } => "WorkflowExecutionUpdateAccepted",
+            EventKind::WorkflowExecutionUpdateCompleted { .. } => {
+                "WorkflowExecutionUpdateCompleted"
+            }
             EventKind::StartChildWorkflowExecutionInitiated(_) => {
                 "StartChildWorkflowExecutionInitiated"
             }

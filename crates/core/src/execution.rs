@@ -59,6 +59,9 @@ pub struct Execution {
     /// Set when this run belongs to a child workflow.
     #[serde(default)]
     pub parent: Option<crate::children::Parent>,
+    /// Updates admitted, accepted or completed in this run, by update id.
+    #[serde(default)]
+    pub updates: BTreeMap<String, crate::updates::UpdateStage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

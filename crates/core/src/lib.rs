@@ -22,6 +22,7 @@ mod timeouts;
 pub mod token;
 pub mod transition;
 pub mod types;
+pub mod updates;
 pub mod visibility;
 
 pub use activity::{backoff, retry_delay};

@@ -124,6 +124,7 @@ impl Execution {
             external_requests: Default::default(),
             children: Default::default(),
             parent: None,
+            updates: Default::default(),
         }
     }
 

@@ -66,6 +66,8 @@ pub mod failed_cause {
     pub const START_TIMER_DUPLICATE_ID: i32 = 12;
     pub const BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 15;
     pub const BAD_START_CHILD_EXECUTION_ATTRIBUTES: i32 = 16;
+    pub const BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE: i32 = 30;
+    pub const UNHANDLED_UPDATE: i32 = 31;
     pub const SCHEDULE_ACTIVITY_DUPLICATE_ID: i32 = 22;
     /// Temporal's FEATURE_DISABLED: the command is one this server does not carry out.
     pub const FEATURE_DISABLED: i32 = 35;
@@ -298,6 +300,8 @@ pub struct Completion {
     pub stickiness: Option<Stickiness>,
     pub force_create_new_workflow_task: bool,
     pub return_new_workflow_task: bool,
+    /// Protocol messages (updates), by message id, in the order sent.
+    pub messages: Vec<(String, crate::updates::UpdateMessage)>,
 }
 
 /// The result of a workflow task completion beyond its events.
@@ -307,6 +311,8 @@ pub struct CompletionResult {
     pub command_error: Option<String>,
     /// The next workflow task, already started for this worker, when it asked for one.
     pub new_task_started: Option<TaskRef>,
+    /// Updates the workflow's validators rejected, with the outcome for their callers.
+    pub rejected_updates: Vec<(String, crate::types::Blob)>,
 }
 
 impl Execution {
@@ -469,6 +475,7 @@ impl Tx<'_> {
         };
         let now = self.now;
         self.ex.last_worker_identity = identity.to_owned();
+        self.deliver_updates(scheduled_event_id);
         if let Some(task) = &mut self.ex.workflow_task {
             task.started = Some(StartedTask {
                 event_id,
@@ -517,7 +524,20 @@ impl Tx<'_> {
                 &completion.identity,
             );
         }
-        if let Err((cause, message)) = crate::commands::validate(self.ex, &completion.commands) {
+        // Nor while updates it has not been shown are waiting.
+        if closes && self.undelivered_updates() {
+            return self.reject_completion(
+                &task,
+                &started,
+                failed_cause::UNHANDLED_UPDATE,
+                "workflow has unhandled updates; it must see them before it closes".into(),
+                &completion.identity,
+            );
+        }
+        let checked = crate::commands::validate(self.ex, &completion.commands)
+            .and_then(|()| crate::updates::validate_messages(self.ex, &completion.messages))
+            .and_then(|()| referenced_messages_exist(&completion));
+        if let Err((cause, message)) = checked {
             return self.reject_completion(&task, &started, cause, message, &completion.identity);
         }
         self.materialize_transient();
@@ -533,15 +553,33 @@ impl Tx<'_> {
         self.ex.previous_started_event_id = started.event_id;
         self.ex.stickiness = completion.stickiness.clone();
         let mut needs_workflow_task = completion.force_create_new_workflow_task;
+        let mut messages = completion.messages;
+        let mut result = CompletionResult::default();
         for command in completion.commands {
+            if let Command::ProtocolMessage { message_id } = &command {
+                // Validated: the message exists (a repeated reference finds nothing more).
+                if let Some(position) = messages.iter().position(|(id, _)| id == message_id) {
+                    let (_, message) = messages.remove(position);
+                    result
+                        .rejected_updates
+                        .extend(self.apply_update_message(message));
+                }
+                continue;
+            }
             needs_workflow_task |=
                 crate::commands::apply(self, command, completed_event_id, &completion.identity);
             if !self.ex.is_running() {
-                return CompletionResult::default();
+                return result;
             }
         }
+        // Messages no command placed come after the commands, in the order sent.
+        for (_, message) in messages {
+            result
+                .rejected_updates
+                .extend(self.apply_update_message(message));
+        }
         needs_workflow_task |= self.flush_buffered();
-        let mut result = CompletionResult::default();
+        needs_workflow_task |= self.undelivered_updates();
         if needs_workflow_task {
             self.schedule_workflow_task();
             if completion.return_new_workflow_task
@@ -591,9 +629,24 @@ impl Tx<'_> {
         self.retry_workflow_task(self.next_attempt_after_failure(task.attempt));
         CompletionResult {
             command_error: Some(message),
-            new_task_started: None,
+            ..CompletionResult::default()
         }
     }
+}
+
+/// Every ProtocolMessage command names a message the completion carries.
+fn referenced_messages_exist(completion: &Completion) -> Result<(), (i32, String)> {
+    for command in &completion.commands {
+        if let Command::ProtocolMessage { message_id } = command
+            && !completion.messages.iter().any(|(id, _)| id == message_id)
+        {
+            return Err((
+                failed_cause::BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+                format!("ProtocolMessageCommand names message '{message_id}', which was not sent"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn default_workflow_task_timeout() -> Duration {

@@ -18,6 +18,7 @@ mod queries;
 mod requests;
 mod start;
 pub mod timers;
+mod updates;
 mod workflow_queries;
 mod workflow_tasks;
 
@@ -32,6 +33,7 @@ pub use keel_store::{ExecutionSummary, Page};
 pub use matching::{PollerInfo, QueueId, TaskKind};
 pub use queries::{HistoryPage, HistoryRequest};
 pub use start::{StartRequest, StartResult};
+pub use updates::{UpdateStatus, UpdateWaitStage};
 pub use workflow_queries::{QueryAnswer, QueryOutcome, RejectCondition, WorkflowQuery};
 pub use workflow_tasks::{PolledWorkflowTask, WorkflowTaskCompleted};
 
@@ -137,6 +139,7 @@ struct Inner {
     namespaces: namespaces::Namespaces,
     start_locks: start::StartLocks,
     queries: workflow_queries::Queries,
+    update_rejections: updates::Rejections,
     /// Set when other nodes share the store.
     peers: Option<peers::Peers>,
 }
@@ -157,6 +160,7 @@ impl Engine {
                 namespaces: namespaces::Namespaces::default(),
                 start_locks: start::StartLocks::default(),
                 queries: workflow_queries::Queries::default(),
+                update_rejections: updates::Rejections::default(),
                 peers: store
                     .announcements()
                     .is_some()

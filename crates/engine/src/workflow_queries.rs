@@ -397,6 +397,8 @@ impl Engine {
             started_time: now,
             query: Some(query),
             queries: Vec::new(),
+            updates: Vec::new(),
+            updates_follow_event_id: 0,
         })
     }
 }

@@ -27,6 +27,9 @@ pub struct PolledWorkflowTask {
     pub query: Option<WorkflowQuery>,
     /// Queries riding along with this workflow task, by id.
     pub queries: Vec<(String, WorkflowQuery)>,
+    /// Updates for the worker (encoded requests, by update id), and the event they follow.
+    pub updates: Vec<(String, keel_core::Blob)>,
+    pub updates_follow_event_id: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -45,6 +48,7 @@ struct StartedInfo {
     started_time: Time,
     /// A transient task's unwritten events, which end the history the worker is sent.
     transient_events: Vec<Event>,
+    updates: Vec<(String, keel_core::Blob)>,
 }
 
 impl Engine {
@@ -147,6 +151,8 @@ impl Engine {
             started_time: info.started_time,
             query: None,
             queries,
+            updates: info.updates,
+            updates_follow_event_id: task.scheduled_event_id,
         })
     }
 
@@ -160,7 +166,7 @@ impl Engine {
         self.namespace(&key.namespace)?;
         self.answer_attached_queries(&key, query_answers);
         let identity = completion.identity.clone();
-        let (result, info) = self
+        let (mut result, info) = self
             .update(&key, |execution, now| {
                 let (outcome, result) = execution.complete_workflow_task(
                     scheduled_event_id,
@@ -176,6 +182,9 @@ impl Engine {
                 Ok((outcome, (result, info)))
             })
             .await?;
+        self.inner
+            .update_rejections
+            .record(&key, std::mem::take(&mut result.rejected_updates));
         if let Some(message) = result.command_error {
             return Err(Error::InvalidArgument(message));
         }
@@ -255,6 +264,7 @@ fn started_info(execution: &keel_core::Execution) -> StartedInfo {
         scheduled_time: task.scheduled_time,
         started_time: started.time,
         transient_events: execution.transient_events(),
+        updates: execution.admitted_updates(),
     }
 }
 

@@ -171,6 +171,9 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
                 search_attributes: search_attributes(a.search_attributes.as_ref()),
             }))
         }
+        Attributes::ProtocolMessageCommandAttributes(a) => Command::ProtocolMessage {
+            message_id: a.message_id.clone(),
+        },
         Attributes::CancelWorkflowExecutionCommandAttributes(a) => Command::CancelWorkflow {
             details: payloads(a.details.as_ref()),
         },

@@ -492,6 +492,40 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                 },
             ),
         ),
+        EventKind::WorkflowExecutionUpdateAccepted {
+            update_id,
+            accepted_request_message_id,
+            accepted_request_sequencing_event_id,
+            accepted_request,
+        } => (
+            EventType::WorkflowExecutionUpdateAccepted,
+            Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(
+                h::WorkflowExecutionUpdateAcceptedEventAttributes {
+                    protocol_instance_id: update_id.clone(),
+                    accepted_request_message_id: accepted_request_message_id.clone(),
+                    accepted_request_sequencing_event_id: *accepted_request_sequencing_event_id,
+                    accepted_request: decode_or_default(accepted_request),
+                },
+            ),
+        ),
+        EventKind::WorkflowExecutionUpdateCompleted {
+            update_id,
+            identity,
+            accepted_event_id,
+            outcome,
+        } => (
+            EventType::WorkflowExecutionUpdateCompleted,
+            Attributes::WorkflowExecutionUpdateCompletedEventAttributes(
+                h::WorkflowExecutionUpdateCompletedEventAttributes {
+                    meta: Some(temporalio_protos::temporal::api::update::v1::Meta {
+                        update_id: update_id.clone(),
+                        identity: identity.clone(),
+                    }),
+                    accepted_event_id: *accepted_event_id,
+                    outcome: decode_or_default(outcome),
+                },
+            ),
+        ),
         EventKind::StartChildWorkflowExecutionInitiated(child) => (
             EventType::StartChildWorkflowExecutionInitiated,
             Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(
@@ -776,4 +810,9 @@ fn to_reuse_policy(policy: keel_core::reuse::ReusePolicy) -> i32 {
         ReusePolicy::RejectDuplicate => Proto::RejectDuplicate,
         ReusePolicy::TerminateIfRunning => Proto::TerminateIfRunning,
     }) as i32
+}
+
+/// An opaque value the frontend encoded itself; it always decodes.
+fn decode_or_default<M: prost::Message + Default>(blob: &keel_core::Blob) -> Option<M> {
+    Some(M::decode(&blob.0[..]).unwrap_or_default())
 }

@@ -319,6 +319,20 @@ impl WorkflowService for Frontend {
         rpc::reads::scan_workflow_executions(self, request).await
     }
 
+    async fn update_workflow_execution(
+        &self,
+        request: Request<ws::UpdateWorkflowExecutionRequest>,
+    ) -> Reply<ws::UpdateWorkflowExecutionResponse> {
+        rpc::updates::update_workflow_execution(self, request).await
+    }
+
+    async fn poll_workflow_execution_update(
+        &self,
+        request: Request<ws::PollWorkflowExecutionUpdateRequest>,
+    ) -> Reply<ws::PollWorkflowExecutionUpdateResponse> {
+        rpc::updates::poll_workflow_execution_update(self, request).await
+    }
+
     async fn shutdown_worker(
         &self,
         request: Request<ws::ShutdownWorkerRequest>,

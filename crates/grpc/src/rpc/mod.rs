@@ -7,6 +7,7 @@ pub(crate) mod reads;
 pub(crate) mod requests;
 pub(crate) mod start;
 pub(crate) mod system;
+pub(crate) mod updates;
 pub(crate) mod workflow_queries;
 pub(crate) mod workflow_tasks;
 

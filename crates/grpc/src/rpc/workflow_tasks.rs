@@ -5,6 +5,7 @@ use keel_core::{Completion, Stickiness};
 
 use crate::commands::commands;
 use crate::history::to_history;
+use crate::rpc::updates::{update_messages, worker_messages};
 use crate::rpc::workflow_queries::{query_answer, to_workflow_query};
 
 pub(crate) async fn poll_workflow_task_queue(
@@ -31,11 +32,6 @@ pub(crate) async fn respond_workflow_task_completed(
     request: Request<ws::RespondWorkflowTaskCompletedRequest>,
 ) -> Reply<ws::RespondWorkflowTaskCompletedResponse> {
     let r = request.into_inner();
-    if !r.messages.is_empty() {
-        return Err(Status::unimplemented(
-            "workflow updates (protocol messages) are not supported by this server yet",
-        ));
-    }
     let stickiness = match &r.sticky_attributes {
         Some(sticky) => match sticky
             .worker_task_queue
@@ -62,6 +58,7 @@ pub(crate) async fn respond_workflow_task_completed(
         stickiness,
         force_create_new_workflow_task: r.force_create_new_workflow_task,
         return_new_workflow_task: r.return_new_workflow_task,
+        messages: worker_messages(&r.messages)?,
     };
     let answers = r
         .query_results
@@ -134,6 +131,7 @@ fn poll_workflow_response(
         scheduled_time: Some(timestamp(task.scheduled_time)),
         started_time: Some(timestamp(task.started_time)),
         query: task.query.as_ref().map(to_workflow_query),
+        messages: update_messages(&task.updates, task.updates_follow_event_id),
         queries: task
             .queries
             .iter()

@@ -18,6 +18,7 @@ mod python;
 mod queries;
 mod signals;
 mod starts;
+mod updates;
 mod visibility;
 mod workflow_tasks;
 mod workflows;

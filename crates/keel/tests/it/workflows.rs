@@ -494,6 +494,26 @@ impl Accumulator {
     pub fn total(&self, _ctx: &WorkflowContextView) -> u32 {
         self.total
     }
+
+    /// Adds `n` and answers the new total; the validator refuses zero.
+    #[update]
+    pub fn add_checked(&mut self, _ctx: &mut SyncWorkflowContext<Self>, n: u32) -> u32 {
+        self.total += n;
+        self.received += 1;
+        self.total
+    }
+
+    #[update_validator(add_checked)]
+    pub fn refuse_zero(
+        &self,
+        _ctx: &WorkflowContextView,
+        n: &u32,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if *n == 0 {
+            return Err("zero adds nothing".into());
+        }
+        Ok(())
+    }
 }
 
 /// Waits until it is cancelled, then cleans up through an activity (which the
