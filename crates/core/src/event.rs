@@ -55,6 +55,8 @@ pub enum EventKind {
         identity: String,
         request_id: String,
         history_size_bytes: i64,
+        #[serde(default)]
+        suggest_continue_as_new: bool,
     },
     WorkflowTaskCompleted {
         scheduled_event_id: i64,
@@ -426,6 +428,25 @@ pub struct ActivityScheduled {
     pub heartbeat_timeout: Duration,
     pub workflow_task_completed_event_id: i64,
     pub retry_policy: RetryPolicy,
+}
+
+impl Event {
+    /// The event's size as stored (its MessagePack encoding, which the store uses).
+    pub fn stored_size(&self) -> i64 {
+        struct Counter(i64);
+        impl std::io::Write for Counter {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len() as i64;
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut counter = Counter(0);
+        let _ = rmp_serde::encode::write_named(&mut counter, self);
+        counter.0
+    }
 }
 
 impl EventKind {

@@ -62,7 +62,15 @@ pub struct Execution {
     /// Updates admitted, accepted or completed in this run, by update id.
     #[serde(default)]
     pub updates: BTreeMap<String, crate::updates::UpdateStage>,
+    /// The size of this run's history as stored, in bytes.
+    #[serde(default)]
+    pub history_size_bytes: i64,
 }
+
+/// When a workflow is told it should continue as new (Temporal's defaults): its history
+/// has this many events, or this many bytes.
+pub const SUGGEST_CONTINUE_AS_NEW_EVENTS: i64 = 10_000;
+pub const SUGGEST_CONTINUE_AS_NEW_BYTES: i64 = 10 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowTask {
@@ -249,6 +257,12 @@ impl Execution {
         events
     }
 
+    /// Whether the history has grown enough that the workflow should continue as new.
+    pub fn should_continue_as_new(&self) -> bool {
+        self.history_length() >= SUGGEST_CONTINUE_AS_NEW_EVENTS
+            || self.history_size_bytes >= SUGGEST_CONTINUE_AS_NEW_BYTES
+    }
+
     pub fn next_deadline(&self) -> Option<Time> {
         self.deadlines().first().map(|(at, _)| *at)
     }
@@ -269,6 +283,7 @@ impl WorkflowTask {
             identity: started.identity.clone(),
             request_id: started.request_id.clone(),
             history_size_bytes: 0,
+            suggest_continue_as_new: false,
         }
     }
 }

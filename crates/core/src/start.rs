@@ -125,6 +125,7 @@ impl Execution {
             children: Default::default(),
             parent: None,
             updates: Default::default(),
+            history_size_bytes: 0,
         }
     }
 

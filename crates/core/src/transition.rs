@@ -104,7 +104,9 @@ impl<'a> Tx<'a> {
     pub(crate) fn append_at(&mut self, time: Time, kind: EventKind) -> i64 {
         let id = self.ex.next_event_id;
         self.ex.next_event_id += 1;
-        self.out.events.push(Event { id, time, kind });
+        let event = Event { id, time, kind };
+        self.ex.history_size_bytes += event.stored_size();
+        self.out.events.push(event);
         id
     }
 
@@ -470,7 +472,8 @@ impl Tx<'_> {
                 scheduled_event_id,
                 identity: identity.to_owned(),
                 request_id: request_id.to_owned(),
-                history_size_bytes: 0,
+                history_size_bytes: self.ex.history_size_bytes,
+                suggest_continue_as_new: self.ex.should_continue_as_new(),
             })
         };
         let now = self.now;

@@ -243,11 +243,12 @@ impl Engine {
         };
         let mut next = current.clone();
         let now = self.now();
-        let (outcome, value) = transition(&mut next, now)?;
+        let (mut outcome, value) = transition(&mut next, now)?;
         if next.version == current.version {
             // Accepted without any change (a repeated request): nothing to commit.
             return Ok(value);
         }
+        self.enforce_history_limits(current, &mut next, &mut outcome, now);
         let mut writes = vec![Write {
             execution: next.clone(),
             expected_version: Some(current.version),
@@ -298,6 +299,37 @@ impl Engine {
             self.inner.executions.evict(key);
         }
         Ok(value)
+    }
+
+    /// A run whose history passed its limits is terminated in the same commit, as Temporal
+    /// does; one that passes the warning thresholds is logged once.
+    fn enforce_history_limits(
+        &self,
+        before: &Execution,
+        next: &mut Execution,
+        outcome: &mut Outcome,
+        now: Time,
+    ) {
+        let limits = &self.inner.options.limits;
+        if !limits.warned(before) && limits.warned(next) {
+            tracing::warn!(
+                key = ?next.key,
+                events = next.history_length(),
+                bytes = next.history_size_bytes,
+                "workflow history is large; the workflow should continue as new"
+            );
+        }
+        if !next.is_running() {
+            return;
+        }
+        let Some(reason) = limits.exceeded(next) else {
+            return;
+        };
+        tracing::warn!(key = ?next.key, reason, "terminating a workflow past its history limit");
+        if let Ok(terminated) = next.terminate(reason, None, "keel", now) {
+            outcome.events.extend(terminated.events);
+            outcome.effects.extend(terminated.effects);
+        }
     }
 
     /// Work that follows a commit: hand out tasks, re-arm the timer, wake readers.

@@ -113,13 +113,60 @@ impl Clock {
 pub struct Options {
     /// How long a poll waits for a task before answering empty.
     pub long_poll_timeout: Duration,
+    pub limits: Limits,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             long_poll_timeout: Duration::from_secs(60),
+            limits: Limits::default(),
         }
+    }
+}
+
+/// How large executions may grow; Temporal's defaults.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// A run whose history passes either is terminated (unless it continues as new first).
+    pub max_history_events: i64,
+    pub max_history_bytes: i64,
+    /// Passing either is logged as a warning, once per run.
+    pub warn_history_events: i64,
+    pub warn_history_bytes: i64,
+    /// The largest payload (input, result, details) a request may carry, and the largest memo.
+    pub max_payload_bytes: usize,
+    pub max_memo_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_history_events: 50_000,
+            max_history_bytes: 50 * 1024 * 1024,
+            warn_history_events: 10_000,
+            warn_history_bytes: 10 * 1024 * 1024,
+            max_payload_bytes: 2 * 1024 * 1024,
+            max_memo_bytes: 32 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Why `execution` must be terminated, if its history is past a limit.
+    fn exceeded(&self, execution: &keel_core::Execution) -> Option<&'static str> {
+        if execution.history_length() > self.max_history_events {
+            Some("Workflow history count exceeds limit.")
+        } else if execution.history_size_bytes > self.max_history_bytes {
+            Some("Workflow history size exceeds limit.")
+        } else {
+            None
+        }
+    }
+
+    fn warned(&self, execution: &keel_core::Execution) -> bool {
+        execution.history_length() > self.warn_history_events
+            || execution.history_size_bytes > self.warn_history_bytes
     }
 }
 
@@ -201,5 +248,9 @@ impl Engine {
     /// How long polls wait before answering empty.
     pub fn long_poll_timeout(&self) -> std::time::Duration {
         self.inner.options.long_poll_timeout
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.options.limits
     }
 }

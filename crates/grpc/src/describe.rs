@@ -116,6 +116,7 @@ pub fn describe_execution(execution: &Execution) -> ws::DescribeWorkflowExecutio
             root_execution: Some(workflow_execution(
                 started.parent.as_ref().map_or(&execution.key, |p| &p.root),
             )),
+            history_size_bytes: execution.history_size_bytes,
             ..execution_info(&ExecutionSummary::of(execution))
         }),
         pending_activities,

@@ -159,9 +159,11 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
             identity,
             request_id,
             history_size_bytes,
+            suggest_continue_as_new,
         } => (
             EventType::WorkflowTaskStarted,
             Attributes::WorkflowTaskStartedEventAttributes(h::WorkflowTaskStartedEventAttributes {
+                suggest_continue_as_new: *suggest_continue_as_new,
                 scheduled_event_id: *scheduled_event_id,
                 identity: identity.clone(),
                 request_id: request_id.clone(),

@@ -41,6 +41,21 @@ impl Frontend {
         Instant::now() + wait
     }
 
+    /// Refuses a payload over the size limit, naming the field.
+    pub(crate) fn check_size<M: prost::Message>(
+        &self,
+        field: &str,
+        value: Option<&M>,
+    ) -> Result<(), Status> {
+        let limit = self.engine.limits().max_payload_bytes;
+        check_size(field, value.map_or(0, |v| v.encoded_len()), limit)
+    }
+
+    pub(crate) fn check_memo(&self, memo: Option<&common::Memo>) -> Result<(), Status> {
+        let limit = self.engine.limits().max_memo_bytes;
+        check_size("Memo", memo.map_or(0, prost::Message::encoded_len), limit)
+    }
+
     /// The run a request names: its run id, or the workflow id's current run.
     pub(crate) async fn resolve(
         &self,
@@ -51,6 +66,15 @@ impl Frontend {
             execution.map_or(("", ""), |e| (e.workflow_id.as_str(), e.run_id.as_str()));
         engine_result(self.engine.resolve(namespace, workflow_id, run_id).await)
     }
+}
+
+fn check_size(field: &str, size: usize, limit: usize) -> Result<(), Status> {
+    if size > limit {
+        return Err(Status::invalid_argument(format!(
+            "{field} is {size} bytes, over the limit of {limit} bytes (blob data size exceeds limit)"
+        )));
+    }
+    Ok(())
 }
 
 /// gRPC's timeout header: digits followed by a unit (H, M, S, m, u, n).

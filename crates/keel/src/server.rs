@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use keel_engine::{Engine, Options};
+use keel_engine::{Engine, Limits, Options};
 use keel_store::Store;
 use keel_store::postgres::PostgresStore;
 use keel_store::sqlite::SqliteStore;
@@ -29,6 +29,18 @@ pub struct Args {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, env = "KEEL_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// A run whose history has more events than this is terminated.
+    #[arg(long, env = "KEEL_MAX_HISTORY_EVENTS", default_value_t = 50_000)]
+    max_history_events: i64,
+    /// A run whose history is larger than this many bytes is terminated.
+    #[arg(long, env = "KEEL_MAX_HISTORY_BYTES", default_value_t = 50 * 1024 * 1024)]
+    max_history_bytes: i64,
+    /// The largest payload (input, result, details) a request may carry, in bytes.
+    #[arg(long, env = "KEEL_MAX_PAYLOAD_BYTES", default_value_t = 2 * 1024 * 1024)]
+    max_payload_bytes: usize,
+    /// The largest memo a workflow may carry, in bytes.
+    #[arg(long, env = "KEEL_MAX_MEMO_BYTES", default_value_t = 32 * 1024)]
+    max_memo_bytes: usize,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -53,7 +65,20 @@ pub async fn run(args: Args) -> Result<()> {
     let http_listener = TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on HTTP address {}", args.http_addr))?;
-    let engine = Engine::start(store, Options::default())
+    let defaults = Limits::default();
+    let options = Options {
+        limits: Limits {
+            max_history_events: args.max_history_events,
+            max_history_bytes: args.max_history_bytes,
+            // Warnings come at a fifth of the limit, as Temporal's defaults have it.
+            warn_history_events: (args.max_history_events / 5).min(defaults.warn_history_events),
+            warn_history_bytes: (args.max_history_bytes / 5).min(defaults.warn_history_bytes),
+            max_payload_bytes: args.max_payload_bytes,
+            max_memo_bytes: args.max_memo_bytes,
+        },
+        ..Options::default()
+    };
+    let engine = Engine::start(store, options)
         .await
         .context("cannot start the engine")?;
 

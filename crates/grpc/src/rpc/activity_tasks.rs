@@ -88,6 +88,7 @@ pub(crate) async fn respond_activity_task_completed(
     request: Request<ws::RespondActivityTaskCompletedRequest>,
 ) -> Reply<ws::RespondActivityTaskCompletedResponse> {
     let r = request.into_inner();
+    frontend.check_size("Result", r.result.as_ref())?;
     let outcome = ActivityOutcome::Completed(payloads(r.result.as_ref()));
     engine_result(
         frontend
@@ -105,6 +106,7 @@ pub(crate) async fn respond_activity_task_completed_by_id(
     request: Request<ws::RespondActivityTaskCompletedByIdRequest>,
 ) -> Reply<ws::RespondActivityTaskCompletedByIdResponse> {
     let r = request.into_inner();
+    frontend.check_size("Result", r.result.as_ref())?;
     let target = by_id(r.namespace, r.workflow_id, r.run_id, r.activity_id);
     let outcome = ActivityOutcome::Completed(payloads(r.result.as_ref()));
     engine_result(

@@ -10,6 +10,7 @@ pub(crate) async fn signal_workflow_execution(
     request: Request<ws::SignalWorkflowExecutionRequest>,
 ) -> Reply<ws::SignalWorkflowExecutionResponse> {
     let r = request.into_inner();
+    frontend.check_size("Input", r.input.as_ref())?;
     let signal = client_signal(
         &r.signal_name,
         r.input.as_ref(),

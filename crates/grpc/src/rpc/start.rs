@@ -9,7 +9,10 @@ pub(crate) async fn start_workflow_execution(
     frontend: &Frontend,
     request: Request<ws::StartWorkflowExecutionRequest>,
 ) -> Reply<ws::StartWorkflowExecutionResponse> {
-    let start = start_request(request.into_inner())?;
+    let r = request.into_inner();
+    frontend.check_size("Input", r.input.as_ref())?;
+    frontend.check_memo(r.memo.as_ref())?;
+    let start = start_request(r)?;
     let result = engine_result(frontend.engine.start_workflow(start).await)?;
     Ok(Response::new(ws::StartWorkflowExecutionResponse {
         run_id: result.run_id,
@@ -26,6 +29,9 @@ pub(crate) async fn signal_with_start_workflow_execution(
     request: Request<ws::SignalWithStartWorkflowExecutionRequest>,
 ) -> Reply<ws::SignalWithStartWorkflowExecutionResponse> {
     let r = request.into_inner();
+    frontend.check_size("Input", r.input.as_ref())?;
+    frontend.check_size("SignalInput", r.signal_input.as_ref())?;
+    frontend.check_memo(r.memo.as_ref())?;
     let conflict_policy = match enums::WorkflowIdConflictPolicy::try_from(
         r.workflow_id_conflict_policy,
     ) {

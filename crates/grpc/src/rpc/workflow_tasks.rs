@@ -32,6 +32,12 @@ pub(crate) async fn respond_workflow_task_completed(
     request: Request<ws::RespondWorkflowTaskCompletedRequest>,
 ) -> Reply<ws::RespondWorkflowTaskCompletedResponse> {
     let r = request.into_inner();
+    for command in &r.commands {
+        frontend.check_size(
+            "A command's attributes",
+            command.attributes.as_ref().map(|_| command),
+        )?;
+    }
     let stickiness = match &r.sticky_attributes {
         Some(sticky) => match sticky
             .worker_task_queue

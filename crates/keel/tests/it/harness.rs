@@ -72,6 +72,7 @@ pub struct Server {
     pub http_addr: String,
     data_dir: PathBuf,
     db_url: Option<String>,
+    args: Vec<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -83,31 +84,39 @@ impl Server {
 
     /// A fresh server on an empty store of the given backend.
     pub async fn start_on(backend: Backend) -> Server {
-        match backend {
-            Backend::Sqlite => {
-                let temp = tempfile::tempdir().expect("temp dir");
-                let mut server = Server::spawn(temp.path(), "127.0.0.1:0", None).await;
-                server._temp = Some(temp);
-                server
-            }
-            Backend::Postgres => {
-                let url = postgres_cluster().create_database();
-                Server::node(&url).await
-            }
-        }
+        Server::start_with(backend, &[]).await
+    }
+
+    /// A fresh server on an empty store of the given backend, with extra command-line
+    /// arguments (limits, say).
+    pub async fn start_with(backend: Backend, args: &[&str]) -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(postgres_cluster().create_database()),
+        };
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut server = Server::spawn(temp.path(), "127.0.0.1:0", url.as_deref(), &args).await;
+        server._temp = Some(temp);
+        server
     }
 
     /// A server on the PostgreSQL database at `url`, which other nodes may share.
     pub async fn node(url: &str) -> Server {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut server = Server::spawn(temp.path(), "127.0.0.1:0", Some(url)).await;
+        let mut server = Server::spawn(temp.path(), "127.0.0.1:0", Some(url), &[]).await;
         server._temp = Some(temp);
         server
     }
 
-    async fn spawn(data_dir: &Path, grpc_addr: &str, db_url: Option<&str>) -> Server {
+    async fn spawn(
+        data_dir: &Path,
+        grpc_addr: &str,
+        db_url: Option<&str>,
+        args: &[String],
+    ) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
-        command.arg("server");
+        command.arg("server").args(args);
         if let Some(url) = db_url {
             command.args(["--db", url]);
         }
@@ -160,6 +169,7 @@ impl Server {
             http_addr: http.expect("server printed its HTTP address"),
             data_dir: data_dir.to_owned(),
             db_url: db_url.map(str::to_owned),
+            args: args.to_vec(),
             _temp: None,
         }
     }
@@ -180,6 +190,7 @@ impl Server {
             &self.data_dir.clone(),
             &self.grpc_addr.clone(),
             self.db_url.clone().as_deref(),
+            &self.args.clone(),
         )
         .await;
         self.child = restarted.child;

@@ -12,6 +12,7 @@ mod cluster;
 mod crash;
 mod database_restart;
 mod harness;
+mod limits;
 mod namespaces;
 mod older_calls;
 mod python;
