@@ -7,9 +7,6 @@
 //! event) and asks after started children that may have ended meanwhile; a child whose
 //! parent closed applies the parent's close policy to itself.
 
-use std::future::Future;
-use std::time::Duration;
-
 use keel_core::ParentStart;
 use keel_core::children::{ClosePolicyAction, ParentNotice, start_child_failed_cause};
 use keel_core::event::{ChildOutcome, ParentClosePolicy};
@@ -22,33 +19,6 @@ use crate::{Engine, Error, Result};
 const POLICY_REASON: &str = "by parent close policy";
 
 impl Engine {
-    /// Runs `work` in the background until it succeeds or fails for good; a store outage is
-    /// waited out.
-    fn in_background<F, Fut>(&self, what: &'static str, work: F)
-    where
-        F: Fn(Engine) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<()>> + Send,
-    {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let mut wait = Duration::from_millis(100);
-            loop {
-                match work(engine.clone()).await {
-                    Ok(()) => return,
-                    Err(Error::Unavailable(message) | Error::Conflict(message)) => {
-                        tracing::debug!(what, %message, "retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(10));
-                    }
-                    Err(error) => {
-                        tracing::debug!(what, %error, "nothing (more) to do");
-                        return;
-                    }
-                }
-            }
-        });
-    }
-
     pub(crate) fn start_child(&self, parent: ExecutionKey, initiated_event_id: i64) {
         self.in_background("starting a child workflow", move |engine| {
             let parent = parent.clone();

@@ -229,18 +229,8 @@ impl Engine {
         ) -> std::result::Result<(Outcome, T), Rejection>,
     ) -> Result<T> {
         let slot = self.inner.executions.slot(key);
-        let mut cached = slot.lock().await;
-        if cached.is_none() {
-            *cached = self.inner.store.execution(key).await?;
-        }
-        let Some(current) = cached.as_ref() else {
-            drop(cached);
-            self.inner.executions.evict(key);
-            return Err(Error::NotFound(format!(
-                "workflow execution not found: workflow id '{}', run id '{}'",
-                key.workflow_id, key.run_id
-            )));
-        };
+        let mut cached = self.locked_state(key, &slot).await?;
+        let current = cached.as_ref().expect("loaded by locked_state");
         let mut next = current.clone();
         let now = self.now();
         let (mut outcome, value) = transition(&mut next, now)?;
@@ -484,6 +474,28 @@ impl Engine {
         }
     }
 
+    /// Locks the run's slot and fills it from the store if it is empty; NotFound (and the
+    /// slot forgotten) when the store has no such run.
+    async fn locked_state<'a>(
+        &self,
+        key: &ExecutionKey,
+        slot: &'a Slot,
+    ) -> Result<tokio::sync::MutexGuard<'a, Option<Execution>>> {
+        let mut cached = slot.lock().await;
+        if cached.is_none() {
+            *cached = self.inner.store.execution(key).await?;
+        }
+        if cached.is_none() {
+            drop(cached);
+            self.inner.executions.evict(key);
+            return Err(Error::NotFound(format!(
+                "workflow execution not found: workflow id '{}', run id '{}'",
+                key.workflow_id, key.run_id
+            )));
+        }
+        Ok(cached)
+    }
+
     /// Runs `read` on the run's state while holding its lock, so no transition of the run
     /// commits meanwhile.
     pub(crate) async fn with_execution<T>(
@@ -492,18 +504,8 @@ impl Engine {
         read: impl FnOnce(&Execution) -> T,
     ) -> Result<T> {
         let slot = self.inner.executions.slot(key);
-        let mut cached = slot.lock().await;
-        if cached.is_none() {
-            *cached = self.inner.store.execution(key).await?;
-        }
-        let Some(execution) = cached.as_ref() else {
-            drop(cached);
-            self.inner.executions.evict(key);
-            return Err(Error::NotFound(format!(
-                "workflow execution not found: workflow id '{}', run id '{}'",
-                key.workflow_id, key.run_id
-            )));
-        };
+        let cached = self.locked_state(key, &slot).await?;
+        let execution = cached.as_ref().expect("loaded by locked_state");
         let value = read(execution);
         let closed = !execution.is_running();
         drop(cached);

@@ -22,6 +22,7 @@ mod updates;
 mod workflow_queries;
 mod workflow_tasks;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -241,6 +242,33 @@ impl Engine {
 
     fn now(&self) -> Time {
         self.inner.clock.now()
+    }
+
+    /// Runs `work` in the background until it succeeds or fails for good; a store outage is
+    /// waited out.
+    pub(crate) fn in_background<F, Fut>(&self, what: &'static str, work: F)
+    where
+        F: Fn(Engine) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<()>> + Send,
+    {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(100);
+            loop {
+                match work(engine.clone()).await {
+                    Ok(()) => return,
+                    Err(Error::Unavailable(message) | Error::Conflict(message)) => {
+                        tracing::debug!(what, %message, "retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(10));
+                    }
+                    Err(error) => {
+                        tracing::debug!(what, %error, "nothing (more) to do");
+                        return;
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -6,8 +6,6 @@
 //! what is still pending again; the target side is idempotent (signals by request id,
 //! cancellation by nature), and the second report is refused by the sender's state.
 
-use std::time::Duration;
-
 use keel_core::requests::external_failed_cause;
 use keel_core::{CancelRequest, ExecutionKey, ExternalOutcome, ExternalRequest, Signal};
 
@@ -31,24 +29,10 @@ impl Engine {
     /// Delivers the request `source` initiated with event `initiated_event_id`, and records
     /// its outcome there. Runs in the background; a store outage is waited out.
     pub(crate) fn deliver_external_request(&self, source: ExecutionKey, initiated_event_id: i64) {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let mut wait = Duration::from_millis(100);
-            loop {
-                match engine.try_deliver(&source, initiated_event_id).await {
-                    Ok(()) => return,
-                    Err(Error::Unavailable(message) | Error::Conflict(message)) => {
-                        tracing::debug!(?source, initiated_event_id, %message, "delivery failed; retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(10));
-                    }
-                    // The sender closed, or the request was resolved elsewhere.
-                    Err(error) => {
-                        tracing::debug!(?source, initiated_event_id, %error, "nothing to deliver");
-                        return;
-                    }
-                }
-            }
+        // Ends early when the sender closed or the request was resolved elsewhere.
+        self.in_background("delivering a request to another workflow", move |engine| {
+            let source = source.clone();
+            async move { engine.try_deliver(&source, initiated_event_id).await }
         });
     }
 

@@ -123,18 +123,7 @@ impl Queries {
     /// Every query not yet answered and not on a queue of its own, to ride along with the
     /// workflow task being handed out.
     fn attach(&self, key: &ExecutionKey) -> Vec<(String, WorkflowQuery)> {
-        let mut pending = self.lock();
-        let Some(queries) = pending.get_mut(key) else {
-            return Vec::new();
-        };
-        queries
-            .iter_mut()
-            .filter(|q| matches!(q.stage, Stage::Waiting | Stage::Attached))
-            .map(|q| {
-                q.stage = Stage::Attached;
-                (q.id.clone(), q.query.clone())
-            })
-            .collect()
+        self.take_unplaced(key, Stage::Attached)
     }
 
     /// Queries a workflow task carried but its worker did not answer wait for the next one.
@@ -148,6 +137,14 @@ impl Queries {
 
     /// Queries no workflow task will carry become query tasks; answers their ids.
     fn to_tasks(&self, key: &ExecutionKey) -> Vec<String> {
+        self.take_unplaced(key, Stage::Task { taken: false })
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Moves every query that waits for a workflow task, or rides with one, to `stage`.
+    fn take_unplaced(&self, key: &ExecutionKey, stage: Stage) -> Vec<(String, WorkflowQuery)> {
         let mut pending = self.lock();
         let Some(queries) = pending.get_mut(key) else {
             return Vec::new();
@@ -156,8 +153,8 @@ impl Queries {
             .iter_mut()
             .filter(|q| matches!(q.stage, Stage::Waiting | Stage::Attached))
             .map(|q| {
-                q.stage = Stage::Task { taken: false };
-                q.id.clone()
+                q.stage = stage;
+                (q.id.clone(), q.query.clone())
             })
             .collect()
     }

@@ -35,11 +35,7 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
                     .as_ref()
                     .map(|t| t.name.clone())
                     .unwrap_or_default(),
-                task_queue: a
-                    .task_queue
-                    .as_ref()
-                    .map(|q| q.name.clone())
-                    .unwrap_or_default(),
+                task_queue: queue_name(a.task_queue.as_ref()),
                 header: header(a.header.as_ref()),
                 input: payloads(a.input.as_ref()),
                 schedule_to_close_timeout: from_duration(
@@ -97,16 +93,8 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
         },
         Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
             Command::ContinueAsNew(Box::new(ContinueAsNewSpec {
-                workflow_type: a
-                    .workflow_type
-                    .as_ref()
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default(),
-                task_queue: a
-                    .task_queue
-                    .as_ref()
-                    .map(|q| q.name.clone())
-                    .unwrap_or_default(),
+                workflow_type: workflow_type_name(a.workflow_type.as_ref()),
+                task_queue: queue_name(a.task_queue.as_ref()),
                 input: payloads(a.input.as_ref()),
                 workflow_run_timeout: from_duration(
                     a.workflow_run_timeout.as_ref(),
@@ -135,16 +123,8 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
             Command::StartChild(Box::new(ChildInitiated {
                 namespace: a.namespace.clone(),
                 workflow_id: a.workflow_id.clone(),
-                workflow_type: a
-                    .workflow_type
-                    .as_ref()
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default(),
-                task_queue: a
-                    .task_queue
-                    .as_ref()
-                    .map(|q| q.name.clone())
-                    .unwrap_or_default(),
+                workflow_type: workflow_type_name(a.workflow_type.as_ref()),
+                task_queue: queue_name(a.task_queue.as_ref()),
                 input: payloads(a.input.as_ref()),
                 workflow_execution_timeout: from_duration(
                     a.workflow_execution_timeout.as_ref(),

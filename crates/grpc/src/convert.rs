@@ -302,6 +302,16 @@ pub fn normal_task_queue(name: &str) -> taskqueue::TaskQueue {
     to_task_queue(&core::TaskQueue::normal(name))
 }
 
+/// The name in an optional WorkflowType; empty when absent (validation names the field).
+pub fn workflow_type_name(value: Option<&common::WorkflowType>) -> String {
+    value.map(|t| t.name.clone()).unwrap_or_default()
+}
+
+/// The name in an optional TaskQueue; empty when absent.
+pub fn queue_name(value: Option<&taskqueue::TaskQueue>) -> String {
+    value.map(|q| q.name.clone()).unwrap_or_default()
+}
+
 pub fn workflow_execution(key: &core::ExecutionKey) -> common::WorkflowExecution {
     common::WorkflowExecution {
         workflow_id: key.workflow_id.clone(),

@@ -94,16 +94,8 @@ fn start_request(r: ws::StartWorkflowExecutionRequest) -> Result<StartRequest, S
         ));
     }
     let params = StartParams {
-        workflow_type: r
-            .workflow_type
-            .as_ref()
-            .map(|t| t.name.clone())
-            .unwrap_or_default(),
-        task_queue: r
-            .task_queue
-            .as_ref()
-            .map(|q| q.name.clone())
-            .unwrap_or_default(),
+        workflow_type: workflow_type_name(r.workflow_type.as_ref()),
+        task_queue: queue_name(r.task_queue.as_ref()),
         input: payloads(r.input.as_ref()),
         workflow_execution_timeout: from_duration(
             r.workflow_execution_timeout.as_ref(),
