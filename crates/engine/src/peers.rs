@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use keel_core::{Effect, Execution, ExecutionKey, TaskRef, Time};
+use keel_core::{Effect, Execution, ExecutionKey, TaskQueue, TaskRef, Time};
 use keel_store::Announcement;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -41,6 +41,7 @@ use tokio::sync::broadcast;
 use crate::Engine;
 use crate::executions::pending_tasks;
 use crate::matching::{QueueId, TaskKind};
+use crate::workflow_queries::{QueryAnswer, WorkflowQuery};
 
 /// How long workers other nodes saw polling stay listed here.
 pub(crate) const POLLERS_KEPT: Duration = Duration::from_secs(300);
@@ -57,7 +58,19 @@ pub(crate) struct Peers {
     backups: Mutex<HashSet<TaskId>>,
     /// Workers other nodes have seen polling: by queue, identity and last poll.
     pollers: Mutex<HashMap<QueueId, HashMap<String, Time>>>,
+    /// Queries other nodes hold, queued here for this node's workers: by query id.
+    remote_queries: Mutex<HashMap<String, RemoteQuery>>,
 }
+
+/// A query another node holds, as this node queues it.
+struct RemoteQuery {
+    key: ExecutionKey,
+    query: WorkflowQuery,
+    received: std::time::Instant,
+}
+
+/// How long a query another node announced is kept here for a worker to take.
+const REMOTE_QUERIES_KEPT: Duration = Duration::from_secs(120);
 
 impl Peers {
     pub(crate) fn new(max_announcement_len: usize) -> Peers {
@@ -66,6 +79,7 @@ impl Peers {
             max_announcement_len,
             backups: Mutex::default(),
             pollers: Mutex::default(),
+            remote_queries: Mutex::default(),
         }
     }
 
@@ -112,6 +126,19 @@ pub(crate) enum Notice {
     Namespaces,
     /// Workers polling the sender lately: queue, identity, last poll.
     Pollers(Vec<(QueueId, String, Time)>),
+    /// A query the sender holds, for whichever node's workers poll `queue`.
+    Query {
+        key: ExecutionKey,
+        id: String,
+        query: WorkflowQuery,
+        queue: TaskQueue,
+    },
+    /// A worker polling the sender answered a query another node holds.
+    QueryAnswer {
+        key: ExecutionKey,
+        id: String,
+        answer: QueryAnswer,
+    },
 }
 
 /// What a commit changed of one execution, as far as other nodes' memory is concerned.
@@ -128,6 +155,8 @@ pub(crate) struct Change {
     dispatched: Option<Vec<Dispatched>>,
     /// Tasks pending before the commit and not after it.
     resolved: Vec<TaskId>,
+    /// A workflow task is scheduled or running: queries may ride with it.
+    workflow_task_pending: bool,
 }
 
 impl Engine {
@@ -189,6 +218,7 @@ impl Engine {
             sticky_queue: execution.stickiness.as_ref().map(|s| s.queue.clone()),
             dispatched: Some(dispatched),
             resolved,
+            workflow_task_pending: execution.is_running() && execution.workflow_task.is_some(),
         });
         let encoded = encode(&notice);
         if encoded.len() <= peers.max_announcement_len {
@@ -244,6 +274,16 @@ impl Engine {
                 });
             }
             Notice::Execution(change) => self.apply_change(change),
+            Notice::Query {
+                key,
+                id,
+                query,
+                queue,
+            } => self.queue_remote_query(key, id, query, queue),
+            Notice::QueryAnswer { key, id, answer } => {
+                // Ignored unless this node holds the query.
+                self.answer_held_query(&key, &id, answer);
+            }
             Notice::Pollers(seen) => {
                 let peers = self.inner.peers.as_ref().expect("notices come from peers");
                 let mut pollers = peers.pollers.lock().expect("poller lock poisoned");
@@ -281,7 +321,143 @@ impl Engine {
             .collect()
     }
 
+    /// Tells the other nodes of a query task this node queued, so that a worker polling
+    /// another node may answer it. One too large for a notice stays with this node.
+    pub(crate) fn announce_query(
+        &self,
+        key: &ExecutionKey,
+        id: &str,
+        query: &WorkflowQuery,
+        queue: &TaskQueue,
+    ) {
+        let Some(peers) = &self.inner.peers else {
+            return;
+        };
+        let notice = encode(&Notice::Query {
+            key: key.clone(),
+            id: id.to_owned(),
+            query: query.clone(),
+            queue: queue.clone(),
+        });
+        if notice.len() > peers.max_announcement_len {
+            tracing::debug!(
+                ?key,
+                "query too large to announce; only this node's workers see it"
+            );
+            return;
+        }
+        self.announce(notice, "a query");
+    }
+
+    /// Sends a worker's answer to the node holding the query, if another node announced
+    /// it; false when no other node's query by that id was taken here.
+    pub(crate) fn answer_remote_query(
+        &self,
+        key: &ExecutionKey,
+        id: &str,
+        answer: &QueryAnswer,
+    ) -> bool {
+        let Some(peers) = &self.inner.peers else {
+            return false;
+        };
+        let held = peers
+            .remote_queries
+            .lock()
+            .expect("remote query lock poisoned")
+            .remove(id)
+            .is_some();
+        if held {
+            let notice = encode(&Notice::QueryAnswer {
+                key: key.clone(),
+                id: id.to_owned(),
+                answer: answer.clone(),
+            });
+            if notice.len() > peers.max_announcement_len {
+                tracing::warn!(
+                    ?key,
+                    "a query's answer is too large to send to the node holding it"
+                );
+            } else {
+                self.announce(notice, "a query's answer");
+            }
+        }
+        held
+    }
+
+    /// The question of another node's query a worker here takes (kept until answered).
+    pub(crate) fn remote_query(&self, key: &ExecutionKey, id: &str) -> Option<WorkflowQuery> {
+        let peers = self.inner.peers.as_ref()?;
+        let remote = peers
+            .remote_queries
+            .lock()
+            .expect("remote query lock poisoned");
+        remote
+            .get(id)
+            .filter(|held| held.key == *key)
+            .map(|held| held.query.clone())
+    }
+
+    fn queue_remote_query(
+        &self,
+        key: ExecutionKey,
+        id: String,
+        query: WorkflowQuery,
+        queue: TaskQueue,
+    ) {
+        let peers = self.inner.peers.as_ref().expect("notices come from peers");
+        {
+            let mut remote = peers
+                .remote_queries
+                .lock()
+                .expect("remote query lock poisoned");
+            remote.retain(|_, held| held.received.elapsed() < REMOTE_QUERIES_KEPT);
+            remote.insert(
+                id.clone(),
+                RemoteQuery {
+                    key: key.clone(),
+                    query,
+                    received: std::time::Instant::now(),
+                },
+            );
+        }
+        let queue_id = QueueId {
+            namespace: key.namespace.clone(),
+            name: queue.name.clone(),
+            kind: TaskKind::Workflow,
+        };
+        let task = crate::matching::QueuedTask {
+            key,
+            task: TaskRef {
+                queue,
+                scheduled_event_id: 0,
+                attempt: 0,
+            },
+            query: Some(id),
+        };
+        self.inner.matching.dispatch_if_served(queue_id, task);
+    }
+
+    fn announce(&self, notice: Vec<u8>, what: &'static str) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = engine.inner.store.announce(notice).await {
+                tracing::debug!(%error, what, "could not tell the other nodes");
+            }
+        });
+    }
+
     fn apply_change(&self, change: Change) {
+        // Queries held here that waited for a workflow task another node ran: with no task
+        // left to carry them, they become query tasks.
+        if !change.workflow_task_pending && self.has_unplaced_queries(&change.key) {
+            let engine = self.clone();
+            let key = change.key.clone();
+            tokio::spawn(async move {
+                if let Ok(execution) = engine.snapshot(&key).await {
+                    engine.flush_queries(&execution);
+                }
+            });
+        }
         let executions = &self.inner.executions;
         executions.forget_older(&change.key, change.version);
         executions.index_sticky_queue(&change.key, change.sticky_queue.clone());

@@ -28,7 +28,7 @@ use crate::workflow_tasks::PolledWorkflowTask;
 use crate::{Engine, Error, Result};
 
 /// A question for the workflow's code; opaque to the engine.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowQuery {
     pub query_type: String,
     pub args: Option<Blob>,
@@ -53,7 +53,7 @@ pub enum QueryOutcome {
 }
 
 /// What a worker answered.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum QueryAnswer {
     Answered(Option<Blob>),
     /// The workflow's handler failed (or has no handler for the query type).
@@ -167,6 +167,20 @@ impl Queries {
         Some(query.query.clone())
     }
 
+    fn has_unplaced(&self, key: &ExecutionKey) -> bool {
+        self.lock().get(key).is_some_and(|queries| {
+            queries
+                .iter()
+                .any(|q| matches!(q.stage, Stage::Waiting | Stage::Attached))
+        })
+    }
+
+    fn question(&self, key: &ExecutionKey, id: &str) -> Option<WorkflowQuery> {
+        let pending = self.lock();
+        let query = pending.get(key)?.iter().find(|q| q.id == id)?;
+        Some(query.query.clone())
+    }
+
     fn untaken_task(&self, key: &ExecutionKey, id: &str) -> bool {
         self.lock().get(key).is_some_and(|queries| {
             queries
@@ -265,7 +279,9 @@ impl Engine {
             }
         };
         self.namespace(&key.namespace)?;
-        if self.inner.queries.answer(&key, &query_id, answer) {
+        if self.inner.queries.answer(&key, &query_id, answer.clone())
+            || self.answer_remote_query(&key, &query_id, &answer)
+        {
             Ok(())
         } else {
             Err(Error::NotFound(
@@ -285,6 +301,15 @@ impl Engine {
             self.inner.queries.answer(key, &id, answer);
         }
         self.inner.queries.detach(key);
+    }
+
+    /// An answer another node's worker sent for a query held here.
+    pub(crate) fn answer_held_query(&self, key: &ExecutionKey, id: &str, answer: QueryAnswer) {
+        self.inner.queries.answer(key, id, answer);
+    }
+
+    pub(crate) fn has_unplaced_queries(&self, key: &ExecutionKey) -> bool {
+        self.inner.queries.has_unplaced(key)
     }
 
     pub(crate) fn detach_queries(&self, key: &ExecutionKey) {
@@ -341,9 +366,12 @@ impl Engine {
             let normal = TaskQueue::normal(queue.normal_name);
             return self.dispatch_query_task(key, id, normal, sticky_wait);
         }
-        // Queued on this node whether or not its workers poll the queue here: a query lives
-        // in this node's memory only.
+        // Queued on this node whether or not its workers poll the queue here, and offered to
+        // the other nodes' workers too (the first answer wins).
         self.inner.matching.dispatch(queue_id, task);
+        if let Some(query) = self.inner.queries.question(key, id) {
+            self.announce_query(key, id, &query, &queue);
+        }
         if queue.kind == QueueKind::Sticky {
             let engine = self.clone();
             let key = key.clone();
@@ -365,7 +393,12 @@ impl Engine {
         task: &TaskRef,
         query_id: &str,
     ) -> Result<PolledWorkflowTask> {
-        let Some(query) = self.inner.queries.take_task(&key, query_id) else {
+        let query = self
+            .inner
+            .queries
+            .take_task(&key, query_id)
+            .or_else(|| self.remote_query(&key, query_id));
+        let Some(query) = query else {
             return Err(Error::NotFound("query no longer awaited".into()));
         };
         let execution = self.snapshot(&key).await?;

@@ -420,3 +420,67 @@ async fn any_node_describes_the_workers_polling_another() {
     .await;
     assert_eq!(clean, [true]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_queries_and_updates_reach_a_worker_on_another_node() {
+    use temporalio_client::{
+        WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowSignalOptions,
+    };
+
+    use crate::workflows::Accumulator;
+
+    let nodes = three_nodes().await;
+    let (a, b) = (nodes[0].client().await, nodes[1].client().await);
+    let queue = unique("interactions");
+    let workflow_id = unique("accumulator");
+    // The only worker polls node A; every call goes through node B.
+    let ((), clean) = with_workers(&[&a], &queue, async {
+        let handle = b
+            .start_workflow(
+                Accumulator::run,
+                (),
+                WorkflowStartOptions::new(&queue, &workflow_id).build(),
+            )
+            .await
+            .unwrap();
+        let mut expected = 0;
+        for n in 1..=5u32 {
+            handle
+                .signal(Accumulator::add, n, WorkflowSignalOptions::default())
+                .await
+                .unwrap();
+            expected += n;
+            // Asked right after the signal: the answer must count it, although the
+            // workflow task runs on another node.
+            let total = tokio::time::timeout(
+                Duration::from_secs(20),
+                handle.query(Accumulator::total, (), WorkflowQueryOptions::default()),
+            )
+            .await
+            .expect("answered in time")
+            .unwrap();
+            assert_eq!(total, expected, "after signal {n}");
+        }
+        let total = handle
+            .execute_update(
+                Accumulator::add_checked,
+                10,
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, expected + 10);
+        handle
+            .signal(Accumulator::finish, (), WorkflowSignalOptions::default())
+            .await
+            .unwrap();
+        let result = handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(result, (expected + 10, 6));
+    })
+    .await;
+    assert!(clean.iter().all(|c| *c));
+    assert_completed_once(&b, &workflow_id).await;
+}
