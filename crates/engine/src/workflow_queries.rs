@@ -369,7 +369,9 @@ impl Engine {
         // Queued on this node whether or not its workers poll the queue here, and offered to
         // the other nodes' workers too (the first answer wins).
         self.inner.matching.dispatch(queue_id, task);
-        if let Some(query) = self.inner.queries.question(key, id) {
+        if self.inner.peers.is_some()
+            && let Some(query) = self.inner.queries.question(key, id)
+        {
             self.announce_query(key, id, &query, &queue);
         }
         if queue.kind == QueueKind::Sticky {

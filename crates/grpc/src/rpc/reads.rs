@@ -49,16 +49,17 @@ pub(crate) async fn list_workflow_executions(
     request: Request<ws::ListWorkflowExecutionsRequest>,
 ) -> Reply<ws::ListWorkflowExecutionsResponse> {
     let r = request.into_inner();
-    let page_size = usize::try_from(r.page_size.max(0)).unwrap_or(0);
-    let page = engine_result(
-        frontend
-            .engine
-            .list_executions(&r.namespace, &r.query, page_size, &r.next_page_token)
-            .await,
-    )?;
+    let (executions, next_page_token) = listing(
+        frontend,
+        &r.namespace,
+        &r.query,
+        r.page_size,
+        &r.next_page_token,
+    )
+    .await?;
     Ok(Response::new(ws::ListWorkflowExecutionsResponse {
-        executions: page.executions.iter().map(execution_info).collect(),
-        next_page_token: page.next_page_token,
+        executions,
+        next_page_token,
     }))
 }
 
@@ -159,17 +160,17 @@ pub(crate) async fn list_open_workflow_executions(
         Some(Filters::TypeFilter(filter)) => query.push(equals("WorkflowType", &filter.name)?),
         None => {}
     }
-    let page = list_page(
+    let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &query,
+        &query.join(" AND "),
         r.maximum_page_size,
         &r.next_page_token,
     )
     .await?;
     Ok(Response::new(ws::ListOpenWorkflowExecutionsResponse {
-        executions: page.executions.iter().map(execution_info).collect(),
-        next_page_token: page.next_page_token,
+        executions,
+        next_page_token,
     }))
 }
 
@@ -194,17 +195,17 @@ pub(crate) async fn list_closed_workflow_executions(
         }
         None => {}
     }
-    let page = list_page(
+    let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &query,
+        &query.join(" AND "),
         r.maximum_page_size,
         &r.next_page_token,
     )
     .await?;
     Ok(Response::new(ws::ListClosedWorkflowExecutionsResponse {
-        executions: page.executions.iter().map(execution_info).collect(),
-        next_page_token: page.next_page_token,
+        executions,
+        next_page_token,
     }))
 }
 
@@ -214,34 +215,46 @@ pub(crate) async fn scan_workflow_executions(
     request: Request<ws::ScanWorkflowExecutionsRequest>,
 ) -> Reply<ws::ScanWorkflowExecutionsResponse> {
     let r = request.into_inner();
-    let page_size = usize::try_from(r.page_size.max(0)).unwrap_or(0);
-    let page = engine_result(
-        frontend
-            .engine
-            .list_executions(&r.namespace, &r.query, page_size, &r.next_page_token)
-            .await,
-    )?;
+    let (executions, next_page_token) = listing(
+        frontend,
+        &r.namespace,
+        &r.query,
+        r.page_size,
+        &r.next_page_token,
+    )
+    .await?;
     Ok(Response::new(ws::ScanWorkflowExecutionsResponse {
-        executions: page.executions.iter().map(execution_info).collect(),
-        next_page_token: page.next_page_token,
+        executions,
+        next_page_token,
     }))
 }
 
-async fn list_page(
+/// One page of executions matching a visibility query, in Temporal's form, and the token
+/// of the next page: what every listing call answers.
+async fn listing(
     frontend: &Frontend,
     namespace: &str,
-    conditions: &[String],
+    query: &str,
     page_size: i32,
     token: &[u8],
-) -> Result<keel_engine::Page, Status> {
-    let query = conditions.join(" AND ");
+) -> Result<
+    (
+        Vec<temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionInfo>,
+        Vec<u8>,
+    ),
+    Status,
+> {
     let page_size = usize::try_from(page_size.max(0)).unwrap_or(0);
-    engine_result(
+    let page = engine_result(
         frontend
             .engine
-            .list_executions(namespace, &query, page_size, token)
+            .list_executions(namespace, query, page_size, token)
             .await,
-    )
+    )?;
+    Ok((
+        page.executions.iter().map(execution_info).collect(),
+        page.next_page_token,
+    ))
 }
 
 /// `field = 'value'`, quoted so the value cannot change the query.
