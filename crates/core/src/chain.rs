@@ -109,7 +109,7 @@ impl Tx<'_> {
             started.memo = memo;
         }
         if let Some(search_attributes) = spec.search_attributes {
-            started.search_attributes = search_attributes;
+            started.search_attributes = crate::search::only_set(search_attributes);
         }
         if let Some(policy) = spec.retry_policy {
             started.retry_policy = Some(crate::commands::default_retry_policy(Some(policy)));

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::search::SearchAttributes;
 use crate::types::{Blob, BlobMap, Failure};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +31,7 @@ pub enum Command {
         failure: Option<Failure>,
     },
     UpsertSearchAttributes {
-        search_attributes: BlobMap,
+        search_attributes: SearchAttributes,
     },
     ModifyProperties {
         upserted_memo: BlobMap,
@@ -85,7 +86,7 @@ pub struct ContinueAsNewSpec {
     pub last_completion_result: Option<Blob>,
     pub header: Option<BlobMap>,
     pub memo: Option<BlobMap>,
-    pub search_attributes: Option<BlobMap>,
+    pub search_attributes: Option<SearchAttributes>,
 }
 
 /// The execution a SignalExternal or RequestCancelExternal command names. An empty

@@ -450,7 +450,7 @@ pub(crate) fn apply(
             false
         }
         Command::UpsertSearchAttributes { search_attributes } => {
-            merge(&mut tx.ex.search_attributes, &search_attributes);
+            crate::search::merge(&mut tx.ex.search_attributes, &search_attributes);
             tx.append(EventKind::UpsertWorkflowSearchAttributes {
                 workflow_task_completed_event_id: completed_event_id,
                 search_attributes,
@@ -493,7 +493,7 @@ fn send_external_request(tx: &mut Tx<'_>, initiated_event_id: i64, request: Exte
 }
 
 /// Upserts fields; an empty value removes the field, as Temporal's upserts do.
-fn merge(into: &mut crate::types::BlobMap, from: &crate::types::BlobMap) {
+pub(crate) fn merge(into: &mut crate::types::BlobMap, from: &crate::types::BlobMap) {
     for (name, value) in from {
         if value.is_empty() {
             into.remove(name);

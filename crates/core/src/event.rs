@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::search::SearchAttributes;
 use crate::types::{
     Blob, BlobMap, ExecutionKey, Failure, RetryPolicy, RetryState, TaskQueue, Time, TimeoutType,
 };
@@ -79,6 +80,11 @@ pub enum EventKind {
         cause: i32,
         failure: Option<Failure>,
         identity: String,
+        /// For a reset (cause RESET_WORKFLOW): the run reset, and the run that replaced it.
+        #[serde(default)]
+        base_run_id: String,
+        #[serde(default)]
+        new_run_id: String,
     },
     ActivityTaskScheduled(Box<ActivityScheduled>),
     ActivityTaskStarted {
@@ -142,7 +148,7 @@ pub enum EventKind {
     },
     UpsertWorkflowSearchAttributes {
         workflow_task_completed_event_id: i64,
-        search_attributes: BlobMap,
+        search_attributes: SearchAttributes,
     },
     WorkflowPropertiesModified {
         workflow_task_completed_event_id: i64,
@@ -256,7 +262,7 @@ pub struct ChildInitiated {
     pub cron_schedule: String,
     pub header: BlobMap,
     pub memo: BlobMap,
-    pub search_attributes: BlobMap,
+    pub search_attributes: SearchAttributes,
 }
 
 /// What happens to a child still running when its parent closes; Temporal's numbering.
@@ -371,7 +377,7 @@ pub struct WorkflowStarted {
     pub attempt: i32,
     pub execution_expiration_time: Option<Time>,
     pub memo: BlobMap,
-    pub search_attributes: BlobMap,
+    pub search_attributes: SearchAttributes,
     pub header: BlobMap,
     pub retry_policy: Option<RetryPolicy>,
     pub cron_schedule: String,
@@ -404,7 +410,7 @@ pub struct ContinuedAsNew {
     pub last_completion_result: Option<Blob>,
     pub header: BlobMap,
     pub memo: BlobMap,
-    pub search_attributes: BlobMap,
+    pub search_attributes: SearchAttributes,
 }
 
 /// What started a run that continues a chain; Temporal's ContinueAsNewInitiator numbering.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{ActivityScheduled, EventKind, WorkflowStarted};
+use crate::search::SearchAttributes;
 use crate::types::{
     Blob, BlobMap, ExecutionKey, Failure, Status, Stickiness, TaskQueue, Time, TimeoutType,
 };
@@ -24,7 +25,7 @@ pub struct Execution {
     pub run_expiration: Option<Time>,
     pub execution_expiration: Option<Time>,
     pub memo: BlobMap,
-    pub search_attributes: BlobMap,
+    pub search_attributes: SearchAttributes,
     pub workflow_task: Option<WorkflowTask>,
     /// Started event of the last completed workflow task: what a sticky worker has seen.
     pub previous_started_event_id: i64,

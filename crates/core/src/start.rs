@@ -7,6 +7,7 @@ use crate::commands::{default_retry_policy, validate_retry_policy};
 use crate::event::{EventKind, WorkflowStarted};
 use crate::execution::Execution;
 use crate::requests::Signal;
+use crate::search::SearchAttributes;
 use crate::transition::{Outcome, Tx};
 use crate::types::{Blob, BlobMap, ExecutionKey, RetryPolicy, Status, Time};
 
@@ -24,7 +25,7 @@ pub struct StartParams {
     pub identity: String,
     pub request_id: String,
     pub memo: BlobMap,
-    pub search_attributes: BlobMap,
+    pub search_attributes: SearchAttributes,
     pub header: BlobMap,
     pub retry_policy: Option<RetryPolicy>,
     pub cron_schedule: String,
@@ -179,7 +180,7 @@ impl Execution {
             attempt: 1,
             execution_expiration_time: execution_expiration,
             memo: params.memo,
-            search_attributes: params.search_attributes,
+            search_attributes: crate::search::only_set(params.search_attributes),
             header: params.header,
             retry_policy: params
                 .retry_policy

@@ -40,6 +40,9 @@ pub enum Effect {
     NotifyParent(Box<crate::children::ParentNotice>),
     /// The run closed with children running: apply their parent close policies.
     ApplyParentClosePolicies(Vec<crate::children::ClosePolicyAction>),
+    /// The run was closed by a reset: create the run that replaces it (made by
+    /// `Execution::reset`) in the same commit.
+    StartResetRun(Box<crate::reset::ResetRun>),
 }
 
 /// Names a dispatchable task of one execution.
@@ -408,6 +411,8 @@ impl Execution {
                 cause,
                 failure,
                 identity: identity.to_owned(),
+                base_run_id: String::new(),
+                new_run_id: String::new(),
             });
         }
         tx.retry_workflow_task(tx.next_attempt_after_failure(attempt));
@@ -628,6 +633,8 @@ impl Tx<'_> {
                 original: None,
             }),
             identity: identity.to_owned(),
+            base_run_id: String::new(),
+            new_run_id: String::new(),
         });
         self.retry_workflow_task(self.next_attempt_after_failure(task.attempt));
         CompletionResult {

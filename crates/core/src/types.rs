@@ -200,6 +200,8 @@ pub enum FailureInfo {
     Server {
         non_retryable: bool,
     },
+    /// The workflow task a reset replaced.
+    Reset,
     /// Any other kind; the engine treats it as retryable.
     Other,
 }

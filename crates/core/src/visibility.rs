@@ -14,6 +14,8 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::search::SearchAttributeType;
+
 /// Error produced while parsing or translating a filter. Every variant carries
 /// a complete, human-readable message naming the offending part of the query.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -36,8 +38,8 @@ pub struct Filter {
     pub order_by: Vec<(Field, Direction)>,
 }
 
-/// A search attribute. Predefined names are case-sensitive, as in Temporal;
-/// anything else is kept as [`Field::Custom`].
+/// A search attribute. Built-in names are case-sensitive, as in Temporal; any other
+/// name must be one the namespace knows ([`Field::Custom`], with its type).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Field {
     WorkflowId,
@@ -51,7 +53,7 @@ pub enum Field {
     HistoryLength,
     /// `CloseTime - StartTime` in nanoseconds; null while running.
     ExecutionDuration,
-    Custom(String),
+    Custom(String, SearchAttributeType),
 }
 
 /// The value type a field expects; drives validation and normalisation.
@@ -62,12 +64,13 @@ enum Kind {
     Datetime,
     Int,
     Duration,
-    Custom,
+    Custom(SearchAttributeType),
 }
 
 impl Field {
-    pub fn from_name(name: &str) -> Field {
-        match name {
+    /// The built-in field of that name, if it is one.
+    pub fn built_in(name: &str) -> Option<Field> {
+        Some(match name {
             "WorkflowId" => Field::WorkflowId,
             "WorkflowType" => Field::WorkflowType,
             "RunId" => Field::RunId,
@@ -78,8 +81,8 @@ impl Field {
             "ExecutionTime" => Field::ExecutionTime,
             "HistoryLength" => Field::HistoryLength,
             "ExecutionDuration" => Field::ExecutionDuration,
-            other => Field::Custom(other.to_string()),
-        }
+            _ => return None,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -94,7 +97,7 @@ impl Field {
             Field::ExecutionTime => "ExecutionTime",
             Field::HistoryLength => "HistoryLength",
             Field::ExecutionDuration => "ExecutionDuration",
-            Field::Custom(name) => name,
+            Field::Custom(name, _) => name,
         }
     }
 
@@ -107,7 +110,7 @@ impl Field {
             Field::StartTime | Field::CloseTime | Field::ExecutionTime => Kind::Datetime,
             Field::HistoryLength => Kind::Int,
             Field::ExecutionDuration => Kind::Duration,
-            Field::Custom(_) => Kind::Custom,
+            Field::Custom(_, kind) => Kind::Custom(*kind),
         }
     }
 }
@@ -204,10 +207,16 @@ const KEYWORDS: [&str; 14] = [
 ];
 
 /// Parses a List Filter query. An empty or all-whitespace query has no condition.
-pub fn parse_filter(query: &str) -> Result<Filter, FilterError> {
+/// `attributes` gives the type of each search attribute the namespace knows besides the
+/// built-in fields; any other name is refused.
+pub fn parse_filter(
+    query: &str,
+    attributes: &dyn Fn(&str) -> Option<SearchAttributeType>,
+) -> Result<Filter, FilterError> {
     let mut p = Parser {
         toks: lex(query)?,
         i: 0,
+        attributes,
     };
     let mut filter = Filter::default();
     if p.peek().tok != Tok::Eof && !p.is_kw("ORDER") {
@@ -216,7 +225,12 @@ pub fn parse_filter(query: &str) -> Result<Filter, FilterError> {
     if p.eat_kw("ORDER") {
         p.expect_kw("BY")?;
         loop {
-            let (field, _) = p.field()?;
+            let (field, pos) = p.field()?;
+            if let Field::Custom(name, _) = &field {
+                return Err(FilterError::Unsupported(format!(
+                    "ordering by custom search attribute {name} (position {pos}) is not supported"
+                )));
+            }
             let dir = if p.eat_kw("DESC") {
                 Direction::Desc
             } else {
@@ -396,12 +410,13 @@ fn lex(query: &str) -> Result<Vec<Token>, FilterError> {
 
 // ---------------------------------------------------------------- parser
 
-struct Parser {
+struct Parser<'a> {
     toks: Vec<Token>,
     i: usize,
+    attributes: &'a dyn Fn(&str) -> Option<SearchAttributeType>,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> &Token {
         &self.toks[self.i]
     }
@@ -497,17 +512,25 @@ impl Parser {
 
     fn field(&mut self) -> Result<(Field, usize), FilterError> {
         let t = self.peek().clone();
-        match t.tok {
-            Tok::Quoted(name) => {
-                self.bump();
-                Ok((Field::from_name(&name), t.pos))
-            }
-            Tok::Word(w) if !KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k)) => {
-                self.bump();
-                Ok((Field::from_name(&w), t.pos))
-            }
-            _ => Err(self.unexpected("a field name")),
-        }
+        let name = match t.tok {
+            Tok::Quoted(name) => name,
+            Tok::Word(w) if !KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k)) => w,
+            _ => return Err(self.unexpected("a field name")),
+        };
+        self.bump();
+        let field = match Field::built_in(&name) {
+            Some(field) => field,
+            None => match (self.attributes)(&name) {
+                Some(kind) => Field::Custom(name, kind),
+                None => {
+                    return Err(FilterError::InvalidValue(format!(
+                        "unknown search attribute '{name}' at position {}",
+                        t.pos
+                    )));
+                }
+            },
+        };
+        Ok((field, t.pos))
     }
 
     fn predicate(&mut self) -> Result<Condition, FilterError> {
@@ -547,9 +570,12 @@ impl Parser {
             })
         } else if self.is_kw("STARTS_WITH") {
             let pos = self.bump().pos;
-            if !matches!(field.kind(), Kind::Keyword | Kind::Custom) {
+            if !matches!(
+                field.kind(),
+                Kind::Keyword | Kind::Custom(SearchAttributeType::Keyword)
+            ) {
                 return Err(FilterError::InvalidValue(format!(
-                    "STARTS_WITH at position {pos} needs a string field, but {field} is not one"
+                    "STARTS_WITH at position {pos} needs a Keyword field, but {field} is not one"
                 )));
             }
             match self.peek().tok.clone() {
@@ -604,7 +630,8 @@ fn normalize(field: &Field, raw: Value, pos: usize) -> Result<Value, FilterError
         ))
     };
     match (field.kind(), raw) {
-        (Kind::Custom, v) | (Kind::Keyword, v @ Value::Str(_)) => Ok(v),
+        (Kind::Keyword, v @ Value::Str(_)) => Ok(v),
+        (Kind::Custom(kind), v) => normalize_custom(field, kind, v, pos),
         (Kind::Keyword, v) => expects("a string", &v),
         (Kind::Status, Value::Str(s)) => {
             match STATUSES.iter().position(|n| n.eq_ignore_ascii_case(&s)) {
@@ -633,6 +660,35 @@ fn normalize(field: &Field, raw: Value, pos: usize) -> Result<Value, FilterError
         (Kind::Datetime, v) => expects("an RFC3339 timestamp or integer nanoseconds", &v),
         (Kind::Duration, v) => expects("a duration such as '1h30m' or integer nanoseconds", &v),
         (Kind::Int, v) => expects("an integer", &v),
+    }
+}
+
+/// A value compared with a custom attribute must be of the attribute's type (a Double
+/// also takes an integer; a Datetime an RFC3339 string or unix nanoseconds).
+fn normalize_custom(
+    field: &Field,
+    kind: SearchAttributeType,
+    raw: Value,
+    pos: usize,
+) -> Result<Value, FilterError> {
+    use SearchAttributeType as T;
+    match (kind, raw) {
+        (T::Keyword | T::Text | T::KeywordList, v @ Value::Str(_)) => Ok(v),
+        (T::Int, v @ Value::Int(_)) | (T::Double, v @ Value::Float(_)) => Ok(v),
+        (T::Double, Value::Int(n)) => Ok(Value::Float(n as f64)),
+        (T::Bool, Value::Bool(b)) => Ok(Value::Int(b as i64)),
+        (T::Datetime, v @ Value::Int(_)) => Ok(v),
+        (T::Datetime, Value::Str(s)) => match parse_rfc3339_nanos(&s) {
+            Ok(ns) => Ok(Value::Int(ns)),
+            Err(why) => Err(FilterError::InvalidValue(format!(
+                "invalid timestamp '{s}' for {field} at position {pos}: {why}"
+            ))),
+        },
+        (kind, v) => Err(FilterError::InvalidValue(format!(
+            "search attribute {field} is of type {}, but got {} at position {pos}",
+            kind.name(),
+            describe(&v)
+        ))),
     }
 }
 
@@ -790,6 +846,23 @@ fn parse_duration_nanos(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The custom attributes the tests' namespace knows.
+    fn known(name: &str) -> Option<SearchAttributeType> {
+        match name {
+            "workflowid" | "Color" => Some(SearchAttributeType::Keyword),
+            "CustomBool" | "Order" => Some(SearchAttributeType::Bool),
+            "My Attr" => Some(SearchAttributeType::Double),
+            "Notes" => Some(SearchAttributeType::Text),
+            "Size" => Some(SearchAttributeType::Int),
+            "Due" => Some(SearchAttributeType::Datetime),
+            _ => None,
+        }
+    }
+
+    fn parse_filter(q: &str) -> Result<Filter, FilterError> {
+        super::parse_filter(q, &known)
+    }
 
     fn cond(q: &str) -> Condition {
         parse_filter(q).unwrap().condition.unwrap()
@@ -958,27 +1031,63 @@ mod tests {
     }
 
     #[test]
-    fn field_names_are_case_sensitive_and_custom_fields_are_kept() {
+    fn field_names_are_case_sensitive_and_custom_fields_typed() {
+        use SearchAttributeType as T;
         assert_eq!(
             cond("workflowid = 'a'"),
-            eq(Field::Custom("workflowid".into()), s("a"))
+            eq(Field::Custom("workflowid".into(), T::Keyword), s("a"))
         );
         assert_eq!(
             cond("CustomBool = true"),
-            eq(Field::Custom("CustomBool".into()), Value::Bool(true))
+            eq(Field::Custom("CustomBool".into(), T::Bool), Value::Int(1))
         );
         assert_eq!(
-            cond("`My Attr` = 1.5"),
-            eq(Field::Custom("My Attr".into()), Value::Float(1.5))
+            cond("`My Attr` = 1"),
+            eq(
+                Field::Custom("My Attr".into(), T::Double),
+                Value::Float(1.0)
+            )
         );
         // A keyword can still be a field name when quoted.
         assert_eq!(
             cond("`Order` = FALSE"),
-            eq(Field::Custom("Order".into()), Value::Bool(false))
+            eq(Field::Custom("Order".into(), T::Bool), Value::Int(0))
         );
         assert_eq!(
-            Field::from_name("ExecutionDuration").name(),
+            cond("Due > '2024-01-02T03:04:05Z'"),
+            Condition::Compare {
+                field: Field::Custom("Due".into(), T::Datetime),
+                op: CompareOp::Gt,
+                value: Value::Int(1_704_164_645_000_000_000),
+            }
+        );
+        assert_eq!(
+            Field::built_in("ExecutionDuration").unwrap().name(),
             "ExecutionDuration"
+        );
+    }
+
+    #[test]
+    fn custom_fields_must_be_known_and_typed_right() {
+        assert_eq!(
+            err("Nope = 'x'"),
+            "unknown search attribute 'Nope' at position 1"
+        );
+        assert_eq!(
+            err("Size = '3'"),
+            "search attribute Size is of type Int, but got string '3' at position 8"
+        );
+        assert_eq!(
+            err("Color = 5"),
+            "search attribute Color is of type Keyword, but got number 5 at position 9"
+        );
+        assert_eq!(
+            err("Notes STARTS_WITH 'a'"),
+            "STARTS_WITH at position 7 needs a Keyword field, but Notes is not one"
+        );
+        assert_eq!(
+            err("ORDER BY Color"),
+            "ordering by custom search attribute Color (position 10) is not supported"
         );
     }
 
@@ -1120,7 +1229,7 @@ mod tests {
         assert!(err("HistoryLength BETWEEN 1 AND 'x'").contains("got string 'x'"));
         assert_eq!(
             err("HistoryLength STARTS_WITH '1'"),
-            "STARTS_WITH at position 15 needs a string field, but HistoryLength is not one"
+            "STARTS_WITH at position 15 needs a Keyword field, but HistoryLength is not one"
         );
         assert!(err("WorkflowId STARTS_WITH 1").contains("expected a string after STARTS_WITH"));
     }

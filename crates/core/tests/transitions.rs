@@ -1313,6 +1313,7 @@ fn closing_while_events_are_buffered_is_refused() {
             cause,
             failure,
             identity,
+            ..
         } => {
             assert_eq!((*scheduled_event_id, *started_event_id), (7, 8));
             assert_eq!(*cause, failed_cause::UNHANDLED_COMMAND);
@@ -2097,6 +2098,14 @@ fn markers_search_attributes_and_memo_are_recorded() {
     let mut h = Harness::start();
     h.take_workflow_task();
     let details: keel_core::BlobMap = [("data".to_string(), Blob(b"1".to_vec()))].into();
+    let attributes: keel_core::search::SearchAttributes = [(
+        "Color".to_string(),
+        keel_core::search::SearchAttribute {
+            payload: Blob(b"red".to_vec()),
+            value: Some(keel_core::search::SearchValue::Keyword("red".into())),
+        },
+    )]
+    .into();
     h.complete(vec![
         Command::RecordMarker {
             marker_name: "Version".into(),
@@ -2105,7 +2114,7 @@ fn markers_search_attributes_and_memo_are_recorded() {
             failure: None,
         },
         Command::UpsertSearchAttributes {
-            search_attributes: details.clone(),
+            search_attributes: attributes.clone(),
         },
         Command::ModifyProperties {
             upserted_memo: details.clone(),
@@ -2120,7 +2129,7 @@ fn markers_search_attributes_and_memo_are_recorded() {
             "WorkflowPropertiesModified"
         ]
     );
-    assert_eq!(h.ex.search_attributes, details);
+    assert_eq!(h.ex.search_attributes, attributes);
     assert_eq!(h.ex.memo, details);
     assert!(
         h.ex.workflow_task.is_none(),
@@ -3487,4 +3496,111 @@ fn an_update_arriving_during_a_workflow_task_keeps_the_workflow_from_closing_uns
         other => panic!("{other:?}"),
     }
     assert!(h.ex.is_running());
+}
+
+fn reset_to(h: &Harness, point: i64) -> Result<(Execution, Outcome), Rejection> {
+    h.ex.reset(
+        &h.events,
+        keel_core::reset::ResetRequest {
+            workflow_task_finish_event_id: point,
+            reason: "try again".into(),
+            request_id: "reset-1".into(),
+            new_run_id: "run-2".into(),
+            next_run_id: "run-3".into(),
+            reapply_signals: true,
+        },
+        h.now,
+    )
+}
+
+#[test]
+fn a_reset_copies_history_to_the_point_and_reapplies_later_signals() {
+    let mut h = Harness::start();
+    h.take_workflow_task();
+    h.complete(vec![activity("a")]); // 4 completed, 5 scheduled
+    h.apply(|ex, now| unit(ex.signal(signal("go", "r1"), now)))
+        .unwrap(); // 6 signaled, 7 task scheduled
+    let task = h.take_activity("a");
+    h.fail_activity(task, app_failure("boom", "Boom", true));
+    h.take_workflow_task();
+    h.complete(vec![Command::FailWorkflow {
+        failure: app_failure("activity failed", "Boom", true),
+    }]);
+    assert_eq!(h.ex.status, Status::Failed);
+
+    let (run, outcome) = reset_to(&h, 4).unwrap();
+    let names: Vec<&str> = outcome.events.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "WorkflowExecutionStarted",
+            "WorkflowTaskScheduled",
+            "WorkflowTaskStarted",
+            "WorkflowTaskFailed",
+            "WorkflowExecutionSignaled",
+            "WorkflowTaskScheduled"
+        ]
+    );
+    let ids: Vec<i64> = outcome.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(outcome.events[..3], h.events[..3], "copied as they were");
+    match &outcome.events[3].kind {
+        EventKind::WorkflowTaskFailed {
+            scheduled_event_id,
+            started_event_id,
+            cause,
+            failure,
+            base_run_id,
+            new_run_id,
+            ..
+        } => {
+            assert_eq!((*scheduled_event_id, *started_event_id), (2, 3));
+            assert_eq!(*cause, keel_core::reset::RESET_WORKFLOW_CAUSE);
+            assert_eq!(failure.as_ref().unwrap().message, "try again");
+            assert_eq!(base_run_id, &h.ex.key.run_id);
+            assert_eq!(new_run_id, "run-2");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.key.run_id, "run-2");
+    assert_eq!(run.status, Status::Running);
+    assert_eq!(run.next_event_id, 7);
+    assert!(run.activities.is_empty());
+    assert_eq!(run.workflow_task.as_ref().unwrap().scheduled_event_id, 6);
+    assert!(
+        outcome
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::DispatchWorkflowTask(t) if t.scheduled_event_id == 6))
+    );
+
+    // After the activity closed there is nothing in flight either.
+    let (_, outcome) = reset_to(&h, h.last("WorkflowTaskCompleted")).unwrap();
+    assert_eq!(
+        outcome.events.last().unwrap().kind.name(),
+        "WorkflowTaskScheduled"
+    );
+}
+
+#[test]
+fn a_reset_refuses_points_that_are_not_finished_workflow_tasks_or_have_work_in_flight() {
+    let mut h = Harness::start();
+    h.take_workflow_task();
+    h.complete(vec![activity("a")]); // 4 completed, 5 activity scheduled
+    h.apply(|ex, now| unit(ex.signal(signal("go", "r1"), now)))
+        .unwrap(); // 6 signaled, 7 scheduled
+    h.take_workflow_task(); // 8 started
+    h.complete(vec![]); // 9 completed
+    let refused = |point: i64| match reset_to(&h, point) {
+        Err(Rejection::InvalidArgument(message)) => message,
+        other => panic!("reset to {point}: {other:?}"),
+    };
+    assert!(refused(5).contains("event 5 is a ActivityTaskScheduled"));
+    assert!(refused(99).contains("no event 99"));
+    assert!(
+        refused(9).contains("the activity scheduled at event 5 is still in flight"),
+        "{}",
+        refused(9)
+    );
+    assert!(reset_to(&h, 4).is_ok());
 }

@@ -256,6 +256,9 @@ impl Engine {
                     let next_run_id = uuid::Uuid::new_v4().to_string();
                     Some(Execution::start_next_run(&next, next_run, next_run_id, now))
                 }
+                Effect::StartResetRun(reset) => {
+                    Some((reset.execution.clone(), reset.outcome.clone()))
+                }
                 _ => None,
             })
             .collect();
@@ -339,7 +342,7 @@ impl Engine {
                     self.dispatch(&execution.key, TaskKind::Activity, task)
                 }
                 // Carried out by `update`, inside the commit.
-                Effect::StartNextRun(_) => {}
+                Effect::StartNextRun(_) | Effect::StartResetRun(_) => {}
                 Effect::DeliverExternalRequest { initiated_event_id } => {
                     self.deliver_external_request(execution.key.clone(), initiated_event_id)
                 }

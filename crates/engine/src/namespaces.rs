@@ -5,8 +5,12 @@ use std::sync::RwLock;
 
 use keel_core::Namespace;
 use keel_core::namespace::{DEFAULT_NAMESPACE, DEFAULT_RETENTION};
+use keel_core::search::{SearchAttributeType, is_reserved};
 
 use crate::{Engine, Error, Result};
+
+/// How many custom search attributes a namespace may register.
+const MAX_SEARCH_ATTRIBUTES: usize = 100;
 
 #[derive(Default)]
 pub(crate) struct Namespaces {
@@ -25,6 +29,7 @@ impl Engine {
                 retention: DEFAULT_RETENTION,
                 data: BTreeMap::new(),
                 created: self.now(),
+                search_attributes: Default::default(),
             };
             match self.inner.store.create_namespace(default.clone()).await {
                 Ok(()) => namespaces.push(default),
@@ -89,6 +94,7 @@ impl Engine {
                 .unwrap_or(DEFAULT_RETENTION),
             data,
             created: self.now(),
+            search_attributes: Default::default(),
         };
         self.inner.store.create_namespace(namespace.clone()).await?;
         self.cache_namespace(namespace.clone());
@@ -109,6 +115,71 @@ impl Engine {
         self.cache_namespace(namespace.clone());
         self.announce_namespaces().await;
         Ok(namespace)
+    }
+
+    /// Registers custom search attributes. Registering one again with its type changes
+    /// nothing; another type, or a name the system reserves, is refused and nothing changes.
+    pub async fn add_search_attributes(
+        &self,
+        name: &str,
+        attributes: BTreeMap<String, SearchAttributeType>,
+    ) -> Result<Namespace> {
+        let namespace = self.namespace(name)?;
+        for (attribute, kind) in &attributes {
+            if attribute.trim().is_empty() {
+                return Err(Error::InvalidArgument(
+                    "a search attribute needs a name".into(),
+                ));
+            }
+            if is_reserved(attribute) {
+                return Err(Error::InvalidArgument(format!(
+                    "Search attribute {attribute} is reserved by system."
+                )));
+            }
+            if let Some(existing) = namespace.search_attributes.get(attribute)
+                && existing != kind
+            {
+                return Err(Error::AlreadyExists(format!(
+                    "search attribute {attribute} already exists and has different type {}",
+                    existing.name()
+                )));
+            }
+        }
+        let total = namespace
+            .search_attributes
+            .keys()
+            .chain(attributes.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if total > MAX_SEARCH_ATTRIBUTES {
+            return Err(Error::InvalidArgument(format!(
+                "namespace {name} may have at most {MAX_SEARCH_ATTRIBUTES} custom search attributes"
+            )));
+        }
+        self.update_namespace(name, |namespace| {
+            namespace.search_attributes.extend(attributes);
+        })
+        .await
+    }
+
+    /// Removes custom search attributes; names the namespace does not have are ignored, as
+    /// in Temporal. Values executions hold stay stored but can no longer be filtered on.
+    pub async fn remove_search_attributes(
+        &self,
+        name: &str,
+        names: &[String],
+    ) -> Result<Namespace> {
+        if let Some(reserved) = names.iter().find(|n| is_reserved(n)) {
+            return Err(Error::InvalidArgument(format!(
+                "Unable to remove non-custom search attributes: {reserved}."
+            )));
+        }
+        self.update_namespace(name, |namespace| {
+            for attribute in names {
+                namespace.search_attributes.remove(attribute);
+            }
+        })
+        .await
     }
 
     fn cache_namespace(&self, namespace: Namespace) {

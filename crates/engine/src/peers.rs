@@ -178,6 +178,7 @@ impl Engine {
                     Effect::DispatchActivityTask(task) => (TaskKind::Activity, task),
                     // Carried out by the writer alone.
                     Effect::StartNextRun(_)
+                    | Effect::StartResetRun(_)
                     | Effect::DeliverExternalRequest { .. }
                     | Effect::StartChild { .. }
                     | Effect::NotifyParent(_)

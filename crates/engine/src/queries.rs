@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use keel_core::visibility::{Filter, parse_filter};
 use keel_core::{Event, Execution, ExecutionKey, Time};
 use keel_store::Page;
 
@@ -163,7 +164,7 @@ impl Engine {
         page_size: usize,
         page_token: &[u8],
     ) -> Result<Page> {
-        self.namespace(namespace)?;
+        let filter = self.visibility_filter(namespace, query)?;
         let page_size = if page_size == 0 {
             DEFAULT_PAGE_SIZE
         } else {
@@ -172,13 +173,24 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .list_executions(namespace, query, page_size, page_token)
+            .list_executions(namespace, &filter, page_size, page_token)
             .await?)
     }
 
     pub async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
-        self.namespace(namespace)?;
-        Ok(self.inner.store.count_executions(namespace, query).await?)
+        let filter = self.visibility_filter(namespace, query)?;
+        Ok(self
+            .inner
+            .store
+            .count_executions(namespace, &filter)
+            .await?)
+    }
+
+    /// A list filter parsed with the search attributes the namespace knows.
+    fn visibility_filter(&self, namespace: &str, query: &str) -> Result<Filter> {
+        let namespace = self.namespace(namespace)?;
+        parse_filter(query, &|name| namespace.search_attribute_type(name))
+            .map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))
     }
 
     /// Workers seen polling a queue (on any node, within five minutes), most recent first,

@@ -41,7 +41,7 @@ impl Default for StartLocks {
 }
 
 impl StartLocks {
-    fn stripe(&self, namespace: &str, workflow_id: &str) -> &tokio::sync::Mutex<()> {
+    pub(crate) fn stripe(&self, namespace: &str, workflow_id: &str) -> &tokio::sync::Mutex<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (namespace, workflow_id).hash(&mut hasher);
         &self.stripes[(hasher.finish() % self.stripes.len() as u64) as usize]

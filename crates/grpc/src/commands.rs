@@ -13,12 +13,18 @@ use temporalio_protos::temporal::api::enums::v1::CommandType;
 use tonic::Status;
 
 use crate::convert::*;
+use crate::search::search_attributes;
+use keel_core::Namespace;
 
-pub fn commands(commands: &[proto::Command]) -> Result<Vec<Command>, Status> {
-    commands.iter().map(command).collect()
+/// The commands of a workflow task of `namespace` (whose search attributes they may set).
+pub fn commands(
+    commands: &[proto::Command],
+    namespace: &Namespace,
+) -> Result<Vec<Command>, Status> {
+    commands.iter().map(|c| command(c, namespace)).collect()
 }
 
-fn command(command: &proto::Command) -> Result<Command, Status> {
+fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, Status> {
     let missing = || {
         let name = CommandType::try_from(command.command_type)
             .map(|t| t.as_str_name())
@@ -85,7 +91,7 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
         },
         Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
             Command::UpsertSearchAttributes {
-                search_attributes: search_attributes(a.search_attributes.as_ref()),
+                search_attributes: search_attributes(a.search_attributes.as_ref(), namespace)?,
             }
         }
         Attributes::ModifyWorkflowPropertiesCommandAttributes(a) => Command::ModifyProperties {
@@ -116,7 +122,8 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
                 search_attributes: a
                     .search_attributes
                     .as_ref()
-                    .map(|s| search_attributes(Some(s))),
+                    .map(|s| search_attributes(Some(s), namespace))
+                    .transpose()?,
             }))
         }
         Attributes::StartChildWorkflowExecutionCommandAttributes(a) => {
@@ -148,7 +155,7 @@ fn command(command: &proto::Command) -> Result<Command, Status> {
                 cron_schedule: a.cron_schedule.clone(),
                 header: header(a.header.as_ref()),
                 memo: memo(a.memo.as_ref()),
-                search_attributes: search_attributes(a.search_attributes.as_ref()),
+                search_attributes: search_attributes(a.search_attributes.as_ref(), namespace)?,
             }))
         }
         Attributes::ProtocolMessageCommandAttributes(a) => Command::ProtocolMessage {

@@ -90,18 +90,6 @@ pub fn to_memo(map: &BlobMap) -> common::Memo {
     }
 }
 
-pub fn search_attributes(value: Option<&common::SearchAttributes>) -> BlobMap {
-    value
-        .map(|s| payload_map(&s.indexed_fields))
-        .unwrap_or_default()
-}
-
-pub fn to_search_attributes(map: &BlobMap) -> common::SearchAttributes {
-    common::SearchAttributes {
-        indexed_fields: to_payload_map(map),
-    }
-}
-
 pub fn header(value: Option<&common::Header>) -> BlobMap {
     value.map(|h| payload_map(&h.fields)).unwrap_or_default()
 }
@@ -195,6 +183,7 @@ fn failure_fields(value: &failure::Failure) -> core::Failure {
         Some(Info::ServerFailureInfo(server)) => core::FailureInfo::Server {
             non_retryable: server.non_retryable,
         },
+        Some(Info::ResetWorkflowFailureInfo(_)) => core::FailureInfo::Reset,
         _ => core::FailureInfo::Other,
     };
     core::Failure {
@@ -243,6 +232,7 @@ pub fn to_failure(value: &core::Failure) -> failure::Failure {
                 non_retryable: *non_retryable,
             }))
         }
+        core::FailureInfo::Reset => Some(Info::ResetWorkflowFailureInfo(Default::default())),
         core::FailureInfo::Other => None,
     };
     failure::Failure {

@@ -9,6 +9,7 @@ use temporalio_protos::temporal::api::replication::v1 as replication;
 use temporalio_protos::temporal::api::workflow::v1 as workflow;
 
 use crate::convert::*;
+use crate::search::to_search_attributes;
 use temporalio_protos::temporal::api::workflowservice::v1 as ws;
 
 pub const CLUSTER_NAME: &str = "active";

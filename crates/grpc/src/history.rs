@@ -8,6 +8,7 @@ use temporalio_protos::temporal::api::history::v1 as history;
 use temporalio_protos::temporal::api::history::v1::history_event::Attributes;
 
 use crate::convert::*;
+use crate::search::to_search_attributes;
 
 pub fn to_history(events: &[Event]) -> history::History {
     history::History {
@@ -216,6 +217,8 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
             cause,
             failure,
             identity,
+            base_run_id,
+            new_run_id,
         } => (
             EventType::WorkflowTaskFailed,
             Attributes::WorkflowTaskFailedEventAttributes(h::WorkflowTaskFailedEventAttributes {
@@ -224,6 +227,8 @@ fn attributes(kind: &EventKind) -> (EventType, Attributes) {
                 cause: *cause,
                 failure: failure.as_ref().map(to_failure),
                 identity: identity.clone(),
+                base_run_id: base_run_id.clone(),
+                new_run_id: new_run_id.clone(),
                 ..Default::default()
             }),
         ),

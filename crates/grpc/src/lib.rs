@@ -18,6 +18,7 @@ mod describe;
 mod error;
 mod history;
 mod rpc;
+mod search;
 mod service;
 
 use std::time::Duration;
@@ -71,7 +72,7 @@ pub async fn serve(
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let operator_service =
-        OperatorServiceServer::new(service::Operator).accept_compressed(CompressionEncoding::Gzip);
+        OperatorServiceServer::new(frontend.clone()).accept_compressed(CompressionEncoding::Gzip);
     // Nagle's algorithm with delayed acknowledgements stalls each small response by ~40 ms;
     // the builder's tcp_nodelay does not reach connections from our own listener.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use keel_core::ExecutionKey;
 use keel_engine::Engine;
 use temporalio_protos::temporal::api::common::v1 as common;
+use temporalio_protos::temporal::api::operatorservice::v1 as os;
 use temporalio_protos::temporal::api::workflowservice::v1 as ws;
 use tonic::{Request, Response, Status};
 
@@ -266,6 +267,13 @@ impl WorkflowService for Frontend {
         rpc::reads::describe_task_queue(self, request).await
     }
 
+    async fn reset_workflow_execution(
+        &self,
+        request: Request<ws::ResetWorkflowExecutionRequest>,
+    ) -> Reply<ws::ResetWorkflowExecutionResponse> {
+        rpc::reset::reset_workflow_execution(self, request).await
+    }
+
     async fn terminate_workflow_execution(
         &self,
         request: Request<ws::TerminateWorkflowExecutionRequest>,
@@ -365,10 +373,27 @@ impl WorkflowService for Frontend {
     }
 }
 
-/// OperatorService: nothing is served yet beyond what the generated defaults answer
-/// (Unimplemented); search attribute management comes with typed search attributes.
-#[derive(Clone)]
-pub struct Operator;
-
+/// OperatorService: search attributes; the rest answers Unimplemented.
 #[tonic::async_trait]
-impl OperatorService for Operator {}
+impl OperatorService for Frontend {
+    async fn add_search_attributes(
+        &self,
+        request: Request<os::AddSearchAttributesRequest>,
+    ) -> Reply<os::AddSearchAttributesResponse> {
+        rpc::search_attributes::add_search_attributes(self, request).await
+    }
+
+    async fn remove_search_attributes(
+        &self,
+        request: Request<os::RemoveSearchAttributesRequest>,
+    ) -> Reply<os::RemoveSearchAttributesResponse> {
+        rpc::search_attributes::remove_search_attributes(self, request).await
+    }
+
+    async fn list_search_attributes(
+        &self,
+        request: Request<os::ListSearchAttributesRequest>,
+    ) -> Reply<os::ListSearchAttributesResponse> {
+        rpc::search_attributes::list_search_attributes(self, request).await
+    }
+}

@@ -7,10 +7,24 @@
 //!            close_time INTEGER NULL, execution_time INTEGER, history_length INTEGER)
 //! ```
 //!
+//! Custom search attributes live in a table of their own, one row per indexed value (a
+//! KeywordList has a row per keyword, a Text a row per lowercase word):
+//!
+//! ```text
+//! search_attributes(execution /* executions.id */, name TEXT,
+//!                   int_value INTEGER, real_value REAL, text_value TEXT)
+//! ```
+//!
+//! and a condition on one becomes an `EXISTS` over its rows. Single-valued attributes
+//! follow SQL's rules for a missing value (`Size != 3` does not match a run without
+//! `Size`); a multi-valued one's `!=` / `NOT IN` means "holds none of these", which a run
+//! without the attribute does, as in Temporal.
+//!
 //! The SQL is valid for SQLite and PostgreSQL alike. Values never appear in the
 //! SQL text: every value is a `?` placeholder with a matching entry in
 //! [`SqlWhere::params`], in order (a PostgreSQL backend renumbers them `$n`).
 
+use keel_core::search::{SearchAttributeType, text_words};
 use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter, FilterError, Value};
 
 /// A bind parameter for a `?` placeholder.
@@ -37,8 +51,7 @@ pub struct SqlWhere {
 /// Ordering when the query has no `ORDER BY`: newest first.
 pub const DEFAULT_ORDER_BY: &str = "start_time DESC, run_id DESC";
 
-/// Translates `filter` into SQL. Fails for fields with no column (custom
-/// search attributes are not stored yet).
+/// Translates `filter` into SQL. Fails for operators a field's type does not support.
 pub fn to_sql(filter: &Filter) -> Result<SqlWhere, FilterError> {
     let mut sql = SqlWhere {
         where_clause: String::new(),
@@ -67,9 +80,9 @@ fn column(field: &Field) -> Result<&'static str, FilterError> {
         Field::HistoryLength => "history_length",
         // NULL while the run is open, because close_time is.
         Field::ExecutionDuration => "(close_time - start_time)",
-        Field::Custom(name) => {
+        Field::Custom(name, _) => {
             return Err(FilterError::Unsupported(format!(
-                "unknown search attribute '{name}'"
+                "ordering by custom search attribute {name} is not supported"
             )));
         }
     })
@@ -112,6 +125,9 @@ fn write_condition(
     in_and: bool,
     sql: &mut SqlWhere,
 ) -> Result<(), FilterError> {
+    if let Some(Field::Custom(name, kind)) = custom_field(condition) {
+        return write_custom(name, *kind, condition, sql);
+    }
     match condition {
         Condition::And(left, right) => {
             write_condition(left, true, sql)?;
@@ -130,16 +146,8 @@ fn write_condition(
             }
         }
         Condition::Compare { field, op, value } => {
-            let op = match op {
-                CompareOp::Eq => "=",
-                CompareOp::Ne => "<>",
-                CompareOp::Gt => ">",
-                CompareOp::Ge => ">=",
-                CompareOp::Lt => "<",
-                CompareOp::Le => "<=",
-            };
             sql.where_clause
-                .push_str(&format!("{} {op} ?", column(field)?));
+                .push_str(&format!("{} {} ?", column(field)?, operator(*op)));
             sql.params.push(param(value));
         }
         Condition::In {
@@ -181,6 +189,154 @@ fn write_condition(
         }
     }
     Ok(())
+}
+
+fn custom_field(condition: &Condition) -> Option<&Field> {
+    match condition {
+        Condition::And(..) | Condition::Or(..) => None,
+        Condition::Compare { field, .. }
+        | Condition::In { field, .. }
+        | Condition::Between { field, .. }
+        | Condition::StartsWith { field, .. }
+        | Condition::IsNull { field, .. } => Some(field).filter(|f| matches!(f, Field::Custom(..))),
+    }
+}
+
+/// The `search_attributes` column holding values of a type.
+fn value_column(kind: SearchAttributeType) -> &'static str {
+    match kind {
+        SearchAttributeType::Keyword
+        | SearchAttributeType::KeywordList
+        | SearchAttributeType::Text => "text_value",
+        SearchAttributeType::Int | SearchAttributeType::Bool | SearchAttributeType::Datetime => {
+            "int_value"
+        }
+        SearchAttributeType::Double => "real_value",
+    }
+}
+
+/// A condition on a custom attribute: `[NOT] EXISTS` over the run's rows for it.
+fn write_custom(
+    name: &str,
+    kind: SearchAttributeType,
+    condition: &Condition,
+    sql: &mut SqlWhere,
+) -> Result<(), FilterError> {
+    let column = value_column(kind);
+    let multi_valued = matches!(
+        kind,
+        SearchAttributeType::KeywordList | SearchAttributeType::Text
+    );
+    let unsupported = |what: &str| {
+        Err(FilterError::Unsupported(format!(
+            "{what} is not supported for {} search attribute {name}",
+            kind.name()
+        )))
+    };
+    // The values a multi-valued attribute is matched against: the words of a Text filter.
+    let members = |values: &[&Value]| -> Vec<SqlParam> {
+        values
+            .iter()
+            .flat_map(|value| match (kind, value) {
+                (SearchAttributeType::Text, Value::Str(text)) => {
+                    text_words(text).into_iter().map(SqlParam::Text).collect()
+                }
+                _ => vec![param(value)],
+            })
+            .collect()
+    };
+    let is_in = |params: &[SqlParam]| {
+        if params.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            format!("sa.{column} IN ({})", vec!["?"; params.len()].join(", "))
+        }
+    };
+    let (exists, predicate, params) = match condition {
+        Condition::Compare { op, value, .. } if multi_valued => {
+            let params = members(&[value]);
+            match op {
+                CompareOp::Eq => (true, is_in(&params), params),
+                CompareOp::Ne => (false, is_in(&params), params),
+                _ => return unsupported(&format!("operator '{}'", operator(*op))),
+            }
+        }
+        Condition::Compare { op, value, .. } => {
+            if kind == SearchAttributeType::Bool && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                return unsupported(&format!("operator '{}'", operator(*op)));
+            }
+            (
+                true,
+                format!("sa.{column} {} ?", operator(*op)),
+                vec![param(value)],
+            )
+        }
+        Condition::In { .. } if kind == SearchAttributeType::Text => return unsupported("IN"),
+        Condition::In {
+            values, negated, ..
+        } if multi_valued => {
+            let params = members(&values.iter().collect::<Vec<_>>());
+            (!negated, is_in(&params), params)
+        }
+        Condition::In {
+            values, negated, ..
+        } => {
+            let not = if *negated { "NOT " } else { "" };
+            let marks = vec!["?"; values.len()].join(", ");
+            (
+                true,
+                format!("sa.{column} {not}IN ({marks})"),
+                values.iter().map(param).collect(),
+            )
+        }
+        Condition::Between { .. } if multi_valued || kind == SearchAttributeType::Bool => {
+            return unsupported("BETWEEN");
+        }
+        Condition::Between {
+            low, high, negated, ..
+        } => {
+            let not = if *negated { "NOT " } else { "" };
+            (
+                true,
+                format!("sa.{column} {not}BETWEEN ? AND ?"),
+                vec![param(low), param(high)],
+            )
+        }
+        Condition::StartsWith { .. } if kind != SearchAttributeType::Keyword => {
+            return unsupported("STARTS_WITH");
+        }
+        Condition::StartsWith {
+            prefix, negated, ..
+        } => {
+            let not = if *negated { "NOT " } else { "" };
+            (
+                true,
+                format!("sa.{column} {not}LIKE ? ESCAPE '\\'"),
+                vec![SqlParam::Text(like_prefix(prefix))],
+            )
+        }
+        Condition::IsNull { negated, .. } => (*negated, "1 = 1".to_owned(), Vec::new()),
+        Condition::And(..) | Condition::Or(..) => unreachable!("not a condition on one field"),
+    };
+    let not = if exists { "" } else { "NOT " };
+    sql.where_clause.push_str(&format!(
+        "{not}EXISTS (SELECT 1 FROM search_attributes sa \
+         WHERE sa.execution = executions.id AND sa.name = ? AND {predicate})"
+    ));
+    sql.params.push(SqlParam::Text(name.to_owned()));
+    sql.params.extend(params);
+    Ok(())
+}
+
+fn operator(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+    }
 }
 
 /// `sql` with its `?` placeholders written PostgreSQL's way: numbered from `$first`, each
@@ -232,7 +388,20 @@ fn like_prefix(prefix: &str) -> String {
 mod tests {
     use super::*;
     use SqlParam::{Int, Text};
-    use keel_core::visibility::parse_filter;
+    fn known(name: &str) -> Option<SearchAttributeType> {
+        match name {
+            "Color" => Some(SearchAttributeType::Keyword),
+            "Tags" => Some(SearchAttributeType::KeywordList),
+            "Notes" => Some(SearchAttributeType::Text),
+            "Size" => Some(SearchAttributeType::Int),
+            "Done" => Some(SearchAttributeType::Bool),
+            _ => None,
+        }
+    }
+
+    fn parse_filter(query: &str) -> Result<Filter, FilterError> {
+        keel_core::visibility::parse_filter(query, &known)
+    }
 
     fn sql(query: &str) -> SqlWhere {
         to_sql(&parse_filter(query).unwrap()).unwrap()
@@ -400,19 +569,71 @@ mod tests {
     }
 
     #[test]
-    fn custom_attributes_are_rejected() {
+    fn custom_attributes_are_matched_through_their_rows() {
+        let exists = |predicate: &str| {
+            format!(
+                "EXISTS (SELECT 1 FROM search_attributes sa WHERE sa.execution = executions.id \
+                 AND sa.name = ? AND {predicate})"
+            )
+        };
+        let w = sql("Color = 'red' AND Size >= 3");
+        assert_eq!(
+            w.where_clause,
+            format!(
+                "{} AND {}",
+                exists("sa.text_value = ?"),
+                exists("sa.int_value >= ?")
+            )
+        );
+        assert_eq!(
+            w.params,
+            vec![text("Color"), text("red"), text("Size"), Int(3)]
+        );
+
+        // Multi-valued attributes: "holds none of these" for the negations.
+        let w = sql("Tags != 'a' OR Notes = 'Quick, brown'");
+        assert_eq!(
+            w.where_clause,
+            format!(
+                "(NOT {} OR {})",
+                exists("sa.text_value IN (?)"),
+                exists("sa.text_value IN (?, ?)")
+            )
+        );
+        assert_eq!(
+            w.params,
+            vec![
+                text("Tags"),
+                text("a"),
+                text("Notes"),
+                text("brown"),
+                text("quick")
+            ]
+        );
+        assert_eq!(clause("Size IS NULL"), format!("NOT {}", exists("1 = 1")));
+        assert_eq!(clause("Done = true"), exists("sa.int_value = ?"));
+    }
+
+    #[test]
+    fn custom_attributes_refuse_operators_their_type_lacks() {
         let cases = [
-            ("CustomKeyword = 'x'", "CustomKeyword"),
-            ("WorkflowId = 'a' AND `My Attr` IS NULL", "My Attr"),
-            ("ORDER BY Priority", "Priority"),
+            (
+                "Tags > 'a'",
+                "operator '>' is not supported for KeywordList search attribute Tags",
+            ),
+            (
+                "Notes IN ('a')",
+                "IN is not supported for Text search attribute Notes",
+            ),
+            (
+                "Done BETWEEN false AND true",
+                "BETWEEN is not supported for Bool search attribute Done",
+            ),
         ];
-        for (query, name) in cases {
+        for (query, message) in cases {
             let err = to_sql(&parse_filter(query).unwrap()).unwrap_err();
             assert!(matches!(err, FilterError::Unsupported(_)));
-            assert_eq!(
-                err.to_string(),
-                format!("unknown search attribute '{name}'")
-            );
+            assert_eq!(err.to_string(), message);
         }
     }
 

@@ -17,7 +17,10 @@ pub mod sqlite;
 pub mod testing;
 
 use async_trait::async_trait;
+use keel_core::event::EventKind;
 use keel_core::reuse::CurrentRun;
+use keel_core::search::{SearchAttributes, SearchValue, text_words};
+use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +56,64 @@ pub struct Write {
     pub announcement: Option<Vec<u8>>,
 }
 
+impl Write {
+    /// The rows the run's search attributes are indexed by, when this write changes them:
+    /// at its start, and with each upsert.
+    pub fn search_index(&self) -> Option<Vec<IndexRow>> {
+        let changed = if self.expected_version.is_none() {
+            !self.execution.search_attributes.is_empty()
+        } else {
+            self.events
+                .iter()
+                .any(|event| matches!(event.kind, EventKind::UpsertWorkflowSearchAttributes { .. }))
+        };
+        changed.then(|| index_rows(&self.execution.search_attributes))
+    }
+}
+
+/// One indexed search attribute value: a row of the `search_attributes` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexRow {
+    pub name: String,
+    pub int_value: Option<i64>,
+    pub real_value: Option<f64>,
+    pub text_value: Option<String>,
+}
+
+/// The rows indexing `attributes`: one per value, one per keyword of a list and one per
+/// word of a text.
+pub fn index_rows(attributes: &SearchAttributes) -> Vec<IndexRow> {
+    let mut rows = Vec::new();
+    for (name, attribute) in attributes {
+        let row = |int_value, real_value, text_value| IndexRow {
+            name: name.clone(),
+            int_value,
+            real_value,
+            text_value,
+        };
+        match &attribute.value {
+            None => {}
+            Some(SearchValue::Keyword(text)) => rows.push(row(None, None, Some(text.clone()))),
+            Some(SearchValue::Text(text)) => {
+                rows.extend(
+                    text_words(text)
+                        .into_iter()
+                        .map(|w| row(None, None, Some(w))),
+                );
+            }
+            Some(SearchValue::KeywordList(list)) => {
+                rows.extend(list.iter().map(|k| row(None, None, Some(k.clone()))));
+            }
+            Some(SearchValue::Int(n) | SearchValue::Datetime(n)) => {
+                rows.push(row(Some(*n), None, None));
+            }
+            Some(SearchValue::Bool(b)) => rows.push(row(Some(*b as i64), None, None)),
+            Some(SearchValue::Double(x)) => rows.push(row(None, Some(*x), None)),
+        }
+    }
+    rows
+}
+
 /// What [`Store::announcements`] delivers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Announcement {
@@ -74,7 +135,7 @@ pub struct ExecutionSummary {
     pub close_time: Option<Time>,
     pub history_length: i64,
     pub memo: keel_core::BlobMap,
-    pub search_attributes: keel_core::BlobMap,
+    pub search_attributes: SearchAttributes,
 }
 
 /// A page of a listing; `next_page_token` is empty on the last page.
@@ -106,15 +167,15 @@ pub trait Store: Send + Sync + 'static {
         max_events: usize,
     ) -> Result<Vec<Event>>;
 
-    /// Executions matching a visibility query (Temporal's list filter syntax).
+    /// Executions matching a visibility filter (Temporal's list filter, parsed).
     async fn list_executions(
         &self,
         namespace: &str,
-        query: &str,
+        filter: &Filter,
         page_size: usize,
         page_token: &[u8],
     ) -> Result<Page>;
-    async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64>;
+    async fn count_executions(&self, namespace: &str, filter: &Filter) -> Result<i64>;
 
     /// Sends `message` to the other processes sharing this store, outside any commit.
     async fn announce(&self, message: Vec<u8>) -> Result<()>;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use keel_core::reuse::CurrentRun;
-use keel_core::visibility::parse_filter;
+use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use tokio::sync::oneshot;
@@ -22,9 +22,10 @@ use crate::migrate::{self, Migration};
 use crate::{Error, ExecutionSummary, Page, Result, Store, Write};
 
 /// The schema, in SQLite's dialect (see [`crate::migrate`]).
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "CREATE TABLE namespaces (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "CREATE TABLE namespaces (
         name TEXT PRIMARY KEY,
         data BLOB NOT NULL
     );
@@ -59,7 +60,21 @@ const MIGRATIONS: &[Migration] = &[Migration {
         data BLOB NOT NULL,
         PRIMARY KEY (execution, event_id)
     ) WITHOUT ROWID;",
-}];
+    },
+    Migration {
+        version: 2,
+        sql: "CREATE TABLE search_attributes (
+        execution INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        int_value INTEGER,
+        real_value REAL,
+        text_value TEXT
+    );
+    CREATE INDEX search_attributes_by_execution ON search_attributes (execution);
+    CREATE INDEX search_attributes_by_text ON search_attributes (name, text_value);
+    CREATE INDEX search_attributes_by_int ON search_attributes (name, int_value);",
+    },
+];
 
 const READERS: usize = 4;
 /// How many queued requests one transaction takes at most.
@@ -282,6 +297,28 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
             .map_err(sql_error)?
             .ok_or_else(|| Error::Conflict(format!("execution {} changed meanwhile", key.run_id)))?,
     };
+    if let Some(rows) = write.search_index() {
+        tx.prepare_cached("DELETE FROM search_attributes WHERE execution = ?")
+            .and_then(|mut s| s.execute(params![row_id]))
+            .map_err(sql_error)?;
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO search_attributes (execution, name, int_value, real_value, text_value)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(sql_error)?;
+        for row in rows {
+            insert
+                .execute(params![
+                    row_id,
+                    row.name,
+                    row.int_value,
+                    row.real_value,
+                    row.text_value
+                ])
+                .map_err(sql_error)?;
+        }
+    }
     let mut insert = tx
         .prepare_cached("INSERT INTO history (execution, event_id, data) VALUES (?, ?, ?)")
         .map_err(sql_error)?;
@@ -341,11 +378,9 @@ fn bind(params: Vec<SqlParam>) -> Vec<rusqlite::types::Value> {
 /// The SQL condition and ordering for a namespace and a visibility query.
 fn visibility_sql(
     namespace: &str,
-    query: &str,
+    filter: &Filter,
 ) -> Result<(String, String, Vec<rusqlite::types::Value>)> {
-    let filter =
-        parse_filter(query).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
-    let sql = to_sql(&filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+    let sql = to_sql(filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
     let mut condition = "namespace = ?".to_owned();
     if !sql.where_clause.is_empty() {
         condition.push_str(" AND ");
@@ -383,12 +418,16 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let tx = conn.unchecked_transaction().map_err(sql_error)?;
             let run = params![key.namespace, key.workflow_id, key.run_id];
-            tx.execute(
-                "DELETE FROM history WHERE execution = \
-                 (SELECT id FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?)",
-                run,
-            )
-            .map_err(sql_error)?;
+            for table in ["history", "search_attributes"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE execution = \
+                         (SELECT id FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?)"
+                    ),
+                    run,
+                )
+                .map_err(sql_error)?;
+            }
             tx.execute(
                 "DELETE FROM current_runs WHERE namespace = ? AND workflow_id = ? AND run_id = ?",
                 run,
@@ -532,11 +571,11 @@ impl Store for SqliteStore {
     async fn list_executions(
         &self,
         namespace: &str,
-        query: &str,
+        filter: &Filter,
         page_size: usize,
         page_token: &[u8],
     ) -> Result<Page> {
-        let (condition, order_by, mut values) = visibility_sql(namespace, query)?;
+        let (condition, order_by, mut values) = visibility_sql(namespace, filter)?;
         let offset = decode_offset(page_token)?;
         let page_size = page_size.clamp(1, 1000);
         values.push(rusqlite::types::Value::Integer(page_size as i64 + 1));
@@ -560,8 +599,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
-        let (condition, _, values) = visibility_sql(namespace, query)?;
+    async fn count_executions(&self, namespace: &str, filter: &Filter) -> Result<i64> {
+        let (condition, _, values) = visibility_sql(namespace, filter)?;
         self.read(move |conn| {
             let sql = format!("SELECT COUNT(*) FROM executions WHERE {condition}");
             conn.query_row(&sql, params_from_iter(values), |row| row.get(0))

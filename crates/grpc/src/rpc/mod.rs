@@ -5,6 +5,8 @@ pub(crate) mod activity_tasks;
 pub(crate) mod namespaces;
 pub(crate) mod reads;
 pub(crate) mod requests;
+pub(crate) mod reset;
+pub(crate) mod search_attributes;
 pub(crate) mod start;
 pub(crate) mod system;
 pub(crate) mod updates;
@@ -24,5 +26,6 @@ mod prelude {
 
     pub(crate) use crate::convert::*;
     pub(crate) use crate::error::to_status;
+    pub(crate) use crate::search::search_attributes;
     pub(crate) use crate::service::{Frontend, Reply, engine_result};
 }

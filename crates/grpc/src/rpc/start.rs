@@ -12,7 +12,8 @@ pub(crate) async fn start_workflow_execution(
     let r = request.into_inner();
     frontend.check_size("Input", r.input.as_ref())?;
     frontend.check_memo(r.memo.as_ref())?;
-    let start = start_request(r)?;
+    let namespace = engine_result(frontend.engine.namespace(&r.namespace))?;
+    let start = start_request(r, &namespace)?;
     let result = engine_result(frontend.engine.start_workflow(start).await)?;
     Ok(Response::new(ws::StartWorkflowExecutionResponse {
         run_id: result.run_id,
@@ -52,27 +53,31 @@ pub(crate) async fn signal_with_start_workflow_execution(
         &r.identity,
         &r.request_id,
     )?;
-    let mut start = start_request(ws::StartWorkflowExecutionRequest {
-        namespace: r.namespace,
-        workflow_id: r.workflow_id,
-        workflow_type: r.workflow_type,
-        task_queue: r.task_queue,
-        input: r.input,
-        workflow_execution_timeout: r.workflow_execution_timeout,
-        workflow_run_timeout: r.workflow_run_timeout,
-        workflow_task_timeout: r.workflow_task_timeout,
-        identity: r.identity,
-        request_id: r.request_id,
-        workflow_id_reuse_policy: r.workflow_id_reuse_policy,
-        workflow_id_conflict_policy: conflict_policy as i32,
-        retry_policy: r.retry_policy,
-        cron_schedule: r.cron_schedule,
-        memo: r.memo,
-        search_attributes: r.search_attributes,
-        header: r.header,
-        workflow_start_delay: r.workflow_start_delay,
-        ..Default::default()
-    })?;
+    let namespace = engine_result(frontend.engine.namespace(&r.namespace))?;
+    let mut start = start_request(
+        ws::StartWorkflowExecutionRequest {
+            namespace: r.namespace,
+            workflow_id: r.workflow_id,
+            workflow_type: r.workflow_type,
+            task_queue: r.task_queue,
+            input: r.input,
+            workflow_execution_timeout: r.workflow_execution_timeout,
+            workflow_run_timeout: r.workflow_run_timeout,
+            workflow_task_timeout: r.workflow_task_timeout,
+            identity: r.identity,
+            request_id: r.request_id,
+            workflow_id_reuse_policy: r.workflow_id_reuse_policy,
+            workflow_id_conflict_policy: conflict_policy as i32,
+            retry_policy: r.retry_policy,
+            cron_schedule: r.cron_schedule,
+            memo: r.memo,
+            search_attributes: r.search_attributes,
+            header: r.header,
+            workflow_start_delay: r.workflow_start_delay,
+            ..Default::default()
+        },
+        &namespace,
+    )?;
     start.signal = Some(signal);
     let result = engine_result(frontend.engine.start_workflow(start).await)?;
     Ok(Response::new(
@@ -84,7 +89,10 @@ pub(crate) async fn signal_with_start_workflow_execution(
     ))
 }
 
-fn start_request(r: ws::StartWorkflowExecutionRequest) -> Result<StartRequest, Status> {
+fn start_request(
+    r: ws::StartWorkflowExecutionRequest,
+    namespace: &keel_core::Namespace,
+) -> Result<StartRequest, Status> {
     if r.workflow_start_delay
         .as_ref()
         .is_some_and(|d| d.seconds > 0 || d.nanos > 0)
@@ -109,7 +117,7 @@ fn start_request(r: ws::StartWorkflowExecutionRequest) -> Result<StartRequest, S
         identity: r.identity,
         request_id: r.request_id,
         memo: memo(r.memo.as_ref()),
-        search_attributes: search_attributes(r.search_attributes.as_ref()),
+        search_attributes: search_attributes(r.search_attributes.as_ref(), namespace)?,
         header: header(r.header.as_ref()),
         retry_policy: retry_policy(r.retry_policy.as_ref())?,
         cron_schedule: r.cron_schedule,

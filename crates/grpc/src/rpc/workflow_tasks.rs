@@ -56,7 +56,10 @@ pub(crate) async fn respond_workflow_task_completed(
         None => None,
     };
     let completion = Completion {
-        commands: commands(&r.commands)?,
+        commands: commands(
+            &r.commands,
+            &engine_result(frontend.engine.namespace(&r.namespace))?,
+        )?,
         identity: r.identity,
         binary_checksum: r.binary_checksum,
         sdk_metadata: r.sdk_metadata.as_ref().map(encode),

@@ -17,6 +17,8 @@ mod namespaces;
 mod older_calls;
 mod python;
 mod queries;
+mod reset;
+mod search_attributes;
 mod signals;
 mod starts;
 mod updates;

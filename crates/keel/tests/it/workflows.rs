@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use temporalio_common::RetryPolicy;
+use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
@@ -81,6 +82,18 @@ impl TestActivities {
     #[activity]
     pub async fn add_one(_ctx: ActivityContext, n: u32) -> Result<u32, ActivityError> {
         Ok(n + 1)
+    }
+
+    /// Fails while its workflow id is marked broken (see [`break_for`]).
+    #[activity]
+    pub async fn mendable(ctx: ActivityContext, input: String) -> Result<String, ActivityError> {
+        let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
+        if BROKEN.lock().unwrap().contains(&workflow_id) {
+            return Err(ActivityError::application(ApplicationFailure::new(
+                "the activity is broken",
+            )));
+        }
+        Ok(format!("mended {input}"))
     }
 
     /// Fails its first two attempts.
@@ -366,7 +379,41 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<Parent>()
         .unwrap()
+        .register_workflow::<Labeled>()
+        .unwrap()
+        .register_workflow::<Mended>()
+        .unwrap()
         .register_activities(TestActivities)
+}
+
+/// Workflow ids whose `mendable` activity fails.
+static BROKEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Makes `workflow_id`'s `mendable` activity fail (`true`) or succeed.
+pub fn break_for(workflow_id: &str, broken: bool) {
+    let mut ids = BROKEN.lock().unwrap();
+    ids.retain(|id| id != workflow_id);
+    if broken {
+        ids.push(workflow_id.to_owned());
+    }
+}
+
+/// Runs the `mendable` activity once (no retries) and answers its result.
+#[workflow]
+#[derive(Default)]
+pub struct Mended;
+
+#[workflow_methods]
+impl Mended {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: String) -> WorkflowResult<String> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+            .retry_policy(retry(Duration::from_millis(100), 1))
+            .build();
+        Ok(ctx
+            .execute_activity(TestActivities::mendable, input, options)
+            .await?)
+    }
 }
 
 /// How often each workflow id's workflow code has panicked.
@@ -674,5 +721,37 @@ impl Parent {
                 Ok("left it running".to_owned())
             }
         }
+    }
+}
+
+pub const STAGE: SearchAttributeKey<String> = SearchAttributeKey::keyword("Stage");
+pub const SCORE: SearchAttributeKey<i64> = SearchAttributeKey::int("Score");
+pub const LABELS: SearchAttributeKey<Vec<String>> = SearchAttributeKey::keyword_list("Labels");
+
+/// Marks itself `Stage = working` with its score and labels, waits for `finish`, then
+/// marks itself `Stage = done` and unsets its score.
+#[workflow]
+#[derive(Default)]
+pub struct Labeled {
+    finished: bool,
+}
+
+#[workflow_methods]
+impl Labeled {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, score: i64) -> WorkflowResult<()> {
+        ctx.upsert_search_attributes([
+            STAGE.value_set("working".into()),
+            SCORE.value_set(score),
+            LABELS.value_set(vec!["new".into(), format!("score-{score}")]),
+        ]);
+        ctx.wait_condition(|s| s.finished).await?;
+        ctx.upsert_search_attributes([STAGE.value_set("done".into()), SCORE.value_unset()]);
+        Ok(())
+    }
+
+    #[signal]
+    pub fn finish(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.finished = true;
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use keel_core::reuse::CurrentRun;
-use keel_core::visibility::parse_filter;
+use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use tokio::sync::{broadcast, oneshot};
 use tokio_postgres::NoTls;
@@ -39,9 +39,10 @@ use crate::{Announcement, Error, ExecutionSummary, Page, Result, Store, Write};
 
 /// The schema, in PostgreSQL's dialect (see [`crate::migrate`]). Text columns use the "C"
 /// collation so that ordering and prefix matches compare bytes, as SQLite does.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"CREATE TABLE namespaces (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"CREATE TABLE namespaces (
         name TEXT COLLATE "C" PRIMARY KEY,
         data BYTEA NOT NULL
     );
@@ -76,7 +77,21 @@ const MIGRATIONS: &[Migration] = &[Migration {
         data BYTEA NOT NULL,
         PRIMARY KEY (execution, event_id)
     );"#,
-}];
+    },
+    Migration {
+        version: 2,
+        sql: r#"CREATE TABLE search_attributes (
+        execution BIGINT NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        int_value BIGINT,
+        real_value DOUBLE PRECISION,
+        text_value TEXT COLLATE "C"
+    );
+    CREATE INDEX search_attributes_by_execution ON search_attributes (execution);
+    CREATE INDEX search_attributes_by_text ON search_attributes (name, text_value);
+    CREATE INDEX search_attributes_by_int ON search_attributes (name, int_value);"#,
+    },
+];
 
 /// Serialises migrations of processes starting at once against one database.
 const MIGRATION_LOCK: i64 = 0x6b65_656c_0001;
@@ -274,10 +289,8 @@ fn summary_from_row(row: &tokio_postgres::Row) -> Result<ExecutionSummary> {
 }
 
 /// The SQL condition, ordering and values for a namespace and a visibility query.
-fn visibility_sql(namespace: &str, query: &str) -> Result<(String, String, Vec<SqlParam>)> {
-    let filter =
-        parse_filter(query).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
-    let sql = to_sql(&filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+fn visibility_sql(namespace: &str, filter: &Filter) -> Result<(String, String, Vec<SqlParam>)> {
+    let sql = to_sql(filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
     let mut condition = "namespace = $1::text".to_owned();
     if !sql.where_clause.is_empty() {
         condition.push_str(" AND ");
@@ -337,13 +350,17 @@ impl Store for PostgresStore {
         let tx = client.transaction().await.map_err(pg_error)?;
         let run: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&key.namespace, &key.workflow_id, &key.run_id];
-        tx.execute(
-            "DELETE FROM history WHERE execution = \
-             (SELECT id FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3)",
-            &run,
-        )
-        .await
-        .map_err(pg_error)?;
+        for table in ["history", "search_attributes"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE execution = \
+                     (SELECT id FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3)"
+                ),
+                &run,
+            )
+            .await
+            .map_err(pg_error)?;
+        }
         tx.execute(
             "DELETE FROM current_runs WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3",
             &run,
@@ -401,6 +418,7 @@ impl Store for PostgresStore {
         if let [write] = writes.as_slice()
             && write.expected_version.is_some()
             && write.make_current.is_none()
+            && write.search_index().is_none()
         {
             return update_execution(&client, write, &self.inner.origin).await;
         }
@@ -500,11 +518,11 @@ impl Store for PostgresStore {
     async fn list_executions(
         &self,
         namespace: &str,
-        query: &str,
+        filter: &Filter,
         page_size: usize,
         page_token: &[u8],
     ) -> Result<Page> {
-        let (condition, order_by, mut values) = visibility_sql(namespace, query)?;
+        let (condition, order_by, mut values) = visibility_sql(namespace, filter)?;
         let offset = decode_offset(page_token)?;
         let page_size = page_size.clamp(1, 1000);
         let limit_at = values.len() + 1;
@@ -527,8 +545,8 @@ impl Store for PostgresStore {
         Ok(page(executions, offset, page_size))
     }
 
-    async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
-        let (condition, _, values) = visibility_sql(namespace, query)?;
+    async fn count_executions(&self, namespace: &str, filter: &Filter) -> Result<i64> {
+        let (condition, _, values) = visibility_sql(namespace, filter)?;
         let sql = format!("SELECT COUNT(*) FROM executions WHERE {condition}");
         let client = self.client().await?;
         let row = client

@@ -50,7 +50,8 @@ pub(super) async fn apply_write(
         }
     }
     if write.expected_version.is_some() {
-        return update_execution(tx, write, origin).await;
+        update_execution(tx, write, origin).await?;
+        return index_search_attributes(tx, write).await;
     }
     let insert = tx
         .prepare_cached(
@@ -108,6 +109,7 @@ pub(super) async fn apply_write(
     if let Some(message) = &write.announcement {
         notify(tx, origin, message).await?;
     }
+    index_search_attributes(tx, write).await?;
     Ok(())
 }
 
@@ -176,6 +178,50 @@ pub(super) async fn update_execution(
             key.run_id
         )));
     }
+    Ok(())
+}
+
+/// Replaces the run's rows in `search_attributes` when the write changes its attributes.
+async fn index_search_attributes(
+    tx: &deadpool_postgres::Transaction<'_>,
+    write: &Write,
+) -> Result<()> {
+    let Some(rows) = write.search_index() else {
+        return Ok(());
+    };
+    let key = &write.execution.key;
+    let statement = tx
+        .prepare_cached(
+            "WITH run AS (
+                SELECT id FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3
+            ), cleared AS (
+                DELETE FROM search_attributes WHERE execution = (SELECT id FROM run)
+            )
+            INSERT INTO search_attributes (execution, name, int_value, real_value, text_value)
+            SELECT run.id, v.name, v.int_value, v.real_value, v.text_value
+            FROM run, UNNEST($4::text[], $5::int8[], $6::float8[], $7::text[])
+                AS v (name, int_value, real_value, text_value)",
+        )
+        .await
+        .map_err(pg_error)?;
+    let names: Vec<&str> = rows.iter().map(|row| row.name.as_str()).collect();
+    let ints: Vec<Option<i64>> = rows.iter().map(|row| row.int_value).collect();
+    let reals: Vec<Option<f64>> = rows.iter().map(|row| row.real_value).collect();
+    let texts: Vec<Option<&str>> = rows.iter().map(|row| row.text_value.as_deref()).collect();
+    tx.execute(
+        &statement,
+        &[
+            &key.namespace,
+            &key.workflow_id,
+            &key.run_id,
+            &names,
+            &ints,
+            &reals,
+            &texts,
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     Ok(())
 }
 

@@ -25,7 +25,8 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keel_core::reuse::CurrentRun;
-use keel_core::visibility::parse_rfc3339_nanos;
+use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, SearchValue};
+use keel_core::visibility::{Filter, parse_filter, parse_rfc3339_nanos};
 use keel_core::{
     Blob, BlobMap, Event, Execution, ExecutionKey, Namespace, StartParams, Status, Time,
 };
@@ -48,7 +49,8 @@ pub async fn run_all(store: &dyn Store) {
     running_executions(store).await;
     list_filters(store).await;
     list_pagination(store).await;
-    invalid_queries(store).await;
+    untranslatable_filters(store).await;
+    search_attribute_filters(store).await;
     namespace_isolation(store).await;
     concurrent_commits(store).await;
     deletion(store).await;
@@ -80,7 +82,10 @@ pub async fn deletion(store: &dyn Store) {
         "deleting a run that does not exist",
     );
     assert_eq!(
-        ok(store.count_executions(&ns, "").await, "count after delete"),
+        ok(
+            store.count_executions(&ns, &filter("")).await,
+            "count after delete"
+        ),
         1,
         "store conformance: a deleted run must not be listed"
     );
@@ -818,7 +823,7 @@ pub async fn list_filters(store: &dyn Store) {
             summaries.iter().filter(|s| keep(s)).cloned().collect();
         sort_summaries(&mut want, oldest_first);
         let page = ok(
-            store.list_executions(&ns, query, 1000, &[]).await,
+            store.list_executions(&ns, &filter(query), 1000, &[]).await,
             &format!("list_executions({query:?})"),
         );
         assert_eq!(
@@ -839,7 +844,7 @@ pub async fn list_filters(store: &dyn Store) {
         );
         assert_eq!(
             ok(
-                store.count_executions(&ns, query).await,
+                store.count_executions(&ns, &filter(query)).await,
                 &format!("count_executions({query:?})")
             ),
             want.len() as i64,
@@ -847,7 +852,10 @@ pub async fn list_filters(store: &dyn Store) {
         );
     }
     assert_eq!(
-        ok(store.count_executions(&ns, "").await, "count_executions"),
+        ok(
+            store.count_executions(&ns, &filter("")).await,
+            "count_executions"
+        ),
         summaries.len() as i64,
         "store conformance: a query that looks like SQL injection must not change anything"
     );
@@ -909,7 +917,7 @@ pub async fn list_pagination(store: &dyn Store) {
         want.sort_by(order);
         assert_eq!(
             ok(
-                store.list_executions(&ns, query, 1000, &[]).await,
+                store.list_executions(&ns, &filter(query), 1000, &[]).await,
                 "list_executions"
             )
             .executions,
@@ -929,7 +937,9 @@ pub async fn list_pagination(store: &dyn Store) {
                      reach an empty page token after {pages} pages"
                 );
                 let page: Page = ok(
-                    store.list_executions(&ns, query, page_size, &token).await,
+                    store
+                        .list_executions(&ns, &filter(query), page_size, &token)
+                        .await,
                     &format!("list_executions({query:?}, page size {page_size}) with a page token"),
                 );
                 assert!(
@@ -953,7 +963,7 @@ pub async fn list_pagination(store: &dyn Store) {
     }
     for token in [b"garbage".to_vec(), vec![0xff; 12]] {
         let message = refused(
-            store.list_executions(&ns, "", 5, &token).await,
+            store.list_executions(&ns, &filter(""), 5, &token).await,
             &["InvalidArgument"],
             &format!("list_executions with the invalid page token {token:?}"),
         );
@@ -964,39 +974,138 @@ pub async fn list_pagination(store: &dyn Store) {
     }
 }
 
-/// A query that does not parse, or names what does not exist, is refused with
-/// InvalidArgument and a message naming the problem.
-pub async fn invalid_queries(store: &dyn Store) {
+/// A filter the store cannot answer (an operator a search attribute's type does not have)
+/// is refused with InvalidArgument naming the problem.
+pub async fn untranslatable_filters(store: &dyn Store) {
     let ns = new_namespace(store, "badquery").await;
     create_run(store, run_key(&ns, "wf", "run-1"), "flow", "q", at(1)).await;
     let cases = [
-        ("WorkflowType = ", "WorkflowType"),
-        ("ExecutionStatus = 'Sleeping'", "Sleeping"),
-        ("NoSuchAttribute = 'x'", "NoSuchAttribute"),
-        ("StartTime > 'yesterday'", "yesterday"),
-        ("WorkflowType = 'flow' garbage", "garbage"),
-        ("(WorkflowType = 'flow'", "')'"),
-        ("ORDER BY Bogus", "Bogus"),
+        ("Tags > 'a'", "Tags"),
+        ("Notes IN ('a')", "Notes"),
+        ("Done BETWEEN false AND true", "Done"),
     ];
     for (query, problem) in cases {
         let listed = refused(
-            store.list_executions(&ns, query, 10, &[]).await,
+            store.list_executions(&ns, &filter(query), 10, &[]).await,
             &["InvalidArgument"],
-            &format!("list_executions with the invalid query {query:?}"),
+            &format!("list_executions with the untranslatable filter {query:?}"),
         );
         let counted = refused(
-            store.count_executions(&ns, query).await,
+            store.count_executions(&ns, &filter(query)).await,
             &["InvalidArgument"],
-            &format!("count_executions with the invalid query {query:?}"),
+            &format!("count_executions with the untranslatable filter {query:?}"),
         );
         for message in [listed, counted] {
             assert!(
                 message.contains(problem),
-                "store conformance: the refusal of the query {query:?} must name the problem \
+                "store conformance: the refusal of the filter {query:?} must name the problem \
                  ({problem}); it says {message:?}"
             );
         }
     }
+}
+
+/// Custom search attributes of every type filter as Temporal's do, follow upserts, and go
+/// with a deleted run.
+pub async fn search_attribute_filters(store: &dyn Store) {
+    let ns = new_namespace(store, "search").await;
+    let attributes = |color: &str, size: i64, tags: &[&str], notes: &str| {
+        SearchAttributes::from([
+            keyword("Color", color),
+            typed("Size", SearchValue::Int(size)),
+            typed(
+                "Tags",
+                SearchValue::KeywordList(tags.iter().map(|t| t.to_string()).collect()),
+            ),
+            typed("Notes", SearchValue::Text(notes.into())),
+            typed("Weight", SearchValue::Double(size as f64 / 2.0)),
+            typed("Done", SearchValue::Bool(size > 2)),
+            typed("Due", SearchValue::Datetime(at(size).0)),
+        ])
+    };
+    let red = started_with(
+        run_key(&ns, "red", "run-1"),
+        attributes("red", 3, &["a", "b"], "The quick brown fox"),
+        at(1),
+    );
+    let blue = started_with(
+        run_key(&ns, "blue", "run-1"),
+        attributes("blue", 1, &["b"], "lazy dog"),
+        at(2),
+    );
+    let bare = started_with(
+        run_key(&ns, "bare", "run-1"),
+        SearchAttributes::new(),
+        at(3),
+    );
+    let writes =
+        [&red, &blue, &bare].map(|(execution, events)| create_write(execution, events, Some(None)));
+    ok(
+        store.commit(writes.to_vec()).await,
+        "creating runs with search attributes",
+    );
+    expect_matches(store, &ns, "Color = 'red'", &["red"]).await;
+    expect_matches(store, &ns, "Color != 'red'", &["blue"]).await;
+    expect_matches(
+        store,
+        &ns,
+        "Color IN ('red', 'blue') AND Size >= 2",
+        &["red"],
+    )
+    .await;
+    expect_matches(store, &ns, "Color STARTS_WITH 'bl'", &["blue"]).await;
+    expect_matches(store, &ns, "Size BETWEEN 1 AND 3", &["red", "blue"]).await;
+    expect_matches(store, &ns, "Size IS NULL", &["bare"]).await;
+    expect_matches(store, &ns, "Size IS NOT NULL", &["red", "blue"]).await;
+    expect_matches(store, &ns, "Tags = 'b'", &["red", "blue"]).await;
+    expect_matches(store, &ns, "Tags != 'a'", &["blue", "bare"]).await;
+    expect_matches(store, &ns, "Tags IN ('a', 'z')", &["red"]).await;
+    expect_matches(store, &ns, "Tags NOT IN ('b')", &["bare"]).await;
+    expect_matches(store, &ns, "Notes = 'QUICK cat'", &["red"]).await;
+    expect_matches(store, &ns, "Notes != 'dog'", &["red", "bare"]).await;
+    expect_matches(store, &ns, "Weight > 1.0", &["red"]).await;
+    expect_matches(store, &ns, "Done = true", &["red"]).await;
+    expect_matches(store, &ns, "Due < '2024-01-01T00:00:02Z'", &["blue"]).await;
+    // The listing returns what the run carries.
+    let page = ok(
+        store
+            .list_executions(&ns, &filter("Color = 'red'"), 10, &[])
+            .await,
+        "list_executions",
+    );
+    assert_eq!(
+        page.executions[0].search_attributes, red.0.search_attributes,
+        "store conformance: a listed run must carry its search attributes"
+    );
+
+    // An upsert changes what filters see: blue becomes red-ish and loses its size.
+    let (upserted, events) = search_attributes_upserted(
+        &blue.0,
+        SearchAttributes::from([
+            keyword("Color", "purple"),
+            (
+                "Size".to_owned(),
+                SearchAttribute {
+                    payload: Blob(b"null".to_vec()),
+                    value: None,
+                },
+            ),
+        ]),
+        at(4),
+    );
+    ok(
+        store
+            .commit(vec![update_write(&blue.0, &upserted, &events)])
+            .await,
+        "an upsert of search attributes",
+    );
+    expect_matches(store, &ns, "Color = 'purple'", &["blue"]).await;
+    expect_matches(store, &ns, "Color = 'blue'", &[]).await;
+    expect_matches(store, &ns, "Size IS NULL", &["blue", "bare"]).await;
+    expect_matches(store, &ns, "Tags = 'b'", &["red", "blue"]).await;
+
+    ok(store.delete_execution(&red.0.key).await, "deleting a run");
+    expect_matches(store, &ns, "Tags = 'a'", &[]).await;
 }
 
 /// Namespaces keep executions apart even with equal workflow and run ids.
@@ -1040,7 +1149,7 @@ pub async fn namespace_isolation(store: &dyn Store) {
         for query in ["", "WorkflowType = 'alpha' OR WorkflowType = 'beta'"] {
             assert_eq!(
                 ok(
-                    store.list_executions(ns, query, 1000, &[]).await,
+                    store.list_executions(ns, &filter(query), 1000, &[]).await,
                     "list_executions"
                 )
                 .executions,
@@ -1049,7 +1158,10 @@ pub async fn namespace_isolation(store: &dyn Store) {
                  namespace's runs"
             );
             assert_eq!(
-                ok(store.count_executions(ns, query).await, "count_executions"),
+                ok(
+                    store.count_executions(ns, &filter(query)).await,
+                    "count_executions"
+                ),
                 want.len() as i64,
                 "store conformance: count_executions({ns:?}, {query:?}) must count only that \
                  namespace's runs"
@@ -1058,7 +1170,7 @@ pub async fn namespace_isolation(store: &dyn Store) {
         assert_eq!(
             ok(
                 store
-                    .count_executions(ns, &format!("WorkflowType = '{other_type}'"))
+                    .count_executions(ns, &filter(&format!("WorkflowType = '{other_type}'")))
                     .await,
                 "count_executions"
             ),
@@ -1085,7 +1197,9 @@ pub async fn namespace_isolation(store: &dyn Store) {
     }
     let nowhere = unique("iso-none");
     let page = ok(
-        store.list_executions(&nowhere, "", 1000, &[]).await,
+        store
+            .list_executions(&nowhere, &filter(""), 1000, &[])
+            .await,
         "list_executions of an unknown namespace",
     );
     assert!(
@@ -1095,7 +1209,7 @@ pub async fn namespace_isolation(store: &dyn Store) {
     );
     assert_eq!(
         ok(
-            store.count_executions(&nowhere, "").await,
+            store.count_executions(&nowhere, &filter("")).await,
             "count_executions"
         ),
         0,
@@ -1176,12 +1290,15 @@ pub async fn concurrent_commits(store: &dyn Store) {
         assert_stored(store, run, "a run created concurrently with 49 others").await;
     }
     assert_eq!(
-        ok(store.count_executions(&ns, "").await, "count_executions"),
+        ok(
+            store.count_executions(&ns, &filter("")).await,
+            "count_executions"
+        ),
         50,
         "store conformance: every one of 50 concurrent creates must be counted"
     );
     let listed = ok(
-        store.list_executions(&ns, "", 1000, &[]).await,
+        store.list_executions(&ns, &filter(""), 1000, &[]).await,
         "list_executions",
     );
     let keys: BTreeSet<ExecutionKey> = listed.executions.into_iter().map(|s| s.key).collect();
@@ -1321,7 +1438,10 @@ pub async fn concurrent_tasks(store: Arc<dyn Store>) {
     }
     for (query, want) in [("", 50), ("ExecutionStatus = 'Terminated'", 50)] {
         assert_eq!(
-            ok(store.count_executions(&ns, query).await, "count_executions"),
+            ok(
+                store.count_executions(&ns, &filter(query)).await,
+                "count_executions"
+            ),
             want,
             "store conformance: count_executions({query:?}) after 50 parallel tasks"
         );
@@ -1502,7 +1622,7 @@ pub async fn check_sample(store: &dyn Store, sample: &Sample) {
     sort_summaries(&mut want, false);
     assert_eq!(
         ok(
-            store.list_executions(ns, "", 1000, &[]).await,
+            store.list_executions(ns, &filter(""), 1000, &[]).await,
             "list_executions"
         )
         .executions,
@@ -1558,6 +1678,7 @@ fn namespace_named(name: &str) -> Namespace {
         retention: Duration::from_secs(24 * 3600),
         data: BTreeMap::from([("purpose".to_owned(), "conformance".to_owned())]),
         created: at(0),
+        search_attributes: Default::default(),
     }
 }
 
@@ -1591,6 +1712,97 @@ impl Run {
     }
 }
 
+/// Lists and counts with `query`, expecting exactly the workflow ids `want`.
+async fn expect_matches(store: &dyn Store, ns: &str, query: &str, want: &[&str]) {
+    let page = ok(
+        store.list_executions(ns, &filter(query), 100, &[]).await,
+        &format!("list_executions({query:?})"),
+    );
+    let mut got: Vec<&str> = page
+        .executions
+        .iter()
+        .map(|s| s.key.workflow_id.as_str())
+        .collect();
+    got.sort();
+    let mut want = want.to_vec();
+    want.sort();
+    assert_eq!(got, want, "store conformance: list_executions({query:?})");
+    assert_eq!(
+        ok(
+            store.count_executions(ns, &filter(query)).await,
+            "count_executions"
+        ),
+        want.len() as i64,
+        "store conformance: count_executions({query:?})"
+    );
+}
+
+/// The search attributes the suite's namespaces know, for parsing its filters.
+fn suite_attribute(name: &str) -> Option<SearchAttributeType> {
+    Some(match name {
+        "CustomKeyword" | "Color" => SearchAttributeType::Keyword,
+        "Size" => SearchAttributeType::Int,
+        "Tags" => SearchAttributeType::KeywordList,
+        "Notes" => SearchAttributeType::Text,
+        "Weight" => SearchAttributeType::Double,
+        "Done" => SearchAttributeType::Bool,
+        "Due" => SearchAttributeType::Datetime,
+        _ => return None,
+    })
+}
+
+fn filter(query: &str) -> Filter {
+    parse_filter(query, &suite_attribute)
+        .unwrap_or_else(|e| panic!("suite bug: the filter {query:?} does not parse: {e}"))
+}
+
+fn typed(name: &str, value: SearchValue) -> (String, SearchAttribute) {
+    (
+        name.to_owned(),
+        SearchAttribute {
+            payload: Blob(format!("{value:?}").into_bytes()),
+            value: Some(value),
+        },
+    )
+}
+
+fn keyword(name: &str, value: &str) -> (String, SearchAttribute) {
+    typed(name, SearchValue::Keyword(value.to_owned()))
+}
+
+/// A new run with these search attributes.
+fn started_with(
+    key: ExecutionKey,
+    search_attributes: SearchAttributes,
+    now: Time,
+) -> (Execution, Vec<Event>) {
+    let params = StartParams {
+        workflow_type: "searched".into(),
+        task_queue: "q".into(),
+        request_id: format!("request-{}-{}", key.workflow_id, key.run_id),
+        search_attributes,
+        ..StartParams::default()
+    };
+    let (execution, outcome) =
+        Execution::start(key, params, now).expect("suite bug: the core refused a start");
+    (execution, outcome.events)
+}
+
+/// The pending workflow task starts and completes with an upsert of search attributes.
+fn search_attributes_upserted(
+    execution: &Execution,
+    upsert: SearchAttributes,
+    now: Time,
+) -> (Execution, Vec<Event>) {
+    completed_with(
+        execution,
+        keel_core::Command::UpsertSearchAttributes {
+            search_attributes: upsert,
+        },
+        now,
+    )
+}
+
 /// A new run and its first events, as [`Execution::start`] makes them.
 fn started(
     key: ExecutionKey,
@@ -1605,10 +1817,7 @@ fn started(
         identity: "conformance".into(),
         request_id: format!("request-{}-{}", key.workflow_id, key.run_id),
         memo: BlobMap::from([("note".to_owned(), Blob(key.run_id.as_bytes().to_vec()))]),
-        search_attributes: BlobMap::from([(
-            "CustomKeyword".to_owned(),
-            Blob(workflow_type.as_bytes().to_vec()),
-        )]),
+        search_attributes: SearchAttributes::from([keyword("CustomKeyword", workflow_type)]),
         ..StartParams::default()
     };
     let (execution, outcome) =
@@ -1621,6 +1830,23 @@ fn started(
 /// failing task would not do: retries after the first failure are transient and write
 /// nothing.)
 fn task_retried(execution: &Execution, now: Time) -> (Execution, Vec<Event>) {
+    completed_with(
+        execution,
+        keel_core::Command::StartTimer {
+            timer_id: format!("timer-{}", execution.next_event_id),
+            start_to_fire_timeout: std::time::Duration::from_secs(3600),
+        },
+        now,
+    )
+}
+
+/// The pending workflow task starts and completes with `command`, and a new task is
+/// scheduled.
+fn completed_with(
+    execution: &Execution,
+    command: keel_core::Command,
+    now: Time,
+) -> (Execution, Vec<Event>) {
     let mut next = execution.clone();
     let task = next
         .workflow_task
@@ -1637,10 +1863,7 @@ fn task_retried(execution: &Execution, now: Time) -> (Execution, Vec<Event>) {
         .expect("suite bug: the task did not start")
         .event_id;
     let completion = keel_core::Completion {
-        commands: vec![keel_core::Command::StartTimer {
-            timer_id: format!("timer-{}", next.next_event_id),
-            start_to_fire_timeout: std::time::Duration::from_secs(3600),
-        }],
+        commands: vec![command],
         identity: "worker".into(),
         force_create_new_workflow_task: true,
         ..Default::default()

@@ -1,0 +1,285 @@
+//! Reset: a new run of a workflow that picks up a run's history at one of its workflow
+//! tasks, so the workflow code decides again from there (after a bug fix, or once what made
+//! an activity fail is mended).
+//!
+//! The new run's history is the base run's events up to that workflow task's started
+//! event, then a WorkflowTaskFailed with cause RESET_WORKFLOW (naming both runs), then the
+//! signals the base run received after the reset point (so no signal is lost), then a new
+//! workflow task. A worker replays the copied events and carries on from the failed task.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::Rejection;
+use crate::event::{Event, EventKind, WorkflowStarted};
+use crate::execution::Execution;
+use crate::start::NewRun;
+use crate::transition::{Outcome, Tx};
+use crate::types::{ExecutionKey, Failure, FailureInfo, Time};
+
+/// Temporal's WorkflowTaskFailedCause RESET_WORKFLOW.
+pub const RESET_WORKFLOW_CAUSE: i32 = 20;
+/// The identity Temporal writes on the events a reset itself records.
+pub const RESET_IDENTITY: &str = "history-service";
+
+/// What a reset asks for, with the ids the engine chose.
+#[derive(Clone, Debug)]
+pub struct ResetRequest {
+    /// A WorkflowTaskCompleted, WorkflowTaskFailed, WorkflowTaskTimedOut or
+    /// WorkflowTaskStarted event of the base run.
+    pub workflow_task_finish_event_id: i64,
+    pub reason: String,
+    pub request_id: String,
+    pub new_run_id: String,
+    /// The id a successor of the new run would get.
+    pub next_run_id: String,
+    /// Copy the signals received after the reset point into the new run.
+    pub reapply_signals: bool,
+}
+
+impl Execution {
+    /// The new run a reset of this run (whose whole history is `history`) starts, with its
+    /// events. This run is left as it is: closing it, when it still runs, is the caller's.
+    pub fn reset(
+        &self,
+        history: &[Event],
+        request: ResetRequest,
+        now: Time,
+    ) -> Result<(Execution, Outcome), Rejection> {
+        let started_event_id = reset_point(history, request.workflow_task_finish_event_id)?;
+        let prefix = &history[..started_event_id as usize];
+        refuse_open_work(prefix, request.workflow_task_finish_event_id)?;
+        let EventKind::WorkflowExecutionStarted(started) = &prefix[0].kind else {
+            return Err(Rejection::InvalidArgument(
+                "the run's history does not begin with its start".into(),
+            ));
+        };
+        let started: WorkflowStarted = (**started).clone();
+        let key = ExecutionKey {
+            run_id: request.new_run_id.clone(),
+            ..self.key.clone()
+        };
+        let run_timeout = started.workflow_run_timeout;
+        let mut run = Execution::new_run(
+            key,
+            started,
+            now,
+            NewRun {
+                start_request_id: request.request_id.clone(),
+                run_expiration: (!run_timeout.is_zero()).then(|| now.plus(run_timeout)),
+                execution_expiration: self.execution_expiration,
+                next_run_id: request.next_run_id.clone(),
+                first_workflow_task_at: None,
+            },
+        );
+        run.parent = self.parent.clone();
+        let mut outcome = Outcome::default();
+        for event in prefix {
+            replay(&mut run, event);
+            run.history_size_bytes += event.stored_size();
+            outcome.events.push(event.clone());
+        }
+        run.next_event_id = started_event_id + 1;
+
+        let mut tx = Tx::new(&mut run, now);
+        tx.append(EventKind::WorkflowTaskFailed {
+            scheduled_event_id: started_event_id - 1,
+            started_event_id,
+            cause: RESET_WORKFLOW_CAUSE,
+            failure: Some(Failure {
+                message: request.reason.clone(),
+                source: String::new(),
+                info: FailureInfo::Reset,
+                cause: None,
+                original: None,
+            }),
+            identity: RESET_IDENTITY.into(),
+            base_run_id: self.key.run_id.clone(),
+            new_run_id: request.new_run_id.clone(),
+        });
+        if request.reapply_signals {
+            for event in &history[started_event_id as usize..] {
+                if let EventKind::WorkflowExecutionSignaled { .. } = &event.kind {
+                    tx.append(event.kind.clone());
+                }
+            }
+        }
+        tx.schedule_workflow_task();
+        let Outcome { events, effects } = tx.finish();
+        outcome.events.extend(events);
+        outcome.effects = effects;
+        Ok((run, outcome))
+    }
+
+    /// Terminates this run because a reset replaces it with `replacement`, which the engine
+    /// creates in the same commit.
+    pub fn terminate_for_reset(
+        &mut self,
+        replacement: ResetRun,
+        now: Time,
+    ) -> Result<Outcome, Rejection> {
+        let reason = format!("reset to run {}", replacement.execution.key.run_id);
+        let mut outcome = self.terminate(&reason, None, RESET_IDENTITY, now)?;
+        outcome
+            .effects
+            .push(crate::transition::Effect::StartResetRun(Box::new(
+                replacement,
+            )));
+        Ok(outcome)
+    }
+}
+
+/// The run a reset creates, and its first events and effects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResetRun {
+    pub execution: Execution,
+    pub outcome: Outcome,
+}
+
+/// The started event of the workflow task `event_id` names: the last event kept.
+fn reset_point(history: &[Event], event_id: i64) -> Result<i64, Rejection> {
+    let event = usize::try_from(event_id - 1)
+        .ok()
+        .and_then(|index| history.get(index))
+        .filter(|event| event.id == event_id)
+        .ok_or_else(|| {
+            Rejection::InvalidArgument(format!(
+                "the run has no event {event_id} to reset to (its history has {} events)",
+                history.len()
+            ))
+        })?;
+    let started_event_id = match &event.kind {
+        EventKind::WorkflowTaskCompleted {
+            started_event_id, ..
+        }
+        | EventKind::WorkflowTaskFailed {
+            started_event_id, ..
+        }
+        | EventKind::WorkflowTaskTimedOut {
+            started_event_id, ..
+        } => *started_event_id,
+        EventKind::WorkflowTaskStarted { .. } => event_id,
+        other => {
+            return Err(Rejection::InvalidArgument(format!(
+                "event {event_id} is a {}; a reset point is a WorkflowTaskCompleted, \
+                 WorkflowTaskFailed, WorkflowTaskTimedOut or WorkflowTaskStarted event",
+                other.name()
+            )));
+        }
+    };
+    if started_event_id < 3 {
+        return Err(Rejection::InvalidArgument(format!(
+            "the workflow task of event {event_id} never started; pick one that did"
+        )));
+    }
+    Ok(started_event_id)
+}
+
+/// Refuses a reset point where work the workflow started is still in flight: the new run
+/// would have to take it over, which Keel does not do yet.
+fn refuse_open_work(prefix: &[Event], point: i64) -> Result<(), Rejection> {
+    let mut activities = BTreeSet::new();
+    let mut timers = BTreeMap::new();
+    let mut others = BTreeMap::new();
+    for event in prefix {
+        match &event.kind {
+            EventKind::ActivityTaskScheduled(_) => {
+                activities.insert(event.id);
+            }
+            EventKind::ActivityTaskCompleted {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskFailed {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskTimedOut {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskCanceled {
+                scheduled_event_id, ..
+            } => {
+                activities.remove(scheduled_event_id);
+            }
+            EventKind::TimerStarted { timer_id, .. } => {
+                timers.insert(timer_id.clone(), event.id);
+            }
+            EventKind::TimerFired { timer_id, .. } | EventKind::TimerCanceled { timer_id, .. } => {
+                timers.remove(timer_id);
+            }
+            EventKind::StartChildWorkflowExecutionInitiated(_)
+            | EventKind::SignalExternalWorkflowExecutionInitiated(_)
+            | EventKind::RequestCancelExternalWorkflowExecutionInitiated(_) => {
+                others.insert(event.id, event.kind.name());
+            }
+            EventKind::StartChildWorkflowExecutionFailed {
+                initiated_event_id, ..
+            }
+            | EventKind::ChildWorkflowExecutionClosed {
+                initiated_event_id, ..
+            }
+            | EventKind::ExternalWorkflowExecutionSignaled {
+                initiated_event_id, ..
+            }
+            | EventKind::SignalExternalWorkflowExecutionFailed {
+                initiated_event_id, ..
+            }
+            | EventKind::ExternalWorkflowExecutionCancelRequested {
+                initiated_event_id, ..
+            }
+            | EventKind::RequestCancelExternalWorkflowExecutionFailed {
+                initiated_event_id, ..
+            } => {
+                others.remove(initiated_event_id);
+            }
+            EventKind::WorkflowExecutionUpdateAccepted { .. } => {
+                others.insert(event.id, event.kind.name());
+            }
+            EventKind::WorkflowExecutionUpdateCompleted {
+                accepted_event_id, ..
+            } => {
+                others.remove(accepted_event_id);
+            }
+            _ => {}
+        }
+    }
+    let open = activities
+        .first()
+        .map(|id| format!("the activity scheduled at event {id}"))
+        .or_else(|| {
+            timers
+                .iter()
+                .next()
+                .map(|(timer, id)| format!("timer '{timer}' (started at event {id})"))
+        })
+        .or_else(|| {
+            others
+                .iter()
+                .next()
+                .map(|(id, name)| format!("the {name} at event {id}"))
+        });
+    match open {
+        None => Ok(()),
+        Some(open) => Err(Rejection::InvalidArgument(format!(
+            "cannot reset to event {point}: {open} is still in flight there, and a reset run \
+             does not take over work in flight; pick a workflow task before it began or after \
+             it ended"
+        ))),
+    }
+}
+
+/// What a copied event leaves in the new run's state. Work in flight is refused before, so
+/// only the run-wide values remain.
+fn replay(run: &mut Execution, event: &Event) {
+    match &event.kind {
+        EventKind::UpsertWorkflowSearchAttributes {
+            search_attributes, ..
+        } => crate::search::merge(&mut run.search_attributes, search_attributes),
+        EventKind::WorkflowPropertiesModified { upserted_memo, .. } => {
+            crate::commands::merge(&mut run.memo, upserted_memo)
+        }
+        EventKind::WorkflowExecutionCancelRequested { .. } => run.cancel_requested = true,
+        EventKind::WorkflowTaskStarted { identity, .. } => {
+            run.last_worker_identity = identity.clone();
+        }
+        _ => {}
+    }
+}

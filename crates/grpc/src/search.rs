@@ -1,0 +1,120 @@
+//! Search attributes on the wire: payloads checked against the types a namespace knows and
+//! decoded for the index, then stored with their type in the payload's `type` metadata (as
+//! Temporal returns them, so the SDKs' typed search attributes decode them).
+
+use keel_core::Namespace;
+use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, SearchValue};
+use keel_core::visibility::parse_rfc3339_nanos;
+use temporalio_protos::temporal::api::common::v1 as common;
+use tonic::Status;
+
+use crate::convert::{encode, to_payload_map};
+
+/// The search attributes of a request. Each must be one the namespace knows, with a value
+/// of its type; otherwise InvalidArgument names the attribute and nothing is stored.
+pub fn search_attributes(
+    value: Option<&common::SearchAttributes>,
+    namespace: &Namespace,
+) -> Result<SearchAttributes, Status> {
+    let Some(value) = value else {
+        return Ok(SearchAttributes::new());
+    };
+    let mut attributes = SearchAttributes::new();
+    for (name, payload) in &value.indexed_fields {
+        let kind = namespace.search_attribute_type(name).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "Namespace {} has no mapping defined for search attribute {name}",
+                namespace.name
+            ))
+        })?;
+        let value = decode(payload, kind).map_err(|why| {
+            Status::invalid_argument(format!(
+                "invalid value for search attribute {name} of type {}: {why}",
+                kind.name()
+            ))
+        })?;
+        let mut payload = payload.clone();
+        payload
+            .metadata
+            .insert("type".into(), kind.name().as_bytes().to_vec());
+        attributes.insert(
+            name.clone(),
+            SearchAttribute {
+                payload: encode(&payload),
+                value,
+            },
+        );
+    }
+    Ok(attributes)
+}
+
+pub fn to_search_attributes(attributes: &SearchAttributes) -> common::SearchAttributes {
+    let payloads = attributes
+        .iter()
+        .map(|(name, attribute)| (name.clone(), attribute.payload.clone()))
+        .collect();
+    common::SearchAttributes {
+        indexed_fields: to_payload_map(&payloads),
+    }
+}
+
+/// A payload's value as `kind`; `None` for null, empty or an empty list (which unset the
+/// attribute).
+fn decode(
+    payload: &common::Payload,
+    kind: SearchAttributeType,
+) -> Result<Option<SearchValue>, String> {
+    let metadata = |key: &str| {
+        payload
+            .metadata
+            .get(key)
+            .map(|v| String::from_utf8_lossy(v))
+    };
+    if let Some(sent) = metadata("type")
+        && !sent.is_empty()
+        && sent != kind.name()
+    {
+        return Err(format!("the payload says it is a {sent}"));
+    }
+    match metadata("encoding").as_deref() {
+        // An upsert unsets an attribute with a null or an empty payload.
+        Some("binary/null") => return Ok(None),
+        None if payload.data.is_empty() => return Ok(None),
+        Some("json/plain") => {}
+        other => {
+            return Err(format!(
+                "expected a json/plain payload, got encoding {}",
+                other.unwrap_or("(none)")
+            ));
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&payload.data).map_err(|e| format!("not JSON: {e}"))?;
+    let shown = || String::from_utf8_lossy(&payload.data).into_owned();
+    use SearchAttributeType as T;
+    use serde_json::Value as J;
+    Ok(Some(match (kind, json) {
+        (_, J::Null) => return Ok(None),
+        (T::Keyword, J::String(s)) => SearchValue::Keyword(s),
+        (T::Text, J::String(s)) => SearchValue::Text(s),
+        (T::KeywordList, J::String(s)) => SearchValue::KeywordList(vec![s]),
+        (T::KeywordList, J::Array(items)) => {
+            let keywords = items
+                .into_iter()
+                .map(|item| match item {
+                    J::String(s) => Ok(s),
+                    _ => Err(shown()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if keywords.is_empty() {
+                return Ok(None);
+            }
+            SearchValue::KeywordList(keywords)
+        }
+        (T::Int, J::Number(n)) if n.is_i64() => SearchValue::Int(n.as_i64().unwrap_or_default()),
+        (T::Double, J::Number(n)) => SearchValue::Double(n.as_f64().unwrap_or_default()),
+        (T::Bool, J::Bool(b)) => SearchValue::Bool(b),
+        (T::Datetime, J::String(s)) => SearchValue::Datetime(parse_rfc3339_nanos(&s)?),
+        _ => return Err(shown()),
+    }))
+}
