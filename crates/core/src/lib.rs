@@ -18,6 +18,7 @@ pub mod namespace;
 pub mod requests;
 pub mod reset;
 pub mod reuse;
+pub mod schedule;
 pub mod search;
 mod start;
 mod timeouts;

@@ -14,7 +14,7 @@ use crate::types::{Blob, BlobMap, ExecutionKey, RetryPolicy, Status, Time};
 const MAX_ID_LENGTH: usize = 1000;
 
 /// StartWorkflowExecution as the core needs it; zero durations mean "not set".
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StartParams {
     pub workflow_type: String,
     pub task_queue: String,
@@ -36,7 +36,7 @@ pub struct StartParams {
 }
 
 /// The parent of a child workflow being started.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParentStart {
     pub parent: crate::children::Parent,
     /// The first workflow of the tree the parent belongs to.
