@@ -19,6 +19,7 @@ pub mod testing;
 use async_trait::async_trait;
 use keel_core::event::EventKind;
 use keel_core::reuse::CurrentRun;
+use keel_core::schedule::Schedule;
 use keel_core::search::{SearchAttributes, SearchValue, text_words};
 use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
@@ -176,6 +177,17 @@ pub trait Store: Send + Sync + 'static {
         page_token: &[u8],
     ) -> Result<Page>;
     async fn count_executions(&self, namespace: &str, filter: &Filter) -> Result<i64>;
+
+    /// Stores a new schedule; AlreadyExists when its id is taken in its namespace.
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()>;
+    /// Replaces a schedule if its stored version is still `expected_version` (Conflict
+    /// otherwise, NotFound when it is gone).
+    async fn update_schedule(&self, schedule: &Schedule, expected_version: i64) -> Result<()>;
+    /// NotFound when there is no such schedule.
+    async fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> Result<()>;
+    async fn schedule(&self, namespace: &str, schedule_id: &str) -> Result<Option<Schedule>>;
+    /// A namespace's schedules, or every schedule, ordered by namespace and id.
+    async fn schedules(&self, namespace: Option<&str>) -> Result<Vec<Schedule>>;
 
     /// Sends `message` to the other processes sharing this store, outside any commit.
     async fn announce(&self, message: Vec<u8>) -> Result<()>;

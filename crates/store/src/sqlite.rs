@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use keel_core::reuse::CurrentRun;
+use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
@@ -73,6 +74,16 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX search_attributes_by_execution ON search_attributes (execution);
     CREATE INDEX search_attributes_by_text ON search_attributes (name, text_value);
     CREATE INDEX search_attributes_by_int ON search_attributes (name, int_value);",
+    },
+    Migration {
+        version: 3,
+        sql: "CREATE TABLE schedules (
+        namespace TEXT NOT NULL,
+        schedule_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (namespace, schedule_id)
+    ) WITHOUT ROWID;",
     },
 ];
 
@@ -409,6 +420,110 @@ impl Store for SqliteStore {
                 )));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
+        let data = encode(schedule)?;
+        let (namespace, id, version) = (
+            schedule.namespace.clone(),
+            schedule.id.clone(),
+            schedule.version,
+        );
+        self.read(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT OR IGNORE INTO schedules (namespace, schedule_id, version, data) VALUES (?, ?, ?, ?)",
+                    params![namespace, id, version, data],
+                )
+                .map_err(sql_error)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists(format!("schedule '{id}' already exists")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_schedule(&self, schedule: &Schedule, expected_version: i64) -> Result<()> {
+        let data = encode(schedule)?;
+        let (namespace, id, version) = (
+            schedule.namespace.clone(),
+            schedule.id.clone(),
+            schedule.version,
+        );
+        self.read(move |conn| {
+            let updated = conn
+                .execute(
+                    "UPDATE schedules SET version = ?, data = ? WHERE namespace = ? AND schedule_id = ? AND version = ?",
+                    params![version, data, namespace, id, expected_version],
+                )
+                .map_err(sql_error)?;
+            if updated == 1 {
+                return Ok(());
+            }
+            let exists: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM schedules WHERE namespace = ? AND schedule_id = ?)",
+                    params![namespace, id],
+                    |row| row.get(0),
+                )
+                .map_err(sql_error)?;
+            Err(if exists {
+                Error::Conflict(format!("schedule '{id}' changed meanwhile"))
+            } else {
+                Error::NotFound(format!("schedule '{id}' not found"))
+            })
+        })
+        .await
+    }
+
+    async fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> Result<()> {
+        let (namespace, id) = (namespace.to_owned(), schedule_id.to_owned());
+        self.read(move |conn| {
+            let deleted = conn
+                .execute(
+                    "DELETE FROM schedules WHERE namespace = ? AND schedule_id = ?",
+                    params![namespace, id],
+                )
+                .map_err(sql_error)?;
+            if deleted == 0 {
+                return Err(Error::NotFound(format!("schedule '{id}' not found")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn schedule(&self, namespace: &str, schedule_id: &str) -> Result<Option<Schedule>> {
+        let (namespace, id) = (namespace.to_owned(), schedule_id.to_owned());
+        self.read(move |conn| {
+            let data: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT data FROM schedules WHERE namespace = ? AND schedule_id = ?",
+                    params![namespace, id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql_error)?;
+            data.map(|data| decode(&data)).transpose()
+        })
+        .await
+    }
+
+    async fn schedules(&self, namespace: Option<&str>) -> Result<Vec<Schedule>> {
+        let namespace = namespace.map(str::to_owned);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT data FROM schedules WHERE ?1 IS NULL OR namespace = ?1 ORDER BY namespace, schedule_id",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params![namespace], |row| row.get::<_, Vec<u8>>(0))
+                .map_err(sql_error)?;
+            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
         })
         .await
     }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use keel_core::reuse::CurrentRun;
+use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use tokio::sync::{broadcast, oneshot};
@@ -90,6 +91,16 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX search_attributes_by_execution ON search_attributes (execution);
     CREATE INDEX search_attributes_by_text ON search_attributes (name, text_value);
     CREATE INDEX search_attributes_by_int ON search_attributes (name, int_value);"#,
+    },
+    Migration {
+        version: 3,
+        sql: r#"CREATE TABLE schedules (
+        namespace TEXT COLLATE "C" NOT NULL,
+        schedule_id TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (namespace, schedule_id)
+    );"#,
     },
 ];
 
@@ -343,6 +354,106 @@ impl Store for PostgresStore {
             )));
         }
         Ok(())
+    }
+
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
+        let data = encode(schedule)?;
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO schedules (namespace, schedule_id, version, data) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&schedule.namespace, &schedule.id, &schedule.version, &data],
+            )
+            .await
+            .map_err(pg_error)?;
+        if inserted == 0 {
+            return Err(Error::AlreadyExists(format!(
+                "schedule '{}' already exists",
+                schedule.id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn update_schedule(&self, schedule: &Schedule, expected_version: i64) -> Result<()> {
+        let data = encode(schedule)?;
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "WITH updated AS (
+                    UPDATE schedules SET version = $1, data = $2
+                    WHERE namespace = $3 AND schedule_id = $4 AND version = $5
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM updated),
+                    EXISTS (SELECT 1 FROM schedules WHERE namespace = $3 AND schedule_id = $4)",
+                &[
+                    &schedule.version,
+                    &data,
+                    &schedule.namespace,
+                    &schedule.id,
+                    &expected_version,
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        let (updated, exists): (i64, bool) = (row.get(0), row.get(1));
+        match (updated, exists) {
+            (1, _) => Ok(()),
+            (_, true) => Err(Error::Conflict(format!(
+                "schedule '{}' changed meanwhile",
+                schedule.id
+            ))),
+            (_, false) => Err(Error::NotFound(format!(
+                "schedule '{}' not found",
+                schedule.id
+            ))),
+        }
+    }
+
+    async fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> Result<()> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute(
+                "DELETE FROM schedules WHERE namespace = $1 AND schedule_id = $2",
+                &[&namespace, &schedule_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        if deleted == 0 {
+            return Err(Error::NotFound(format!(
+                "schedule '{schedule_id}' not found"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn schedule(&self, namespace: &str, schedule_id: &str) -> Result<Option<Schedule>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT data FROM schedules WHERE namespace = $1 AND schedule_id = $2",
+                &[&namespace, &schedule_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        row.map(|row| decode(row.get::<_, &[u8]>(0))).transpose()
+    }
+
+    async fn schedules(&self, namespace: Option<&str>) -> Result<Vec<Schedule>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT data FROM schedules WHERE $1::text IS NULL OR namespace = $1
+                 ORDER BY namespace, schedule_id",
+                &[&namespace],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| decode(row.get::<_, &[u8]>(0)))
+            .collect()
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
