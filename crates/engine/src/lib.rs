@@ -17,6 +17,7 @@ mod polls;
 mod queries;
 mod requests;
 mod reset;
+mod schedules;
 mod start;
 pub mod timers;
 mod updates;
@@ -55,6 +56,11 @@ pub enum Error {
     },
     #[error("{0}")]
     AlreadyExists(String),
+    #[error("{0}")]
+    NamespaceAlreadyExists(String),
+    /// The caller's view is out of date (a schedule's conflict token, say).
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
@@ -117,6 +123,14 @@ pub struct Options {
     /// How long a poll waits for a task before answering empty.
     pub long_poll_timeout: Duration,
     pub limits: Limits,
+    /// Encodes a search attribute value as the frontend stores payloads; with it, workflows
+    /// a schedule starts carry TemporalScheduledById and TemporalScheduledStartTime.
+    pub encode_search_value: Option<
+        fn(
+            &keel_core::search::SearchValue,
+            keel_core::search::SearchAttributeType,
+        ) -> keel_core::Blob,
+    >,
 }
 
 impl Default for Options {
@@ -124,6 +138,7 @@ impl Default for Options {
         Options {
             long_poll_timeout: Duration::from_secs(60),
             limits: Limits::default(),
+            encode_search_value: None,
         }
     }
 }
@@ -190,6 +205,7 @@ struct Inner {
     start_locks: start::StartLocks,
     queries: workflow_queries::Queries,
     update_rejections: updates::Rejections,
+    schedules: schedules::Schedules,
     /// Set when other nodes share the store.
     peers: Option<peers::Peers>,
 }
@@ -211,6 +227,7 @@ impl Engine {
                 start_locks: start::StartLocks::default(),
                 queries: workflow_queries::Queries::default(),
                 update_rejections: updates::Rejections::default(),
+                schedules: schedules::Schedules::default(),
                 peers: store
                     .announcements()
                     .is_some()
@@ -228,6 +245,8 @@ impl Engine {
             engine.recover(execution);
         }
         tracing::info!(n_running, "recovered running executions");
+        engine.recover_schedules().await?;
+        tokio::spawn(Engine::run_schedules(Arc::downgrade(&engine.inner)));
         if engine.inner.peers.is_some() {
             tokio::spawn(Engine::keep_up_with_peers(Arc::downgrade(&engine.inner)));
         }
@@ -242,7 +261,8 @@ impl Engine {
         Ok(engine)
     }
 
-    fn now(&self) -> Time {
+    /// The engine's clock.
+    pub fn now(&self) -> Time {
         self.inner.clock.now()
     }
 

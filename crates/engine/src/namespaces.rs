@@ -96,7 +96,14 @@ impl Engine {
             created: self.now(),
             search_attributes: Default::default(),
         };
-        self.inner.store.create_namespace(namespace.clone()).await?;
+        self.inner
+            .store
+            .create_namespace(namespace.clone())
+            .await
+            .map_err(|error| match error {
+                keel_store::Error::AlreadyExists(message) => Error::NamespaceAlreadyExists(message),
+                other => other.into(),
+            })?;
         self.cache_namespace(namespace.clone());
         self.announce_namespaces().await;
         Ok(namespace)

@@ -51,7 +51,9 @@ pub fn to_status(error: Error) -> Status {
                 run_id,
             },
         ),
-        Error::AlreadyExists(_) => with_detail(
+        Error::AlreadyExists(_) => Status::already_exists(message),
+        Error::FailedPrecondition(_) => Status::failed_precondition(message),
+        Error::NamespaceAlreadyExists(_) => with_detail(
             Code::AlreadyExists,
             message,
             "temporal.api.errordetails.v1.NamespaceAlreadyExistsFailure",

@@ -19,6 +19,7 @@ mod error;
 mod history;
 mod rpc;
 mod search;
+pub use search::encode_search_value;
 mod service;
 
 use std::time::Duration;

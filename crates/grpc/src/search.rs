@@ -48,6 +48,35 @@ pub fn search_attributes(
     Ok(attributes)
 }
 
+/// A value as the payload Keel stores for it (JSON, with its type), for search attributes
+/// the server sets itself.
+pub fn encode_search_value(value: &SearchValue, kind: SearchAttributeType) -> keel_core::Blob {
+    let json = match value {
+        SearchValue::Text(s) | SearchValue::Keyword(s) => serde_json::json!(s),
+        SearchValue::Int(n) => serde_json::json!(n),
+        SearchValue::Double(x) => serde_json::json!(x),
+        SearchValue::Bool(b) => serde_json::json!(b),
+        SearchValue::Datetime(ns) => serde_json::json!(
+            chrono::DateTime::<chrono::Utc>::from_timestamp(
+                ns.div_euclid(1_000_000_000),
+                ns.rem_euclid(1_000_000_000) as u32
+            )
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .unwrap_or_default()
+        ),
+        SearchValue::KeywordList(list) => serde_json::json!(list),
+    };
+    encode(&common::Payload {
+        metadata: [
+            ("encoding".to_owned(), b"json/plain".to_vec()),
+            ("type".to_owned(), kind.name().as_bytes().to_vec()),
+        ]
+        .into(),
+        data: json.to_string().into_bytes(),
+        ..Default::default()
+    })
+}
+
 pub fn to_search_attributes(attributes: &SearchAttributes) -> common::SearchAttributes {
     let payloads = attributes
         .iter()

@@ -267,6 +267,55 @@ impl WorkflowService for Frontend {
         rpc::reads::describe_task_queue(self, request).await
     }
 
+    async fn create_schedule(
+        &self,
+        request: Request<ws::CreateScheduleRequest>,
+    ) -> Reply<ws::CreateScheduleResponse> {
+        rpc::schedules::create_schedule(self, request).await
+    }
+
+    async fn describe_schedule(
+        &self,
+        request: Request<ws::DescribeScheduleRequest>,
+    ) -> Reply<ws::DescribeScheduleResponse> {
+        rpc::schedules::describe_schedule(self, request).await
+    }
+
+    async fn update_schedule(
+        &self,
+        request: Request<ws::UpdateScheduleRequest>,
+    ) -> Reply<ws::UpdateScheduleResponse> {
+        rpc::schedules::update_schedule(self, request).await
+    }
+
+    async fn patch_schedule(
+        &self,
+        request: Request<ws::PatchScheduleRequest>,
+    ) -> Reply<ws::PatchScheduleResponse> {
+        rpc::schedules::patch_schedule(self, request).await
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<ws::DeleteScheduleRequest>,
+    ) -> Reply<ws::DeleteScheduleResponse> {
+        rpc::schedules::delete_schedule(self, request).await
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<ws::ListSchedulesRequest>,
+    ) -> Reply<ws::ListSchedulesResponse> {
+        rpc::schedules::list_schedules(self, request).await
+    }
+
+    async fn list_schedule_matching_times(
+        &self,
+        request: Request<ws::ListScheduleMatchingTimesRequest>,
+    ) -> Reply<ws::ListScheduleMatchingTimesResponse> {
+        rpc::schedules::list_schedule_matching_times(self, request).await
+    }
+
     async fn reset_workflow_execution(
         &self,
         request: Request<ws::ResetWorkflowExecutionRequest>,

@@ -76,6 +76,7 @@ pub async fn run(args: Args) -> Result<()> {
             max_payload_bytes: args.max_payload_bytes,
             max_memo_bytes: args.max_memo_bytes,
         },
+        encode_search_value: Some(keel_grpc::encode_search_value),
         ..Options::default()
     };
     let engine = Engine::start(store, options)

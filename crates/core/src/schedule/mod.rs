@@ -148,6 +148,25 @@ pub struct Schedule {
     pub cancel_requested: bool,
 }
 
+/// One-off changes to a schedule (PatchSchedule, or a create's initial patch).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Patch {
+    /// Take the action now, under this overlap policy (the schedule's when `None`).
+    pub trigger: Option<Option<OverlapPolicy>>,
+    pub backfill: Vec<Backfill>,
+    /// Pause, with this note.
+    pub pause: Option<String>,
+    /// Unpause, with this note.
+    pub unpause: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backfill {
+    pub from: Time,
+    pub to: Time,
+    pub overlap: Option<OverlapPolicy>,
+}
+
 /// What the engine must do for a schedule now.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
@@ -211,6 +230,31 @@ impl Schedule {
         self.definition.state.notes = note.to_owned();
         self.update_time = Some(now);
         self.processed_until = self.processed_until.max(now);
+    }
+
+    pub fn apply(&mut self, patch: Patch, now: Time) {
+        if let Some(note) = patch.pause {
+            let note = if note.is_empty() {
+                "Paused via API"
+            } else {
+                &note
+            };
+            self.pause(note, now);
+        }
+        if let Some(note) = patch.unpause {
+            let note = if note.is_empty() {
+                "Unpaused via API"
+            } else {
+                &note
+            };
+            self.unpause(note, now);
+        }
+        if let Some(overlap) = patch.trigger {
+            self.trigger(overlap, now);
+        }
+        for backfill in patch.backfill {
+            self.backfill(backfill.from, backfill.to, backfill.overlap);
+        }
     }
 
     /// Takes the action now, under `overlap` (the schedule's policy when `None`).

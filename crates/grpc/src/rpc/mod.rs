@@ -6,6 +6,7 @@ pub(crate) mod namespaces;
 pub(crate) mod reads;
 pub(crate) mod requests;
 pub(crate) mod reset;
+pub(crate) mod schedules;
 pub(crate) mod search_attributes;
 pub(crate) mod start;
 pub(crate) mod system;

@@ -89,7 +89,7 @@ pub(crate) async fn signal_with_start_workflow_execution(
     ))
 }
 
-fn start_request(
+pub(crate) fn start_request(
     r: ws::StartWorkflowExecutionRequest,
     namespace: &keel_core::Namespace,
 ) -> Result<StartRequest, Status> {

@@ -18,6 +18,7 @@ mod older_calls;
 mod python;
 mod queries;
 mod reset;
+mod schedules;
 mod search_attributes;
 mod signals;
 mod starts;

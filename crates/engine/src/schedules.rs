@@ -1,0 +1,447 @@
+//! Schedules: the operations clients call, and the runner that wakes each schedule at its
+//! next action time, starts its workflows and records what it did.
+//!
+//! The store holds each schedule (version-checked); memory holds only when each is due next.
+//! Every start's workflow id and request id come from its due time, so a start carried out
+//! again (after a crash between starting and recording, or by two nodes at once) finds the
+//! workflow it started before instead of starting another.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use keel_core::requests::CancelRequest;
+use keel_core::schedule::{Decision, Definition, Patch, Schedule};
+use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, SearchValue};
+use keel_core::{BlobMap, ExecutionKey, Status, Time};
+
+use crate::start::StartRequest;
+use crate::{Engine, Error, Result};
+
+/// How often a schedule waiting for its running workflow to close looks again.
+const CLOSE_POLL: Duration = Duration::from_secs(1);
+/// How often a node sharing its store reads every schedule afresh (to learn of schedules
+/// created or deleted on other nodes).
+const RESYNC: Duration = Duration::from_secs(10);
+/// Who the runner's starts, cancellations and terminations say they came from.
+const IDENTITY: &str = "keel-scheduler";
+
+type ScheduleKey = (String, String);
+
+#[derive(Default)]
+pub(crate) struct Schedules {
+    /// When each schedule is due next.
+    wakes: Mutex<BTreeMap<ScheduleKey, Time>>,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    /// One change to schedules at a time on a node: the runner and the calls take turns.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl Schedules {
+    fn set_wake(&self, key: ScheduleKey, wake: Option<Time>) {
+        let mut wakes = self.wakes.lock().expect("schedule wakes poisoned");
+        match wake {
+            Some(wake) => {
+                wakes.insert(key, wake);
+            }
+            None => {
+                wakes.remove(&key);
+            }
+        }
+        drop(wakes);
+        self.changed.notify_one();
+    }
+
+    fn due(&self, now: Time) -> (Vec<ScheduleKey>, Option<Time>) {
+        let wakes = self.wakes.lock().expect("schedule wakes poisoned");
+        let due = wakes
+            .iter()
+            .filter(|(_, wake)| **wake <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let next = wakes.values().filter(|wake| **wake > now).min().copied();
+        (due, next)
+    }
+}
+
+impl Engine {
+    pub async fn create_schedule(
+        &self,
+        namespace: &str,
+        schedule_id: &str,
+        definition: Definition,
+        patch: Patch,
+        memo: BlobMap,
+        search_attributes: SearchAttributes,
+    ) -> Result<Schedule> {
+        self.namespace(namespace)?;
+        if schedule_id.is_empty() {
+            return Err(Error::InvalidArgument(
+                "ScheduleId is not set on request.".into(),
+            ));
+        }
+        let now = self.now();
+        let mut schedule = Schedule::new(
+            namespace.to_owned(),
+            schedule_id.to_owned(),
+            definition,
+            memo,
+            search_attributes,
+            now,
+        )
+        .map_err(Error::InvalidArgument)?;
+        schedule.apply(patch, now);
+        let _turn = self.inner.schedules.turn.lock().await;
+        match self.inner.store.create_schedule(&schedule).await {
+            Err(keel_store::Error::AlreadyExists(_)) => {
+                return Err(Error::AlreadyStarted {
+                    message: "schedule with this ID is already registered".into(),
+                    start_request_id: String::new(),
+                    run_id: String::new(),
+                });
+            }
+            other => other?,
+        }
+        self.arm_schedule(&schedule, now);
+        Ok(schedule)
+    }
+
+    pub async fn schedule(&self, namespace: &str, schedule_id: &str) -> Result<Schedule> {
+        self.namespace(namespace)?;
+        self.inner
+            .store
+            .schedule(namespace, schedule_id)
+            .await?
+            .ok_or_else(|| schedule_not_found(schedule_id))
+    }
+
+    pub async fn schedules(&self, namespace: &str) -> Result<Vec<Schedule>> {
+        self.namespace(namespace)?;
+        Ok(self.inner.store.schedules(Some(namespace)).await?)
+    }
+
+    /// Replaces what a schedule does. `conflict_token`, when given, must be the version the
+    /// caller read.
+    pub async fn update_schedule(
+        &self,
+        namespace: &str,
+        schedule_id: &str,
+        definition: Definition,
+        conflict_token: Option<i64>,
+        search_attributes: Option<SearchAttributes>,
+    ) -> Result<()> {
+        self.change_schedule(namespace, schedule_id, |schedule, now| {
+            if let Some(token) = conflict_token
+                && token != schedule.version
+            {
+                return Err(Error::FailedPrecondition(
+                    "mismatched conflict token: the schedule changed since it was read".into(),
+                ));
+            }
+            schedule
+                .update(definition.clone(), now)
+                .map_err(Error::InvalidArgument)?;
+            if let Some(attributes) = &search_attributes {
+                schedule.search_attributes = attributes.clone();
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn patch_schedule(
+        &self,
+        namespace: &str,
+        schedule_id: &str,
+        patch: Patch,
+    ) -> Result<()> {
+        self.change_schedule(namespace, schedule_id, |schedule, now| {
+            schedule.apply(patch.clone(), now);
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> Result<()> {
+        self.namespace(namespace)?;
+        let _turn = self.inner.schedules.turn.lock().await;
+        match self
+            .inner
+            .store
+            .delete_schedule(namespace, schedule_id)
+            .await
+        {
+            Err(keel_store::Error::NotFound(_)) => return Err(schedule_not_found(schedule_id)),
+            other => other?,
+        }
+        self.inner
+            .schedules
+            .set_wake((namespace.to_owned(), schedule_id.to_owned()), None);
+        Ok(())
+    }
+
+    async fn change_schedule(
+        &self,
+        namespace: &str,
+        schedule_id: &str,
+        change: impl Fn(&mut Schedule, Time) -> Result<()>,
+    ) -> Result<()> {
+        self.namespace(namespace)?;
+        let _turn = self.inner.schedules.turn.lock().await;
+        for _ in 0..8 {
+            let mut schedule = self.schedule(namespace, schedule_id).await?;
+            let read = schedule.version;
+            let now = self.now();
+            change(&mut schedule, now)?;
+            schedule.version += 1;
+            match self.inner.store.update_schedule(&schedule, read).await {
+                Ok(()) => {
+                    self.arm_schedule(&schedule, now);
+                    return Ok(());
+                }
+                // Another node's runner recorded an action meanwhile: apply the change again.
+                Err(keel_store::Error::Conflict(_)) => continue,
+                Err(keel_store::Error::NotFound(_)) => return Err(schedule_not_found(schedule_id)),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "schedule '{schedule_id}' kept changing; try again"
+        )))
+    }
+
+    fn arm_schedule(&self, schedule: &Schedule, now: Time) {
+        self.inner.schedules.set_wake(
+            (schedule.namespace.clone(), schedule.id.clone()),
+            schedule.next_wake(now, CLOSE_POLL),
+        );
+    }
+
+    /// Loads every schedule's next wake; with a shared store, again every few seconds.
+    pub(crate) async fn recover_schedules(&self) -> Result<()> {
+        let now = self.now();
+        let schedules = self.inner.store.schedules(None).await?;
+        let mut wakes = BTreeMap::new();
+        for schedule in &schedules {
+            if let Some(wake) = schedule.next_wake(now, CLOSE_POLL) {
+                wakes.insert((schedule.namespace.clone(), schedule.id.clone()), wake);
+            }
+        }
+        *self
+            .inner
+            .schedules
+            .wakes
+            .lock()
+            .expect("schedule wakes poisoned") = wakes;
+        self.inner.schedules.changed.notify_one();
+        Ok(())
+    }
+
+    /// Wakes schedules when they are due, until the engine is dropped.
+    pub(crate) async fn run_schedules(inner: std::sync::Weak<crate::Inner>) {
+        let mut last_resync = std::time::Instant::now();
+        loop {
+            let Some(strong) = inner.upgrade() else {
+                return;
+            };
+            let engine = Engine { inner: strong };
+            let shared = engine.inner.peers.is_some();
+            if shared && last_resync.elapsed() >= RESYNC {
+                last_resync = std::time::Instant::now();
+                if let Err(error) = engine.recover_schedules().await {
+                    tracing::warn!(%error, "reading schedules failed");
+                }
+            }
+            let now = engine.now();
+            let (due, next) = engine.inner.schedules.due(now);
+            for (namespace, id) in due {
+                if let Err(error) = engine.run_schedule(&namespace, &id).await {
+                    tracing::warn!(%namespace, schedule = %id, %error, "schedule run failed; retrying");
+                    engine
+                        .inner
+                        .schedules
+                        .set_wake((namespace, id), Some(engine.now().plus(CLOSE_POLL)));
+                }
+            }
+            let mut sleep = next.map_or(RESYNC, |next| now.until(next)).min(RESYNC);
+            if sleep.is_zero() {
+                sleep = Duration::from_millis(1);
+            }
+            let changed = engine.inner.schedules.changed.clone();
+            // Holding the engine while asleep would keep it alive forever.
+            drop(engine);
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = changed.notified() => {}
+            }
+        }
+    }
+
+    /// Takes whatever actions a schedule has due.
+    async fn run_schedule(&self, namespace: &str, schedule_id: &str) -> Result<()> {
+        let _turn = self.inner.schedules.turn.lock().await;
+        let key = (namespace.to_owned(), schedule_id.to_owned());
+        let Some(mut schedule) = self.inner.store.schedule(namespace, schedule_id).await? else {
+            self.inner.schedules.set_wake(key, None);
+            return Ok(());
+        };
+        let before = schedule.clone();
+        let now = self.now();
+        for running in before.running.clone() {
+            let run = ExecutionKey {
+                namespace: namespace.to_owned(),
+                workflow_id: running.workflow_id.clone(),
+                run_id: running.run_id.clone(),
+            };
+            let status = match self.inner.store.execution(&run).await? {
+                Some(execution) => execution.status,
+                // Deleted: as good as closed.
+                None => Status::Terminated,
+            };
+            if status != Status::Running {
+                schedule.workflow_closed(&running.run_id, status, now);
+            }
+        }
+        schedule.collect_due(now);
+        for decision in schedule.decide() {
+            match decision {
+                Decision::Start(start) => {
+                    let (workflow_id, request_id) = schedule.start_of(&start);
+                    let request =
+                        self.scheduled_start(&schedule, &start, workflow_id.clone(), request_id);
+                    match self.start_workflow(request).await {
+                        Ok(result) => schedule.started(&start, workflow_id, result.run_id),
+                        // A workflow of that id runs (one kept its original id): not started.
+                        Err(Error::AlreadyStarted { .. }) => schedule.overlap_skipped += 1,
+                        Err(error) => {
+                            // Try again at the next wake; what was started is kept.
+                            schedule.buffer.insert(0, start);
+                            self.record_schedule(&before, &mut schedule, now).await?;
+                            return Err(error);
+                        }
+                    }
+                }
+                Decision::Cancel(runs) => {
+                    for run in runs {
+                        let run_key = ExecutionKey {
+                            namespace: namespace.to_owned(),
+                            workflow_id: run.workflow_id,
+                            run_id: run.run_id,
+                        };
+                        let request = CancelRequest {
+                            reason: "the schedule's overlap policy cancels the running workflow"
+                                .into(),
+                            identity: IDENTITY.into(),
+                            external: None,
+                        };
+                        match self.request_cancel(&run_key, request).await {
+                            Ok(()) | Err(Error::NotFound(_)) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                }
+                Decision::Terminate(runs) => {
+                    for run in runs {
+                        let run_key = ExecutionKey {
+                            namespace: namespace.to_owned(),
+                            workflow_id: run.workflow_id,
+                            run_id: run.run_id,
+                        };
+                        let reason =
+                            "the schedule's overlap policy terminates the running workflow";
+                        match self.terminate(&run_key, reason, None, IDENTITY).await {
+                            Ok(()) | Err(Error::NotFound(_)) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                }
+            }
+        }
+        self.record_schedule(&before, &mut schedule, now).await
+    }
+
+    /// Commits what a run of the schedule changed and arms its next wake.
+    async fn record_schedule(
+        &self,
+        before: &Schedule,
+        schedule: &mut Schedule,
+        now: Time,
+    ) -> Result<()> {
+        if schedule != before {
+            schedule.version = before.version + 1;
+            match self
+                .inner
+                .store
+                .update_schedule(schedule, before.version)
+                .await
+            {
+                Ok(()) => {}
+                // Changed or deleted by a call or another node meanwhile: read it again
+                // soon (the starts made are found again by their request ids).
+                Err(keel_store::Error::Conflict(_)) => {
+                    self.inner
+                        .schedules
+                        .set_wake((schedule.namespace.clone(), schedule.id.clone()), Some(now));
+                    return Ok(());
+                }
+                Err(keel_store::Error::NotFound(_)) => {
+                    self.inner
+                        .schedules
+                        .set_wake((schedule.namespace.clone(), schedule.id.clone()), None);
+                    return Ok(());
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        self.arm_schedule(schedule, now);
+        Ok(())
+    }
+
+    /// The start of a schedule's workflow for one due time: the action's parameters, plus
+    /// the schedule's id and the due time as search attributes (as Temporal sets them).
+    fn scheduled_start(
+        &self,
+        schedule: &Schedule,
+        start: &keel_core::schedule::BufferedStart,
+        workflow_id: String,
+        request_id: String,
+    ) -> StartRequest {
+        let mut params = schedule.definition.action.params.clone();
+        params.request_id = request_id;
+        params.identity = IDENTITY.into();
+        if let Some(encode) = self.inner.options.encode_search_value {
+            let mut set = |name: &str, value: SearchValue, kind: SearchAttributeType| {
+                let payload = encode(&value, kind);
+                params.search_attributes.insert(
+                    name.to_owned(),
+                    SearchAttribute {
+                        payload,
+                        value: Some(value),
+                    },
+                );
+            };
+            set(
+                "TemporalScheduledById",
+                SearchValue::Keyword(schedule.id.clone()),
+                SearchAttributeType::Keyword,
+            );
+            set(
+                "TemporalScheduledStartTime",
+                SearchValue::Datetime(start.nominal.0),
+                SearchAttributeType::Datetime,
+            );
+        }
+        StartRequest {
+            namespace: schedule.namespace.clone(),
+            workflow_id,
+            params,
+            reuse_policy: Default::default(),
+            conflict_policy: Default::default(),
+            signal: None,
+        }
+    }
+}
+
+fn schedule_not_found(schedule_id: &str) -> Error {
+    Error::NotFound(format!("schedule '{schedule_id}' not found"))
+}
