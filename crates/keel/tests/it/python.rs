@@ -1,7 +1,7 @@
 //! The official Temporal Python SDK (`temporalio` from PyPI) against Keel: a second real SDK
 //! beside the Rust one. `python/sdk_check.py` runs a worker and a client in one process and
-//! checks activities, timers, activity retries, workflow failure, id conflicts, visibility
-//! and local activities. The interpreter comes from `KEEL_TEST_PYTHON`, the venv that
+//! checks activities, timers, activity retries, workflow failure, id conflicts, visibility,
+//! local activities, typed search attributes and a schedule on a calendar. The interpreter comes from `KEEL_TEST_PYTHON`, the venv that
 //! `scripts/python-env.sh` makes (scripts/test.sh exports it).
 
 use std::process::Stdio;

@@ -104,7 +104,19 @@ class LocalActivity:
         )
 
 
-WORKFLOWS = [GreetAndSleep, RetryingActivity, FailsNonRetryable, SleepsLong, LocalActivity]
+@workflow.defn
+class Ranked:
+    """Sets its own rank (an Int search attribute) and ends."""
+
+    @workflow.run
+    async def run(self, rank: int) -> int:
+        from temporalio.common import SearchAttributeKey
+
+        workflow.upsert_search_attributes([SearchAttributeKey.for_int("PyRank").value_set(rank)])
+        return rank
+
+
+WORKFLOWS = [GreetAndSleep, RetryingActivity, FailsNonRetryable, SleepsLong, LocalActivity, Ranked]
 ACTIVITIES = [greet, flaky, double]
 
 
@@ -289,6 +301,87 @@ class Checker:
         return f"{len(found)} runs listed, count {count}"
 
 
+    async def search_attributes(self):
+        from temporalio.api.enums.v1 import IndexedValueType
+        from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+        from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+        await self.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=NAMESPACE,
+                search_attributes={
+                    "PyColor": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    "PyRank": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+                },
+            )
+        )
+        color = SearchAttributeKey.for_keyword("PyColor")
+        rank = SearchAttributeKey.for_int("PyRank")
+        handle = await self.start(
+            Ranked.run,
+            7,
+            name="ranked",
+            search_attributes=TypedSearchAttributes([SearchAttributePair(color, "teal")]),
+        )
+        await handle.result()
+        query = f"PyColor = 'teal' AND PyRank >= 7 AND TaskQueue = '{self.queue}'"
+        found = [run.id async for run in self.client.list_workflows(query)]
+        check(found == [handle.id], f"list_workflows({query!r}) found {found}")
+        described = await handle.describe()
+        attributes = described.typed_search_attributes
+        check(
+            attributes.get(color) == "teal" and attributes.get(rank) == 7,
+            f"describe shows search attributes {attributes}",
+        )
+        return "registered, set at start, upserted, filtered and described"
+
+    async def schedules(self):
+        from temporalio.client import (
+            Schedule,
+            ScheduleActionStartWorkflow,
+            ScheduleCalendarSpec,
+            ScheduleRange,
+            ScheduleSpec,
+            ScheduleState,
+        )
+
+        schedule_id = f"{self.queue}-schedule"
+        handle = await self.client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    Ranked.run, 3, id=self.workflow_id("scheduled"), task_queue=self.queue
+                ),
+                # Every second, as a calendar.
+                spec=ScheduleSpec(
+                    calendars=[
+                        ScheduleCalendarSpec(
+                            second=[ScheduleRange(0, 59)],
+                            minute=[ScheduleRange(0, 59)],
+                            hour=[ScheduleRange(0, 23)],
+                        )
+                    ]
+                ),
+                state=ScheduleState(note="from python"),
+            ),
+        )
+        for _ in range(100):
+            described = await handle.describe()
+            if described.info.num_actions >= 2:
+                break
+            await asyncio.sleep(0.1)
+        check(described.info.num_actions >= 2, f"the schedule took {described.info.num_actions} actions")
+        check(described.schedule.state.note == "from python", f"note {described.schedule.state.note!r}")
+        check(
+            len(described.schedule.spec.calendars) == 1,
+            f"spec read back: {described.schedule.spec}",
+        )
+        await handle.pause(note="done")
+        check((await handle.describe()).schedule.state.paused, "pause did not stick")
+        await handle.delete()
+        return f"{described.info.num_actions} actions, paused, deleted"
+
+
 async def main(address):
     from temporalio.client import Client
     from temporalio.worker import Worker
@@ -304,6 +397,8 @@ async def main(address):
         ("d: start of a running workflow id", checker.already_started),
         ("f: local activity", checker.local_activity),
         ("e: list_workflows and count_workflows", checker.visibility),
+        ("g: typed search attributes", checker.search_attributes),
+        ("h: a schedule on a calendar", checker.schedules),
     ]
     async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES):
         for name, scenario in scenarios:
