@@ -18,7 +18,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 
 use crate::harness::{
     Backend, Server, assert_well_formed, count, event_types, history, history_of_run,
-    on_both_backends, unique, with_worker,
+    on_both_backends, unique, wait_for_event, with_worker,
 };
 use crate::workflows::{Accumulator, Mended, break_for};
 
@@ -170,6 +170,7 @@ on_both_backends! {
                 .await
                 .unwrap();
             let base_run = handle.run_id().unwrap_or_default().to_owned();
+            wait_for_event(&client, &workflow_id, EventType::WorkflowTaskCompleted).await;
             for n in [1, 2] {
                 handle
                     .signal(Accumulator::add, n, WorkflowSignalOptions::default())
@@ -185,7 +186,14 @@ on_both_backends! {
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            reset(&client, &workflow_id, "", 4).await.unwrap();
+            // The first workflow task's completion: signals may have come before it or after.
+            let first_completed = history(&client, &workflow_id)
+                .await
+                .iter()
+                .find(|e| e.event_type == EventType::WorkflowTaskCompleted as i32)
+                .expect("the first workflow task completed")
+                .event_id;
+            reset(&client, &workflow_id, "", first_completed).await.unwrap();
             let current = client.get_workflow_handle::<Accumulator>(&workflow_id);
             current
                 .signal(Accumulator::finish, (), WorkflowSignalOptions::default())
