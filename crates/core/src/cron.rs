@@ -1,6 +1,7 @@
 //! Cron schedules as Temporal accepts them on a workflow start: five fields (minute, hour,
-//! day of month, month, day of week; UTC), the `@hourly`/`@daily`/`@weekly`/`@monthly`/
-//! `@yearly` names, or `@every <duration>` (for example `@every 90s`, `@every 1h30m`).
+//! day of month, month, day of week; UTC unless prefixed with `CRON_TZ=<IANA zone>`), the
+//! `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly` names, or `@every <duration>` (for
+//! example `@every 90s`, `@every 1h30m`).
 
 use std::time::Duration;
 
@@ -10,14 +11,23 @@ use crate::types::Time;
 
 #[derive(Clone, Debug)]
 pub enum CronSchedule {
-    Calendar(Box<croner::Cron>),
+    Calendar(Box<croner::Cron>, chrono_tz::Tz),
     Every(Duration),
 }
 
 impl CronSchedule {
     pub fn parse(spec: &str) -> Result<CronSchedule, String> {
-        let spec = spec.trim();
-        let invalid = |why: &str| format!("invalid cron schedule '{spec}': {why}");
+        let full = spec.trim();
+        let invalid = |why: &str| format!("invalid cron schedule '{full}': {why}");
+        let mut spec = full;
+        let mut zone = chrono_tz::Tz::UTC;
+        for prefix in ["CRON_TZ=", "TZ="] {
+            if let Some(rest) = spec.strip_prefix(prefix) {
+                let (name, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+                zone = crate::schedule::spec::time_zone(name).map_err(|why| invalid(&why))?;
+                spec = rest.trim();
+            }
+        }
         if let Some(interval) = spec.strip_prefix("@every") {
             let every = parse_go_duration(interval.trim()).map_err(|why| invalid(&why))?;
             if every < Duration::from_secs(1) {
@@ -33,18 +43,19 @@ impl CronSchedule {
         let cron = croner::Cron::new(spec)
             .parse()
             .map_err(|error| invalid(&error.to_string()))?;
-        Ok(CronSchedule::Calendar(Box::new(cron)))
+        Ok(CronSchedule::Calendar(Box::new(cron), zone))
     }
 
     /// The first time the schedule fires strictly after `after`.
     pub fn next_after(&self, after: Time) -> Option<Time> {
         match self {
             CronSchedule::Every(every) => Some(after.plus(*every)),
-            CronSchedule::Calendar(cron) => {
+            CronSchedule::Calendar(cron, zone) => {
                 let at = DateTime::<Utc>::from_timestamp(
                     after.0.div_euclid(1_000_000_000),
                     after.0.rem_euclid(1_000_000_000) as u32,
-                )?;
+                )?
+                .with_timezone(zone);
                 let next = cron.find_next_occurrence(&at, false).ok()?;
                 Some(Time(next.timestamp_nanos_opt()?))
             }
@@ -121,6 +132,20 @@ mod tests {
         assert_eq!(
             minutely.next_after(at("2026-11-23T10:15:30.5Z")),
             Some(at("2026-11-23T10:16:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_cron_tz_prefix_reads_the_schedule_in_that_zone() {
+        let tokyo_nine = CronSchedule::parse("CRON_TZ=Asia/Tokyo 0 9 * * *").unwrap();
+        assert_eq!(
+            tokyo_nine.next_after(at("2026-11-23T01:00:00Z")),
+            Some(at("2026-11-24T00:00:00Z"))
+        );
+        let error = CronSchedule::parse("CRON_TZ=Atlantis/Deep 0 9 * * *").unwrap_err();
+        assert!(
+            error.contains("unknown time zone 'Atlantis/Deep'"),
+            "{error}"
         );
     }
 

@@ -1,10 +1,16 @@
 //! When a schedule fires: calendars (ranges of seconds, minutes, hours, days, months, years
-//! and days of the week, all UTC), cron strings (turned into calendars) and fixed intervals
-//! with a phase, less excluded calendars, within an optional start and end.
+//! and days of the week, read in the spec's time zone, UTC by default), cron strings (turned
+//! into calendars; `CRON_TZ=` gives one its own zone) and fixed intervals with a phase, less
+//! excluded calendars, within an optional start and end.
+//!
+//! Around daylight-saving changes a calendar time that does not exist locally (skipped by
+//! the clocks going forward) does not fire, and one that exists twice (the clocks going
+//! back) fires at its first occurrence.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::types::Time;
@@ -42,6 +48,9 @@ pub struct Calendar {
     /// 0 is Sunday.
     pub day_of_week: Vec<Range>,
     pub comment: String,
+    /// An IANA zone of its own (a cron string's `CRON_TZ=`); empty: the spec's.
+    #[serde(default)]
+    pub time_zone: String,
 }
 
 /// Fires at every `phase + k * every` since the Unix epoch.
@@ -59,6 +68,18 @@ pub struct Spec {
     pub start_time: Option<Time>,
     pub end_time: Option<Time>,
     pub jitter: Duration,
+    /// The IANA zone calendars are read in; empty: UTC.
+    #[serde(default)]
+    pub time_zone: String,
+}
+
+/// An IANA time zone by name; empty is UTC.
+pub fn time_zone(name: &str) -> Result<Tz, String> {
+    if name.is_empty() {
+        return Ok(Tz::UTC);
+    }
+    name.parse::<Tz>()
+        .map_err(|_| format!("unknown time zone '{name}'"))
 }
 
 impl Spec {
@@ -77,8 +98,10 @@ impl Spec {
                 return Err("a schedule interval's phase must be shorter than the interval".into());
             }
         }
+        time_zone(&self.time_zone)?;
         for calendar in self.calendars.iter().chain(&self.exclude) {
             calendar.validate()?;
+            time_zone(&calendar.time_zone)?;
         }
         if let (Some(start), Some(end)) = (self.start_time, self.end_time)
             && end < start
@@ -94,11 +117,19 @@ impl Spec {
             Some(start) if start.0 > after.0 => Time(start.0 - 1),
             _ => after,
         };
+        let spec_zone = time_zone(&self.time_zone).unwrap_or(Tz::UTC);
+        let zone = |calendar: &Calendar| {
+            if calendar.time_zone.is_empty() {
+                spec_zone
+            } else {
+                time_zone(&calendar.time_zone).unwrap_or(spec_zone)
+            }
+        };
         loop {
             let candidate = self
                 .calendars
                 .iter()
-                .filter_map(|calendar| calendar.next_after(after))
+                .filter_map(|calendar| calendar.next_after_in(after, zone(calendar)))
                 .chain(
                     self.intervals
                         .iter()
@@ -111,7 +142,7 @@ impl Spec {
             if !self
                 .exclude
                 .iter()
-                .any(|calendar| calendar.matches(candidate))
+                .any(|calendar| calendar.matches_in(candidate, zone(calendar)))
             {
                 return Some(candidate);
             }
@@ -228,32 +259,52 @@ impl Calendar {
             && fields.day_of_week & (1 << date.weekday().num_days_from_sunday()) != 0
     }
 
-    pub fn matches(&self, time: Time) -> bool {
+    /// Whether `time`, read in `zone`, matches.
+    pub fn matches_in(&self, time: Time, zone: Tz) -> bool {
         let Some(at) = datetime(time) else {
             return false;
         };
+        let at = at.with_timezone(&zone).naive_local();
         let fields = self.fields();
         time.0.rem_euclid(SECOND) == 0
-            && self.day_matches(&fields, at.date_naive())
+            && self.day_matches(&fields, at.date())
             && fields.hour & (1 << at.hour()) != 0
             && fields.minute & (1 << at.minute()) != 0
             && fields.second & (1 << at.second()) != 0
     }
 
-    /// The first matching whole second strictly after `after`.
+    /// The first matching whole second strictly after `after`, in UTC.
     pub fn next_after(&self, after: Time) -> Option<Time> {
+        self.next_after_in(after, Tz::UTC)
+    }
+
+    /// The first whole second strictly after `after` whose local time in `zone` matches.
+    pub fn next_after_in(&self, after: Time, zone: Tz) -> Option<Time> {
         let fields = self.fields();
         // The first whole second after `after`.
         let first = Time((after.0.div_euclid(SECOND) + 1) * SECOND);
-        let start = datetime(first)?;
-        let mut date = start.date_naive();
+        let start = datetime(first)?.with_timezone(&zone).naive_local();
+        let mut date = start.date();
         let mut from_second = start.num_seconds_from_midnight() as i64;
         for _ in 0..HORIZON_DAYS {
-            if self.day_matches(&fields, date)
-                && let Some(second) = first_second_of_day(&fields, from_second)
-            {
-                let midnight = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-                return Some(Time((midnight + second) * SECOND));
+            if self.day_matches(&fields, date) {
+                while let Some(second) = first_second_of_day(&fields, from_second) {
+                    let local = date.and_hms_opt(0, 0, 0)? + chrono::Duration::seconds(second);
+                    let instants = match zone.from_local_datetime(&local) {
+                        LocalResult::Single(at) => vec![at],
+                        LocalResult::Ambiguous(earlier, later) => vec![earlier, later],
+                        // Skipped by a clock change: it does not happen that day.
+                        LocalResult::None => vec![],
+                    };
+                    if let Some(at) = instants
+                        .into_iter()
+                        .map(|at| Time(at.timestamp() * SECOND))
+                        .find(|at| *at >= first)
+                    {
+                        return Some(at);
+                    }
+                    from_second = second + 1;
+                }
             }
             date = date.succ_opt()?;
             from_second = 0;
@@ -397,6 +448,7 @@ pub fn calendar_of(
         year: parse_ranges(year, Field::Year)?,
         day_of_week: parse_ranges(day_of_week, Field::DayOfWeek)?,
         comment: comment.to_owned(),
+        time_zone: String::new(),
     })
 }
 
@@ -409,16 +461,16 @@ pub enum CronPart {
 /// Parses a cron string as Temporal's schedules take it: five fields (minute hour
 /// day-of-month month day-of-week), six (seconds first) or seven (then the year), the
 /// `@yearly`/`@monthly`/`@weekly`/`@daily`/`@hourly` names, or `@every 90s[/offset]`.
-/// Only UTC: a `CRON_TZ=` or `TZ=` prefix naming another zone is refused.
+/// A `CRON_TZ=<zone>` (or `TZ=`) prefix reads the calendar in that IANA zone.
 pub fn parse_cron(text: &str) -> Result<CronPart, String> {
     let mut spec = text.trim();
     let invalid = |why: &str| format!("invalid cron string '{text}': {why}");
+    let mut zone = String::new();
     for prefix in ["CRON_TZ=", "TZ="] {
         if let Some(rest) = spec.strip_prefix(prefix) {
-            let (zone, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-            if zone != "UTC" && zone != "Etc/UTC" {
-                return Err(invalid("time zones other than UTC are not supported yet"));
-            }
+            let (name, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            time_zone(name).map_err(|why| invalid(&why))?;
+            zone = name.to_owned();
             spec = rest.trim();
         }
     }
@@ -448,11 +500,12 @@ pub fn parse_cron(text: &str) -> Result<CronPart, String> {
         _ => return Err(invalid("expected five, six or seven fields")),
     };
     let year = rest.get(5).copied().unwrap_or("*");
-    calendar_of(
+    let mut calendar = calendar_of(
         second, rest[0], rest[1], rest[2], rest[3], year, rest[4], "",
     )
-    .map(CronPart::Calendar)
-    .map_err(|why| invalid(&why))
+    .map_err(|why| invalid(&why))?;
+    calendar.time_zone = zone;
+    Ok(CronPart::Calendar(calendar))
 }
 
 #[cfg(test)]
@@ -538,8 +591,57 @@ mod tests {
         assert!(calendar_of("", "61", "", "", "", "", "", "").is_err());
         assert!(parse_ranges("5-", Field::Hour).is_err());
         assert!(parse_cron("* * *").is_err());
-        assert!(parse_cron("CRON_TZ=Europe/Paris 0 * * * *").is_err());
+        assert!(parse_cron("CRON_TZ=Mars/Olympus 0 * * * *").is_err());
         assert!(parse_cron("CRON_TZ=UTC 0 * * * *").is_ok());
+    }
+
+    #[test]
+    fn calendars_read_in_a_time_zone_follow_its_clock_changes() {
+        let paris = time_zone("Europe/Paris").unwrap();
+        let nine_daily = calendar("0 9 * * *");
+        // Winter: 09:00 in Paris is 08:00 UTC; summer: 07:00 UTC.
+        assert_eq!(
+            nine_daily.next_after_in(at("2024-01-10T00:00:00Z"), paris),
+            Some(at("2024-01-10T08:00:00Z"))
+        );
+        assert_eq!(
+            nine_daily.next_after_in(at("2024-07-10T00:00:00Z"), paris),
+            Some(at("2024-07-10T07:00:00Z"))
+        );
+        // 02:30 does not exist in Paris on 2024-03-31 (clocks jump from 02:00 to 03:00).
+        let half_past_two = calendar("30 2 * * *");
+        assert_eq!(
+            half_past_two.next_after_in(at("2024-03-30T23:00:00Z"), paris),
+            Some(at("2024-04-01T00:30:00Z"))
+        );
+        // 02:30 happens twice on 2024-10-27.
+        assert_eq!(
+            half_past_two.next_after_in(at("2024-10-26T23:00:00Z"), paris),
+            Some(at("2024-10-27T00:30:00Z"))
+        );
+        assert_eq!(
+            half_past_two.next_after_in(at("2024-10-27T00:30:00Z"), paris),
+            Some(at("2024-10-28T01:30:00Z")),
+            "a repeated local time fires once"
+        );
+        match parse_cron("CRON_TZ=America/New_York 0 12 * * *").unwrap() {
+            CronPart::Calendar(calendar) => {
+                let spec = spec(vec![calendar], vec![]);
+                assert_eq!(
+                    spec.next_after(at("2024-01-10T00:00:00Z")),
+                    Some(at("2024-01-10T17:00:00Z"))
+                );
+            }
+            CronPart::Interval(_) => panic!("an interval"),
+        }
+        let mut zoned = spec(vec![nine_daily], vec![]);
+        zoned.time_zone = "Asia/Tokyo".into();
+        assert_eq!(
+            zoned.next_after(at("2024-01-10T01:00:00Z")),
+            Some(at("2024-01-11T00:00:00Z"))
+        );
+        zoned.time_zone = "Nowhere/Special".into();
+        assert!(zoned.validate().is_err());
     }
 
     #[test]

@@ -335,13 +335,10 @@ fn definition(schedule: &sched::Schedule, namespace: &Namespace) -> Result<Defin
 
 fn read_spec(spec: &sched::ScheduleSpec) -> Result<Spec, Status> {
     let invalid = |why: String| Status::invalid_argument(format!("invalid schedule spec: {why}"));
-    if !matches!(spec.timezone_name.as_str(), "" | "UTC" | "Etc/UTC")
-        || !spec.timezone_data.is_empty()
-    {
-        return Err(invalid(format!(
-            "time zone '{}': only UTC is supported yet",
-            spec.timezone_name
-        )));
+    if !spec.timezone_data.is_empty() {
+        return Err(invalid(
+            "time zone data is not supported; name an IANA zone in TimezoneName".into(),
+        ));
     }
     let mut calendars = Vec::new();
     let mut intervals = Vec::new();
@@ -382,6 +379,7 @@ fn read_spec(spec: &sched::ScheduleSpec) -> Result<Spec, Status> {
         start_time: spec.start_time.as_ref().map(from_timestamp),
         end_time: spec.end_time.as_ref().map(from_timestamp),
         jitter: from_duration(spec.jitter.as_ref(), "Jitter")?,
+        time_zone: spec.timezone_name.clone(),
     };
     read.validate().map_err(invalid)?;
     Ok(read)
@@ -420,6 +418,7 @@ fn structured_calendar(calendar: &sched::StructuredCalendarSpec) -> Calendar {
         year: ranges(&calendar.year),
         day_of_week: ranges(&calendar.day_of_week),
         comment: calendar.comment.clone(),
+        time_zone: String::new(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use temporalio_client::grpc::WorkflowService;
 use temporalio_client::schedules::{
     CreateScheduleOptions, DeleteScheduleOptions, PauseScheduleOptions, ScheduleAction,
-    ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy, ScheduleSpec,
+    ScheduleCalendarSpec, ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy, ScheduleSpec,
     TriggerScheduleOptions, UnpauseScheduleOptions,
 };
 use temporalio_client::tonic::{Code, Request};
@@ -170,6 +170,59 @@ on_both_backends! {
         handle.delete(DeleteScheduleOptions::default()).await.unwrap();
         let gone = handle.describe(RpcOptions::default()).await;
         assert!(gone.is_err(), "a deleted schedule is gone");
+    }
+
+    async fn schedule_calendars_follow_their_time_zone(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let client = server.client().await;
+        let schedule_id = unique("tokyo-mornings");
+        let spec = |zone: &str| {
+            ScheduleSpec::builder()
+                .calendars(vec![ScheduleCalendarSpec::builder().hour("9").build()])
+                .timezone_name(zone.to_owned())
+                .build()
+        };
+        let create = |zone: &str| {
+            CreateScheduleOptions::builder()
+                .action(ScheduleAction::start_workflow(
+                    Greeting::run,
+                    "tokyo".to_owned(),
+                    "q",
+                    "morning",
+                ))
+                .spec(spec(zone))
+                .paused(true)
+                .build()
+        };
+        let unknown = client.create_schedule(unique("nowhere"), create("Nowhere/Special")).await;
+        let message = match unknown {
+            Err(error) => format!("{error:?}"),
+            Ok(_) => panic!("an unknown time zone must be refused"),
+        };
+        assert!(message.contains("unknown time zone 'Nowhere/Special'"), "{message}");
+
+        client.create_schedule(&schedule_id, create("Asia/Tokyo")).await.unwrap();
+        // Midnight UTC of 2030-01-01 plus `days`.
+        let at = |days: u64| -> prost_wkt_types::Timestamp {
+            (std::time::UNIX_EPOCH + Duration::from_secs(1_893_456_000 + days * 86_400)).into()
+        };
+        let matching = WorkflowService::list_schedule_matching_times(
+            &mut client.clone(),
+            Request::new(ListScheduleMatchingTimesRequest {
+                namespace: "default".into(),
+                schedule_id: schedule_id.clone(),
+                start_time: Some(at(0)),
+                end_time: Some(at(2)),
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        // 09:00 in Tokyo is midnight UTC.
+        assert_eq!(
+            matching.start_time,
+            [at(0), at(1), at(2)]
+        );
     }
 
     async fn a_schedule_with_a_bad_spec_is_refused(backend: Backend) {
