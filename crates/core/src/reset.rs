@@ -6,14 +6,21 @@
 //! event, then a WorkflowTaskFailed with cause RESET_WORKFLOW (naming both runs), then the
 //! signals the base run received after the reset point (so no signal is lost), then a new
 //! workflow task. A worker replays the copied events and carries on from the failed task.
+//!
+//! Activities and timers the copied events leave open are taken over by the new run: each
+//! activity is scheduled afresh (attempt 1, on its queue now), each timer keeps its original
+//! fire time. A point where a child workflow, a request to another workflow or an update is
+//! still open is refused: those belong to other executions' histories too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::Rejection;
 use crate::event::{Event, EventKind, WorkflowStarted};
-use crate::execution::Execution;
+use crate::execution::{Activity, ActivityState, Execution, Timer};
 use crate::start::NewRun;
+use crate::transition::TaskRef;
 use crate::transition::{Outcome, Tx};
+use crate::types::TaskQueue;
 use crate::types::{ExecutionKey, Failure, FailureInfo, Time};
 
 /// Temporal's WorkflowTaskFailedCause RESET_WORKFLOW.
@@ -47,7 +54,7 @@ impl Execution {
     ) -> Result<(Execution, Outcome), Rejection> {
         let started_event_id = reset_point(history, request.workflow_task_finish_event_id)?;
         let prefix = &history[..started_event_id as usize];
-        refuse_open_work(prefix, request.workflow_task_finish_event_id)?;
+        let open = open_work(prefix, request.workflow_task_finish_event_id)?;
         let EventKind::WorkflowExecutionStarted(started) = &prefix[0].kind else {
             return Err(Rejection::InvalidArgument(
                 "the run's history does not begin with its start".into(),
@@ -80,7 +87,18 @@ impl Execution {
         }
         run.next_event_id = started_event_id + 1;
 
+        take_over(&mut run, prefix, &open, now);
         let mut tx = Tx::new(&mut run, now);
+        for &scheduled_event_id in &open.activities {
+            let activity = &tx.ex.activities[&scheduled_event_id];
+            tx.out
+                .effects
+                .push(crate::transition::Effect::DispatchActivityTask(TaskRef {
+                    queue: TaskQueue::normal(activity.scheduled.task_queue.clone()),
+                    scheduled_event_id,
+                    attempt: 1,
+                }));
+        }
         tx.append(EventKind::WorkflowTaskFailed {
             scheduled_event_id: started_event_id - 1,
             started_event_id,
@@ -174,9 +192,17 @@ fn reset_point(history: &[Event], event_id: i64) -> Result<i64, Rejection> {
     Ok(started_event_id)
 }
 
-/// Refuses a reset point where work the workflow started is still in flight: the new run
-/// would have to take it over, which Keel does not do yet.
-fn refuse_open_work(prefix: &[Event], point: i64) -> Result<(), Rejection> {
+/// What the copied events leave open.
+struct OpenWork {
+    /// Scheduled event ids.
+    activities: BTreeSet<i64>,
+    /// Timer ids.
+    timers: BTreeSet<String>,
+}
+
+/// The activities and timers open at the reset point; refuses a point where a child,
+/// a request to another workflow or an update is open.
+fn open_work(prefix: &[Event], point: i64) -> Result<OpenWork, Rejection> {
     let mut activities = BTreeSet::new();
     let mut timers = BTreeMap::new();
     let mut others = BTreeMap::new();
@@ -241,28 +267,65 @@ fn refuse_open_work(prefix: &[Event], point: i64) -> Result<(), Rejection> {
             _ => {}
         }
     }
-    let open = activities
-        .first()
-        .map(|id| format!("the activity scheduled at event {id}"))
-        .or_else(|| {
-            timers
-                .iter()
-                .next()
-                .map(|(timer, id)| format!("timer '{timer}' (started at event {id})"))
-        })
-        .or_else(|| {
-            others
-                .iter()
-                .next()
-                .map(|(id, name)| format!("the {name} at event {id}"))
-        });
-    match open {
-        None => Ok(()),
-        Some(open) => Err(Rejection::InvalidArgument(format!(
-            "cannot reset to event {point}: {open} is still in flight there, and a reset run \
-             does not take over work in flight; pick a workflow task before it began or after \
-             it ended"
+    match others.iter().next() {
+        None => Ok(OpenWork {
+            activities,
+            timers: timers.into_keys().collect(),
+        }),
+        Some((id, name)) => Err(Rejection::InvalidArgument(format!(
+            "cannot reset to event {point}: the {name} at event {id} is still open there, and \
+             a reset run does not take over children, requests to other workflows or updates; \
+             pick a workflow task before it began or after it ended"
         ))),
+    }
+}
+
+/// Puts the open activities and timers into the new run.
+fn take_over(run: &mut Execution, prefix: &[Event], open: &OpenWork, now: Time) {
+    for event in prefix {
+        match &event.kind {
+            EventKind::ActivityTaskScheduled(scheduled) if open.activities.contains(&event.id) => {
+                run.activities.insert(
+                    event.id,
+                    Activity {
+                        scheduled_event_id: event.id,
+                        scheduled: (**scheduled).clone(),
+                        first_scheduled_time: now,
+                        attempt: 1,
+                        attempt_scheduled_time: now,
+                        state: ActivityState::Scheduled,
+                        last_failure: None,
+                        last_heartbeat_time: None,
+                        heartbeat_details: None,
+                        cancel_requested: false,
+                        cancel_requested_event_id: 0,
+                        last_worker_identity: String::new(),
+                    },
+                );
+            }
+            EventKind::ActivityTaskCancelRequested {
+                scheduled_event_id, ..
+            } => {
+                if let Some(activity) = run.activities.get_mut(scheduled_event_id) {
+                    activity.cancel_requested = true;
+                    activity.cancel_requested_event_id = event.id;
+                }
+            }
+            EventKind::TimerStarted {
+                timer_id,
+                start_to_fire_timeout,
+                ..
+            } if open.timers.contains(timer_id) => {
+                run.timers.insert(
+                    timer_id.clone(),
+                    Timer {
+                        started_event_id: event.id,
+                        fire_time: event.time.plus(*start_to_fire_timeout),
+                    },
+                );
+            }
+            _ => {}
+        }
     }
 }
 

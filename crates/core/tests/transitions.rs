@@ -3583,7 +3583,7 @@ fn a_reset_copies_history_to_the_point_and_reapplies_later_signals() {
 }
 
 #[test]
-fn a_reset_refuses_points_that_are_not_finished_workflow_tasks_or_have_work_in_flight() {
+fn a_reset_refuses_points_that_are_not_workflow_tasks_and_takes_over_open_activities() {
     let mut h = Harness::start();
     h.take_workflow_task();
     h.complete(vec![activity("a")]); // 4 completed, 5 activity scheduled
@@ -3597,10 +3597,56 @@ fn a_reset_refuses_points_that_are_not_finished_workflow_tasks_or_have_work_in_f
     };
     assert!(refused(5).contains("event 5 is a ActivityTaskScheduled"));
     assert!(refused(99).contains("no event 99"));
-    assert!(
-        refused(9).contains("the activity scheduled at event 5 is still in flight"),
-        "{}",
-        refused(9)
-    );
     assert!(reset_to(&h, 4).is_ok());
+
+    // At event 9 the activity is still open: the new run schedules it afresh.
+    let (run, outcome) = reset_to(&h, 9).unwrap();
+    let activity = &run.activities[&5];
+    assert_eq!(activity.attempt, 1);
+    assert_eq!(activity.scheduled.activity_id, "a");
+    assert!(
+        outcome
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::DispatchActivityTask(t) if t.scheduled_event_id == 5)),
+        "{:?}",
+        outcome.effects
+    );
+}
+
+#[test]
+fn a_reset_keeps_open_timers_and_refuses_open_children() {
+    let mut h = Harness::start();
+    h.take_workflow_task();
+    h.complete(vec![timer("t", Duration::from_secs(60))]); // 4 completed, 5 timer started
+    let fire_time = h.ex.timers["t"].fire_time;
+    h.apply(|ex, now| unit(ex.signal(signal("go", "r1"), now)))
+        .unwrap(); // 6 signaled, 7 scheduled
+    h.take_workflow_task(); // 8 started
+    h.complete(vec![]); // 9 completed
+    h.advance(Duration::from_secs(5));
+    let (run, _) = reset_to(&h, 9).unwrap();
+    assert_eq!(
+        run.timers["t"].fire_time, fire_time,
+        "the timer keeps its fire time"
+    );
+    assert_eq!(run.timers["t"].started_event_id, 5);
+
+    // A child started before the point and still open there is not taken over.
+    h.apply(|ex, now| unit(ex.signal(signal("again", "r2"), now)))
+        .unwrap(); // 10 signaled, 11 scheduled
+    h.take_workflow_task(); // 12 started
+    h.complete(vec![child_command("kid", ParentClosePolicy::Abandon)]); // 13, 14 initiated
+    h.apply(|ex, now| unit(ex.signal(signal("more", "r3"), now)))
+        .unwrap(); // 15 signaled, 16 scheduled
+    h.take_workflow_task(); // 17 started
+    h.complete(vec![]); // 18 completed
+    match reset_to(&h, 18) {
+        Err(Rejection::InvalidArgument(message)) => assert!(
+            message.contains("the StartChildWorkflowExecutionInitiated at event 14 is still open"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(reset_to(&h, 13).is_ok(), "before the child began");
 }

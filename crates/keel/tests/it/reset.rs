@@ -13,14 +13,14 @@ use temporalio_common::protos::temporal::api::enums::v1::{
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeWorkflowExecutionRequest, ResetWorkflowExecutionRequest,
+    DescribeWorkflowExecutionRequest, ResetWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
 };
 
 use crate::harness::{
     Backend, Server, assert_well_formed, count, event_types, history, history_of_run,
     on_both_backends, unique, wait_for_event, with_worker,
 };
-use crate::workflows::{Accumulator, Mended, break_for};
+use crate::workflows::{Accumulator, LongActivity, Mended, break_for};
 
 async fn reset(
     client: &Client,
@@ -217,5 +217,69 @@ on_both_backends! {
             event_types(&base).last(),
             Some(&EventType::WorkflowExecutionTerminated)
         );
+    }
+
+    async fn an_activity_in_flight_at_the_reset_point_runs_again_in_the_new_run(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let client = server.client().await;
+        let queue = unique("reset-in-flight");
+        let workflow_id = unique("long");
+        let result = with_worker(&client, &queue, async {
+            client
+                .start_workflow(
+                    LongActivity::run,
+                    1500u64,
+                    WorkflowStartOptions::new(&queue, &workflow_id).build(),
+                )
+                .await
+                .unwrap();
+            wait_for_event(&client, &workflow_id, EventType::WorkflowTaskCompleted).await;
+            // A signal the workflow ignores makes a second workflow task while the activity
+            // runs: resetting to it leaves the activity open at the reset point.
+            WorkflowService::signal_workflow_execution(
+                &mut client.clone(),
+                Request::new(SignalWorkflowExecutionRequest {
+                    namespace: "default".into(),
+                    workflow_execution: Some(WorkflowExecution {
+                        workflow_id: workflow_id.clone(),
+                        run_id: String::new(),
+                    }),
+                    signal_name: "poke".into(),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .unwrap();
+            let point = loop {
+                let events = history(&client, &workflow_id).await;
+                let completed: Vec<i64> = events
+                    .iter()
+                    .filter(|e| e.event_type == EventType::WorkflowTaskCompleted as i32)
+                    .map(|e| e.event_id)
+                    .collect();
+                if completed.len() == 2 {
+                    break completed[1];
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            reset(&client, &workflow_id, "", point).await.unwrap();
+            client
+                .get_workflow_handle::<LongActivity>(&workflow_id)
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap()
+        })
+        .await;
+        assert_eq!(result, 1500);
+        let events = history(&client, &workflow_id).await;
+        assert_well_formed(&events);
+        let types = event_types(&events);
+        assert_eq!(
+            types.iter().filter(|t| **t == EventType::ActivityTaskScheduled).count(),
+            1,
+            "the activity is carried over, not scheduled again: {types:?}"
+        );
+        assert_eq!(types.last(), Some(&EventType::WorkflowExecutionCompleted));
     }
 }
