@@ -54,6 +54,12 @@ pub enum Command {
     Unsupported {
         name: String,
     },
+    /// A command the frontend found malformed (a search attribute of the wrong type, say):
+    /// the workflow task fails with `cause`, as Temporal fails it.
+    Invalid {
+        cause: i32,
+        message: String,
+    },
 }
 
 /// ScheduleActivityTask as sent; zero durations mean "not set".

@@ -213,6 +213,7 @@ pub(crate) fn validate(ex: &Execution, commands: &[Command]) -> Result<(), (i32,
                     },
                 )?;
             }
+            Command::Invalid { cause, message } => return Err((*cause, message.clone())),
             Command::Unsupported { name } => {
                 return Err((
                     failed_cause::FEATURE_DISABLED,
@@ -465,7 +466,9 @@ pub(crate) fn apply(
             });
             false
         }
-        Command::Unsupported { .. } => unreachable!("refused by validate"),
+        Command::Unsupported { .. } | Command::Invalid { .. } => {
+            unreachable!("refused by validate")
+        }
         Command::ProtocolMessage { .. } => unreachable!("applied with the completion's messages"),
     }
 }

@@ -68,6 +68,7 @@ pub mod failed_cause {
     pub const BAD_CONTINUE_AS_NEW_ATTRIBUTES: i32 = 11;
     pub const START_TIMER_DUPLICATE_ID: i32 = 12;
     pub const BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES: i32 = 15;
+    pub const BAD_SEARCH_ATTRIBUTES: i32 = 23;
     pub const BAD_START_CHILD_EXECUTION_ATTRIBUTES: i32 = 16;
     pub const BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE: i32 = 30;
     pub const UNHANDLED_UPDATE: i32 = 31;

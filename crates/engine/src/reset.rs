@@ -40,6 +40,17 @@ impl Engine {
             .stripe(&key.namespace, &key.workflow_id)
             .lock()
             .await;
+        let current = self
+            .inner
+            .store
+            .current_run(&key.namespace, &key.workflow_id)
+            .await?;
+        // A retried reset (same request id) answers with the run the first one made.
+        if let Some(current) = &current
+            && current.start_request_id == request.request_id
+        {
+            return Ok(current.run_id.clone());
+        }
         let base = self.inner.store.execution(key).await?.ok_or_else(|| {
             Error::NotFound(format!(
                 "workflow execution not found: workflow id '{}', run id '{}'",
@@ -63,11 +74,6 @@ impl Engine {
             },
             self.now(),
         )?;
-        let current = self
-            .inner
-            .store
-            .current_run(&key.namespace, &key.workflow_id)
-            .await?;
         match current {
             Some(current) if current.status == Status::Running => {
                 let current_key = ExecutionKey {

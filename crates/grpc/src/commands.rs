@@ -16,6 +16,20 @@ use crate::convert::*;
 use crate::search::search_attributes;
 use keel_core::Namespace;
 
+/// The search attributes a command sets, if it sets any.
+fn search_attributes_of(attributes: &Attributes) -> Option<&common::SearchAttributes> {
+    match attributes {
+        Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
+            a.search_attributes.as_ref()
+        }
+        Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
+            a.search_attributes.as_ref()
+        }
+        Attributes::StartChildWorkflowExecutionCommandAttributes(a) => a.search_attributes.as_ref(),
+        _ => None,
+    }
+}
+
 /// The commands of a workflow task of `namespace` (whose search attributes they may set).
 pub fn commands(
     commands: &[proto::Command],
@@ -32,6 +46,16 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
         Status::invalid_argument(format!("command {name} has no attributes"))
     };
     let attributes = command.attributes.as_ref().ok_or_else(missing)?;
+    // Search attributes the namespace does not know, or of the wrong type, fail the workflow
+    // task (BAD_SEARCH_ATTRIBUTES), as in Temporal, rather than the call.
+    if let Some(Err(status)) =
+        search_attributes_of(attributes).map(|given| search_attributes(Some(given), namespace))
+    {
+        return Ok(Command::Invalid {
+            cause: keel_core::transition::failed_cause::BAD_SEARCH_ATTRIBUTES,
+            message: status.message().to_owned(),
+        });
+    }
     Ok(match attributes {
         Attributes::ScheduleActivityTaskCommandAttributes(a) => {
             Command::ScheduleActivity(ScheduleActivity {

@@ -28,6 +28,12 @@ pub fn execution_info(summary: &ExecutionSummary) -> workflow::WorkflowExecution
         memo: Some(to_memo(&summary.memo)),
         search_attributes: Some(to_search_attributes(&summary.search_attributes)),
         task_queue: summary.task_queue.clone(),
+        parent_execution: summary.parent.as_ref().map(workflow_execution),
+        parent_namespace_id: summary
+            .parent
+            .as_ref()
+            .map(|parent| parent.namespace.clone())
+            .unwrap_or_default(),
         execution_duration: summary
             .close_time
             .map(|close| duration(summary.start_time.until(close))),

@@ -137,6 +137,8 @@ pub struct ExecutionSummary {
     pub history_length: i64,
     pub memo: keel_core::BlobMap,
     pub search_attributes: SearchAttributes,
+    /// The parent run, for a child workflow.
+    pub parent: Option<ExecutionKey>,
 }
 
 /// A page of a listing; `next_page_token` is empty on the last page.
@@ -210,6 +212,7 @@ impl ExecutionSummary {
             history_length: execution.history_length(),
             memo: execution.memo.clone(),
             search_attributes: execution.search_attributes.clone(),
+            parent: execution.parent.as_ref().map(|parent| parent.key.clone()),
         }
     }
 }

@@ -370,6 +370,7 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionSumma
             history_length: row.get(8)?,
             memo: Default::default(),
             search_attributes: Default::default(),
+            parent: None,
         },
         row.get(9)?,
     ))
@@ -707,6 +708,7 @@ impl Store for SqliteStore {
                 let execution: Execution = decode(&state)?;
                 summary.memo = execution.memo;
                 summary.search_attributes = execution.search_attributes;
+                summary.parent = execution.parent.map(|parent| parent.key);
                 executions.push(summary);
             }
             Ok(page(executions, offset, page_size))

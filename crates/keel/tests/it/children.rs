@@ -4,9 +4,12 @@
 use std::time::Duration;
 
 use temporalio_client::errors::WorkflowGetResultError;
+use temporalio_client::grpc::WorkflowService;
+use temporalio_client::tonic::Request;
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
 
 use crate::harness::{
     Backend, Server, assert_well_formed, count, describe, event_types, history, on_both_backends,
@@ -106,6 +109,20 @@ on_both_backends! {
         let child_info = describe(&client, &child_id).await.workflow_execution_info.unwrap();
         assert_eq!(child_info.parent_execution.as_ref(), Some(&parent_run));
         assert_eq!(child_info.root_execution.as_ref(), Some(&parent_run));
+        // Lists show the parent too.
+        let listed = WorkflowService::list_workflow_executions(
+            &mut client.clone(),
+            Request::new(ListWorkflowExecutionsRequest {
+                namespace: "default".into(),
+                query: format!("WorkflowId = '{child_id}'"),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        assert_eq!(listed.executions.len(), 1);
+        assert_eq!(listed.executions[0].parent_execution.as_ref(), Some(&parent_run));
         let child_events = history(&client, &child_id).await;
         match &child_events[0].attributes {
             Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {

@@ -28,6 +28,17 @@ async fn reset(
     run_id: &str,
     point: i64,
 ) -> Result<String, Status> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    reset_with(client, workflow_id, run_id, point, &request_id).await
+}
+
+async fn reset_with(
+    client: &Client,
+    workflow_id: &str,
+    run_id: &str,
+    point: i64,
+    request_id: &str,
+) -> Result<String, Status> {
     let request = ResetWorkflowExecutionRequest {
         namespace: "default".into(),
         workflow_execution: Some(WorkflowExecution {
@@ -36,7 +47,7 @@ async fn reset(
         }),
         reason: "the activity is mended".into(),
         workflow_task_finish_event_id: point,
-        request_id: uuid::Uuid::new_v4().to_string(),
+        request_id: request_id.into(),
         ..Default::default()
     };
     WorkflowService::reset_workflow_execution(&mut client.clone(), Request::new(request))
@@ -94,7 +105,14 @@ on_both_backends! {
 
             break_for(&workflow_id, false);
             // Event 4 is the first workflow task's completion: the code decides again.
-            let new_run = reset(&client, &workflow_id, &failed_run, 4).await.unwrap();
+            let new_run = reset_with(&client, &workflow_id, &failed_run, 4, "mend-1")
+                .await
+                .unwrap();
+            // A retried reset (same request id) makes no second run.
+            let retried = reset_with(&client, &workflow_id, &failed_run, 4, "mend-1")
+                .await
+                .unwrap();
+            assert_eq!(retried, new_run);
             let result = client
                 .get_workflow_handle::<Mended>(&workflow_id)
                 .get_result(WorkflowGetResultOptions::default())

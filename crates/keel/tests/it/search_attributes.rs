@@ -9,7 +9,10 @@ use temporalio_client::tonic::{Code, Request, Status};
 use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
-use temporalio_common::protos::temporal::api::enums::v1::{EventType, IndexedValueType};
+use temporalio_common::protos::temporal::api::enums::v1::{
+    EventType, IndexedValueType, WorkflowTaskFailedCause,
+};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::operatorservice::v1::{
     AddSearchAttributesRequest, ListSearchAttributesRequest, RemoveSearchAttributesRequest,
 };
@@ -17,9 +20,10 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowE
 use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributes};
 
 use crate::harness::{
-    Backend, Server, count, describe, event_types, history, on_both_backends, unique, with_worker,
+    Backend, Server, count, describe, event_types, history, on_both_backends, unique,
+    wait_for_event, with_worker,
 };
-use crate::workflows::{LABELS, Labeled, SCORE, STAGE};
+use crate::workflows::{LABELS, Labeled, Mistyped, SCORE, STAGE};
 
 const REGION: SearchAttributeKey<String> = SearchAttributeKey::keyword("Region");
 
@@ -221,6 +225,35 @@ on_both_backends! {
             .filter(|t| *t == EventType::UpsertWorkflowSearchAttributes)
             .count();
         assert_eq!(upserts, 2);
+
+        // A workflow upserting a value of the wrong type has its workflow task failed.
+        let mistyped_id = unique("mistyped");
+        with_worker(&client, &queue, async {
+            client
+                .start_workflow(
+                    Mistyped::run,
+                    (),
+                    WorkflowStartOptions::new(&queue, &mistyped_id).build(),
+                )
+                .await
+                .unwrap();
+            wait_for_event(&client, &mistyped_id, EventType::WorkflowTaskFailed).await;
+        })
+        .await;
+        let failed = history(&client, &mistyped_id)
+            .await
+            .into_iter()
+            .find_map(|event| match event.attributes {
+                Some(Attributes::WorkflowTaskFailedEventAttributes(failed)) => Some(failed),
+                _ => None,
+            })
+            .expect("a failed workflow task");
+        assert_eq!(failed.cause, WorkflowTaskFailedCause::BadSearchAttributes as i32);
+        let message = failed.failure.map(|f| f.message).unwrap_or_default();
+        assert!(
+            message.contains("invalid value for search attribute Stage of type Keyword"),
+            "{message}"
+        );
 
         // A removed attribute can no longer be filtered on.
         let request = RemoveSearchAttributesRequest {

@@ -383,7 +383,25 @@ pub fn register<S: temporalio_sdk::worker_options_builder::State>(
         .unwrap()
         .register_workflow::<Mended>()
         .unwrap()
+        .register_workflow::<Mistyped>()
+        .unwrap()
         .register_activities(TestActivities)
+}
+
+/// Upserts `Stage` as an Int, which the tests register as a Keyword: its workflow tasks
+/// fail with BAD_SEARCH_ATTRIBUTES.
+#[workflow]
+#[derive(Default)]
+pub struct Mistyped;
+
+#[workflow_methods]
+impl Mistyped {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
+        ctx.upsert_search_attributes([SearchAttributeKey::<i64>::int("Stage").value_set(5)]);
+        ctx.timer(Duration::from_secs(1)).await;
+        Ok(())
+    }
 }
 
 /// Workflow ids whose `mendable` activity fails.

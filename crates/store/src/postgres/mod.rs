@@ -296,6 +296,7 @@ fn summary_from_row(row: &tokio_postgres::Row) -> Result<ExecutionSummary> {
         history_length: row.get(8),
         memo: execution.memo,
         search_attributes: execution.search_attributes,
+        parent: execution.parent.map(|parent| parent.key),
     })
 }
 
