@@ -115,6 +115,33 @@ impl Engine {
             .ok_or_else(|| schedule_not_found(schedule_id))
     }
 
+    /// A schedule as describe shows it: its workflows that have closed since it last woke
+    /// are shown closed (the runner records them when it next wakes).
+    pub async fn describe_schedule(&self, namespace: &str, schedule_id: &str) -> Result<Schedule> {
+        let mut schedule = self.schedule(namespace, schedule_id).await?;
+        let now = self.now();
+        for running in schedule.running.clone() {
+            let run = ExecutionKey {
+                namespace: namespace.to_owned(),
+                workflow_id: running.workflow_id.clone(),
+                run_id: running.run_id.clone(),
+            };
+            let status = self.run_status(&run).await?;
+            if status != Status::Running {
+                schedule.workflow_closed(&running.run_id, status, now);
+            }
+        }
+        Ok(schedule)
+    }
+
+    /// A run's status; a deleted run counts as terminated.
+    async fn run_status(&self, run: &ExecutionKey) -> Result<Status> {
+        Ok(match self.inner.store.execution(run).await? {
+            Some(execution) => execution.status,
+            None => Status::Terminated,
+        })
+    }
+
     pub async fn schedules(&self, namespace: &str) -> Result<Vec<Schedule>> {
         self.namespace(namespace)?;
         Ok(self.inner.store.schedules(Some(namespace)).await?)
@@ -293,11 +320,7 @@ impl Engine {
                 workflow_id: running.workflow_id.clone(),
                 run_id: running.run_id.clone(),
             };
-            let status = match self.inner.store.execution(&run).await? {
-                Some(execution) => execution.status,
-                // Deleted: as good as closed.
-                None => Status::Terminated,
-            };
+            let status = self.run_status(&run).await?;
             if status != Status::Running {
                 schedule.workflow_closed(&running.run_id, status, now);
             }

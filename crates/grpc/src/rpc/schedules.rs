@@ -62,7 +62,12 @@ pub(crate) async fn describe_schedule(
     request: Request<ws::DescribeScheduleRequest>,
 ) -> Reply<ws::DescribeScheduleResponse> {
     let r = request.into_inner();
-    let schedule = engine_result(frontend.engine.schedule(&r.namespace, &r.schedule_id).await)?;
+    let schedule = engine_result(
+        frontend
+            .engine
+            .describe_schedule(&r.namespace, &r.schedule_id)
+            .await,
+    )?;
     let now = frontend.engine.now();
     Ok(Response::new(ws::DescribeScheduleResponse {
         schedule: Some(to_schedule(&schedule)),

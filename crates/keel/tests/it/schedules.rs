@@ -89,6 +89,15 @@ on_both_backends! {
                     .unwrap();
                 assert_eq!(result, "hello, schedule");
             }
+            // Describe does not show them running any more.
+            let running = described(&handle).await.running_actions();
+            for action in fired.recent_actions() {
+                assert!(
+                    !running.iter().any(|r| r.run_id == action.run_id),
+                    "{} completed but is shown running",
+                    action.workflow_id
+                );
+            }
 
             // Paused: time passes, nothing starts; a trigger still does.
             handle
