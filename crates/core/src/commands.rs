@@ -557,20 +557,7 @@ fn schedule_activity(tx: &mut Tx<'_>, spec: ScheduleActivity, completed_event_id
     )));
     tx.ex.activities.insert(
         scheduled_event_id,
-        Activity {
-            scheduled_event_id,
-            scheduled,
-            first_scheduled_time: tx.now,
-            attempt: 1,
-            attempt_scheduled_time: tx.now,
-            state: ActivityState::Scheduled,
-            last_failure: None,
-            last_heartbeat_time: None,
-            heartbeat_details: None,
-            cancel_requested: false,
-            cancel_requested_event_id: 0,
-            last_worker_identity: String::new(),
-        },
+        Activity::scheduled(scheduled_event_id, scheduled, tx.now),
     );
     tx.out.effects.push(Effect::DispatchActivityTask(TaskRef {
         queue: TaskQueue::normal(task_queue),

@@ -115,6 +115,30 @@ pub struct Activity {
     pub last_worker_identity: String,
 }
 
+impl Activity {
+    /// A newly scheduled activity: its first attempt, on the queue from `now`.
+    pub(crate) fn scheduled(
+        scheduled_event_id: i64,
+        scheduled: ActivityScheduled,
+        now: Time,
+    ) -> Activity {
+        Activity {
+            scheduled_event_id,
+            scheduled,
+            first_scheduled_time: now,
+            attempt: 1,
+            attempt_scheduled_time: now,
+            state: ActivityState::Scheduled,
+            last_failure: None,
+            last_heartbeat_time: None,
+            heartbeat_details: None,
+            cancel_requested: false,
+            cancel_requested_event_id: 0,
+            last_worker_identity: String::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ActivityState {
     /// Waiting out the retry backoff until `attempt_scheduled_time`.

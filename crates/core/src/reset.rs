@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::Rejection;
 use crate::event::{Event, EventKind, WorkflowStarted};
-use crate::execution::{Activity, ActivityState, Execution, Timer};
+use crate::execution::{Activity, Execution, Timer};
 use crate::start::NewRun;
 use crate::transition::TaskRef;
 use crate::transition::{Outcome, Tx};
@@ -287,20 +287,7 @@ fn take_over(run: &mut Execution, prefix: &[Event], open: &OpenWork, now: Time) 
             EventKind::ActivityTaskScheduled(scheduled) if open.activities.contains(&event.id) => {
                 run.activities.insert(
                     event.id,
-                    Activity {
-                        scheduled_event_id: event.id,
-                        scheduled: (**scheduled).clone(),
-                        first_scheduled_time: now,
-                        attempt: 1,
-                        attempt_scheduled_time: now,
-                        state: ActivityState::Scheduled,
-                        last_failure: None,
-                        last_heartbeat_time: None,
-                        heartbeat_details: None,
-                        cancel_requested: false,
-                        cancel_requested_event_id: 0,
-                        last_worker_identity: String::new(),
-                    },
+                    Activity::scheduled(event.id, (**scheduled).clone(), now),
                 );
             }
             EventKind::ActivityTaskCancelRequested {

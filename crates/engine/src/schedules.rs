@@ -119,27 +119,29 @@ impl Engine {
     /// are shown closed (the runner records them when it next wakes).
     pub async fn describe_schedule(&self, namespace: &str, schedule_id: &str) -> Result<Schedule> {
         let mut schedule = self.schedule(namespace, schedule_id).await?;
-        let now = self.now();
+        self.note_closed_workflows(&mut schedule, self.now())
+            .await?;
+        Ok(schedule)
+    }
+
+    /// Tells the schedule which of its running workflows have closed (a deleted one counts
+    /// as terminated).
+    async fn note_closed_workflows(&self, schedule: &mut Schedule, now: Time) -> Result<()> {
         for running in schedule.running.clone() {
             let run = ExecutionKey {
-                namespace: namespace.to_owned(),
+                namespace: schedule.namespace.clone(),
                 workflow_id: running.workflow_id.clone(),
                 run_id: running.run_id.clone(),
             };
-            let status = self.run_status(&run).await?;
+            let status = match self.inner.store.execution(&run).await? {
+                Some(execution) => execution.status,
+                None => Status::Terminated,
+            };
             if status != Status::Running {
                 schedule.workflow_closed(&running.run_id, status, now);
             }
         }
-        Ok(schedule)
-    }
-
-    /// A run's status; a deleted run counts as terminated.
-    async fn run_status(&self, run: &ExecutionKey) -> Result<Status> {
-        Ok(match self.inner.store.execution(run).await? {
-            Some(execution) => execution.status,
-            None => Status::Terminated,
-        })
+        Ok(())
     }
 
     pub async fn schedules(&self, namespace: &str) -> Result<Vec<Schedule>> {
@@ -314,17 +316,7 @@ impl Engine {
         };
         let before = schedule.clone();
         let now = self.now();
-        for running in before.running.clone() {
-            let run = ExecutionKey {
-                namespace: namespace.to_owned(),
-                workflow_id: running.workflow_id.clone(),
-                run_id: running.run_id.clone(),
-            };
-            let status = self.run_status(&run).await?;
-            if status != Status::Running {
-                schedule.workflow_closed(&running.run_id, status, now);
-            }
-        }
+        self.note_closed_workflows(&mut schedule, now).await?;
         schedule.collect_due(now);
         for decision in schedule.decide() {
             match decision {
