@@ -173,6 +173,12 @@ impl Cache {
             .unwrap_or_default()
     }
 
+    /// The runs someone is waiting on for new history.
+    pub(crate) fn watched(&self) -> Vec<ExecutionKey> {
+        let watchers = self.watchers.lock().expect("cache lock poisoned");
+        watchers.keys().cloned().collect()
+    }
+
     /// Wakes the history readers of `key`.
     pub(crate) fn publish_progress(&self, key: &ExecutionKey, next_event_id: i64, closed: bool) {
         let mut watchers = self.watchers.lock().expect("cache lock poisoned");

@@ -546,12 +546,33 @@ impl Engine {
                     for execution in running {
                         self.recover(execution);
                     }
+                    self.wake_watchers_from_store().await;
                     return;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "resynchronising with the store failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Wakes the history readers whose runs moved on (or closed) while notices were lost:
+    /// a run that closed meanwhile is not among the running ones `recover` goes through.
+    async fn wake_watchers_from_store(&self) {
+        for key in self.inner.executions.watched() {
+            match self.inner.store.execution(&key).await {
+                Ok(Some(execution)) => self.inner.executions.publish_progress(
+                    &key,
+                    execution.next_event_id,
+                    !execution.is_running(),
+                ),
+                Ok(None) => {}
+                // Their long polls still end at their deadlines and read again.
+                Err(error) => {
+                    tracing::warn!(%error, "reading a watched run after resynchronising failed");
+                    return;
                 }
             }
         }
