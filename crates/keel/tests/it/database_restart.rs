@@ -124,13 +124,20 @@ async fn the_database_restarting_under_load_loses_nothing() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         blocking(|| cluster.restart());
 
+        // Bounded, so that a lost wake-up fails here with the workflow's id instead of
+        // hanging the suite (a long poll ends after 60 s and reads again, so a bound of
+        // two of them only fails what never completes).
         for (i, id) in ids.iter().enumerate() {
             let client = if i % 2 == 0 { &b } else { &a };
-            let result = client
-                .get_workflow_handle::<Pipeline>(id)
-                .get_result(WorkflowGetResultOptions::default())
-                .await
-                .unwrap();
+            let result = tokio::time::timeout(
+                Duration::from_secs(150),
+                client
+                    .get_workflow_handle::<Pipeline>(id)
+                    .get_result(WorkflowGetResultOptions::default()),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{id} did not complete within 150 s of the restart"))
+            .unwrap();
             assert_eq!(result, i as u32 + 3, "{id}");
         }
     })
