@@ -247,21 +247,9 @@ fn validate_target(target: &ExternalTarget, command: &str) -> Result<(), String>
 }
 
 fn has_buffered_outcome(ex: &Execution, scheduled: i64) -> bool {
-    ex.buffered.iter().any(|(_, kind)| match kind {
-        EventKind::ActivityTaskCompleted {
-            scheduled_event_id, ..
-        }
-        | EventKind::ActivityTaskFailed {
-            scheduled_event_id, ..
-        }
-        | EventKind::ActivityTaskTimedOut {
-            scheduled_event_id, ..
-        }
-        | EventKind::ActivityTaskCanceled {
-            scheduled_event_id, ..
-        } => *scheduled_event_id == scheduled,
-        _ => false,
-    })
+    ex.buffered
+        .iter()
+        .any(|(_, kind)| kind.closed_activity() == Some(scheduled))
 }
 
 pub(crate) fn validate_retry_policy(policy: &RetryPolicy) -> Result<(), String> {

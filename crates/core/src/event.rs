@@ -470,6 +470,25 @@ impl EventKind {
     }
 
     /// Temporal's event type name, used in logs, errors and tests.
+    /// The scheduled event id of the activity this event closes, if it closes one.
+    pub fn closed_activity(&self) -> Option<i64> {
+        match self {
+            EventKind::ActivityTaskCompleted {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskFailed {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskTimedOut {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskCanceled {
+                scheduled_event_id, ..
+            } => Some(*scheduled_event_id),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::WorkflowExecutionStarted(_) => "WorkflowExecutionStarted",

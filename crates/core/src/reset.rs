@@ -207,23 +207,12 @@ fn open_work(prefix: &[Event], point: i64) -> Result<OpenWork, Rejection> {
     let mut timers = BTreeMap::new();
     let mut others = BTreeMap::new();
     for event in prefix {
+        if let Some(scheduled_event_id) = event.kind.closed_activity() {
+            activities.remove(&scheduled_event_id);
+        }
         match &event.kind {
             EventKind::ActivityTaskScheduled(_) => {
                 activities.insert(event.id);
-            }
-            EventKind::ActivityTaskCompleted {
-                scheduled_event_id, ..
-            }
-            | EventKind::ActivityTaskFailed {
-                scheduled_event_id, ..
-            }
-            | EventKind::ActivityTaskTimedOut {
-                scheduled_event_id, ..
-            }
-            | EventKind::ActivityTaskCanceled {
-                scheduled_event_id, ..
-            } => {
-                activities.remove(scheduled_event_id);
             }
             EventKind::TimerStarted { timer_id, .. } => {
                 timers.insert(timer_id.clone(), event.id);

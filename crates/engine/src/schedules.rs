@@ -13,7 +13,7 @@ use std::time::Duration;
 use keel_core::requests::CancelRequest;
 use keel_core::schedule::{Decision, Definition, Patch, Schedule};
 use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, SearchValue};
-use keel_core::{BlobMap, ExecutionKey, Status, Time};
+use keel_core::{BlobMap, Status, Time};
 
 use crate::start::StartRequest;
 use crate::{Engine, Error, Result};
@@ -128,12 +128,12 @@ impl Engine {
     /// as terminated).
     async fn note_closed_workflows(&self, schedule: &mut Schedule, now: Time) -> Result<()> {
         for running in schedule.running.clone() {
-            let run = ExecutionKey {
-                namespace: schedule.namespace.clone(),
-                workflow_id: running.workflow_id.clone(),
-                run_id: running.run_id.clone(),
-            };
-            let status = match self.inner.store.execution(&run).await? {
+            let status = match self
+                .inner
+                .store
+                .execution(&running.key(&schedule.namespace))
+                .await?
+            {
                 Some(execution) => execution.status,
                 None => Status::Terminated,
             };
@@ -338,11 +338,7 @@ impl Engine {
                 }
                 Decision::Cancel(runs) => {
                     for run in runs {
-                        let run_key = ExecutionKey {
-                            namespace: namespace.to_owned(),
-                            workflow_id: run.workflow_id,
-                            run_id: run.run_id,
-                        };
+                        let run_key = run.key(namespace);
                         let request = CancelRequest {
                             reason: "the schedule's overlap policy cancels the running workflow"
                                 .into(),
@@ -357,11 +353,7 @@ impl Engine {
                 }
                 Decision::Terminate(runs) => {
                     for run in runs {
-                        let run_key = ExecutionKey {
-                            namespace: namespace.to_owned(),
-                            workflow_id: run.workflow_id,
-                            run_id: run.run_id,
-                        };
+                        let run_key = run.key(namespace);
                         let reason =
                             "the schedule's overlap policy terminates the running workflow";
                         match self.terminate(&run_key, reason, None, IDENTITY).await {

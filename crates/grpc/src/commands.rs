@@ -48,14 +48,19 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
     let attributes = command.attributes.as_ref().ok_or_else(missing)?;
     // Search attributes the namespace does not know, or of the wrong type, fail the workflow
     // task (BAD_SEARCH_ATTRIBUTES), as in Temporal, rather than the call.
-    if let Some(Err(status)) =
-        search_attributes_of(attributes).map(|given| search_attributes(Some(given), namespace))
+    // Read once here; the command below takes them from `checked`.
+    let checked = match search_attributes_of(attributes)
+        .map(|given| search_attributes(Some(given), namespace))
+        .transpose()
     {
-        return Ok(Command::Invalid {
-            cause: keel_core::transition::failed_cause::BAD_SEARCH_ATTRIBUTES,
-            message: status.message().to_owned(),
-        });
-    }
+        Ok(checked) => checked,
+        Err(status) => {
+            return Ok(Command::Invalid {
+                cause: keel_core::transition::failed_cause::BAD_SEARCH_ATTRIBUTES,
+                message: status.message().to_owned(),
+            });
+        }
+    };
     Ok(match attributes {
         Attributes::ScheduleActivityTaskCommandAttributes(a) => {
             Command::ScheduleActivity(ScheduleActivity {
@@ -113,9 +118,9 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
             header: a.header.as_ref().map(|h| header(Some(h))),
             failure: a.failure.as_ref().map(failure),
         },
-        Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a) => {
+        Attributes::UpsertWorkflowSearchAttributesCommandAttributes(_) => {
             Command::UpsertSearchAttributes {
-                search_attributes: search_attributes(a.search_attributes.as_ref(), namespace)?,
+                search_attributes: checked.unwrap_or_default(),
             }
         }
         Attributes::ModifyWorkflowPropertiesCommandAttributes(a) => Command::ModifyProperties {
@@ -143,11 +148,7 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
                 last_completion_result: payloads(a.last_completion_result.as_ref()),
                 header: a.header.as_ref().map(|h| header(Some(h))),
                 memo: a.memo.as_ref().map(|m| memo(Some(m))),
-                search_attributes: a
-                    .search_attributes
-                    .as_ref()
-                    .map(|s| search_attributes(Some(s), namespace))
-                    .transpose()?,
+                search_attributes: checked,
             }))
         }
         Attributes::StartChildWorkflowExecutionCommandAttributes(a) => {
@@ -179,7 +180,7 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
                 cron_schedule: a.cron_schedule.clone(),
                 header: header(a.header.as_ref()),
                 memo: memo(a.memo.as_ref()),
-                search_attributes: search_attributes(a.search_attributes.as_ref(), namespace)?,
+                search_attributes: checked.unwrap_or_default(),
             }))
         }
         Attributes::ProtocolMessageCommandAttributes(a) => Command::ProtocolMessage {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::search::SearchAttributes;
 use crate::start::StartParams;
 use crate::types::Blob;
-use crate::types::{BlobMap, Status, Time};
+use crate::types::{BlobMap, ExecutionKey, Status, Time};
 pub use spec::Spec;
 
 /// How many recent actions a schedule remembers.
@@ -118,6 +118,17 @@ pub struct ActionResult {
     pub workflow_id: String,
     pub run_id: String,
     pub status: Status,
+}
+
+impl ActionResult {
+    /// The run it started, in the schedule's `namespace`.
+    pub fn key(&self, namespace: &str) -> ExecutionKey {
+        ExecutionKey {
+            namespace: namespace.to_owned(),
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
