@@ -66,6 +66,9 @@ pub struct Execution {
     /// The size of this run's history as stored, in bytes.
     #[serde(default)]
     pub history_size_bytes: i64,
+    /// When a worker first took one of this run's workflow tasks.
+    #[serde(default)]
+    pub first_task_started_time: Option<Time>,
 }
 
 /// When a workflow is told it should continue as new (Temporal's defaults): its history

@@ -15,6 +15,7 @@ pub mod cron;
 pub mod event;
 pub mod execution;
 pub mod namespace;
+pub mod overview;
 pub mod requests;
 pub mod reset;
 pub mod reuse;

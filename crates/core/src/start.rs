@@ -127,6 +127,7 @@ impl Execution {
             parent: None,
             updates: Default::default(),
             history_size_bytes: 0,
+            first_task_started_time: None,
         }
     }
 

@@ -484,6 +484,7 @@ impl Tx<'_> {
         };
         let now = self.now;
         self.ex.last_worker_identity = identity.to_owned();
+        self.ex.first_task_started_time.get_or_insert(now);
         self.deliver_updates(scheduled_event_id);
         if let Some(task) = &mut self.ex.workflow_task {
             task.started = Some(StartedTask {

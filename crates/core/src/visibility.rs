@@ -14,6 +14,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::overview::Phase;
 use crate::search::SearchAttributeType;
 
 /// Error produced while parsing or translating a filter. Every variant carries
@@ -53,6 +54,11 @@ pub enum Field {
     HistoryLength,
     /// `CloseTime - StartTime` in nanoseconds; null while running.
     ExecutionDuration,
+    /// Keel's board column (`Pending`, `Running`, `Completed`, `Failed`, `Cancelled`).
+    ExecutionPhase,
+    ParentWorkflowId,
+    /// The worker that handles, or last handled, the run's tasks.
+    WorkerIdentity,
     Custom(String, SearchAttributeType),
 }
 
@@ -61,6 +67,7 @@ pub enum Field {
 enum Kind {
     Keyword,
     Status,
+    Phase,
     Datetime,
     Int,
     Duration,
@@ -81,6 +88,9 @@ impl Field {
             "ExecutionTime" => Field::ExecutionTime,
             "HistoryLength" => Field::HistoryLength,
             "ExecutionDuration" => Field::ExecutionDuration,
+            "ExecutionPhase" => Field::ExecutionPhase,
+            "ParentWorkflowId" => Field::ParentWorkflowId,
+            "WorkerIdentity" => Field::WorkerIdentity,
             _ => return None,
         })
     }
@@ -97,16 +107,23 @@ impl Field {
             Field::ExecutionTime => "ExecutionTime",
             Field::HistoryLength => "HistoryLength",
             Field::ExecutionDuration => "ExecutionDuration",
+            Field::ExecutionPhase => "ExecutionPhase",
+            Field::ParentWorkflowId => "ParentWorkflowId",
+            Field::WorkerIdentity => "WorkerIdentity",
             Field::Custom(name, _) => name,
         }
     }
 
     fn kind(&self) -> Kind {
         match self {
-            Field::WorkflowId | Field::WorkflowType | Field::RunId | Field::TaskQueue => {
-                Kind::Keyword
-            }
+            Field::WorkflowId
+            | Field::WorkflowType
+            | Field::RunId
+            | Field::TaskQueue
+            | Field::ParentWorkflowId
+            | Field::WorkerIdentity => Kind::Keyword,
             Field::ExecutionStatus => Kind::Status,
+            Field::ExecutionPhase => Kind::Phase,
             Field::StartTime | Field::CloseTime | Field::ExecutionTime => Kind::Datetime,
             Field::HistoryLength => Kind::Int,
             Field::ExecutionDuration => Kind::Duration,
@@ -642,6 +659,16 @@ fn normalize(field: &Field, raw: Value, pos: usize) -> Result<Value, FilterError
         (Kind::Status, Value::Int(n)) if (1..=7).contains(&n) => Ok(Value::Int(n)),
         (Kind::Status, v) => bad(format!(
             "invalid ExecutionStatus {} at position {pos}",
+            describe(&v)
+        )),
+        (Kind::Phase, Value::Str(s)) => match Phase::from_name(&s) {
+            Some(phase) => Ok(Value::Int(phase.code().into())),
+            None => bad(format!(
+                "invalid ExecutionPhase '{s}' at position {pos} (Pending, Running, Completed, Failed or Cancelled)"
+            )),
+        },
+        (Kind::Phase, v) => bad(format!(
+            "invalid ExecutionPhase {} at position {pos}",
             describe(&v)
         )),
         (Kind::Datetime, Value::Str(s)) => match parse_rfc3339_nanos(&s) {

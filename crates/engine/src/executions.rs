@@ -8,7 +8,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use keel_core::{Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
+use keel_core::overview::Phase;
+use keel_core::{
+    Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Status, Time,
+};
 use keel_store::Write;
 use tokio::sync::watch;
 
@@ -140,10 +143,11 @@ impl Cache {
     }
 
     /// Records which sticky queue (if any) holds the run `key`.
-    pub(crate) fn index_sticky_queue(&self, key: &ExecutionKey, queue: Option<String>) {
+    /// Answers whether the index changed.
+    pub(crate) fn index_sticky_queue(&self, key: &ExecutionKey, queue: Option<String>) -> bool {
         let mut index = self.sticky.lock().expect("cache lock poisoned");
         if index.by_execution.get(key) == queue.as_ref() {
-            return;
+            return false;
         }
         if let Some(old) = index.by_execution.remove(key) {
             let entry = (key.namespace.clone(), old);
@@ -162,6 +166,7 @@ impl Cache {
                 .insert(key.clone());
             index.by_execution.insert(key.clone(), queue);
         }
+        true
     }
 
     pub(crate) fn sticky_executions(&self, namespace: &str, queue: &str) -> Vec<ExecutionKey> {
@@ -171,6 +176,25 @@ impl Cache {
             .get(&(namespace.to_owned(), queue.to_owned()))
             .map(|keys| keys.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Calls `visit` with every run in the cache that no one is changing right now (on one
+    /// node, every running run: `recover` loads them all, and a closed run is evicted).
+    pub(crate) fn for_each_idle(&self, mut visit: impl FnMut(&Execution)) {
+        let slots: Vec<Slot> = self
+            .slots
+            .lock()
+            .expect("cache lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for slot in slots {
+            if let Ok(cached) = slot.try_lock()
+                && let Some(execution) = cached.as_ref()
+            {
+                visit(execution);
+            }
+        }
     }
 
     /// The runs someone is waiting on for new history.
@@ -237,6 +261,7 @@ impl Engine {
         let slot = self.inner.executions.slot(key);
         let mut cached = self.locked_state(key, &slot).await?;
         let current = cached.as_ref().expect("loaded by locked_state");
+        let before = (current.status, current.phase());
         let mut next = current.clone();
         let now = self.now();
         let (mut outcome, value) = transition(&mut next, now)?;
@@ -282,9 +307,10 @@ impl Engine {
             *cached = None;
             return Err(error.into());
         }
-        self.after_commit(&next, &outcome.events, outcome.effects);
+        self.after_commit(Some(before), &next, &outcome.events, outcome.effects);
         for (successor, successor_outcome) in successors {
             self.after_commit(
+                None,
                 &successor,
                 &successor_outcome.events,
                 successor_outcome.effects,
@@ -332,13 +358,18 @@ impl Engine {
     }
 
     /// Work that follows a commit: hand out tasks, re-arm the timer, wake readers.
+    /// Carries out a commit's effects. `before` is the run's status and phase before the
+    /// commit; `None` for a run the commit created.
     pub(crate) fn after_commit(
         &self,
+        before: Option<(Status, Phase)>,
         execution: &Execution,
         events: &[Event],
         effects: Vec<Effect>,
     ) {
         self.inner.executions.extend_tail(execution, events);
+        self.inner.metrics.record_commit(execution, events);
+        self.publish_change(before, execution);
         for effect in effects {
             match effect {
                 Effect::DispatchWorkflowTask(task) => {
@@ -370,10 +401,14 @@ impl Engine {
 
     fn index_and_publish(&self, execution: &Execution) {
         let executions = &self.inner.executions;
-        executions.index_sticky_queue(
-            &execution.key,
-            execution.stickiness.as_ref().map(|s| s.queue.clone()),
-        );
+        let sticky_queue = execution.stickiness.as_ref().map(|s| s.queue.clone());
+        if executions.index_sticky_queue(&execution.key, sticky_queue.clone())
+            && let Some(queue) = sticky_queue
+        {
+            self.inner
+                .matching
+                .mark_sticky(&execution.key.namespace, &queue);
+        }
         executions.publish_progress(
             &execution.key,
             execution.next_event_id,

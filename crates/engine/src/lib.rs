@@ -11,7 +11,9 @@ mod activity_tasks;
 mod children;
 mod executions;
 pub mod matching;
+pub mod metrics;
 mod namespaces;
+pub mod operators;
 mod peers;
 mod polls;
 mod queries;
@@ -32,8 +34,10 @@ use keel_core::{Rejection, Time};
 use keel_store::Store;
 
 pub use activity_tasks::{ActivityOutcome, ActivityTarget, PolledActivityTask};
+pub use keel_store::LogLine;
 pub use keel_store::{ExecutionSummary, Page};
 pub use matching::{PollerInfo, QueueId, TaskKind};
+pub use metrics::MetricsSnapshot;
 pub use queries::{HistoryPage, HistoryRequest};
 pub use reset::ResetWorkflow;
 pub use start::{StartRequest, StartResult};
@@ -208,6 +212,11 @@ struct Inner {
     schedules: schedules::Schedules,
     /// Set when other nodes share the store.
     peers: Option<peers::Peers>,
+    /// Runs started or changing status or phase (see `operators::changes`).
+    changes: tokio::sync::broadcast::Sender<ExecutionSummary>,
+    /// Runs that got log lines.
+    logs_appended: tokio::sync::broadcast::Sender<keel_core::ExecutionKey>,
+    metrics: metrics::Metrics,
 }
 
 impl Engine {
@@ -232,6 +241,9 @@ impl Engine {
                     .announcements()
                     .is_some()
                     .then(|| peers::Peers::new(store.max_announcement_len())),
+                changes: tokio::sync::broadcast::channel(operators::FEED_CAPACITY).0,
+                logs_appended: tokio::sync::broadcast::channel(operators::FEED_CAPACITY).0,
+                metrics: metrics::Metrics::default(),
             }),
         };
         // Listen before reading, so that nothing committed meanwhile goes unnoticed.

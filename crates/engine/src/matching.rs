@@ -58,7 +58,7 @@ impl Drop for Offer {
 }
 
 /// A worker seen polling a queue.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PollerInfo {
     pub identity: String,
     pub last_access_time: Time,
@@ -66,8 +66,14 @@ pub struct PollerInfo {
 
 struct Waiter {
     id: u64,
+    identity: String,
     sender: oneshot::Sender<Offer>,
 }
+
+/// How far back a queue remembers its dispatches, for its dispatch rate.
+pub const DISPATCH_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most this many dispatches are remembered per queue (the rate tops out there).
+const DISPATCHES_KEPT: usize = 100_000;
 
 #[derive(Default)]
 struct Queue {
@@ -76,6 +82,38 @@ struct Queue {
     pollers: HashMap<String, Time>,
     /// Polled here lately: when nodes share the store, only such queues hold tasks.
     served: bool,
+    /// When tasks were handed to pollers, within [`DISPATCH_WINDOW`].
+    dispatches: VecDeque<Instant>,
+    /// A worker's sticky queue rather than a named one.
+    sticky: bool,
+}
+
+impl Queue {
+    fn record_dispatch(&mut self) {
+        let now = Instant::now();
+        while self
+            .dispatches
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > DISPATCH_WINDOW)
+            || self.dispatches.len() >= DISPATCHES_KEPT
+        {
+            self.dispatches.pop_front();
+        }
+        self.dispatches.push_back(now);
+    }
+}
+
+/// What an operator sees of one queue on this node.
+#[derive(Clone, Debug)]
+pub struct QueueStats {
+    pub id: QueueId,
+    pub sticky: bool,
+    pub backlog: usize,
+    /// Identities of the polls waiting for a task right now.
+    pub waiting: Vec<String>,
+    pub pollers: Vec<PollerInfo>,
+    /// Tasks handed to pollers within the last [`DISPATCH_WINDOW`].
+    pub recent_dispatches: usize,
 }
 
 #[derive(Default)]
@@ -98,6 +136,7 @@ impl Matching {
         let entry = queues.entry(queue.clone()).or_default();
         let mut task = Some(task);
         while let Some(waiter) = entry.waiters.pop_front() {
+            entry.record_dispatch();
             let offer = self.offer(queue.clone(), task.take().expect("held until handed out"));
             match waiter.sender.send(offer) {
                 Ok(()) => return,
@@ -162,6 +201,7 @@ impl Matching {
             let entry = queues.entry(queue.clone()).or_default();
             entry.pollers.insert(identity.to_owned(), now);
             if let Some(task) = entry.tasks.pop_front() {
+                entry.record_dispatch();
                 return Some(self.offer(queue, task));
             }
             let id = self
@@ -169,7 +209,11 @@ impl Matching {
                 .next_waiter_id
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (sender, receiver) = oneshot::channel();
-            entry.waiters.push_back(Waiter { id, sender });
+            entry.waiters.push_back(Waiter {
+                id,
+                identity: identity.to_owned(),
+                sender,
+            });
             (id, receiver)
         };
         let mut receiver = receiver;
@@ -228,6 +272,51 @@ impl Matching {
                     .map(|(identity, at)| (id.clone(), identity.clone(), *at))
             })
             .collect()
+    }
+
+    /// Every queue this node knows, with its pollers, waiting polls and recent dispatches.
+    pub fn queue_stats(&self, namespace: &str) -> Vec<QueueStats> {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let now = Instant::now();
+        queues
+            .iter_mut()
+            .filter(|(id, _)| id.namespace == namespace)
+            .map(|(id, queue)| {
+                while queue
+                    .dispatches
+                    .front()
+                    .is_some_and(|at| now.duration_since(*at) > DISPATCH_WINDOW)
+                {
+                    queue.dispatches.pop_front();
+                }
+                QueueStats {
+                    id: id.clone(),
+                    sticky: queue.sticky,
+                    backlog: queue.tasks.len(),
+                    waiting: queue.waiters.iter().map(|w| w.identity.clone()).collect(),
+                    pollers: queue
+                        .pollers
+                        .iter()
+                        .map(|(identity, at)| PollerInfo {
+                            identity: identity.clone(),
+                            last_access_time: *at,
+                        })
+                        .collect(),
+                    recent_dispatches: queue.dispatches.len(),
+                }
+            })
+            .collect()
+    }
+
+    /// Marks a queue as a worker's sticky queue, so listings can tell it from named ones.
+    pub fn mark_sticky(&self, namespace: &str, name: &str) {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let id = QueueId {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            kind: TaskKind::Workflow,
+        };
+        queues.entry(id).or_default().sticky = true;
     }
 
     /// Whether a poller waits on the queue right now.

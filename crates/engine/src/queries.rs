@@ -107,6 +107,21 @@ impl Engine {
         })
     }
 
+    /// Up to `max_events` of a run's events, from `first_event_id` on.
+    pub async fn events(
+        &self,
+        key: &ExecutionKey,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> Result<Vec<Event>> {
+        self.namespace(&key.namespace)?;
+        Ok(self
+            .inner
+            .store
+            .history(key, first_event_id.max(1), max_events)
+            .await?)
+    }
+
     /// History newest first, a page at a time (GetWorkflowExecutionHistoryReverse). The
     /// token is the id of the newest event of the next page.
     pub async fn history_reverse(

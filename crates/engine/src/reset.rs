@@ -112,7 +112,7 @@ impl Engine {
                     announcement: self.announcement(None, &run, &outcome.effects),
                 };
                 self.inner.store.commit(vec![write]).await?;
-                self.after_commit(&run, &outcome.events, outcome.effects);
+                self.after_commit(None, &run, &outcome.events, outcome.effects);
                 self.inner.executions.insert(run);
                 Ok(new_run_id)
             }

@@ -158,7 +158,7 @@ impl Engine {
             announcement: self.announcement(None, &execution, &outcome.effects),
         };
         self.inner.store.commit(vec![write]).await?;
-        self.after_commit(&execution, &outcome.events, outcome.effects);
+        self.after_commit(None, &execution, &outcome.events, outcome.effects);
         self.inner.executions.insert(execution);
         Ok(StartResult {
             run_id: key.run_id,

@@ -17,6 +17,7 @@ mod convert;
 mod describe;
 mod error;
 mod history;
+pub mod json;
 mod rpc;
 mod search;
 pub use search::encode_search_value;

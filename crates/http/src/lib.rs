@@ -1,25 +1,111 @@
-//! Keel's HTTP frontend. For now it serves `/healthz`; the REST API, live streams, metrics
-//! and the web UI will live here, translating to engine calls and nothing more.
+//! Keel's HTTP frontend: the REST API under `/api/v1` (docs/rest-api.md, and the OpenAPI
+//! document it serves), live streams as server-sent events, Prometheus `/metrics` and
+//! `/healthz`.
+//!
+//! It only translates: requests are read strictly (unknown parameters and fields are
+//! refused, with a message naming them), turned into engine calls, and answered as JSON.
+//! No rule about executions lives here; payloads and histories are rendered by
+//! `keel_grpc::json`, which owns Temporal's wire format. Start reading at [`router`].
 
-use axum::routing::get;
+mod analytics;
+mod bulk;
+mod error;
+mod executions;
+mod logs;
+mod queues;
+mod render;
+mod request;
+mod streams;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use keel_engine::Engine;
 use tokio::net::TcpListener;
 
+pub use error::ApiError;
+
+/// The largest request body taken: a payload at its limit, with room for the JSON around it.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The OpenAPI document of the REST API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 pub fn router(engine: Engine) -> Router {
-    Router::new().route(
-        "/healthz",
-        get(move || {
-            let engine = engine.clone();
-            async move {
-                Json(serde_json::json!({
-                    "status": "ok",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "namespaces": engine.namespaces().len(),
-                }))
-            }
-        }),
-    )
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(analytics::metrics))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/executions", get(executions::list))
+        .route("/api/v1/executions/bulk", post(bulk::bulk))
+        .route("/api/v1/executions/{workflow_id}", get(executions::get))
+        .route(
+            "/api/v1/executions/{workflow_id}/history",
+            get(executions::history),
+        )
+        .route(
+            "/api/v1/executions/{workflow_id}/logs",
+            get(logs::get).post(logs::append),
+        )
+        .route(
+            "/api/v1/executions/{workflow_id}/stream",
+            get(streams::execution),
+        )
+        .route(
+            "/api/v1/executions/{workflow_id}/cancel",
+            post(executions::cancel),
+        )
+        .route(
+            "/api/v1/executions/{workflow_id}/terminate",
+            post(executions::terminate),
+        )
+        .route(
+            "/api/v1/executions/{workflow_id}/signal",
+            post(executions::signal),
+        )
+        .route(
+            "/api/v1/executions/{workflow_id}/reset",
+            post(executions::reset),
+        )
+        .route("/api/v1/stream/executions", get(streams::executions))
+        .route("/api/v1/task-queues", get(queues::list))
+        .route("/api/v1/task-queues/{name}", get(queues::describe))
+        .route("/api/v1/workers", get(queues::workers))
+        .route(
+            "/api/v1/namespaces",
+            get(queues::namespaces).post(queues::create_namespace),
+        )
+        .route("/api/v1/analytics", get(analytics::analytics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(engine)
+}
+
+async fn health(axum::extract::State(engine): axum::extract::State<Engine>) -> impl IntoResponse {
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "namespaces": engine.namespaces().len(),
+    }))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("{method} is not allowed on {}", uri.path()),
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves.

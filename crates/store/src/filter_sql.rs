@@ -80,6 +80,9 @@ fn column(field: &Field) -> Result<&'static str, FilterError> {
         Field::HistoryLength => "history_length",
         // NULL while the run is open, because close_time is.
         Field::ExecutionDuration => "(close_time - start_time)",
+        Field::ExecutionPhase => "phase",
+        Field::ParentWorkflowId => "parent_workflow_id",
+        Field::WorkerIdentity => "worker",
         Field::Custom(name, _) => {
             return Err(FilterError::Unsupported(format!(
                 "ordering by custom search attribute {name} is not supported"

@@ -139,6 +139,34 @@ pub struct ExecutionSummary {
     pub search_attributes: SearchAttributes,
     /// The parent run, for a child workflow.
     pub parent: Option<ExecutionKey>,
+    pub phase: keel_core::overview::Phase,
+    /// The worker that handles, or last handled, the run's tasks; empty before any did.
+    pub worker: String,
+    /// From when its first workflow task was due until a worker took it.
+    pub queue_wait: Option<std::time::Duration>,
+}
+
+/// A line a worker (or an operator) logged for a run. Lines are not history: they do not
+/// drive the run, and a replay never sees them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    /// Increases with every line the store keeps (across runs); assigned on append.
+    pub seq: i64,
+    pub time: Time,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    pub message: String,
+    /// The activity id of the task run it belongs to; empty for the run as a whole.
+    pub task_run: String,
+    pub worker: String,
+}
+
+/// The error for a run that does not exist.
+pub fn run_not_found(key: &ExecutionKey) -> Error {
+    Error::NotFound(format!(
+        "workflow execution not found: workflow id '{}', run id '{}'",
+        key.workflow_id, key.run_id
+    ))
 }
 
 /// A page of a listing; `next_page_token` is empty on the last page.
@@ -169,6 +197,11 @@ pub trait Store: Send + Sync + 'static {
         first_event_id: i64,
         max_events: usize,
     ) -> Result<Vec<Event>>;
+
+    /// Appends log lines to a run, in order; NotFound when there is no such run.
+    async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()>;
+    /// A run's log lines numbered above `after`, in order, at most `max_lines`.
+    async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>>;
 
     /// Executions matching a visibility filter (Temporal's list filter, parsed).
     async fn list_executions(
@@ -213,6 +246,9 @@ impl ExecutionSummary {
             memo: execution.memo.clone(),
             search_attributes: execution.search_attributes.clone(),
             parent: execution.parent.as_ref().map(|parent| parent.key.clone()),
+            phase: execution.phase(),
+            worker: execution.last_worker_identity.clone(),
+            queue_wait: execution.queue_wait(),
         }
     }
 }

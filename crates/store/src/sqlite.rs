@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use crate::codec::{decode, decode_offset, encode, page};
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::migrate::{self, Migration};
-use crate::{Error, ExecutionSummary, Page, Result, Store, Write};
+use crate::{Error, ExecutionSummary, LogLine, Page, Result, Store, Write, run_not_found};
 
 /// The schema, in SQLite's dialect (see [`crate::migrate`]).
 const MIGRATIONS: &[Migration] = &[
@@ -85,7 +85,30 @@ const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (namespace, schedule_id)
     ) WITHOUT ROWID;",
     },
+    Migration {
+        version: 4,
+        sql: PHASE_WORKER_PARENT_COLUMNS,
+    },
 ];
+
+/// Columns the operators' filters need. Rows written before them get the phase their status
+/// implies (a running run counts as Running until its next write); their worker and parent
+/// stay unknown.
+const PHASE_WORKER_PARENT_COLUMNS: &str = "ALTER TABLE executions ADD COLUMN phase INTEGER NOT NULL DEFAULT 2;
+    ALTER TABLE executions ADD COLUMN worker TEXT NOT NULL DEFAULT '';
+    ALTER TABLE executions ADD COLUMN parent_workflow_id TEXT;
+    UPDATE executions SET phase = CASE status
+        WHEN 2 THEN 3 WHEN 6 THEN 3 WHEN 3 THEN 4 WHEN 5 THEN 4 WHEN 7 THEN 4 WHEN 4 THEN 5 ELSE 2 END;
+    CREATE TABLE logs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        execution INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        task_run TEXT NOT NULL,
+        worker TEXT NOT NULL
+    );
+    CREATE INDEX logs_by_execution ON logs (execution, seq);";
 
 const READERS: usize = 4;
 /// How many queued requests one transaction takes at most.
@@ -274,13 +297,15 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
         None => {
             tx.prepare_cached(
                 "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue, status,
-                    start_time, close_time, execution_time, history_length, start_request_id, version, state)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    start_time, close_time, execution_time, history_length, start_request_id, version, state,
+                    phase, worker, parent_workflow_id)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .and_then(|mut s| s.execute(params![
                     key.namespace, key.workflow_id, key.run_id, ex.workflow_type(), ex.task_queue(),
                     ex.status.code(), ex.start_time.0, close_time, ex.start_time.0, ex.history_length(),
-                    ex.start_request_id, ex.version, state
+                    ex.start_request_id, ex.version, state, ex.phase().code(), ex.last_worker_identity,
+                    ex.parent.as_ref().map(|parent| &parent.key.workflow_id)
                 ]))
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -292,7 +317,8 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
         }
         Some(expected) => tx
             .prepare_cached(
-                "UPDATE executions SET status = ?, close_time = ?, history_length = ?, version = ?, state = ?
+                "UPDATE executions SET status = ?, close_time = ?, history_length = ?, version = ?, state = ?,
+                    phase = ?, worker = ?
                  WHERE namespace = ? AND workflow_id = ? AND run_id = ? AND version = ?
                  RETURNING id",
             )
@@ -300,6 +326,7 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
             .query_row(
                 params![
                     ex.status.code(), close_time, ex.history_length(), ex.version, state,
+                    ex.phase().code(), ex.last_worker_identity,
                     key.namespace, key.workflow_id, key.run_id, expected
                 ],
                 |row| row.get(0),
@@ -349,31 +376,6 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
             })?;
     }
     Ok(())
-}
-
-const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, history_length, state";
-
-fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionSummary, Vec<u8>)> {
-    let status: i32 = row.get(5)?;
-    Ok((
-        ExecutionSummary {
-            key: ExecutionKey {
-                namespace: row.get(0)?,
-                workflow_id: row.get(1)?,
-                run_id: row.get(2)?,
-            },
-            workflow_type: row.get(3)?,
-            task_queue: row.get(4)?,
-            status: Status::from_code(status).unwrap_or(Status::Running),
-            start_time: Time(row.get(6)?),
-            close_time: row.get::<_, Option<i64>>(7)?.map(Time),
-            history_length: row.get(8)?,
-            memo: Default::default(),
-            search_attributes: Default::default(),
-            parent: None,
-        },
-        row.get(9)?,
-    ))
 }
 
 fn bind(params: Vec<SqlParam>) -> Vec<rusqlite::types::Value> {
@@ -534,7 +536,7 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let tx = conn.unchecked_transaction().map_err(sql_error)?;
             let run = params![key.namespace, key.workflow_id, key.run_id];
-            for table in ["history", "search_attributes"] {
+            for table in ["history", "search_attributes", "logs"] {
                 tx.execute(
                     &format!(
                         "DELETE FROM {table} WHERE execution = \
@@ -556,10 +558,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(sql_error)?;
             if deleted == 0 {
-                return Err(Error::NotFound(format!(
-                    "workflow execution not found: workflow id '{}', run id '{}'",
-                    key.workflow_id, key.run_id
-                )));
+                return Err(run_not_found(&key));
             }
             tx.commit().map_err(sql_error)
         })
@@ -684,6 +683,68 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction().map_err(sql_error)?;
+            let execution: i64 = tx
+                .query_row(
+                    "SELECT id FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?",
+                    params![key.namespace, key.workflow_id, key.run_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql_error)?
+                .ok_or_else(|| run_not_found(&key))?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO logs (execution, time, level, message, task_run, worker)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .map_err(sql_error)?;
+            for line in &lines {
+                insert
+                    .execute(params![execution, line.time.0, line.level, line.message, line.task_run, line.worker])
+                    .map_err(sql_error)?;
+            }
+            drop(insert);
+            tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT l.seq, l.time, l.level, l.message, l.task_run, l.worker
+                     FROM logs l JOIN executions e ON e.id = l.execution
+                     WHERE e.namespace = ? AND e.workflow_id = ? AND e.run_id = ? AND l.seq > ?
+                     ORDER BY l.seq LIMIT ?",
+                )
+                .map_err(sql_error)?;
+            let limit = i64::try_from(max_lines).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(
+                    params![key.namespace, key.workflow_id, key.run_id, after, limit],
+                    |row| {
+                        Ok(LogLine {
+                            seq: row.get(0)?,
+                            time: Time(row.get(1)?),
+                            level: row.get(2)?,
+                            message: row.get(3)?,
+                            task_run: row.get(4)?,
+                            worker: row.get(5)?,
+                        })
+                    },
+                )
+                .map_err(sql_error)?;
+            rows.map(|row| row.map_err(sql_error)).collect()
+        })
+        .await
+    }
+
     async fn list_executions(
         &self,
         namespace: &str,
@@ -698,18 +759,16 @@ impl Store for SqliteStore {
         values.push(rusqlite::types::Value::Integer(offset));
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} FROM executions WHERE {condition} ORDER BY {order_by} LIMIT ? OFFSET ?"
+                "SELECT state FROM executions WHERE {condition} ORDER BY {order_by} LIMIT ? OFFSET ?"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
-            let rows = stmt.query_map(params_from_iter(values), summary_from_row).map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params_from_iter(values), |row| row.get::<_, Vec<u8>>(0))
+                .map_err(sql_error)?;
             let mut executions = Vec::new();
-            for row in rows {
-                let (mut summary, state) = row.map_err(sql_error)?;
-                let execution: Execution = decode(&state)?;
-                summary.memo = execution.memo;
-                summary.search_attributes = execution.search_attributes;
-                summary.parent = execution.parent.map(|parent| parent.key);
-                executions.push(summary);
+            for state in rows {
+                let execution: Execution = decode(&state.map_err(sql_error)?)?;
+                executions.push(ExecutionSummary::of(&execution));
             }
             Ok(page(executions, offset, page_size))
         })

@@ -1,7 +1,8 @@
 //! The official Temporal Python SDK (`temporalio` from PyPI) against Keel: a second real SDK
 //! beside the Rust one. `python/sdk_check.py` runs a worker and a client in one process and
 //! checks activities, timers, activity retries, workflow failure, id conflicts, visibility,
-//! local activities, typed search attributes and a schedule on a calendar. The interpreter comes from `KEEL_TEST_PYTHON`, the venv that
+//! local activities, typed search attributes, a schedule on a calendar, and that the REST API's
+//! history export replays in the SDK's replayer. The interpreter comes from `KEEL_TEST_PYTHON`, the venv that
 //! `scripts/python-env.sh` makes (scripts/test.sh exports it).
 
 use std::process::Stdio;
@@ -28,6 +29,7 @@ async fn the_python_sdk_runs_workflows_and_activities() {
     let mut child = Command::new(&python)
         .arg(script)
         .arg(&server.grpc_addr)
+        .arg(&server.http_addr)
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

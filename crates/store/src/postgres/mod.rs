@@ -21,7 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
-use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
+use keel_core::{Event, Execution, ExecutionKey, Namespace, Status};
 use tokio::sync::{broadcast, oneshot};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -36,7 +36,9 @@ use writes::{apply_write, notify, update_execution};
 use crate::codec::{decode, decode_offset, encode, page};
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
-use crate::{Announcement, Error, ExecutionSummary, Page, Result, Store, Write};
+use crate::{
+    Announcement, Error, ExecutionSummary, LogLine, Page, Result, Store, Write, run_not_found,
+};
 
 /// The schema, in PostgreSQL's dialect (see [`crate::migrate`]). Text columns use the "C"
 /// collation so that ordering and prefix matches compare bytes, as SQLite does.
@@ -102,7 +104,30 @@ const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (namespace, schedule_id)
     );"#,
     },
+    Migration {
+        version: 4,
+        sql: PHASE_WORKER_PARENT_COLUMNS,
+    },
 ];
+
+/// Columns the operators' filters need. Rows written before them get the phase their status
+/// implies (a running run counts as Running until its next write); their worker and parent
+/// stay unknown.
+const PHASE_WORKER_PARENT_COLUMNS: &str = r#"ALTER TABLE executions ADD COLUMN phase INTEGER NOT NULL DEFAULT 2;
+    ALTER TABLE executions ADD COLUMN worker TEXT COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE executions ADD COLUMN parent_workflow_id TEXT COLLATE "C";
+    UPDATE executions SET phase = CASE status
+        WHEN 2 THEN 3 WHEN 6 THEN 3 WHEN 3 THEN 4 WHEN 5 THEN 4 WHEN 7 THEN 4 WHEN 4 THEN 5 ELSE 2 END;
+    CREATE TABLE logs (
+        seq BIGSERIAL PRIMARY KEY,
+        execution BIGINT NOT NULL,
+        time BIGINT NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        task_run TEXT NOT NULL,
+        worker TEXT NOT NULL
+    );
+    CREATE INDEX logs_by_execution ON logs (execution, seq);"#;
 
 /// Serialises migrations of processes starting at once against one database.
 const MIGRATION_LOCK: i64 = 0x6b65_656c_0001;
@@ -277,29 +302,6 @@ fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
 
 // ------------------------------------------------------------------------------ reads
 
-const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, history_length, state";
-
-fn summary_from_row(row: &tokio_postgres::Row) -> Result<ExecutionSummary> {
-    let status: i32 = row.get(5);
-    let execution: Execution = decode(row.get::<_, &[u8]>(9))?;
-    Ok(ExecutionSummary {
-        key: ExecutionKey {
-            namespace: row.get(0),
-            workflow_id: row.get(1),
-            run_id: row.get(2),
-        },
-        workflow_type: row.get(3),
-        task_queue: row.get(4),
-        status: Status::from_code(status).unwrap_or(Status::Running),
-        start_time: Time(row.get(6)),
-        close_time: row.get::<_, Option<i64>>(7).map(Time),
-        history_length: row.get(8),
-        memo: execution.memo,
-        search_attributes: execution.search_attributes,
-        parent: execution.parent.map(|parent| parent.key),
-    })
-}
-
 /// The SQL condition, ordering and values for a namespace and a visibility query.
 fn visibility_sql(namespace: &str, filter: &Filter) -> Result<(String, String, Vec<SqlParam>)> {
     let sql = to_sql(filter).map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
@@ -462,7 +464,7 @@ impl Store for PostgresStore {
         let tx = client.transaction().await.map_err(pg_error)?;
         let run: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&key.namespace, &key.workflow_id, &key.run_id];
-        for table in ["history", "search_attributes"] {
+        for table in ["history", "search_attributes", "logs"] {
             tx.execute(
                 &format!(
                     "DELETE FROM {table} WHERE execution = \
@@ -487,10 +489,7 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_error)?;
         if deleted == 0 {
-            return Err(Error::NotFound(format!(
-                "workflow execution not found: workflow id '{}', run id '{}'",
-                key.workflow_id, key.run_id
-            )));
+            return Err(run_not_found(key));
         }
         tx.commit().await.map_err(pg_error)
     }
@@ -593,6 +592,72 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3",
+                &[&key.namespace, &key.workflow_id, &key.run_id],
+            )
+            .await
+            .map_err(pg_error)?
+            .ok_or_else(|| run_not_found(key))?;
+        let execution: i64 = row.get(0);
+        let times: Vec<i64> = lines.iter().map(|line| line.time.0).collect();
+        let column =
+            |field: fn(&LogLine) -> &str| -> Vec<&str> { lines.iter().map(field).collect() };
+        client
+            .execute(
+                "INSERT INTO logs (execution, time, level, message, task_run, worker)
+                 SELECT $1, l.time, l.level, l.message, l.task_run, l.worker
+                 FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])
+                     AS l (time, level, message, task_run, worker)",
+                &[
+                    &execution,
+                    &times,
+                    &column(|line| &line.level),
+                    &column(|line| &line.message),
+                    &column(|line| &line.task_run),
+                    &column(|line| &line.worker),
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>> {
+        let client = self.client().await?;
+        let limit = i64::try_from(max_lines).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT l.seq, l.time, l.level, l.message, l.task_run, l.worker
+                 FROM logs l JOIN executions e ON e.id = l.execution
+                 WHERE e.namespace = $1 AND e.workflow_id = $2 AND e.run_id = $3 AND l.seq > $4
+                 ORDER BY l.seq LIMIT $5",
+                &[
+                    &key.namespace,
+                    &key.workflow_id,
+                    &key.run_id,
+                    &after,
+                    &limit,
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| LogLine {
+                seq: row.get(0),
+                time: keel_core::Time(row.get(1)),
+                level: row.get(2),
+                message: row.get(3),
+                task_run: row.get(4),
+                worker: row.get(5),
+            })
+            .collect())
+    }
+
     async fn history(
         &self,
         key: &ExecutionKey,
@@ -641,7 +706,7 @@ impl Store for PostgresStore {
         values.push(SqlParam::Int(page_size as i64 + 1));
         values.push(SqlParam::Int(offset));
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE {condition} ORDER BY {order_by}
+            "SELECT state FROM executions WHERE {condition} ORDER BY {order_by}
              LIMIT ${limit_at}::int8 OFFSET ${}::int8",
             limit_at + 1
         );
@@ -652,7 +717,7 @@ impl Store for PostgresStore {
             .map_err(query_error)?;
         let executions = rows
             .iter()
-            .map(summary_from_row)
+            .map(|row| Ok(ExecutionSummary::of(&decode(row.get::<_, &[u8]>(0))?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(page(executions, offset, page_size))
     }

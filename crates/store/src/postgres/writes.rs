@@ -57,8 +57,8 @@ pub(super) async fn apply_write(
         .prepare_cached(
             "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue,
                 status, start_time, close_time, execution_time, history_length, start_request_id,
-                version, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12)
+                version, state, phase, worker, parent_workflow_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12, $13, $14, $15)
              RETURNING id",
         )
         .await
@@ -79,6 +79,9 @@ pub(super) async fn apply_write(
                 &ex.start_request_id,
                 &ex.version,
                 &encode(ex)?,
+                &ex.phase().code(),
+                &ex.last_worker_identity,
+                &ex.parent.as_ref().map(|parent| &parent.key.workflow_id),
             ],
         )
         .await
@@ -128,7 +131,7 @@ pub(super) async fn update_execution(
         .prepare_cached(
             "WITH updated AS (
                 UPDATE executions SET status = $1, close_time = $2, history_length = $3,
-                    version = $4, state = $5
+                    version = $4, state = $5, phase = $14, worker = $15
                 WHERE namespace = $6 AND workflow_id = $7 AND run_id = $8 AND version = $9
                 RETURNING id
             ), appended AS (
@@ -167,6 +170,8 @@ pub(super) async fn update_execution(
                 &data,
                 &CHANNEL,
                 &payload,
+                &ex.phase().code(),
+                &ex.last_worker_identity,
             ],
         )
         .await

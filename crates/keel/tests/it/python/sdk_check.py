@@ -2,7 +2,7 @@
 worker and a client on a unique task queue and checks each scenario, printing a line per
 scenario. Exits non-zero with a clear message on the first failure.
 
-Usage: python sdk_check.py HOST:PORT
+Usage: python sdk_check.py HOST:PORT HTTP-URL
 
 Run by crates/keel/tests/it/python.rs with the venv from scripts/python-env.sh.
 
@@ -134,9 +134,10 @@ def check(condition, message):
 
 
 class Checker:
-    def __init__(self, client, queue):
+    def __init__(self, client, queue, http_url):
         self.client = client
         self.queue = queue
+        self.http_url = http_url
         # (workflow id, run id) of every run this check starts, for the visibility scenario.
         self.started = set()
 
@@ -382,14 +383,38 @@ class Checker:
         return f"{described.info.num_actions} actions, paused, deleted"
 
 
-async def main(address):
+    async def replay_export(self):
+        """The REST API's Temporal-format history export replays in the SDK's replayer."""
+        import json
+        import urllib.request
+
+        from temporalio.client import WorkflowHistory
+        from temporalio.worker import Replayer
+
+        handle = await self.start(GreetAndSleep.run, "replay", name="replay-export")
+        await handle.result()
+        url = f"{self.http_url}/api/v1/executions/{handle.id}/history?format=temporal"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+        exported = json.loads(body)
+        fetched = await handle.fetch_history()
+        check(
+            len(exported["events"]) == len(fetched.events),
+            f"export has {len(exported['events'])} events, the gRPC history {len(fetched.events)}",
+        )
+        history = WorkflowHistory.from_json(handle.id, exported)
+        result = await Replayer(workflows=WORKFLOWS).replay_workflow(history)
+        check(result.replay_failure is None, f"replay failed: {result.replay_failure}")
+        return f"{len(exported['events'])} exported events replayed"
+
+
+async def main(address, http_url):
     from temporalio.client import Client
     from temporalio.worker import Worker
 
     queue = f"keel-python-{uuid.uuid4()}"
     print(f"connecting to {address}, task queue {queue}", flush=True)
     client = await Client.connect(address, namespace=NAMESPACE)
-    checker = Checker(client, queue)
+    checker = Checker(client, queue, http_url)
     scenarios = [
         ("a: activity and 1 s timer", checker.activity_and_timer),
         ("b: activity retried until attempt 3", checker.activity_retries),
@@ -399,6 +424,7 @@ async def main(address):
         ("e: list_workflows and count_workflows", checker.visibility),
         ("g: typed search attributes", checker.search_attributes),
         ("h: a schedule on a calendar", checker.schedules),
+        ("i: REST history export replays", checker.replay_export),
     ]
     async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES):
         for name, scenario in scenarios:
@@ -421,11 +447,11 @@ async def main(address):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} HOST:PORT", file=sys.stderr)
+    if len(sys.argv) != 3:
+        print(f"usage: {sys.argv[0]} HOST:PORT HTTP-URL", file=sys.stderr)
         sys.exit(2)
     try:
-        code = asyncio.run(main(sys.argv[1]))
+        code = asyncio.run(main(sys.argv[1], sys.argv[2]))
     except BaseException:
         print("FAIL: sdk_check.py crashed outside the scenarios:", flush=True)
         traceback.print_exc(file=sys.stdout)

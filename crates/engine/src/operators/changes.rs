@@ -1,0 +1,73 @@
+//! Live notices: a feed of runs changing status or phase (what a board subscribes to), and
+//! waiting for one run's next event or log line (what a follower of a run needs).
+//!
+//! Notices come from this node's commits; runs other nodes change show up here once this
+//! node hears of them (their history long-polls are woken the same way).
+
+use std::time::Instant;
+
+use keel_core::overview::Phase;
+use keel_core::{Execution, ExecutionKey, Status};
+use keel_store::ExecutionSummary;
+use tokio::sync::broadcast;
+
+use crate::{Engine, Result};
+
+/// Notices a slow subscriber may fall behind by before it is told it missed some.
+pub(crate) const FEED_CAPACITY: usize = 4096;
+
+impl Engine {
+    /// Every run this node starts, or whose status or phase changes, from now on.
+    pub fn watch_changes(&self) -> broadcast::Receiver<ExecutionSummary> {
+        self.inner.changes.subscribe()
+    }
+
+    pub(crate) fn publish_change(&self, before: Option<(Status, Phase)>, after: &Execution) {
+        let changes = &self.inner.changes;
+        // Nobody listens most of the time: then a commit pays nothing for the feed.
+        if changes.receiver_count() == 0 {
+            return;
+        }
+        if before == Some((after.status, after.phase())) {
+            return;
+        }
+        let _ = changes.send(ExecutionSummary::of(after));
+    }
+
+    /// Waits until the run has an event numbered `next_event_id` or later, closes, gets a
+    /// log line, or `deadline` passes. A follower re-reads what it follows after each wake.
+    pub async fn wait_for_run(
+        &self,
+        key: &ExecutionKey,
+        next_event_id: i64,
+        deadline: Instant,
+    ) -> Result<()> {
+        let mut logs = self.inner.logs_appended.subscribe();
+        let mut progress = self.inner.executions.subscribe(key, (0, false));
+        let execution = self.snapshot(key).await?;
+        if execution.next_event_id > next_event_id || !execution.is_running() {
+            return Ok(());
+        }
+        let sleep = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                changed = progress.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let (next, closed) = *progress.borrow_and_update();
+                    if next > next_event_id || closed {
+                        return Ok(());
+                    }
+                }
+                appended = logs.recv() => match appended {
+                    Ok(appended) if appended != *key => {}
+                    // A line for this run, or notices missed: look again.
+                    _ => return Ok(()),
+                },
+                _ = &mut sleep => return Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `POST /api/v1/executions/bulk`: cancel, terminate or signal every running execution a
+//! filter matches, as one request; a dry run only counts them.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use keel_core::ExecutionKey;
+use keel_engine::Engine;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::executions::{IDENTITY, cancel_run, list_query, signal_from};
+use crate::request::{Body, Params, json_body};
+
+/// At most this many executions are acted on by one request.
+pub const MAX_BULK: usize = 10_000;
+
+enum Action {
+    Cancel,
+    Terminate,
+    Signal(keel_core::Signal),
+}
+
+pub async fn bulk(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let body = Body::new(
+        json_body(body)?,
+        &["action", "query", "filter", "reason", "signal", "dry_run"],
+    )?;
+    let action = match body.string("action")? {
+        Some("cancel") => Action::Cancel,
+        Some("terminate") => Action::Terminate,
+        Some("signal") => {
+            let Some(Value::Object(signal)) = body.value("signal") else {
+                return Err(ApiError::bad_request(
+                    "a signal action needs 'signal': {\"name\": .., \"input\": ..}",
+                ));
+            };
+            let signal = Body::new(signal.clone(), &["name", "input", "inputs"])?;
+            Action::Signal(signal_from(&signal)?)
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "action '{other}' is not one of cancel, terminate, signal"
+            )));
+        }
+        None => return Err(ApiError::bad_request("field 'action' is required")),
+    };
+    let filter = match (body.string("query")?, body.value("filter")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give 'query' or 'filter', not both"));
+        }
+        (Some(query), None) => format!("({query})"),
+        (None, Some(Value::Object(filter))) => {
+            let raw = filter_as_query_string(filter)?;
+            let query = list_query(&Params::parse(Some(&raw), FILTER_PARAMS)?)?;
+            // The list's ordering is no part of a filter.
+            query
+                .split(" ORDER BY ")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        }
+        (None, Some(other)) => {
+            return Err(ApiError::bad_request(format!(
+                "'filter' must be an object of list parameters, not {other}"
+            )));
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "a bulk action needs 'query' (a list filter) or 'filter' (list parameters)",
+            ));
+        }
+    };
+    let query = if filter.trim().is_empty() {
+        "ExecutionStatus = 'Running'".to_owned()
+    } else {
+        format!("ExecutionStatus = 'Running' AND {filter}")
+    };
+    let namespace = params.namespace();
+    let matched = engine.count_executions(namespace, &query).await?;
+    if body.bool("dry_run")?.unwrap_or(false) {
+        return Ok(Json(json!({"dry_run": true, "matched": matched})));
+    }
+    if matched as usize > MAX_BULK {
+        return Err(ApiError::bad_request(format!(
+            "{matched} executions match; one bulk action takes at most {MAX_BULK}: narrow the filter"
+        )));
+    }
+    let reason = body.string("reason")?.unwrap_or_default().to_owned();
+    // Collect first, act after: acting changes what the filter matches.
+    let mut keys: Vec<ExecutionKey> = Vec::new();
+    let mut token = Vec::new();
+    loop {
+        let page = engine
+            .list_executions(namespace, &query, 1000, &token)
+            .await?;
+        keys.extend(page.executions.into_iter().map(|summary| summary.key));
+        if page.next_page_token.is_empty() || keys.len() >= MAX_BULK {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut succeeded = 0;
+    let mut failed = Vec::new();
+    for key in &keys {
+        let result = match &action {
+            Action::Cancel => cancel_run(&engine, key, reason.clone()).await,
+            Action::Terminate => engine
+                .terminate(key, &reason, None, IDENTITY)
+                .await
+                .map_err(ApiError::from),
+            Action::Signal(signal) => {
+                let mut signal = signal.clone();
+                signal.request_id = uuid::Uuid::new_v4().to_string();
+                engine.signal(key, signal).await.map_err(ApiError::from)
+            }
+        };
+        match result {
+            Ok(()) => succeeded += 1,
+            Err(error) => failed.push(json!({
+                "workflow_id": key.workflow_id,
+                "run_id": key.run_id,
+                "error": error.message,
+            })),
+        }
+    }
+    Ok(Json(json!({
+        "dry_run": false,
+        "matched": keys.len(),
+        "succeeded": succeeded,
+        "failed": failed,
+    })))
+}
+
+const FILTER_PARAMS: &[&str] = &[
+    "status",
+    "phase",
+    "type",
+    "queue",
+    "worker",
+    "parent",
+    "search",
+    "started_after",
+    "started_before",
+    "closed_after",
+    "closed_before",
+    "query",
+];
+
+/// A `filter` object's fields as the list route's query string.
+fn filter_as_query_string(filter: &serde_json::Map<String, Value>) -> ApiResult<String> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in filter {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ApiError::bad_request(format!("filter '{name}' must hold strings")))?
+                .join(","),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "filter '{name}' must be a string, not {other}"
+                )));
+            }
+        };
+        query.append_pair(name, &text);
+    }
+    Ok(query.finish())
+}

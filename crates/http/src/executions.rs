@@ -1,0 +1,467 @@
+//! `/api/v1/executions`: list, detail, history, and the actions on one execution.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use keel_core::overview::Phase;
+use keel_core::{CancelRequest, EventKind, ExecutionKey, Signal};
+use keel_engine::{Engine, HistoryRequest, ResetWorkflow};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::render;
+use crate::request::{
+    Body, Params, decode_cursor, encode_cursor, json_body, parse_time, quote, resolve,
+};
+
+/// Who the history records as having acted, for actions taken over REST.
+pub const IDENTITY: &str = "keel-rest";
+
+const LIST_PARAMS: &[&str] = &[
+    "namespace",
+    "status",
+    "phase",
+    "type",
+    "queue",
+    "worker",
+    "parent",
+    "search",
+    "started_after",
+    "started_before",
+    "closed_after",
+    "closed_before",
+    "query",
+    "sort",
+    "limit",
+    "cursor",
+];
+
+pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+    let query = list_query(&params)?;
+    let limit = params.integer("limit", 1, 1000, 50)?;
+    let token = decode_cursor(&params)?;
+    let page = engine
+        .list_executions(params.namespace(), &query, limit as usize, &token)
+        .await?;
+    Ok(Json(json!({
+        "executions": page.executions.iter().map(render::summary).collect::<Vec<_>>(),
+        "next_cursor": encode_cursor(&page.next_page_token),
+    })))
+}
+
+/// The list filter (Temporal's language, with Keel's fields) a list request's parameters
+/// mean. Also what a bulk action's `filter` object means.
+pub fn list_query(params: &Params) -> ApiResult<String> {
+    let mut clauses = Vec::new();
+    if let Some(statuses) = params.get("status") {
+        let names = split_list(statuses)
+            .map(|name| {
+                render::parse_status(name)
+                    .map(|status| quote(status.name()))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "status '{name}' is not one of running, completed, failed, canceled, terminated, timed_out, continued_as_new"
+                        ))
+                    })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        clauses.push(format!("ExecutionStatus IN ({})", names.join(", ")));
+    }
+    if let Some(phases) = params.get("phase") {
+        let names = split_list(phases)
+            .map(|name| {
+                Phase::from_name(name).map(|phase| quote(phase.name())).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "phase '{name}' is not one of pending, running, completed, failed, cancelled"
+                    ))
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        clauses.push(format!("ExecutionPhase IN ({})", names.join(", ")));
+    }
+    for (param, field) in [
+        ("type", "WorkflowType"),
+        ("queue", "TaskQueue"),
+        ("worker", "WorkerIdentity"),
+        ("parent", "ParentWorkflowId"),
+    ] {
+        if let Some(value) = params.get(param) {
+            clauses.push(format!("{field} = {}", quote(value)));
+        }
+    }
+    if let Some(text) = params.get("search") {
+        let mut alternatives = vec![format!("WorkflowId STARTS_WITH {}", quote(text))];
+        if uuid::Uuid::parse_str(text).is_ok() {
+            alternatives.push(format!("RunId = {}", quote(text)));
+        }
+        clauses.push(format!("({})", alternatives.join(" OR ")));
+    }
+    for (param, field, op) in [
+        ("started_after", "StartTime", ">="),
+        ("started_before", "StartTime", "<"),
+        ("closed_after", "CloseTime", ">="),
+        ("closed_before", "CloseTime", "<"),
+    ] {
+        if let Some(raw) = params.get(param) {
+            let time = parse_time(param, raw)?;
+            clauses.push(format!("{field} {op} {}", time.0));
+        }
+    }
+    if let Some(query) = params.get("query") {
+        if query.to_ascii_uppercase().contains("ORDER BY") {
+            return Err(ApiError::bad_request(
+                "'query' may not contain ORDER BY; use the 'sort' parameter",
+            ));
+        }
+        clauses.push(format!("({query})"));
+    }
+    let mut query = clauses.join(" AND ");
+    let order = match params.get("sort").unwrap_or("start_time") {
+        "start_time" | "-start_time" => "StartTime DESC",
+        "+start_time" => "StartTime ASC",
+        "close_time" | "-close_time" => "CloseTime DESC",
+        "+close_time" => "CloseTime ASC",
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "sort '{other}' is not one of start_time, -start_time, +start_time, close_time, -close_time, +close_time"
+            )));
+        }
+    };
+    query.push_str(" ORDER BY ");
+    query.push_str(order);
+    Ok(query)
+}
+
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+pub async fn get(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let run = engine
+        .overview(&key)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(Json(render::detail(&run)))
+}
+
+pub async fn history(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(
+        raw.as_deref(),
+        &["namespace", "run_id", "cursor", "limit", "format"],
+    )?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    match params.get("format") {
+        None | Some("keel") => {}
+        Some("temporal") => {
+            let events = whole_history(&engine, &key).await?;
+            return Ok(Json(keel_grpc::json::history_export(&events)));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format '{other}' is not one of keel, temporal"
+            )));
+        }
+    }
+    let limit = params.integer("limit", 1, 1000, 100)?;
+    let page = engine
+        .history(HistoryRequest {
+            key: key.clone(),
+            page_token: decode_cursor(&params)?,
+            page_size: limit as usize,
+            wait_new_event: false,
+            close_event_only: false,
+            deadline: Instant::now() + Duration::from_secs(10),
+        })
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(Json(json!({
+        "events": page.events.iter().map(keel_grpc::json::event).collect::<Vec<_>>(),
+        "next_cursor": encode_cursor(&page.next_page_token),
+    })))
+}
+
+pub async fn whole_history(
+    engine: &Engine,
+    key: &ExecutionKey,
+) -> ApiResult<Vec<keel_core::Event>> {
+    let mut events = Vec::new();
+    let mut token = Vec::new();
+    loop {
+        let page = engine
+            .history(HistoryRequest {
+                key: key.clone(),
+                page_token: token,
+                page_size: 1000,
+                wait_new_event: false,
+                close_event_only: false,
+                deadline: Instant::now() + Duration::from_secs(10),
+            })
+            .await
+            .map_err(|e| not_found(e, key))?;
+        events.extend(page.events);
+        if page.next_page_token.is_empty() {
+            return Ok(events);
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// A run the engine says does not exist, in the API's words.
+pub fn not_found(error: keel_engine::Error, key: &ExecutionKey) -> ApiError {
+    match error {
+        keel_engine::Error::NotFound(_) => ApiError::not_found(format!(
+            "execution '{}' run '{}' not found in namespace '{}'",
+            key.workflow_id, key.run_id, key.namespace
+        )),
+        other => other.into(),
+    }
+}
+
+/// Refuses an action on a closed run with 409 rather than the engine's NotFound.
+async fn running(engine: &Engine, key: &ExecutionKey) -> ApiResult<()> {
+    let execution = engine.describe(key).await.map_err(|e| not_found(e, key))?;
+    if execution.is_running() {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(format!(
+            "execution '{}' is already closed ({})",
+            key.workflow_id,
+            render::status(execution.status)
+        )))
+    }
+}
+
+fn acted_on(key: &ExecutionKey) -> Json<Value> {
+    Json(json!({"workflow_id": key.workflow_id, "run_id": key.run_id}))
+}
+
+pub async fn cancel(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let body = Body::new(json_body(body)?, &["reason"])?;
+    let reason = body.string("reason")?.unwrap_or_default().to_owned();
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    running(&engine, &key).await?;
+    cancel_run(&engine, &key, reason).await?;
+    Ok(acted_on(&key))
+}
+
+pub async fn cancel_run(engine: &Engine, key: &ExecutionKey, reason: String) -> ApiResult<()> {
+    let request = CancelRequest {
+        reason,
+        identity: IDENTITY.into(),
+        external: None,
+    };
+    engine
+        .request_cancel(key, request)
+        .await
+        .map_err(|e| not_found(e, key))
+}
+
+pub async fn terminate(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let body = Body::new(json_body(body)?, &["reason"])?;
+    let reason = body.string("reason")?.unwrap_or_default().to_owned();
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    running(&engine, &key).await?;
+    engine
+        .terminate(&key, &reason, None, IDENTITY)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(acted_on(&key))
+}
+
+/// A signal's name and payloads from a body's `name` and `input` (one value) or `inputs`
+/// (several).
+pub fn signal_from(body: &Body) -> ApiResult<Signal> {
+    let name = body
+        .string("name")?
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::bad_request("field 'name' (the signal's name) is required"))?;
+    let inputs = match (body.value("input"), body.value("inputs")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give 'input' or 'inputs', not both"));
+        }
+        (Some(input), None) => vec![input.clone()],
+        (None, Some(Value::Array(inputs))) => inputs.clone(),
+        (None, Some(other)) => {
+            return Err(ApiError::bad_request(format!(
+                "field 'inputs' must be an array of values, not {other}"
+            )));
+        }
+        (None, None) => Vec::new(),
+    };
+    Ok(Signal {
+        name: name.to_owned(),
+        input: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
+        header: Default::default(),
+        identity: IDENTITY.into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        external: None,
+    })
+}
+
+pub async fn signal(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let body = Body::new(json_body(body)?, &["name", "input", "inputs"])?;
+    let signal = signal_from(&body)?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    running(&engine, &key).await?;
+    engine
+        .signal(&key, signal)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(acted_on(&key))
+}
+
+pub async fn reset(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let body = Body::new(
+        json_body(body)?,
+        &["to", "reason", "reapply_signals", "request_id"],
+    )?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let events = whole_history(&engine, &key).await?;
+    let point = match body.value("to") {
+        None => ResetPoint::LastFailedTask,
+        Some(Value::String(name)) => ResetPoint::named(name)?,
+        Some(Value::Number(number)) => ResetPoint::Event(number.as_i64().ok_or_else(|| {
+            ApiError::bad_request(format!("'to' must be a whole event id, not {number}"))
+        })?),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "'to' must be last_failed_task, last_task, first_task or an event id, not {other}"
+            )));
+        }
+    };
+    let finish_event_id = point.find(&events)?;
+    let new_run_id = engine
+        .reset_workflow(ResetWorkflow {
+            key: key.clone(),
+            workflow_task_finish_event_id: finish_event_id,
+            reason: body
+                .string("reason")?
+                .unwrap_or("reset over REST")
+                .to_owned(),
+            request_id: body
+                .string("request_id")?
+                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
+            reapply_signals: body.bool("reapply_signals")?.unwrap_or(true),
+        })
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(Json(json!({
+        "workflow_id": key.workflow_id,
+        "run_id": new_run_id,
+        "base_run_id": key.run_id,
+        "reset_to_event_id": finish_event_id,
+    })))
+}
+
+/// Where a reset goes back to; each names a workflow task's completion (or failure), which
+/// is what a reset point is.
+enum ResetPoint {
+    /// Just before the last failed task run was scheduled (or the last failed workflow task).
+    LastFailedTask,
+    LastTask,
+    FirstTask,
+    Event(i64),
+}
+
+impl ResetPoint {
+    fn named(name: &str) -> ApiResult<ResetPoint> {
+        Ok(match name {
+            "last_failed_task" => ResetPoint::LastFailedTask,
+            "last_task" => ResetPoint::LastTask,
+            "first_task" => ResetPoint::FirstTask,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "'to' must be last_failed_task, last_task, first_task or an event id, not '{other}'"
+                )));
+            }
+        })
+    }
+
+    fn find(&self, events: &[keel_core::Event]) -> ApiResult<i64> {
+        let finishes = |event: &&keel_core::Event| {
+            matches!(
+                event.kind,
+                EventKind::WorkflowTaskCompleted { .. }
+                    | EventKind::WorkflowTaskFailed { .. }
+                    | EventKind::WorkflowTaskTimedOut { .. }
+            )
+        };
+        let found = match self {
+            ResetPoint::Event(id) => Some(*id),
+            ResetPoint::FirstTask => events.iter().find(finishes).map(|event| event.id),
+            ResetPoint::LastTask => events.iter().rev().find(finishes).map(|event| event.id),
+            ResetPoint::LastFailedTask => last_failed_task(events),
+        };
+        found.ok_or_else(|| {
+            ApiError::conflict(match self {
+                ResetPoint::LastFailedTask => "the execution has no failed task run to reset to",
+                _ => "the execution has no completed workflow task to reset to",
+            })
+        })
+    }
+}
+
+/// The completed workflow task that scheduled the last activity to fail or time out, or
+/// else the last workflow task that failed or timed out.
+fn last_failed_task(events: &[keel_core::Event]) -> Option<i64> {
+    for event in events.iter().rev() {
+        match &event.kind {
+            EventKind::ActivityTaskFailed {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskTimedOut {
+                scheduled_event_id, ..
+            } => {
+                let scheduled = events.iter().find(|e| e.id == *scheduled_event_id)?;
+                if let EventKind::ActivityTaskScheduled(scheduled) = &scheduled.kind {
+                    return Some(scheduled.workflow_task_completed_event_id);
+                }
+            }
+            EventKind::WorkflowTaskFailed { .. } | EventKind::WorkflowTaskTimedOut { .. } => {
+                return Some(event.id);
+            }
+            _ => {}
+        }
+    }
+    None
+}

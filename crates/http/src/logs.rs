@@ -1,0 +1,474 @@
+//! `/api/v1/executions/{id}/logs`: the lines workers appended, interleaved with the run's
+//! history milestones, and appending lines.
+//!
+//! A position in a run's log is `E:S`: the last history event and the last appended line
+//! already seen. Streams use the same position as their event ids.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use keel_core::event::ChildOutcome;
+use keel_core::{Event, EventKind};
+use keel_engine::operators::NewLogLine;
+use keel_engine::{Engine, LogLine};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::executions::not_found;
+use crate::render;
+use crate::request::{Params, json_body, resolve};
+
+/// How far a reader has got in a run's log: history events and appended lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    pub event_id: i64,
+    pub seq: i64,
+}
+
+impl Position {
+    pub fn parse(raw: &str) -> Option<Position> {
+        let (event_id, seq) = raw.split_once(':')?;
+        Some(Position {
+            event_id: event_id.parse().ok().filter(|id: &i64| *id >= 0)?,
+            seq: seq.parse().ok().filter(|seq: &i64| *seq >= 0)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.event_id, self.seq)
+    }
+}
+
+/// One line of a run's log, from either source.
+pub struct Line {
+    pub time: keel_core::Time,
+    pub json: Value,
+    pub event_id: Option<i64>,
+    pub seq: Option<i64>,
+}
+
+pub fn stored_line(line: &LogLine) -> Line {
+    Line {
+        time: line.time,
+        event_id: None,
+        seq: Some(line.seq),
+        json: json!({
+            "seq": line.seq,
+            "event_id": null,
+            "time": render::time(line.time),
+            "level": line.level,
+            "message": line.message,
+            "source": "worker",
+            "task_run": (!line.task_run.is_empty()).then_some(&line.task_run),
+            "worker": (!line.worker.is_empty()).then_some(&line.worker),
+        }),
+    }
+}
+
+/// Turns history events into log lines, remembering activity ids by scheduled event.
+#[derive(Default)]
+pub struct Milestones {
+    activity_ids: HashMap<i64, String>,
+}
+
+impl Milestones {
+    pub fn line(&mut self, event: &Event) -> Option<Line> {
+        let (level, message, task_run, worker) = self.describe(event)?;
+        Some(Line {
+            time: event.time,
+            event_id: Some(event.id),
+            seq: None,
+            json: json!({
+                "seq": null,
+                "event_id": event.id,
+                "time": render::time(event.time),
+                "level": level,
+                "message": message,
+                "source": "history",
+                "task_run": task_run,
+                "worker": worker,
+            }),
+        })
+    }
+
+    fn activity(&self, scheduled_event_id: i64) -> String {
+        self.activity_ids
+            .get(&scheduled_event_id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{scheduled_event_id}"))
+    }
+
+    fn describe(
+        &mut self,
+        event: &Event,
+    ) -> Option<(&'static str, String, Option<String>, Option<String>)> {
+        let worker = |identity: &str| (!identity.is_empty()).then(|| identity.to_owned());
+        Some(match &event.kind {
+            EventKind::WorkflowExecutionStarted(started) => (
+                "info",
+                format!(
+                    "execution of {} started on task queue '{}'",
+                    started.workflow_type, started.task_queue
+                ),
+                None,
+                None,
+            ),
+            EventKind::ActivityTaskScheduled(scheduled) => {
+                self.activity_ids
+                    .insert(event.id, scheduled.activity_id.clone());
+                (
+                    "info",
+                    format!(
+                        "task run {} ({}) scheduled on task queue '{}'",
+                        scheduled.activity_id, scheduled.activity_type, scheduled.task_queue
+                    ),
+                    Some(scheduled.activity_id.clone()),
+                    None,
+                )
+            }
+            EventKind::ActivityTaskStarted {
+                scheduled_event_id,
+                identity,
+                attempt,
+                ..
+            } => {
+                let id = self.activity(*scheduled_event_id);
+                (
+                    "info",
+                    format!("task run {id} started (attempt {attempt})"),
+                    Some(id),
+                    worker(identity),
+                )
+            }
+            EventKind::ActivityTaskCompleted {
+                scheduled_event_id,
+                identity,
+                ..
+            } => {
+                let id = self.activity(*scheduled_event_id);
+                (
+                    "info",
+                    format!("task run {id} completed"),
+                    Some(id),
+                    worker(identity),
+                )
+            }
+            EventKind::ActivityTaskFailed {
+                scheduled_event_id,
+                failure,
+                identity,
+                ..
+            } => {
+                let id = self.activity(*scheduled_event_id);
+                let message = format!("task run {id} failed: {}", failure.message);
+                ("error", message, Some(id), worker(identity))
+            }
+            EventKind::ActivityTaskTimedOut {
+                scheduled_event_id,
+                failure,
+                ..
+            } => {
+                let id = self.activity(*scheduled_event_id);
+                (
+                    "error",
+                    format!("task run {id} timed out: {}", failure.message),
+                    Some(id),
+                    None,
+                )
+            }
+            EventKind::ActivityTaskCanceled {
+                scheduled_event_id, ..
+            } => {
+                let id = self.activity(*scheduled_event_id);
+                ("warn", format!("task run {id} cancelled"), Some(id), None)
+            }
+            EventKind::WorkflowTaskFailed {
+                failure, identity, ..
+            } => (
+                "error",
+                format!(
+                    "workflow task failed: {}",
+                    failure
+                        .as_ref()
+                        .map_or("no reason given", |f| f.message.as_str())
+                ),
+                None,
+                worker(identity),
+            ),
+            EventKind::WorkflowTaskTimedOut { .. } => {
+                ("warn", "workflow task timed out".to_owned(), None, None)
+            }
+            EventKind::TimerStarted {
+                timer_id,
+                start_to_fire_timeout,
+                ..
+            } => (
+                "info",
+                format!("timer {timer_id} started for {:?}", start_to_fire_timeout),
+                None,
+                None,
+            ),
+            EventKind::TimerFired { timer_id, .. } => {
+                ("info", format!("timer {timer_id} fired"), None, None)
+            }
+            EventKind::WorkflowExecutionSignaled {
+                signal_name,
+                identity,
+                ..
+            } => (
+                "info",
+                format!("signal '{signal_name}' received"),
+                None,
+                worker(identity),
+            ),
+            EventKind::WorkflowExecutionCancelRequested { cause, .. } => (
+                "warn",
+                format!(
+                    "cancellation requested{}",
+                    if cause.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {cause}")
+                    }
+                ),
+                None,
+                None,
+            ),
+            EventKind::ChildWorkflowExecutionStarted {
+                execution,
+                workflow_type,
+                ..
+            } => (
+                "info",
+                format!("child {} ({workflow_type}) started", execution.workflow_id),
+                None,
+                None,
+            ),
+            EventKind::ChildWorkflowExecutionClosed {
+                execution, outcome, ..
+            } => {
+                let level = if matches!(outcome, ChildOutcome::Completed { .. }) {
+                    "info"
+                } else {
+                    "warn"
+                };
+                let how = outcome
+                    .event_name()
+                    .trim_start_matches("ChildWorkflowExecution")
+                    .to_lowercase();
+                (
+                    level,
+                    format!("child {} {how}", execution.workflow_id),
+                    None,
+                    None,
+                )
+            }
+            EventKind::WorkflowExecutionCompleted { .. } => {
+                ("info", "execution completed".to_owned(), None, None)
+            }
+            EventKind::WorkflowExecutionFailed { failure, .. } => (
+                "error",
+                format!("execution failed: {}", failure.message),
+                None,
+                None,
+            ),
+            EventKind::WorkflowExecutionTimedOut { .. } => {
+                ("error", "execution timed out".to_owned(), None, None)
+            }
+            EventKind::WorkflowExecutionTerminated { reason, .. } => (
+                "error",
+                format!("execution terminated: {reason}"),
+                None,
+                None,
+            ),
+            EventKind::WorkflowExecutionCanceled { .. } => {
+                ("warn", "execution cancelled".to_owned(), None, None)
+            }
+            EventKind::WorkflowExecutionContinuedAsNew(next) => (
+                "info",
+                format!(
+                    "execution continued as new run {}",
+                    next.new_execution_run_id
+                ),
+                None,
+                None,
+            ),
+            _ => return None,
+        })
+    }
+}
+
+/// Merges milestones and stored lines by time and keeps the first `limit`; answers them
+/// and the position after the last one kept.
+pub fn merge(
+    mut milestones: Vec<Line>,
+    stored: Vec<Line>,
+    limit: usize,
+    from: Position,
+) -> (Vec<Line>, Position) {
+    milestones.extend(stored);
+    // Stable: on equal times, a milestone comes before a line appended at that instant.
+    milestones.sort_by_key(|line| line.time);
+    milestones.truncate(limit);
+    let mut position = from;
+    for line in &milestones {
+        if let Some(event_id) = line.event_id {
+            position.event_id = position.event_id.max(event_id);
+        }
+        if let Some(seq) = line.seq {
+            position.seq = position.seq.max(seq);
+        }
+    }
+    (milestones, position)
+}
+
+/// Milestone lines of `events` after `from`, knowing activity ids from all of them.
+pub fn milestones_after(events: &[Event], from: i64, milestones: &mut Milestones) -> Vec<Line> {
+    events
+        .iter()
+        .filter_map(|event| milestones.line(event).filter(|_| event.id > from))
+        .collect()
+}
+
+pub async fn get(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id", "after", "limit"])?;
+    let from = match params.get("after") {
+        None => Position::default(),
+        Some(raw) => Position::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'after' must be a position such as 12:3 (from 'next_after'), not '{raw}'"
+            ))
+        })?,
+    };
+    let limit = params.integer("limit", 1, 1000, 200)? as usize;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let stored = engine
+        .logs(&key, from.seq, limit)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    let events = crate::executions::whole_history(&engine, &key).await?;
+    let milestones = milestones_after(&events, from.event_id, &mut Milestones::default());
+    let (lines, next) = merge(
+        milestones,
+        stored.iter().map(stored_line).collect(),
+        limit,
+        from,
+    );
+    Ok(Json(json!({
+        "lines": lines.into_iter().map(|line| line.json).collect::<Vec<_>>(),
+        "next_after": next.to_string(),
+    })))
+}
+
+pub async fn append(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let mut body = json_body(body)?;
+    let lines = match body.remove("lines") {
+        Some(Value::Array(lines)) if body.is_empty() => lines,
+        Some(Value::Array(_)) => {
+            return Err(ApiError::bad_request(
+                "a body with 'lines' may have no other field",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "'lines' must be an array of lines, not {other}"
+            )));
+        }
+        None => vec![Value::Object(body)],
+    };
+    let lines = lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| new_line(index, line))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let appended = engine
+        .append_logs(&key, lines)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(Json(json!({"appended": appended})))
+}
+
+fn new_line(index: usize, line: &Value) -> ApiResult<NewLogLine> {
+    let Value::Object(fields) = line else {
+        return Err(ApiError::bad_request(format!(
+            "line {index} must be an object, not {line}"
+        )));
+    };
+    let text = |name: &str| -> ApiResult<String> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(text)) => Ok(text.clone()),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "line {index}: '{name}' must be a string, not {other}"
+            ))),
+        }
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|name| !["message", "level", "task_run", "worker"].contains(&name.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "line {index}: unknown field '{unknown}' (known: message, level, task_run, worker)"
+        )));
+    }
+    let message = text("message")?;
+    if message.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "line {index}: 'message' is required"
+        )));
+    }
+    let level = text("level")?;
+    Ok(NewLogLine {
+        level: if level.is_empty() {
+            "info".into()
+        } else {
+            level.to_ascii_lowercase()
+        },
+        message,
+        task_run: text("task_run")?,
+        worker: text("worker")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_parse_and_print() {
+        assert_eq!(
+            Position::parse("12:3"),
+            Some(Position {
+                event_id: 12,
+                seq: 3
+            })
+        );
+        assert_eq!(
+            Position {
+                event_id: 12,
+                seq: 3
+            }
+            .to_string(),
+            "12:3"
+        );
+        for bad in ["", "12", "a:b", "-1:0", "1:2:3"] {
+            assert_eq!(Position::parse(bad), None, "{bad}");
+        }
+    }
+}
