@@ -1,6 +1,7 @@
 //! `keel`: the server and its command-line tools in one binary.
 
 mod bench;
+mod cli;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,16 @@ enum Command {
     Server(server::Args),
     /// Measure a Temporal-API server (Keel or another) with real SDK workers and clients.
     Bench(bench::Args),
+    /// List, inspect, follow, cancel, terminate, signal and reset workflow executions.
+    Execution(cli::execution::Args),
+    /// Show the workers polling Keel.
+    Worker(cli::worker::Args),
+    /// Show task queues: pollers, backlog, oldest task.
+    Queue(cli::queue::Args),
+    /// List and create namespaces.
+    Namespace(cli::namespace::Args),
+    /// Execution counts, success rate, durations and throughput over a period.
+    Analytics(cli::analytics::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +47,11 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Execution(args) => runtime.block_on(cli::execution::run(args)),
+        Command::Worker(args) => runtime.block_on(cli::worker::run(args)),
+        Command::Queue(args) => runtime.block_on(cli::queue::run(args)),
+        Command::Namespace(args) => runtime.block_on(cli::namespace::run(args)),
+        Command::Analytics(args) => runtime.block_on(cli::analytics::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

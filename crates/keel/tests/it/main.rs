@@ -8,6 +8,7 @@ mod activities;
 mod chains;
 mod children;
 mod cli;
+mod cli_executions;
 mod cluster;
 mod crash;
 mod database_restart;
