@@ -306,10 +306,8 @@ mod tests {
         assert_eq!(d.min, Some(Duration::from_secs(4)));
         assert_eq!(d.max, Some(Duration::from_secs(100)));
         assert_eq!(d.p50, Some(Duration::from_secs(20)));
-        assert_eq!(
-            d.avg,
-            Some(Duration::from_secs((10 + 20 + 30 + 4 + 100) / 5))
-        );
+        // (10 + 20 + 30 + 4 + 100) / 5 seconds.
+        assert_eq!(d.avg, Some(Duration::from_millis(32_800)));
         assert_eq!(a.by_type["a"].completed, 2);
         assert_eq!(a.by_type["a"].success_rate, Some(2.0 / 3.0));
         assert_eq!(a.by_type["b"].started, 2);
