@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use keel_core::overview::{ChildRunState, Phase, TaskRun, TaskRunState};
 use keel_core::search::SearchAttributes;
-use keel_core::{BlobMap, Failure, Status, Time};
+use keel_core::{ActivityState, BlobMap, Execution, Failure, Status, Time};
 use keel_engine::ExecutionSummary;
 use keel_engine::operators::{PendingCause, PendingReason, RunOverview};
 use keel_grpc::json;
@@ -142,6 +142,37 @@ pub fn detail(run: &RunOverview) -> Value {
         fields.extend(extra);
     }
     detail
+}
+
+/// What a running run is doing now: its workflow task and open activities, each
+/// `scheduled`, `started` or `backing_off`.
+pub fn current_work(execution: &Execution) -> Value {
+    let workflow_task = execution.workflow_task.as_ref().map(|task| {
+        if task.started.is_some() {
+            "started"
+        } else {
+            "scheduled"
+        }
+    });
+    let activities: Vec<Value> = execution
+        .activities
+        .values()
+        .map(|activity| {
+            let (state, worker) = match &activity.state {
+                ActivityState::Backoff => ("backing_off", None),
+                ActivityState::Scheduled => ("scheduled", None),
+                ActivityState::Started { identity, .. } => ("started", Some(identity)),
+            };
+            json!({
+                "activity_id": activity.scheduled.activity_id,
+                "activity_type": activity.scheduled.activity_type,
+                "state": state,
+                "attempt": activity.attempt,
+                "worker": worker,
+            })
+        })
+        .collect();
+    json!({"workflow_task": workflow_task, "activities": activities})
 }
 
 pub fn failure(failure: &Failure) -> Value {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, KeepAliveStream, Sse};
-use keel_core::ExecutionKey;
+use keel_core::{EventKind, ExecutionKey};
 use keel_engine::{Engine, ExecutionSummary};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -84,10 +84,17 @@ async fn follow_run(
     let mut milestones = Milestones::default();
     let mut next_event_id = 1;
     let mut shown = None;
+    // Task runs scheduled and closed so far: the run's progress, as `watch` shows it.
+    let (mut scheduled, mut closed) = (0, 0);
     loop {
         let events = engine.events(key, next_event_id, PAGE).await?;
         for event in &events {
             next_event_id = event.id + 1;
+            match &event.kind {
+                EventKind::ActivityTaskScheduled(_) => scheduled += 1,
+                kind if kind.closed_activity().is_some() => closed += 1,
+                _ => {}
+            }
             let line = milestones.line(event);
             if event.id <= position.event_id {
                 continue;
@@ -120,7 +127,10 @@ async fn follow_run(
         let state = (summary.status, summary.phase, summary.history_length);
         if shown != Some(state) {
             shown = Some(state);
-            let changed = message("execution", &render::summary(&summary));
+            let mut data = render::summary(&summary);
+            data["current"] = render::current_work(&execution);
+            data["task_runs"] = serde_json::json!({"scheduled": scheduled, "closed": closed});
+            let changed = message("execution", &data);
             if sender.send(Ok(changed)).await.is_err() {
                 return Ok(());
             }

@@ -1,12 +1,11 @@
 //! `keel execution ...`: list, inspect, follow and act on workflow executions.
 //!
 //! The arguments and `list` live here; `get` and `history` in `execution/show.rs`, logs and
-//! watch in `execution/live.rs` (on `execution/events.rs`), actions in `execution/actions.rs`
+//! watch in `execution/live.rs`, actions in `execution/actions.rs`
 //! and `execution/bulk.rs`.
 
 mod actions;
 mod bulk;
-mod events;
 mod live;
 mod show;
 

@@ -31,6 +31,19 @@ async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Starts `keel ARGS --address ADDRESS` with its output piped, for commands that follow.
+fn spawn_keel(address: &str, args: &[&str]) -> tokio::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .args(["--address", address])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting keel {args:?}: {e}"))
+}
+
 /// Runs keel expecting JSON on stdout.
 async fn keel_json(address: &str, args: &[&str]) -> Value {
     let (ok, stdout, stderr) = keel(address, args).await;
@@ -121,23 +134,11 @@ async fn operators_manage_executions_from_the_command_line() {
             )
             .await
             .unwrap();
-        let mut follow = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args([
-                "execution",
-                "logs",
-                &followed,
-                "--follow",
-                "-o",
-                "table",
-                "--address",
-                address,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("keel execution logs --follow");
+        let mut follow = spawn_keel(
+            address,
+            &["execution", "logs", &followed, "--follow", "-o", "table"],
+        );
+        let watch = spawn_keel(address, &["execution", "watch", &followed, "-o", "json"]);
         let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
         let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await
@@ -182,6 +183,27 @@ async fn operators_manage_executions_from_the_command_line() {
                 .unwrap(),
             (3, 1)
         );
+        let watched = tokio::time::timeout(Duration::from_secs(20), watch.wait_with_output())
+            .await
+            .expect("watch ends with the run")
+            .unwrap();
+        assert!(
+            watched.status.success(),
+            "{}",
+            String::from_utf8_lossy(&watched.stderr)
+        );
+        let states: Vec<Value> = String::from_utf8_lossy(&watched.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect();
+        assert!(
+            states.iter().any(|s| s["status"] == "running"
+                && s["doing"] == "waiting (timers, signals or children)"),
+            "{states:?}"
+        );
+        let last = states.last().unwrap();
+        assert_eq!(last["status"], "completed", "{states:?}");
+        assert_eq!(last["phase"], "completed");
 
         // Bulk: a count, a refusal without a terminal or --yes, then the action.
         for i in 0..2 {

@@ -315,12 +315,44 @@ async fn run_workers<T>(
     task_queue: &str,
     body: impl std::future::Future<Output = T>,
 ) -> (T, Vec<Result<(), String>>) {
+    run_tuned_workers(clients, task_queue, None, body).await
+}
+
+/// Runs `body` while an SDK worker with this many activity slots serves `task_queue`.
+pub async fn with_activity_slots<T>(
+    client: &Client,
+    task_queue: &str,
+    activity_slots: usize,
+    body: impl std::future::Future<Output = T>,
+) -> T {
+    use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(activity_slots))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .build();
+    let (result, mut ran) =
+        run_tuned_workers(&[client], task_queue, Some(tuner.into()), body).await;
+    ran.pop()
+        .expect("one worker")
+        .unwrap_or_else(|error| panic!("worker ran cleanly: {error}"));
+    result
+}
+
+async fn run_tuned_workers<T>(
+    clients: &[&Client],
+    task_queue: &str,
+    tuner: Option<temporalio_sdk::runtime::worker_tuner::WorkerTuner>,
+    body: impl std::future::Future<Output = T>,
+) -> (T, Vec<Result<(), String>>) {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default()).expect("sdk runtime");
     let mut workers: Vec<Worker> = clients
         .iter()
         .map(|client| {
             let options = workflows::register(WorkerOptions::new(task_queue))
                 .graceful_shutdown_period(Duration::from_secs(1))
+                .maybe_tuner(tuner.clone())
                 .build();
             Worker::new(&runtime, (*client).clone(), options).expect("worker")
         })

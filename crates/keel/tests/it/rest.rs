@@ -10,7 +10,7 @@ use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
 use crate::harness::{Server, describe, history, unique, with_worker};
 use crate::rest_client::Rest;
-use crate::workflows::{Accumulator, Greeting, Rejecting};
+use crate::workflows::{Accumulator, Greeting, LongActivity, Rejecting};
 
 /// Polls `path` until `ready` holds for its JSON; answers that JSON.
 pub async fn eventually(rest: &Rest, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
@@ -473,4 +473,57 @@ async fn executions_over_rest_agree_with_what_ran() {
         )),
         "{text}"
     );
+}
+
+/// A worker whose only activity slot is taken polls no more activities: a run whose
+/// activity waits on its queue is Pending because the workers are busy, not missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waiting_on_busy_workers_says_so() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let rest = Rest::new(&server.http_addr);
+    let queue = unique("busy");
+    let long = unique("busy-long");
+    let waiting = unique("busy-waiting");
+    crate::harness::with_activity_slots(&client, &queue, 1, async {
+        client
+            .start_workflow(
+                LongActivity::run,
+                3000u64,
+                WorkflowStartOptions::new(&queue, &long).build(),
+            )
+            .await
+            .unwrap();
+        eventually(&rest, &format!("/api/v1/executions/{long}"), |run| {
+            run["pending"]["activities"][0]["state"] == "running"
+        })
+        .await;
+        client
+            .start_workflow(
+                Greeting::run,
+                "later".to_owned(),
+                WorkflowStartOptions::new(&queue, &waiting).build(),
+            )
+            .await
+            .unwrap();
+        let pending = eventually(&rest, &format!("/api/v1/executions/{waiting}"), |run| {
+            run["phase"] == "pending"
+                && run["pending"]["activities"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+        })
+        .await;
+        assert_eq!(
+            pending["pending_reason"]["code"], "workers_busy",
+            "{pending}"
+        );
+        assert_eq!(pending["pending_reason"]["task_queue"], queue.as_str());
+        let handle = client.get_workflow_handle::<Greeting>(&waiting);
+        let greeting = handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(greeting, "hello, later", "it ran once the slot was free");
+    })
+    .await;
 }

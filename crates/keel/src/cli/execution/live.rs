@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::events::{Milestones, RunState};
 use super::{MAX_PAGE, RunArgs, execution_path, run_query};
 use crate::cli::sse::Event;
 use crate::cli::table::{short_time, text};
@@ -14,10 +13,6 @@ use crate::cli::{Format, Session, emit, print_json, print_json_line};
 
 /// Reconnections in a row, without an event in between, before giving up on a stream.
 const MAX_RECONNECTS: u32 = 5;
-/// A stream quiet for this long has sent what it had for now.
-const IDLE_AFTER: Duration = Duration::from_millis(300);
-/// Not an SSE event: what `follow_stream` hands its callback when the stream goes quiet.
-const IDLE: &str = "keel-cli:idle";
 
 #[derive(clap::Args, Debug)]
 pub struct LogsArgs {
@@ -79,114 +74,100 @@ fn format_log_line(line: &Value) -> String {
     )
 }
 
+/// Prints the run's log lines as the stream brings them: the server sends history
+/// milestones as lines too, so nothing is derived here.
 async fn follow_logs(session: &Session, namespace: &str, run: &RunArgs) -> Result<()> {
-    let show = |line: &Value| match session.format {
-        Format::Json => print_json_line(line),
-        Format::Table => emit(&(format_log_line(line) + "\n")),
-    };
-    let mut milestones = Milestones::default();
-    // Keel sends each milestone as a `log` line (source `history`) right after its history
-    // event. A line derived here waits for the next event so that the server's own line for
-    // the same event replaces it; once the server has sent one, deriving stops.
-    let mut server_sends_milestones = false;
-    let mut pending: Option<(Value, Value)> = None;
     follow_stream(session, namespace, run, |event| {
-        let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-        let is_server_milestone = event.event == "log" && data["source"] == "history";
-        server_sends_milestones |= is_server_milestone;
-        if let Some((event_id, derived_line)) = pending.take()
-            && !(is_server_milestone && data["event_id"] == event_id)
-        {
-            show(&derived_line)?;
-        }
-        match event.event.as_str() {
-            "log" => show(&data),
-            "history" if !server_sends_milestones => {
-                if let Some((level, message)) = milestones.describe(&data) {
-                    let line = json!({"time": data["time"], "level": level, "message": message,
-                                      "source": "history", "event_id": data["event_id"]});
-                    pending = Some((data["event_id"].clone(), line));
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    })
-    .await
-}
-
-pub async fn watch(session: &Session, namespace: &str, run: &RunArgs) -> Result<()> {
-    let mut state = RunState::default();
-    let mut printer = StatusPrinter {
-        format: session.format,
-        last_shown: None,
-    };
-    // Keel sends the run's summary (`event: execution`) after each batch of history. Lines
-    // derived from history wait (coalesced) until the stream goes quiet, so they only show
-    // for a server that sends no summaries, and a replayed history prints one line, not one
-    // per event.
-    let mut summaries_seen = false;
-    let mut pending: Option<Value> = None;
-    follow_stream(session, namespace, run, |event| {
-        let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-        match event.event.as_str() {
-            "history" => {
-                state.apply(&data);
-                if !summaries_seen {
-                    pending = Some(json!({"status": state.status, "phase": state.phase(),
-                        "history_length": state.n_events, "task": state.current_task()}));
-                }
-                Ok(())
-            }
-            "execution" | "closed" => {
-                summaries_seen = true;
-                pending = None;
-                state.closed |= event.event == "closed";
-                let line = json!({"status": data["status"], "phase": data["phase"],
-                    "history_length": data["history_length"], "task": state.current_task()});
-                printer.show(line, &state.last_time)
-            }
-            IDLE => match pending.take() {
-                Some(line) => printer.show(line, &state.last_time),
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        }
-    })
-    .await
-}
-
-/// Prints a status line when it differs from the previous one.
-struct StatusPrinter {
-    format: Format,
-    last_shown: Option<Value>,
-}
-
-impl StatusPrinter {
-    fn show(&mut self, mut status_line: Value, time: &Value) -> Result<()> {
-        if self.last_shown.as_ref() == Some(&status_line) {
+        if event.event != "log" {
             return Ok(());
         }
-        self.last_shown = Some(status_line.clone());
-        // When it changed, not part of what changed.
-        status_line["time"] = time.clone();
-        match self.format {
-            Format::Json => print_json_line(&status_line),
+        let line: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+        match session.format {
+            Format::Json => print_json_line(&line),
+            Format::Table => emit(&(format_log_line(&line) + "\n")),
+        }
+    })
+    .await
+}
+
+/// One status line each time the run's status, phase or length changes, with what it is
+/// doing now and how many of its task runs are done; ends when the run closes.
+pub async fn watch(session: &Session, namespace: &str, run: &RunArgs) -> Result<()> {
+    let mut last_shown: Option<Value> = None;
+    follow_stream(session, namespace, run, |event| {
+        if event.event != "execution" && event.event != "closed" {
+            return Ok(());
+        }
+        let summary: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+        let line = json!({
+            "status": summary["status"],
+            "phase": summary["phase"],
+            "history_length": summary["history_length"],
+            "task_runs": summary["task_runs"],
+            "doing": if event.event == "closed" { "-".to_owned() } else { doing(&summary["current"]) },
+        });
+        if last_shown.as_ref() == Some(&line) {
+            return Ok(());
+        }
+        last_shown = Some(line.clone());
+        match session.format {
+            Format::Json => print_json_line(&line),
             Format::Table => emit(&format!(
-                "{}  {:<10} {:<9} events {:<5} {}\n",
-                short_time(&status_line["time"]),
-                text(&status_line["status"]),
-                text(&status_line["phase"]),
-                text(&status_line["history_length"]),
-                text(&status_line["task"])
+                "{:<10} {:<9} events {:<5} task runs {:<7} {}\n",
+                text(&line["status"]),
+                text(&line["phase"]),
+                text(&line["history_length"]),
+                progress(&line["task_runs"]),
+                text(&line["doing"])
             )),
         }
+    })
+    .await
+}
+
+/// `2/3` task runs closed of those scheduled, or `-` when the server did not say.
+fn progress(task_runs: &Value) -> String {
+    match (
+        task_runs["closed"].as_u64(),
+        task_runs["scheduled"].as_u64(),
+    ) {
+        (Some(closed), Some(scheduled)) => format!("{closed}/{scheduled}"),
+        _ => "-".to_owned(),
+    }
+}
+
+/// What the run is doing, from the stream's `current` field: its open task runs first.
+fn doing(current: &Value) -> String {
+    let activities = current["activities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some(activity) = activities.first() {
+        let what = match activity["state"].as_str() {
+            Some("started") => format!("running on {}", text(&activity["worker"])),
+            Some("backing_off") => "waiting to retry".to_owned(),
+            _ => "waiting for a worker".to_owned(),
+        };
+        let more = if activities.len() > 1 {
+            format!(" (+{} more)", activities.len() - 1)
+        } else {
+            String::new()
+        };
+        return format!(
+            "task run {} attempt {} {what}{more}",
+            text(&activity["activity_id"]),
+            text(&activity["attempt"])
+        );
+    }
+    match current["workflow_task"].as_str() {
+        Some("started") => "workflow task running".to_owned(),
+        Some(_) => "workflow task waiting for a worker".to_owned(),
+        None => "waiting (timers, signals or children)".to_owned(),
     }
 }
 
 /// Reads the run's event stream until `event: closed`, reconnecting with `Last-Event-ID`
 /// when the connection drops, so a proxy's idle timeout doesn't end a long `--follow`.
-/// The callback also gets an [`IDLE`] event each time the stream has been quiet a while.
 async fn follow_stream(
     session: &Session,
     namespace: &str,
@@ -220,16 +201,7 @@ async fn follow_stream(
         };
         connected_once = true;
         let broke_off = loop {
-            let Ok(next) = tokio::time::timeout(IDLE_AFTER, stream.next()).await else {
-                let idle = Event {
-                    id: None,
-                    event: IDLE.to_string(),
-                    data: String::new(),
-                };
-                on_event(&idle)?;
-                continue;
-            };
-            match next {
+            match stream.next().await {
                 Ok(Some(event)) => {
                     n_reconnects = 0;
                     last_event_id = event.id.clone().or(last_event_id);

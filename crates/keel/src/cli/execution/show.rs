@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::{MAX_PAGE, RunArgs, events, execution_path, run_query};
+use super::{MAX_PAGE, RunArgs, execution_path, run_query};
 use crate::cli::table::{Table, duration, key_values, short_time, text, truncated_json};
 use crate::cli::{Format, Session, emit, print_json};
 
@@ -154,7 +154,7 @@ pub async fn history(session: &Session, namespace: &str, args: &HistoryArgs) -> 
         table.row(vec![
             text(&event["event_id"]),
             short_time(&event["time"]),
-            events::event_type(event),
+            text(&event["type"]),
             truncated_json(&event["attributes"], 100),
         ]);
     }
