@@ -13,6 +13,7 @@ const SERVICES: [&str; 2] = [
 fn main() {
     const VAR: &str = "DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH";
     println!("cargo:rerun-if-env-changed={VAR}");
+    println!("cargo:rerun-if-changed=build.rs");
     let path = PathBuf::from(
         std::env::var(VAR).unwrap_or_else(|_| panic!("{VAR} is not set by temporalio-protos")),
     );

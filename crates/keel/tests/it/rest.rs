@@ -473,6 +473,26 @@ async fn executions_over_rest_agree_with_what_ran() {
         )),
         "{text}"
     );
+
+    // The OpenAPI document describes every route this test used.
+    let openapi = rest.ok("/api/v1/openapi.json").await;
+    assert_eq!(openapi["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/executions",
+        "/api/v1/executions/{workflow_id}",
+        "/api/v1/executions/{workflow_id}/history",
+        "/api/v1/executions/{workflow_id}/signal",
+        "/api/v1/executions/{workflow_id}/cancel",
+        "/api/v1/executions/{workflow_id}/terminate",
+        "/api/v1/executions/{workflow_id}/reset",
+        "/api/v1/task-queues",
+        "/api/v1/task-queues/{name}",
+        "/api/v1/workers",
+        "/api/v1/analytics",
+        "/metrics",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
 }
 
 /// A worker whose only activity slot is taken polls no more activities: a run whose

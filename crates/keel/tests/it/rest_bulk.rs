@@ -65,7 +65,18 @@ async fn bulk_actions_count_first_then_act_on_what_matches() {
         assert_eq!(again.json()["matched"], 0, "closed runs match no bulk action");
         let spared_run = rest.ok(&format!("/api/v1/executions/{spared}")).await;
         assert_eq!(spared_run["status"], "running");
-        rest.post(&format!("/api/v1/executions/{spared}/terminate"), &json!({})).await;
+        // Cancelling asks the workflow, which ends itself as cancelled.
+        let cancelled = rest
+            .post(&format!("/api/v1/executions/{spared}/cancel"), &json!({"reason": "not needed"}))
+            .await;
+        assert_eq!(cancelled.status, 200, "{}", cancelled.text());
+        let closed = crate::rest::eventually(&rest, &format!("/api/v1/executions/{spared}"), |run| {
+            run["status"] != "running"
+        })
+        .await;
+        assert_eq!(closed["status"], "canceled", "{closed}");
+        assert_eq!(closed["phase"], "cancelled");
+        assert!(closed["cancel_requested"].as_bool().unwrap());
     })
     .await;
 }
