@@ -1,6 +1,6 @@
 //! What an operator sees of a run: its phase on the board, and an overview derived from its
-//! state and history (when a worker first took it, its task runs, its children, its
-//! outcome). Derived, never stored: the history stays the only truth.
+//! state and history (its task runs, its children, its outcome). Derived, never stored: the
+//! history stays the only truth.
 
 use serde::{Deserialize, Serialize};
 
@@ -81,23 +81,7 @@ impl Execution {
     /// A task is on a queue and no worker has this run's work in hand: the run can only
     /// move once a worker polls.
     pub fn waits_for_worker(&self) -> bool {
-        let workflow_task_queued = self
-            .workflow_task
-            .as_ref()
-            .is_some_and(|task| task.started.is_none());
-        let workflow_task_started = self
-            .workflow_task
-            .as_ref()
-            .is_some_and(|task| task.started.is_some());
-        let activity_queued = self
-            .activities
-            .values()
-            .any(|activity| activity.state == ActivityState::Scheduled);
-        let activity_started = self
-            .activities
-            .values()
-            .any(|activity| matches!(activity.state, ActivityState::Started { .. }));
-        (workflow_task_queued || activity_queued) && !workflow_task_started && !activity_started
+        self.queued_tasks().next().is_some() && self.workers_in_flight().next().is_none()
     }
 
     /// From when the run's first workflow task was due to when a worker took it.
@@ -230,13 +214,11 @@ pub enum ChildRunState {
     Terminated,
 }
 
-/// Everything an operator's detail view derives from one run's state and history.
+/// What an operator's detail view derives from one run's history (when a worker first took
+/// it and its queue wait are in the state: [`Execution::first_task_started_time`],
+/// [`Execution::queue_wait`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overview {
-    /// When a worker first took one of this run's workflow tasks.
-    pub first_picked_up: Option<Time>,
-    /// From the first workflow task's scheduling to its start.
-    pub queue_wait: Option<std::time::Duration>,
     pub input: Option<Blob>,
     pub output: Option<Blob>,
     pub error: Option<Failure>,
@@ -251,9 +233,8 @@ impl Overview {
             input: execution.started.input.clone(),
             ..Overview::default()
         };
-        let mut first_workflow_task_scheduled = None;
         for event in events {
-            overview.apply(event, &mut first_workflow_task_scheduled);
+            overview.apply(event);
         }
         // The state knows what the history does not say yet: attempts being retried or run.
         for activity in execution.activities.values() {
@@ -279,16 +260,8 @@ impl Overview {
         overview
     }
 
-    fn apply(&mut self, event: &Event, first_workflow_task_scheduled: &mut Option<Time>) {
+    fn apply(&mut self, event: &Event) {
         match &event.kind {
-            EventKind::WorkflowTaskScheduled { .. } => {
-                first_workflow_task_scheduled.get_or_insert(event.time);
-            }
-            EventKind::WorkflowTaskStarted { .. } if self.first_picked_up.is_none() => {
-                self.first_picked_up = Some(event.time);
-                self.queue_wait =
-                    first_workflow_task_scheduled.map(|scheduled| scheduled.until(event.time));
-            }
             EventKind::WorkflowExecutionCompleted { result, .. } => self.output = result.clone(),
             EventKind::WorkflowExecutionFailed { failure, .. } => {
                 self.error = Some(failure.clone())

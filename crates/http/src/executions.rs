@@ -200,26 +200,9 @@ pub async fn whole_history(
     engine: &Engine,
     key: &ExecutionKey,
 ) -> ApiResult<Vec<keel_core::Event>> {
-    let mut events = Vec::new();
-    let mut token = Vec::new();
-    loop {
-        let page = engine
-            .history(HistoryRequest {
-                key: key.clone(),
-                page_token: token,
-                page_size: 1000,
-                wait_new_event: false,
-                close_event_only: false,
-                deadline: Instant::now() + Duration::from_secs(10),
-            })
-            .await
-            .map_err(|e| not_found(e, key))?;
-        events.extend(page.events);
-        if page.next_page_token.is_empty() {
-            return Ok(events);
-        }
-        token = page.next_page_token;
-    }
+    // `events` answers nothing for a run that does not exist; describe says NotFound.
+    engine.describe(key).await.map_err(|e| not_found(e, key))?;
+    Ok(engine.events(key, 1, usize::MAX).await?)
 }
 
 /// A run the engine says does not exist, in the API's words.

@@ -116,8 +116,8 @@ pub fn detail(run: &RunOverview) -> Value {
         .map(|(timer_id, timer)| json!({"timer_id": timer_id, "fires_at": time(timer.fire_time)}))
         .collect();
     let extra = json!({
-        "started_time": opt_time(overview.first_picked_up),
-        "queue_wait_ms": opt_millis(overview.queue_wait),
+        "started_time": opt_time(execution.first_task_started_time),
+        "queue_wait_ms": opt_millis(execution.queue_wait()),
         "input": json::payloads(overview.input.as_ref()),
         "output": json::payloads(overview.output.as_ref()),
         "error": overview.error.as_ref().map(failure),
