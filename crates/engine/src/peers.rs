@@ -157,6 +157,8 @@ pub(crate) struct Change {
     resolved: Vec<TaskId>,
     /// A workflow task is scheduled or running: queries may ride with it.
     workflow_task_pending: bool,
+    /// The run is new, or its status or phase changed: the namespace feed shows it.
+    board_changed: bool,
 }
 
 impl Engine {
@@ -220,6 +222,9 @@ impl Engine {
             dispatched: Some(dispatched),
             resolved,
             workflow_task_pending: execution.is_running() && execution.workflow_task.is_some(),
+            board_changed: before.is_none_or(|before| {
+                (before.status, before.phase()) != (execution.status, execution.phase())
+            }),
         });
         let encoded = encode(&notice);
         if encoded.len() <= peers.max_announcement_len {
@@ -458,6 +463,9 @@ impl Engine {
                     engine.flush_queries(&execution);
                 }
             });
+        }
+        if change.board_changed {
+            self.publish_peer_change(&change.key);
         }
         let executions = &self.inner.executions;
         executions.forget_older(&change.key, change.version);

@@ -1,8 +1,9 @@
 //! Live notices: a feed of runs changing status or phase (what a board subscribes to), and
 //! waiting for one run's next event or log line (what a follower of a run needs).
 //!
-//! Notices come from this node's commits; runs other nodes change show up here once this
-//! node hears of them (their history long-polls are woken the same way).
+//! Changes come from this node's commits and, when nodes share the store, from the other
+//! nodes' notices (the run is then read from the store). A run's followers are woken by
+//! either the same way history long-polls are.
 
 use std::time::Instant;
 
@@ -32,6 +33,27 @@ impl Engine {
             return;
         }
         let _ = changes.send(ExecutionSummary::of(after));
+    }
+
+    /// Publishes a run another node changed (its notice said its status or phase moved),
+    /// read from the store, if anyone listens.
+    pub(crate) fn publish_peer_change(&self, key: &ExecutionKey) {
+        if self.inner.changes.receiver_count() == 0 {
+            return;
+        }
+        let engine = self.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            match engine.inner.store.execution(&key).await {
+                Ok(Some(execution)) => {
+                    let _ = engine.inner.changes.send(ExecutionSummary::of(&execution));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(%error, ?key, "reading a run another node changed failed");
+                }
+            }
+        });
     }
 
     /// Waits until the run has an event numbered `next_event_id` or later, closes, gets a

@@ -145,3 +145,44 @@ async fn streams_follow_a_running_execution_and_resume() {
     })
     .await;
 }
+
+/// With two nodes on one PostgreSQL database, a board watching one node's feed sees a run
+/// that the other node started and worked to completion, and the other node's API shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_of_one_node_shows_runs_another_node_changes() {
+    let url = crate::harness::postgres_cluster().create_database();
+    let worked = Server::node(&url).await;
+    let watching = Server::node(&url).await;
+    let client = worked.client().await;
+    let rest = Rest::new(&watching.http_addr);
+    let queue = unique("feed-nodes");
+    let workflow_id = unique("feed-nodes-greet");
+    let mut feed = rest.events("/api/v1/stream/executions", None).await;
+    with_worker(&client, &queue, async {
+        client
+            .start_workflow(
+                Greeting::run,
+                "nodes".to_owned(),
+                WorkflowStartOptions::new(&queue, &workflow_id).build(),
+            )
+            .await
+            .unwrap()
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+    })
+    .await;
+    let changes = feed
+        .until(WITHIN, |e| {
+            e.data["workflow_id"] == workflow_id.as_str() && e.data["status"] == "completed"
+        })
+        .await;
+    assert!(
+        changes
+            .iter()
+            .any(|e| e.data["workflow_id"] == workflow_id.as_str() && e.data["status"] == "running"),
+        "the start reached the other node's feed too: {changes:#?}"
+    );
+    let detail = rest.ok(&format!("/api/v1/executions/{workflow_id}")).await;
+    assert_eq!(detail["output"], json!(["hello, nodes"]));
+}
