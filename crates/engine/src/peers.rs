@@ -139,6 +139,8 @@ pub(crate) enum Notice {
         id: String,
         answer: QueryAnswer,
     },
+    /// Log lines were appended to a run: its followers on other nodes read them now.
+    LogsAppended(ExecutionKey),
 }
 
 /// What a commit changed of one execution, as far as other nodes' memory is concerned.
@@ -246,6 +248,17 @@ impl Engine {
         }
     }
 
+    /// Tells the other nodes that a run got log lines, so that its followers there wake.
+    pub(crate) async fn announce_logs(&self, key: &ExecutionKey) {
+        if self.inner.peers.is_none() {
+            return;
+        }
+        let notice = encode(&Notice::LogsAppended(key.clone()));
+        if let Err(error) = self.inner.store.announce(notice).await {
+            tracing::debug!(%error, "could not tell other nodes about appended log lines");
+        }
+    }
+
     /// Applies other nodes' announcements until the engine is dropped.
     pub(crate) async fn follow_peers(
         weak: std::sync::Weak<crate::Inner>,
@@ -280,6 +293,9 @@ impl Engine {
                 });
             }
             Notice::Execution(change) => self.apply_change(change),
+            Notice::LogsAppended(key) => {
+                let _ = self.inner.logs_appended.send(key);
+            }
             Notice::Query {
                 key,
                 id,

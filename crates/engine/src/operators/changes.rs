@@ -3,7 +3,7 @@
 //!
 //! Changes come from this node's commits and, when nodes share the store, from the other
 //! nodes' notices (the run is then read from the store). A run's followers are woken by
-//! either the same way history long-polls are.
+//! either the same way history long-polls are, and by log lines appended on any node.
 
 use std::time::Instant;
 
