@@ -593,7 +593,8 @@ impl Store for PostgresStore {
     }
 
     async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let client = client.transaction().await.map_err(pg_error)?;
         let row = client
             .query_opt(
                 "SELECT id FROM executions WHERE namespace = $1 AND workflow_id = $2 AND run_id = $3",
@@ -603,6 +604,14 @@ impl Store for PostgresStore {
             .map_err(pg_error)?
             .ok_or_else(|| run_not_found(key))?;
         let execution: i64 = row.get(0);
+        // Appends to one run take their numbers one transaction at a time, so lines become
+        // visible in number order and a follower reading "after N" never skips one. (The
+        // lock is transaction-scoped and keyed by the run's row id; it does not touch the
+        // row, so commits of the run are not held up.)
+        client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&execution])
+            .await
+            .map_err(pg_error)?;
         let times: Vec<i64> = lines.iter().map(|line| line.time.0).collect();
         let column =
             |field: fn(&LogLine) -> &str| -> Vec<&str> { lines.iter().map(field).collect() };
@@ -623,7 +632,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        Ok(())
+        client.commit().await.map_err(pg_error)
     }
 
     async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>> {
