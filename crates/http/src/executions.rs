@@ -216,18 +216,31 @@ pub fn not_found(error: keel_engine::Error, key: &ExecutionKey) -> ApiError {
     }
 }
 
-/// Refuses an action on a closed run with 409 rather than the engine's NotFound.
-async fn running(engine: &Engine, key: &ExecutionKey) -> ApiResult<()> {
-    let execution = engine.describe(key).await.map_err(|e| not_found(e, key))?;
-    if execution.is_running() {
-        Ok(())
-    } else {
-        Err(ApiError::conflict(format!(
+/// What an action on one run starts with: its query string and body read (only the
+/// `fields` given are allowed), and the run it names, which must still be running (a
+/// closed one is 409 rather than the engine's NotFound).
+async fn running_target(
+    engine: &Engine,
+    workflow_id: &str,
+    raw_query: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+    fields: &[&str],
+) -> ApiResult<(ExecutionKey, Body)> {
+    let params = Params::parse(raw_query, &["namespace", "run_id"])?;
+    let body = Body::new(json_body(body)?, fields)?;
+    let key = resolve(engine, &params, workflow_id).await?;
+    let execution = engine
+        .describe(&key)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    if !execution.is_running() {
+        return Err(ApiError::conflict(format!(
             "execution '{}' is already closed ({})",
             key.workflow_id,
             render::status(execution.status)
-        )))
+        )));
     }
+    Ok((key, body))
 }
 
 fn acted_on(key: &ExecutionKey) -> Json<Value> {
@@ -240,11 +253,9 @@ pub async fn cancel(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
-    let body = Body::new(json_body(body)?, &["reason"])?;
+    let (key, body) =
+        running_target(&engine, &workflow_id, raw.as_deref(), body, &["reason"]).await?;
     let reason = body.string("reason")?.unwrap_or_default().to_owned();
-    let key = resolve(&engine, &params, &workflow_id).await?;
-    running(&engine, &key).await?;
     cancel_run(&engine, &key, reason).await?;
     Ok(acted_on(&key))
 }
@@ -267,13 +278,11 @@ pub async fn terminate(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
-    let body = Body::new(json_body(body)?, &["reason"])?;
-    let reason = body.string("reason")?.unwrap_or_default().to_owned();
-    let key = resolve(&engine, &params, &workflow_id).await?;
-    running(&engine, &key).await?;
+    let (key, body) =
+        running_target(&engine, &workflow_id, raw.as_deref(), body, &["reason"]).await?;
+    let reason = body.string("reason")?.unwrap_or_default();
     engine
-        .terminate(&key, &reason, None, IDENTITY)
+        .terminate(&key, reason, None, IDENTITY)
         .await
         .map_err(|e| not_found(e, &key))?;
     Ok(acted_on(&key))
@@ -315,13 +324,10 @@ pub async fn signal(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
-    let body = Body::new(json_body(body)?, &["name", "input", "inputs"])?;
-    let signal = signal_from(&body)?;
-    let key = resolve(&engine, &params, &workflow_id).await?;
-    running(&engine, &key).await?;
+    let fields = ["name", "input", "inputs"];
+    let (key, body) = running_target(&engine, &workflow_id, raw.as_deref(), body, &fields).await?;
     engine
-        .signal(&key, signal)
+        .signal(&key, signal_from(&body)?)
         .await
         .map_err(|e| not_found(e, &key))?;
     Ok(acted_on(&key))
