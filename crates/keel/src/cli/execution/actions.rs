@@ -92,23 +92,15 @@ pub async fn cancel(session: &Session, namespace: &str, args: &CancelArgs) -> Re
     match (&args.workflow_id, &args.bulk.query) {
         (_, Some(query)) => bulk::run(session, namespace, "cancel", query, body, &args.bulk).await,
         (Some(workflow_id), None) => {
-            let run = act(
+            act(
                 session,
                 namespace,
-                workflow_id,
-                args.run_id.as_deref(),
+                (workflow_id, args.run_id.as_deref()),
                 "/cancel",
                 &body,
+                |run| format!("cancellation requested for {workflow_id} (run {run})"),
             )
-            .await?;
-            done(
-                session,
-                &run,
-                &format!(
-                    "cancellation requested for {workflow_id} (run {})",
-                    text(&run["run_id"])
-                ),
-            )
+            .await
         }
         (None, None) => bail!("give a workflow id or --query"),
     }
@@ -122,20 +114,15 @@ pub async fn terminate(session: &Session, namespace: &str, args: &TerminateArgs)
             bulk::run(session, namespace, "terminate", query, body, &args.bulk).await
         }
         (Some(workflow_id), None) => {
-            let run = act(
+            act(
                 session,
                 namespace,
-                workflow_id,
-                args.run_id.as_deref(),
+                (workflow_id, args.run_id.as_deref()),
                 "/terminate",
                 &body,
+                |run| format!("terminated {workflow_id} (run {run})"),
             )
-            .await?;
-            done(
-                session,
-                &run,
-                &format!("terminated {workflow_id} (run {})", text(&run["run_id"])),
-            )
+            .await
         }
         (None, None) => bail!("give a workflow id or --query"),
     }
@@ -162,23 +149,15 @@ pub async fn signal(session: &Session, namespace: &str, args: &SignalArgs) -> Re
             .await
         }
         (Some(workflow_id), _) => {
-            let run = act(
+            act(
                 session,
                 namespace,
-                workflow_id,
-                args.run_id.as_deref(),
+                (workflow_id, args.run_id.as_deref()),
                 "/signal",
                 &signal,
+                |run| format!("signal {name} sent to {workflow_id} (run {run})"),
             )
-            .await?;
-            done(
-                session,
-                &run,
-                &format!(
-                    "signal {name} sent to {workflow_id} (run {})",
-                    text(&run["run_id"])
-                ),
-            )
+            .await
         }
         (None, None) => bail!("give a workflow id and a signal name"),
     }
@@ -189,24 +168,15 @@ pub async fn reset(session: &Session, namespace: &str, args: &ResetArgs) -> Resu
     if let Some(reason) = &args.reason {
         body["reason"] = json!(reason);
     }
-    let run = act(
+    act(
         session,
         namespace,
-        &args.workflow_id,
-        args.run_id.as_deref(),
+        (&args.workflow_id, args.run_id.as_deref()),
         "/reset",
         &body,
+        |run| format!("reset {}: it continues in run {run}", args.workflow_id),
     )
-    .await?;
-    done(
-        session,
-        &run,
-        &format!(
-            "reset {}: it continues in run {}",
-            args.workflow_id,
-            text(&run["run_id"])
-        ),
-    )
+    .await
 }
 
 /// Splits the positionals: `WORKFLOW_ID NAME`, or only `NAME` with --query.
@@ -245,26 +215,25 @@ fn reset_point(to: &str) -> Result<Value> {
     }
 }
 
+/// POSTs `body` to the run's `action` route and reports the answer: the server's JSON, or
+/// for a person the sentence `message` makes of the run id it names.
 async fn act(
     session: &Session,
     namespace: &str,
-    workflow_id: &str,
-    run_id: Option<&str>,
+    (workflow_id, run_id): (&str, Option<&str>),
     action: &str,
     body: &Value,
-) -> Result<Value> {
+    message: impl FnOnce(&str) -> String,
+) -> Result<()> {
     let mut query = Query::new();
     query
         .push("namespace", namespace)
         .push_opt("run_id", run_id);
     let path = format!("{}{query}", execution_path(workflow_id, action));
-    session.client.post_json(&path, body).await
-}
-
-fn done(session: &Session, answer: &Value, message: &str) -> Result<()> {
+    let answer = session.client.post_json(&path, body).await?;
     match session.format {
-        Format::Json => print_json(answer),
-        Format::Table => emit(&format!("{message}\n")),
+        Format::Json => print_json(&answer),
+        Format::Table => emit(&format!("{}\n", message(&text(&answer["run_id"])))),
     }
 }
 
