@@ -77,13 +77,18 @@ impl Cache {
         self.tails.lock().expect("cache lock poisoned").clear();
     }
 
+    /// Caches a state this node just committed or read from the store, unless its slot
+    /// holds one already or is in use. Either means another task got there first (a worker
+    /// took a task dispatched a moment ago and committed its start, say), so what the slot
+    /// holds or is about to hold is at least as new: overwriting it would bring back a stale
+    /// state.
     pub(crate) fn insert(&self, execution: Execution) {
-        let key = execution.key.clone();
-        let slot = Arc::new(tokio::sync::Mutex::new(Some(execution)));
-        self.slots
-            .lock()
-            .expect("cache lock poisoned")
-            .insert(key, slot);
+        let slot = self.slot(&execution.key);
+        if let Ok(mut cached) = slot.try_lock()
+            && cached.is_none()
+        {
+            *cached = Some(execution);
+        }
     }
 
     fn extend_tail(&self, execution: &Execution, events: &[Event]) {
@@ -309,13 +314,14 @@ impl Engine {
         }
         self.after_commit(Some(before), &next, &outcome.events, outcome.effects);
         for (successor, successor_outcome) in successors {
+            // Cached before its first task is dispatched, so the worker taking it finds it.
+            self.inner.executions.insert(successor.clone());
             self.after_commit(
                 None,
                 &successor,
                 &successor_outcome.events,
                 successor_outcome.effects,
             );
-            self.inner.executions.insert(successor);
         }
         let closed = !next.is_running();
         *cached = Some(next);
@@ -453,6 +459,7 @@ impl Engine {
     /// pending tasks queued, its deadline armed (late by the peers' grace, as another node
     /// may own it), its readers woken.
     pub(crate) fn recover(&self, execution: Execution) {
+        self.inner.executions.insert(execution.clone());
         for (kind, task) in pending_tasks(&execution) {
             self.dispatch(&execution.key, kind, task);
         }
@@ -466,7 +473,6 @@ impl Engine {
             execution.next_deadline().map(|at| at.plus(grace)),
         );
         self.index_and_publish(&execution);
-        self.inner.executions.insert(execution);
     }
 
     pub(crate) async fn fire_deadlines(&self, key: ExecutionKey) {
@@ -632,5 +638,56 @@ impl RateLimit {
                 .last
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_core::{StartParams, Time};
+
+    use super::*;
+
+    fn started(version_bump: i64) -> Execution {
+        let key = ExecutionKey {
+            namespace: "default".into(),
+            workflow_id: "wf".into(),
+            run_id: "run".into(),
+        };
+        let params = StartParams {
+            workflow_type: "t".into(),
+            task_queue: "q".into(),
+            ..StartParams::default()
+        };
+        let (mut execution, _) = Execution::start(key, params, Time(1)).expect("a start");
+        execution.version += version_bump;
+        execution
+    }
+
+    /// The race this guards against: a new run's first task is dispatched, a worker takes
+    /// it and commits its start (filling the slot) before the starter caches the run. The
+    /// starter's older state must not replace the worker's.
+    #[tokio::test]
+    async fn caching_a_run_never_replaces_a_state_already_cached() {
+        let cache = Cache::default();
+        let newer = started(1);
+        cache.insert(newer.clone());
+        cache.insert(started(0));
+        let slot = cache.slot(&newer.key);
+        assert_eq!(
+            slot.lock().await.as_ref().map(|e| e.version),
+            Some(newer.version)
+        );
+
+        // A slot being filled by someone else (locked) is left to them, too.
+        let other = started(0);
+        let mut other_key = other.key.clone();
+        other_key.run_id = "other".into();
+        let slot = cache.slot(&other_key);
+        let guard = slot.lock().await;
+        let mut racing = other.clone();
+        racing.key = other_key.clone();
+        cache.insert(racing);
+        drop(guard);
+        assert!(cache.slot(&other_key).lock().await.is_none());
     }
 }

@@ -112,8 +112,9 @@ impl Engine {
                     announcement: self.announcement(None, &run, &outcome.effects),
                 };
                 self.inner.store.commit(vec![write]).await?;
+                // Cached before its first task is dispatched, so the worker taking it finds it.
+                self.inner.executions.insert(run.clone());
                 self.after_commit(None, &run, &outcome.events, outcome.effects);
-                self.inner.executions.insert(run);
                 Ok(new_run_id)
             }
         }

@@ -158,8 +158,9 @@ impl Engine {
             announcement: self.announcement(None, &execution, &outcome.effects),
         };
         self.inner.store.commit(vec![write]).await?;
+        // Cached before its first task is dispatched, so the worker taking it finds it.
+        self.inner.executions.insert(execution.clone());
         self.after_commit(None, &execution, &outcome.events, outcome.effects);
-        self.inner.executions.insert(execution);
         Ok(StartResult {
             run_id: key.run_id,
             started: true,
