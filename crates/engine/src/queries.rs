@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use keel_core::visibility::{Filter, parse_filter};
-use keel_core::{Event, Execution, ExecutionKey, Time};
+use keel_core::{Event, Execution, ExecutionKey};
 use keel_store::Page;
 
 use crate::matching::{PollerInfo, QueueId, TaskKind};
@@ -222,20 +222,7 @@ impl Engine {
             name: name.to_owned(),
             kind,
         };
-        let since = Time(self.now().0 - crate::peers::POLLERS_KEPT.as_nanos() as i64);
-        let mut pollers = self.inner.matching.pollers(&queue);
-        for (identity, last_access_time) in self.peer_pollers(&queue, since) {
-            match pollers.iter_mut().find(|p| p.identity == identity) {
-                Some(known) => {
-                    known.last_access_time = known.last_access_time.max(last_access_time)
-                }
-                None => pollers.push(PollerInfo {
-                    identity,
-                    last_access_time,
-                }),
-            }
-        }
-        pollers.sort_by_key(|p| std::cmp::Reverse(p.last_access_time));
+        let pollers = self.all_pollers(&queue);
         Ok((pollers, self.inner.matching.backlog(&queue)))
     }
 }

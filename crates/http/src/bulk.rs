@@ -10,7 +10,7 @@ use keel_engine::Engine;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::executions::{IDENTITY, cancel_run, list_query, signal_from};
+use crate::executions::{FILTER_PARAMS, IDENTITY, cancel_run, filter_query, signal_from};
 use crate::request::{Body, Params, json_body};
 
 /// At most this many executions are acted on by one request.
@@ -58,13 +58,7 @@ pub async fn bulk(
         (Some(query), None) => format!("({query})"),
         (None, Some(Value::Object(filter))) => {
             let raw = filter_as_query_string(filter)?;
-            let query = list_query(&Params::parse(Some(&raw), FILTER_PARAMS)?)?;
-            // The list's ordering is no part of a filter.
-            query
-                .split(" ORDER BY ")
-                .next()
-                .unwrap_or_default()
-                .to_owned()
+            filter_query(&Params::parse(Some(&raw), FILTER_PARAMS)?)?
         }
         (None, Some(other)) => {
             return Err(ApiError::bad_request(format!(
@@ -137,21 +131,6 @@ pub async fn bulk(
         "failed": failed,
     })))
 }
-
-const FILTER_PARAMS: &[&str] = &[
-    "status",
-    "phase",
-    "type",
-    "queue",
-    "worker",
-    "parent",
-    "search",
-    "started_after",
-    "started_before",
-    "closed_after",
-    "closed_before",
-    "query",
-];
 
 /// A `filter` object's fields as the list route's query string.
 fn filter_as_query_string(filter: &serde_json::Map<String, Value>) -> ApiResult<String> {

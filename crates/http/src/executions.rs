@@ -20,8 +20,8 @@ use crate::request::{
 /// Who the history records as having acted, for actions taken over REST.
 pub const IDENTITY: &str = "keel-rest";
 
-const LIST_PARAMS: &[&str] = &[
-    "namespace",
+/// The list parameters that filter: the list route's, and a bulk action's `filter` object.
+pub const FILTER_PARAMS: &[&str] = &[
     "status",
     "phase",
     "type",
@@ -34,14 +34,18 @@ const LIST_PARAMS: &[&str] = &[
     "closed_after",
     "closed_before",
     "query",
-    "sort",
-    "limit",
-    "cursor",
 ];
+/// What the list route takes besides the filter.
+const PAGE_PARAMS: &[&str] = &["namespace", "sort", "limit", "cursor"];
 
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
-    let query = list_query(&params)?;
+    let known: Vec<&str> = FILTER_PARAMS.iter().chain(PAGE_PARAMS).copied().collect();
+    let params = Params::parse(raw.as_deref(), &known)?;
+    let query = format!(
+        "{} ORDER BY {}",
+        filter_query(&params)?,
+        sort_order(&params)?
+    );
     let limit = params.integer("limit", 1, 1000, 50)?;
     let token = decode_cursor(&params)?;
     let page = engine
@@ -55,7 +59,7 @@ pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiR
 
 /// The list filter (Temporal's language, with Keel's fields) a list request's parameters
 /// mean. Also what a bulk action's `filter` object means.
-pub fn list_query(params: &Params) -> ApiResult<String> {
+pub fn filter_query(params: &Params) -> ApiResult<String> {
     let mut clauses = Vec::new();
     if let Some(statuses) = params.get("status") {
         let names = split_list(statuses)
@@ -119,8 +123,12 @@ pub fn list_query(params: &Params) -> ApiResult<String> {
         }
         clauses.push(format!("({query})"));
     }
-    let mut query = clauses.join(" AND ");
-    let order = match params.get("sort").unwrap_or("start_time") {
+    Ok(clauses.join(" AND "))
+}
+
+/// The ORDER BY a list request's `sort` means.
+fn sort_order(params: &Params) -> ApiResult<&'static str> {
+    Ok(match params.get("sort").unwrap_or("start_time") {
         "start_time" | "-start_time" => "StartTime DESC",
         "+start_time" => "StartTime ASC",
         "close_time" | "-close_time" => "CloseTime DESC",
@@ -130,10 +138,7 @@ pub fn list_query(params: &Params) -> ApiResult<String> {
                 "sort '{other}' is not one of start_time, -start_time, +start_time, close_time, -close_time, +close_time"
             )));
         }
-    };
-    query.push_str(" ORDER BY ");
-    query.push_str(order);
-    Ok(query)
+    })
 }
 
 fn split_list(list: &str) -> impl Iterator<Item = &str> {

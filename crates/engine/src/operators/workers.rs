@@ -49,15 +49,11 @@ impl QueueKindInfo {
 }
 
 impl Engine {
-    /// Pollers of a queue seen since `since`, here and on other nodes, most recent first.
-    pub(crate) fn queue_pollers(&self, queue: &QueueId, since: Time) -> Vec<PollerInfo> {
-        let mut pollers: Vec<PollerInfo> = self
-            .inner
-            .matching
-            .pollers(queue)
-            .into_iter()
-            .filter(|p| p.last_access_time >= since)
-            .collect();
+    /// Workers seen polling a queue: every one this node saw, and those other nodes saw
+    /// within five minutes; most recent first.
+    pub(crate) fn all_pollers(&self, queue: &QueueId) -> Vec<PollerInfo> {
+        let since = Time(self.now().0 - crate::peers::POLLERS_KEPT.as_nanos() as i64);
+        let mut pollers = self.inner.matching.pollers(queue);
         for (identity, at) in self.peer_pollers(queue, since) {
             match pollers.iter_mut().find(|p| p.identity == identity) {
                 Some(known) => known.last_access_time = known.last_access_time.max(at),
@@ -68,6 +64,13 @@ impl Engine {
             }
         }
         pollers.sort_by_key(|p| std::cmp::Reverse(p.last_access_time));
+        pollers
+    }
+
+    /// Pollers of a queue seen since `since`, here and on other nodes, most recent first.
+    pub(crate) fn queue_pollers(&self, queue: &QueueId, since: Time) -> Vec<PollerInfo> {
+        let mut pollers = self.all_pollers(queue);
+        pollers.retain(|p| p.last_access_time >= since);
         pollers
     }
 
