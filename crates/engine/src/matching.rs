@@ -57,8 +57,26 @@ impl Drop for Offer {
     }
 }
 
+/// Abandons a poll when it is dropped while still waiting (see [`Matching::next`]).
+struct AbandonedPoll<'a> {
+    matching: &'a Matching,
+    queue: &'a QueueId,
+    identity: &'a str,
+    waiter_id: u64,
+    armed: bool,
+}
+
+impl Drop for AbandonedPoll<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.matching
+                .abandon_poll(self.queue, self.identity, self.waiter_id);
+        }
+    }
+}
+
 /// A worker seen polling a queue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PollerInfo {
     pub identity: String,
     pub last_access_time: Time,
@@ -79,7 +97,11 @@ const DISPATCHES_KEPT: usize = 100_000;
 struct Queue {
     tasks: VecDeque<QueuedTask>,
     waiters: VecDeque<Waiter>,
+    /// Workers polling the queue, with their last poll. A worker leaves this map the moment
+    /// its last open poll is abandoned (its connection closed: the process exited).
     pollers: HashMap<String, Time>,
+    /// Workers whose connection closed, with when they were last seen.
+    departed: HashMap<String, Time>,
     /// Polled here lately: when nodes share the store, only such queues hold tasks.
     served: bool,
     /// When tasks were handed to pollers, within [`DISPATCH_WINDOW`].
@@ -182,13 +204,22 @@ impl Matching {
     pub fn stop_serving_idle(&self, idle_since: Time) {
         let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
         queues.retain(|_, queue| {
-            let last_poll = queue.pollers.values().max().copied();
+            let last_poll = queue
+                .pollers
+                .values()
+                .chain(queue.departed.values())
+                .max()
+                .copied();
             let idle = queue.waiters.is_empty() && last_poll.is_none_or(|at| at < idle_since);
             !(queue.served && idle)
         });
     }
 
     /// Waits until a task is available or `deadline` passes.
+    ///
+    /// If the returned future is dropped first (the poll's connection closed), the poll
+    /// stops counting at once: it is no longer a waiting poll, and a worker with no other
+    /// poll open on the queue is no longer one of its pollers (see [`Matching::departed`]).
     pub async fn next(
         &self,
         queue: QueueId,
@@ -200,6 +231,7 @@ impl Matching {
             let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
             let entry = queues.entry(queue.clone()).or_default();
             entry.pollers.insert(identity.to_owned(), now);
+            entry.departed.remove(identity);
             if let Some(task) = entry.tasks.pop_front() {
                 entry.record_dispatch();
                 return Some(self.offer(queue, task));
@@ -216,8 +248,17 @@ impl Matching {
             });
             (id, receiver)
         };
+        let mut abandoned = AbandonedPoll {
+            matching: self,
+            queue: &queue,
+            identity,
+            waiter_id: id,
+            armed: true,
+        };
         let mut receiver = receiver;
-        match tokio::time::timeout_at(deadline.into(), &mut receiver).await {
+        let result = tokio::time::timeout_at(deadline.into(), &mut receiver).await;
+        abandoned.armed = false;
+        match result {
             Ok(Ok(offer)) => Some(offer),
             Ok(Err(_)) => None,
             Err(_) => {
@@ -230,6 +271,56 @@ impl Matching {
                 receiver.try_recv().ok()
             }
         }
+    }
+
+    /// A poll was dropped before it ended: forget its waiter, and the worker too unless it
+    /// has another poll open here. A task already handed to it returns to the queue through
+    /// the offer's drop.
+    fn abandon_poll(&self, queue: &QueueId, identity: &str, waiter_id: u64) {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let Some(entry) = queues.get_mut(queue) else {
+            return;
+        };
+        entry.waiters.retain(|waiter| waiter.id != waiter_id);
+        if entry
+            .waiters
+            .iter()
+            .any(|waiter| waiter.identity == identity)
+        {
+            return;
+        }
+        if let Some(last_seen) = entry.pollers.remove(identity) {
+            entry.departed.insert(identity.to_owned(), last_seen);
+        }
+    }
+
+    /// A worker said it is shutting down: it stops counting as a poller of every queue of
+    /// the namespace at once.
+    pub fn forget_worker(&self, namespace: &str, identity: &str) {
+        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        for (_, entry) in queues
+            .iter_mut()
+            .filter(|(id, _)| id.namespace == namespace)
+        {
+            if let Some(last_seen) = entry.pollers.remove(identity) {
+                entry.departed.insert(identity.to_owned(), last_seen);
+            }
+        }
+    }
+
+    /// The worker last seen on a queue among those that have left it: its identity and
+    /// when it last polled.
+    pub fn departed(&self, queue: &QueueId) -> Option<PollerInfo> {
+        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        queues
+            .get(queue)?
+            .departed
+            .iter()
+            .max_by_key(|(_, at)| **at)
+            .map(|(identity, at)| PollerInfo {
+                identity: identity.clone(),
+                last_access_time: *at,
+            })
     }
 
     fn offer(&self, queue: QueueId, task: QueuedTask) -> Offer {
@@ -389,6 +480,78 @@ mod tests {
                 attempt: 1,
             },
         }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_poll_stops_counting_at_once_and_is_never_handed_a_task() {
+        let matching = Matching::default();
+        let q = queue("q");
+        let far = Instant::now() + Duration::from_secs(60);
+        let first = tokio::spawn({
+            let (matching, q) = (matching.clone(), q.clone());
+            async move {
+                matching
+                    .next(q, "gone", Time(100), far)
+                    .await
+                    .map(Offer::take)
+            }
+        });
+        let second = tokio::spawn({
+            let (matching, q) = (matching.clone(), q.clone());
+            async move {
+                matching
+                    .next(q, "gone", Time(110), far)
+                    .await
+                    .map(Offer::take)
+            }
+        });
+        while matching
+            .queue_stats("default")
+            .iter()
+            .map(|s| s.waiting.len())
+            .sum::<usize>()
+            < 2
+        {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(matching.pollers(&q).len(), 1);
+
+        // The worker's connection closes: both of its polls are dropped.
+        first.abort();
+        let _ = first.await;
+        assert_eq!(matching.pollers(&q).len(), 1, "one poll is still open");
+        second.abort();
+        let _ = second.await;
+        assert!(!matching.has_waiter(&q), "no poll waits any more");
+        assert!(
+            matching.pollers(&q).is_empty(),
+            "the worker no longer polls"
+        );
+        let departed = matching.departed(&q).expect("the worker is remembered");
+        assert_eq!(
+            (departed.identity.as_str(), departed.last_access_time),
+            ("gone", Time(110))
+        );
+
+        // A task dispatched now waits for the next worker instead of vanishing.
+        matching.dispatch(q.clone(), task("a"));
+        assert_eq!(matching.backlog(&q), 1);
+        let taken = matching.next(q.clone(), "new", Time(200), far).await;
+        assert_eq!(
+            taken.map(|offer| offer.take().key.run_id),
+            Some("a".to_owned())
+        );
+        assert!(
+            matching.departed(&q).is_some(),
+            "another worker left earlier"
+        );
+        assert_eq!(matching.pollers(&q)[0].identity, "new");
+
+        matching.forget_worker("default", "new");
+        assert!(
+            matching.pollers(&q).is_empty(),
+            "a worker shutting down stops counting"
+        );
     }
 
     #[test]

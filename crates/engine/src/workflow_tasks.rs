@@ -221,9 +221,18 @@ impl Engine {
         .await
     }
 
-    /// A worker is shutting down: its sticky queue will not be polled again.
-    pub async fn shutdown_worker(&self, namespace: &str, sticky_queue: &str) -> Result<()> {
+    /// A worker is shutting down: it stops counting as a poller, and its sticky queue will
+    /// not be polled again.
+    pub async fn shutdown_worker(
+        &self,
+        namespace: &str,
+        identity: &str,
+        sticky_queue: &str,
+    ) -> Result<()> {
         self.namespace(namespace)?;
+        if !identity.is_empty() {
+            self.inner.matching.forget_worker(namespace, identity);
+        }
         if sticky_queue.is_empty() {
             return Ok(());
         }

@@ -300,7 +300,20 @@ pub fn signal_from(body: &Body) -> ApiResult<Signal> {
         .string("name")?
         .filter(|name| !name.is_empty())
         .ok_or_else(|| ApiError::bad_request("field 'name' (the signal's name) is required"))?;
-    let inputs = match (body.value("input"), body.value("inputs")) {
+    let inputs = inputs_from(body)?;
+    Ok(Signal {
+        name: name.to_owned(),
+        input: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
+        header: Default::default(),
+        identity: IDENTITY.into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        external: None,
+    })
+}
+
+/// The payloads a body gives as `input` (one JSON value) or `inputs` (an array of them).
+pub fn inputs_from(body: &Body) -> ApiResult<Vec<Value>> {
+    Ok(match (body.value("input"), body.value("inputs")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("give 'input' or 'inputs', not both"));
         }
@@ -312,14 +325,6 @@ pub fn signal_from(body: &Body) -> ApiResult<Signal> {
             )));
         }
         (None, None) => Vec::new(),
-    };
-    Ok(Signal {
-        name: name.to_owned(),
-        input: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
-        header: Default::default(),
-        identity: IDENTITY.into(),
-        request_id: uuid::Uuid::new_v4().to_string(),
-        external: None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Keel's HTTP frontend: the REST API under `/api/v1` (docs/rest-api.md, and the OpenAPI
 //! document it serves), live streams as server-sent events, Prometheus `/metrics` and
-//! `/healthz`.
+//! `/healthz`, and the web UI (`ui/`, embedded in the binary) that is a client of them.
 //!
 //! It only translates: requests are read strictly (unknown parameters and fields are
 //! refused, with a message naming them), turned into engine calls, and answered as JSON.
@@ -11,11 +11,14 @@ mod analytics;
 mod bulk;
 mod error;
 mod executions;
+mod guard;
+mod interact;
 mod logs;
 mod queues;
 mod render;
 mod request;
 mod streams;
+mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
@@ -26,6 +29,7 @@ use keel_engine::Engine;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use guard::{Access, host_name};
 
 /// The largest request body taken: a payload at its limit, with room for the JSON around it.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -33,13 +37,14 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The OpenAPI document of the REST API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-pub fn router(engine: Engine) -> Router {
-    Router::new()
+pub fn router(engine: Engine, access: Access) -> Router {
+    let api = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(analytics::metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/executions", get(executions::list))
         .route("/api/v1/executions/bulk", post(bulk::bulk))
+        .route("/api/v1/executions-count", get(interact::count))
         .route("/api/v1/executions/{workflow_id}", get(executions::get))
         .route(
             "/api/v1/executions/{workflow_id}/history",
@@ -66,6 +71,10 @@ pub fn router(engine: Engine) -> Router {
             post(executions::signal),
         )
         .route(
+            "/api/v1/executions/{workflow_id}/query",
+            post(interact::query),
+        )
+        .route(
             "/api/v1/executions/{workflow_id}/reset",
             post(executions::reset),
         )
@@ -81,7 +90,13 @@ pub fn router(engine: Engine) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(engine)
+        .with_state(engine);
+    ui::routes()
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(access),
+            guard::guard,
+        ))
 }
 
 async fn health(axum::extract::State(engine): axum::extract::State<Engine>) -> impl IntoResponse {
@@ -112,9 +127,10 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 pub async fn serve(
     engine: Engine,
     listener: TcpListener,
+    access: Access,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(engine))
+    axum::serve(listener, router(engine, access))
         .with_graceful_shutdown(shutdown)
         .await
 }

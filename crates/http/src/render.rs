@@ -252,5 +252,9 @@ pub fn pending_reason(reason: &PendingReason) -> Value {
         "task_queue": reason.task_queue,
         "waiting_since": time(reason.since),
         "similar_queue": similar_queue,
+        "last_worker": reason.last_worker.as_ref().map(|worker| json!({
+            "identity": worker.identity,
+            "last_seen": time(worker.last_access_time),
+        })),
     })
 }

@@ -40,18 +40,20 @@ pub async fn execution(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<EventStream> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
-    let from = match headers.get("last-event-id") {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id", "last_event_id"])?;
+    // A browser's EventSource sends Last-Event-ID itself only when it reconnects on its
+    // own; a page that opens the stream anew says where to resume in the query string.
+    let resume_after = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().unwrap_or("(not text)").to_owned()),
+        None => params.get("last_event_id").map(str::to_owned),
+    };
+    let from = match resume_after {
         None => Position::default(),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(Position::parse)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "Last-Event-ID must be an id this stream sent (such as 12:3), not {value:?}"
-                ))
-            })?,
+        Some(value) => Position::parse(&value).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Last-Event-ID must be an id this stream sent (such as 12:3), not {value:?}"
+            ))
+        })?,
     };
     let key = resolve(&engine, &params, &workflow_id).await?;
     // Fail now, with a status, rather than in the stream.

@@ -19,6 +19,25 @@ pub struct Args {
     /// Address of the HTTP API (port 0 picks a free port).
     #[arg(long, env = "KEEL_HTTP_ADDR", default_value = "127.0.0.1:8233")]
     http_addr: String,
+    /// A host name the HTTP port answers besides loopback names, IP addresses and the name
+    /// in --http-addr (others are refused, a defence against DNS rebinding); `*` answers
+    /// any. Repeat the flag or separate names with commas.
+    #[arg(
+        long = "allow-host",
+        env = "KEEL_ALLOW_HOSTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    allow_hosts: Vec<String>,
+    /// A web origin (`https://ops.example.com`) whose pages may call the REST API (CORS),
+    /// including requests that change executions. None by default.
+    #[arg(
+        long = "cors-origin",
+        env = "KEEL_CORS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
     /// Directory for Keel's data (the SQLite database and its WAL).
     #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
     data_dir: PathBuf,
@@ -103,7 +122,18 @@ pub async fn run(args: Args) -> Result<()> {
         grpc_listener,
         wait(stopped.clone()),
     ));
-    let http = tokio::spawn(keel_http::serve(engine, http_listener, wait(stopped)));
+    let mut allowed_hosts = args.allow_hosts.clone();
+    allowed_hosts.push(keel_http::host_name(&args.http_addr).to_owned());
+    let access = keel_http::Access {
+        allowed_hosts,
+        cors_origins: args.cors_origins.clone(),
+    };
+    let http = tokio::spawn(keel_http::serve(
+        engine,
+        http_listener,
+        access,
+        wait(stopped),
+    ));
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop.send(true);

@@ -47,6 +47,8 @@ pub struct PendingReason {
     pub task_queue: String,
     pub since: Time,
     pub message: String,
+    /// For `NoWorker`: the worker that polled the queue last, and when.
+    pub last_worker: Option<crate::matching::PollerInfo>,
 }
 
 impl Engine {
@@ -86,12 +88,13 @@ impl Engine {
         };
         let recently = Time(self.now().0 - RECENT_POLL.as_nanos() as i64);
         let pollers = self.queue_pollers(&queue, recently);
-        let reason = |cause, message| {
+        let reason = |cause, message, last_worker| {
             Some(PendingReason {
                 cause,
                 task_queue: task.task_queue.to_owned(),
                 since: task.since,
                 message,
+                last_worker,
             })
         };
         if pollers.is_empty() {
@@ -105,14 +108,22 @@ impl Engine {
                         similar_queue: similar,
                     },
                     message,
+                    None,
                 );
             }
+            let last_worker = self.last_worker(&queue);
+            let last_seen = match &last_worker {
+                Some(worker) => {
+                    let ago = worker.last_access_time.until(self.now()).as_secs();
+                    format!("; the last one, {}, was seen {ago} s ago", worker.identity)
+                }
+                None => "; none ever has".to_owned(),
+            };
             let message = format!(
-                "no worker has polled task queue '{}' for {what} tasks in the last {} s",
+                "no worker polls task queue '{}' for {what} tasks{last_seen}",
                 task.task_queue,
-                RECENT_POLL.as_secs()
             );
-            return reason(PendingCause::NoWorker, message);
+            return reason(PendingCause::NoWorker, message, last_worker);
         }
         if !self.inner.matching.has_waiter(&queue) {
             let message = format!(
@@ -120,7 +131,7 @@ impl Engine {
                 pollers.len(),
                 task.task_queue
             );
-            return reason(PendingCause::WorkersBusy, message);
+            return reason(PendingCause::WorkersBusy, message, None);
         }
         None
     }

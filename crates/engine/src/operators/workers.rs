@@ -67,6 +67,20 @@ impl Engine {
         pollers
     }
 
+    /// The worker that polled the queue last, whether it left or went quiet.
+    pub(crate) fn last_worker(&self, queue: &QueueId) -> Option<PollerInfo> {
+        let polling = self.all_pollers(queue).into_iter().next();
+        let departed = self.inner.matching.departed(queue);
+        match (polling, departed) {
+            (Some(a), Some(b)) => Some(if a.last_access_time >= b.last_access_time {
+                a
+            } else {
+                b
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Pollers of a queue seen since `since`, here and on other nodes, most recent first.
     pub(crate) fn queue_pollers(&self, queue: &QueueId, since: Time) -> Vec<PollerInfo> {
         let mut pollers = self.all_pollers(queue);

@@ -117,7 +117,7 @@ pub(crate) async fn shutdown_worker(
     engine_result(
         frontend
             .engine
-            .shutdown_worker(&r.namespace, &r.sticky_task_queue)
+            .shutdown_worker(&r.namespace, &r.identity, &r.sticky_task_queue)
             .await,
     )?;
     Ok(Response::new(ws::ShutdownWorkerResponse::default()))

@@ -1,0 +1,83 @@
+//! Asking a run and counting runs: `POST .../query` and `GET /api/v1/executions-count`.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use keel_engine::{Engine, QueryOutcome, RejectCondition, WorkflowQuery};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::executions::{FILTER_PARAMS, filter_query, inputs_from, not_found};
+use crate::request::{Body, Params, json_body, resolve};
+
+/// How long a query waits for a worker's answer unless the request says otherwise.
+const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_QUERY_TIMEOUT_MS: u64 = 60_000;
+
+pub async fn query(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let body = Body::new(json_body(body)?, &["name", "input", "inputs", "timeout_ms"])?;
+    let name = body
+        .string("name")?
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::bad_request("field 'name' (the query's name) is required"))?
+        .to_owned();
+    let inputs = inputs_from(&body)?;
+    let timeout = match body.value("timeout_ms") {
+        None => DEFAULT_QUERY_TIMEOUT,
+        Some(value) => match value.as_u64() {
+            Some(ms) if (1..=MAX_QUERY_TIMEOUT_MS).contains(&ms) => Duration::from_millis(ms),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "field 'timeout_ms' must be an integer from 1 to {MAX_QUERY_TIMEOUT_MS}, not {value}"
+                )));
+            }
+        },
+    };
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let question = WorkflowQuery {
+        query_type: name,
+        args: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
+        header: Default::default(),
+    };
+    let outcome = engine
+        .query(
+            &key,
+            question,
+            RejectCondition::None,
+            Instant::now() + timeout,
+        )
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    match outcome {
+        QueryOutcome::Answered(result) => Ok(Json(json!({
+            "workflow_id": key.workflow_id,
+            "run_id": key.run_id,
+            "result": keel_grpc::json::payloads(result.as_ref()),
+        }))),
+        QueryOutcome::Rejected(status) => Err(ApiError::conflict(format!(
+            "the query was rejected: the run is {status:?}"
+        ))),
+    }
+}
+
+/// How many executions a filter matches: the list route's filter parameters, no paging.
+pub async fn count(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let known: Vec<&str> = FILTER_PARAMS.iter().copied().chain(["namespace"]).collect();
+    let params = Params::parse(raw.as_deref(), &known)?;
+    let count = engine
+        .count_executions(params.namespace(), &filter_query(&params)?)
+        .await?;
+    Ok(Json(json!({ "count": count })))
+}
