@@ -92,7 +92,7 @@ function SearchField({ where }) {
   };
   return html`<form class="search" role="search" onSubmit=${submit}>
     <input id="filter" name="q" type="search" aria-label="Filter executions: words search ids, or a list filter such as WorkflowType = 'Order'"
-      placeholder="Filter: an id, or WorkflowType = 'Order' AND …  ( / )" value=${value} key=${value} />
+      placeholder="Filter: an id, or WorkflowType = 'Order' AND …  ( / )" defaultValue=${value} key=${value} />
   </form>`;
 }
 

@@ -37,7 +37,7 @@ export function Analytics({ query, onLive }) {
         ${Object.keys(PERIODS).map((p) => html`<button aria-pressed=${p === period} onClick=${() => set({ period: p === '24h' ? '' : p })}>${p}</button>`)}
       </div>
       <form onSubmit=${(e) => { e.preventDefault(); set({ type: new FormData(e.target).get('type') }); }}>
-        <input name="type" aria-label="Workflow type" placeholder="all workflow types" value=${query.type ?? ''} />
+        <input name="type" aria-label="Workflow type" placeholder="all workflow types" defaultValue=${query.type ?? ''} />
       </form>
     </div>
     ${error ? html`<${ErrorBox} error=${error} />` : null}

@@ -28,10 +28,10 @@ export function Filters({ query, page }) {
   const clear = () => navigate(href(page, query.namespace ? { namespace: query.namespace } : {}));
   const any = ['type', 'queue', 'worker', 'since', 'search', 'query'].some((name) => query[name]);
   return html`<form class="filters" onSubmit=${apply} key=${JSON.stringify(query)}>
-    <input name="type" aria-label="Workflow type" placeholder="type" value=${query.type ?? ''} />
-    <input name="queue" aria-label="Task queue" placeholder="queue" value=${query.queue ?? ''} />
-    <input name="worker" aria-label="Worker identity" placeholder="worker" value=${query.worker ?? ''} />
-    <select name="since" aria-label="Started within" value=${query.since ?? ''}>
+    <input name="type" aria-label="Workflow type" placeholder="type" defaultValue=${query.type ?? ''} />
+    <input name="queue" aria-label="Task queue" placeholder="queue" defaultValue=${query.queue ?? ''} />
+    <input name="worker" aria-label="Worker identity" placeholder="worker" defaultValue=${query.worker ?? ''} />
+    <select name="since" aria-label="Started within" value=${query.since ?? ''} onChange=${(e) => e.target.form.requestSubmit()}>
       <option value="">any time</option>
       <option value="1">last hour</option>
       <option value="24">last 24 h</option>
@@ -71,8 +71,8 @@ export function Confirm({ title, message, confirmLabel = 'Confirm', danger = fal
       ${fields.map(
         (field) => html`<label class="stack">${field.label}
           ${field.multiline
-            ? html`<textarea name=${field.name} rows="4" class="mono" placeholder=${field.placeholder ?? ''}>${field.value ?? ''}</textarea>`
-            : html`<input name=${field.name} placeholder=${field.placeholder ?? ''} value=${field.value ?? ''} required=${field.required} />`}
+            ? html`<textarea name=${field.name} rows="4" class="mono" placeholder=${field.placeholder ?? ''} defaultValue=${field.value ?? ''}></textarea>`
+            : html`<input name=${field.name} placeholder=${field.placeholder ?? ''} defaultValue=${field.value ?? ''} required=${field.required} />`}
         </label>`,
       )}
       ${error ? html`<${ErrorBox} error=${error} />` : null}
