@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property, store and integration tests.
+# The web UI's logic has JavaScript unit tests (`node --test`), and its pages are tested in
+# headless Debian chromium driven by playwright-core (scripts/browser-env.sh installs both,
+# and node, when missing).
 # Integration tests start the real `keel` binary on ephemeral loopback ports with their own
 # temporary data directories and drive it with the official Temporal Rust SDK, and with the
 # official Python SDK (`temporalio` from PyPI, in a venv under target/ made by
@@ -19,6 +22,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== python env"
 KEEL_TEST_PYTHON="$(./scripts/python-env.sh)"
 export KEEL_TEST_PYTHON
+echo "== browser env"
+KEEL_TEST_CHROMIUM="$(./scripts/browser-env.sh)"
+export KEEL_TEST_CHROMIUM
+echo "== ui unit tests (node --test)"
+(cd ui && node --test tests/)
 echo "== postgres"
 KEEL_PG_BIN="$(./scripts/postgres-env.sh)"
 export KEEL_PG_BIN

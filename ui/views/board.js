@@ -31,10 +31,8 @@ function PendingWhy({ run, namespace }) {
     return () => { gone = true; };
   }, [run.run_id, run.history_length]);
   if (!reason) return null;
-  const words = { no_worker: 'no worker', workers_busy: 'workers busy', queue_typo: 'queue name looks misspelt' };
   return html`<div class="why" title=${reason.message}>
-    <strong>${words[reason.code] ?? reason.code}</strong> · ${reason.message}
-    ${' '}<a href=${href('workers', { namespace, queue: reason.task_queue })}>queue ${reason.task_queue}</a>
+    ${reason.message}${' '}<a href=${href('workers', { namespace, queue: reason.task_queue })}>queue ${reason.task_queue}</a>
   </div>`;
 }
 
@@ -48,8 +46,7 @@ function Card({ run, namespace, selected, onSelect }) {
       <a class="mono id" href=${link} title=${run.workflow_id}>${middle(run.workflow_id, 30)}</a>
     </div>
     <div class="card-meta">
-      <span>${run.workflow_type}</span>
-      <span class="dim">on</span> <span>${run.task_queue}</span>
+      <span>${run.workflow_type}</span>${' '}<span class="dim">on</span>${' '}<span>${run.task_queue}</span>
     </div>
     <div class="card-meta dim">
       ${closed && run.phase === 'failed' ? html`<span class="status-word">${statusWord(run)}</span> · ` : null}

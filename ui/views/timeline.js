@@ -22,12 +22,15 @@ export function TimelineTab({ events, run, query, workflowId, onReset }) {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
   }, [run.status]);
+  const ready = events.length > 0;
   useEffect(() => {
-    const measure = () => box.current && setView((v) => ({ ...v, width: box.current.clientWidth, height: box.current.clientHeight }));
+    if (!box.current) return undefined;
+    const measure = () => box.current && setView((v) => ({ ...v, width: box.current.clientWidth, height: box.current.clientHeight || 480 }));
     measure();
-    addEventListener('resize', measure);
-    return () => removeEventListener('resize', measure);
-  }, []);
+    const observer = new ResizeObserver(measure);
+    observer.observe(box.current);
+    return () => observer.disconnect();
+  }, [ready]);
 
   const laid = useMemo(() => layout(events, now), [events, now]);
   const plotWidth = Math.max(200, (view.width - LABEL - 16) * zoom);
@@ -42,7 +45,8 @@ export function TimelineTab({ events, run, query, workflowId, onReset }) {
   };
 
   if (events.length === 0) return html`<p class="loading">Reading the history…</p>`;
-  const { times } = ticks(laid.start, laid.end, Math.max(2, Math.round(plotWidth / 140)));
+  // Ticks at round offsets from the run's start, which is what the labels show.
+  const { times } = ticks(0, laid.end - laid.start, Math.max(2, Math.round(plotWidth / 140)));
   return html`<div class="timeline-tools">
       <button onClick=${() => setZoom((z) => Math.min(64, z * 2))}>Zoom in</button>
       <button onClick=${() => setZoom((z) => Math.max(1, z / 2))} disabled=${zoom <= 1}>Zoom out</button>
@@ -52,7 +56,7 @@ export function TimelineTab({ events, run, query, workflowId, onReset }) {
     </div>
     <div class="timeline" ref=${box} onScroll=${(e) => setView((v) => ({ ...v, top: e.target.scrollTop }))} onWheel=${onWheel}>
       <div class="axis" style=${`width:${plotWidth + LABEL}px`}>
-        ${times.map((t) => html`<span class="tick" style=${`left:${LABEL + axis.x(t)}px`}>${duration(t - laid.start)}</span>`)}
+        ${times.map((t) => html`<span class="tick" style=${`left:${LABEL + axis.x(laid.start + t)}px`}>${duration(t)}</span>`)}
         ${axis.gaps.map((gap) => html`<span class="gap" style=${`left:${LABEL + gap.x}px`} title=${`idle ${duration(gap.end - gap.start)}`}>⋯</span>`)}
       </div>
       <div class="lanes" style=${`height:${laid.rows.length * ROW + 8}px;width:${plotWidth + LABEL}px`}>
