@@ -10,6 +10,7 @@ import { Table } from './views/table.js';
 import { Detail } from './views/detail.js';
 import { Workers } from './views/workers.js';
 import { Analytics } from './views/analytics.js';
+import { Schedules } from './views/schedules.js';
 import { installKeys } from './lib/keys.js';
 
 function useLocation() {
@@ -41,6 +42,7 @@ const RAIL = [
   { page: 'board', label: 'Board' },
   { page: 'executions', label: 'Executions' },
   { page: 'workers', label: 'Workers & queues' },
+  { page: 'schedules', label: 'Schedules' },
   { page: 'analytics', label: 'Analytics' },
 ];
 
@@ -133,6 +135,9 @@ function App() {
       break;
     case 'workers':
       page = html`<${Workers} query=${where.query} onLive=${onLive} />`;
+      break;
+    case 'schedules':
+      page = html`<${Schedules} query=${where.query} onLive=${onLive} />`;
       break;
     case 'analytics':
       page = html`<${Analytics} query=${where.query} onLive=${onLive} />`;

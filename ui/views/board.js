@@ -82,6 +82,32 @@ function emptyText(phase) {
   }
 }
 
+/**
+ * Planning: what is not an execution yet. Today that is the next firing of each active
+ * schedule (planned runs of their own are not built yet).
+ */
+function PlanningColumn({ schedules, namespace }) {
+  const planned = (schedules ?? []).filter((s) => !s.paused && s.next_action_times.length);
+  planned.sort((a, b) => Date.parse(a.next_action_times[0]) - Date.parse(b.next_action_times[0]));
+  return html`<section class="column" aria-labelledby="col-planning">
+    <h2 id="col-planning" class="column-head phase-planning">
+      <span class="icon" aria-hidden="true">○</span> Planning
+      <span class="count" data-count=${planned.length}>${planned.length}</span>
+    </h2>
+    <div class="column-body">
+      ${planned.map((s) => {
+        const link = href('schedules', { namespace, schedule: s.schedule_id });
+        return html`<article class="card planned" data-nav=${link} tabindex="0" data-schedule-id=${s.schedule_id} aria-label=${`schedule ${s.schedule_id}: next ${relative(s.next_action_times[0])}`}>
+          <div class="card-top"><a class="mono id" href=${link} title=${s.schedule_id}>${middle(s.schedule_id, 30)}</a></div>
+          <div class="card-meta"><span>${s.workflow_type}</span>${' '}<span class="dim">on</span>${' '}<span>${s.task_queue}</span></div>
+          <div class="card-meta dim" title=${exact(s.next_action_times[0])}>next ${relative(s.next_action_times[0])} · ${s.spec}</div>
+        </article>`;
+      })}
+      ${planned.length === 0 ? html`<p class="empty">Next firings of schedules show here. See <a href=${href('schedules', { namespace })}>Schedules</a>.</p>` : null}
+    </div>
+  </section>`;
+}
+
 export function Board({ query, onLive }) {
   const namespace = query.namespace || 'default';
   const filters = { namespace: query.namespace, ...listParams(query) };
@@ -90,6 +116,7 @@ export function Board({ query, onLive }) {
   const [error, setError] = useState(null);
   const [paused, setPaused] = useState(false);
   const [selection, setSelection] = useState(new Map());
+  const [schedules, setSchedules] = useState(null);
   const columnsRef = useRef(null);
   const pausedRef = useRef(false);
   const reload = useRef(() => {});
@@ -104,6 +131,7 @@ export function Board({ query, onLive }) {
       const loaded = await Promise.all(PHASES.map((p) => loadColumn(p.id, filters)));
       set(Object.fromEntries(PHASES.map((p, i) => [p.id, loaded[i]])));
       setError(null);
+      api(withQuery('/api/v1/schedules', { namespace: query.namespace })).then((b) => setSchedules(b.schedules), () => {});
     } catch (e) {
       setError(e);
     }
@@ -170,6 +198,7 @@ export function Board({ query, onLive }) {
     ${columns === null && !error ? html`<p class="loading">Loading…</p>` : null}
     ${columns
       ? html`<div class="board">
+          <${PlanningColumn} schedules=${schedules} namespace=${query.namespace} />
           ${PHASES.map((phase) => html`<${Column} key=${phase.id} phase=${phase} column=${columns[phase.id]} namespace=${namespace} selection=${selection} onSelect=${onSelect} onMore=${onMore} />`)}
         </div>`
       : null}

@@ -10,10 +10,10 @@
 //!   from an IP address is the server itself, never a rebound name), the configured
 //!   address, and the names given with `--allow-host`.
 //! - **Cross-site requests.** A form or a `fetch` with `Content-Type: text/plain` reaches
-//!   the server without a CORS preflight. State-changing requests must therefore be
-//!   `application/json` (which a foreign page can only send after a preflight that is
-//!   never granted) and must not come from another origin, unless that origin was allowed
-//!   with `--cors-origin`.
+//!   the server without a CORS preflight. POSTs must therefore be `application/json` (which
+//!   a foreign page can only send after a preflight that is never granted), and no request
+//!   that changes state may come from another origin, unless that origin was allowed with
+//!   `--cors-origin`.
 
 use std::sync::Arc;
 
@@ -105,6 +105,9 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if changes_state {
+        // Other methods than POST already need a preflight that no foreign origin is
+        // granted; the Origin check below covers them too. POST is the one a form or a
+        // simple `fetch` sends without asking, so it must be JSON.
         if let Some(origin) = &origin
             && cors_origin.is_none()
             && !same_origin(origin, &authority)
@@ -118,7 +121,7 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
             }
             .into_response();
         }
-        if !is_json(request.headers()) {
+        if request.method() == Method::POST && !is_json(request.headers()) {
             return ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 code: "unsupported_media_type",

@@ -17,6 +17,7 @@ mod logs;
 mod queues;
 mod render;
 mod request;
+mod schedules;
 mod streams;
 mod ui;
 
@@ -87,6 +88,15 @@ pub fn router(engine: Engine, access: Access) -> Router {
             get(queues::namespaces).post(queues::create_namespace),
         )
         .route("/api/v1/analytics", get(analytics::analytics))
+        .route("/api/v1/schedules", get(schedules::list))
+        .route(
+            "/api/v1/schedules/{schedule_id}",
+            get(schedules::get).delete(schedules::delete),
+        )
+        .route(
+            "/api/v1/schedules/{schedule_id}/{action}",
+            post(schedules::act),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -3,6 +3,7 @@
 Usage:
   python sdk.py worker GRPC QUEUE            runs a worker until killed; prints "ready"
   python sdk.py start GRPC WORKFLOW ID QUEUE  starts a workflow; prints its run id
+  python sdk.py schedule GRPC ID QUEUE       creates a schedule of Simple every hour
 
 Workflows: Simple (one activity), Flaky (an activity failing twice, then succeeding),
 Waiter (waits for signal `approve`, answers query `state`). The workflow sandbox re-imports
@@ -92,6 +93,26 @@ async def main() -> None:
         handle = await client.start_workflow(workflow_name, workflow_id, id=workflow_id, task_queue=queue)
         print(handle.result_run_id, flush=True)
         # The SDK's runtime threads can crash the interpreter's shutdown; the work is done.
+        os._exit(0)
+    elif command == "schedule":
+        from temporalio.client import (
+            Schedule,
+            ScheduleActionStartWorkflow,
+            ScheduleIntervalSpec,
+            ScheduleSpec,
+        )
+
+        schedule_id, queue = sys.argv[3], sys.argv[4]
+        await client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    "Simple", "scheduled", id=f"{schedule_id}-wf", task_queue=queue
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+            ),
+        )
+        print(schedule_id, flush=True)
         os._exit(0)
     else:
         raise SystemExit(f"unknown command {command}")

@@ -273,6 +273,47 @@ test('logs follow live, the history download equals the export, signals and quer
   await page.close();
 });
 
+test('schedules: the next firing is planned on the board; pause, trigger and delete from the UI', async () => {
+  const queue = unique('ui-sched');
+  await startWorker(queue);
+  const id = unique('ui-schedule');
+  await sdk('schedule', GRPC, id, queue);
+  const page = await context.newPage();
+  await page.goto(`${HTTP}/`);
+  await column(page, 'planning').locator(`article[data-schedule-id="${id}"]`, { hasText: 'every 1h' }).waitFor(WAIT);
+
+  await page.goto(`${HTTP}/schedules`);
+  const row = page.locator(`tr[data-schedule="${id}"]`);
+  await row.locator('td', { hasText: 'every 1h' }).waitFor(WAIT);
+  await row.getByRole('link', { name: id }).click();
+  const detail = page.getByRole('region', { name: `Schedule ${id}` });
+  await detail.waitFor(WAIT);
+  assert.match(page.url(), new RegExp(`schedule=${id}`));
+  await accessible(page, 'schedules');
+  await screenshots(page, 'schedules');
+
+  await detail.getByRole('button', { name: 'Pause…' }).click();
+  await page.getByLabel('Note (shown on the schedule)').fill('quiet hours');
+  await page.locator('dialog').getByRole('button', { name: 'Pause' }).click();
+  await detail.locator('.badge', { hasText: 'Paused' }).waitFor(WAIT);
+  const paused = await rest(`/api/v1/schedules/${id}`);
+  assert.deepEqual([paused.paused, paused.notes, paused.next_action_times], [true, 'quiet hours', []]);
+  await detail.getByRole('button', { name: 'Unpause…' }).click();
+  await page.locator('dialog').getByRole('button', { name: 'Unpause' }).click();
+  await detail.locator('.badge', { hasText: 'Active' }).waitFor(WAIT);
+
+  await detail.getByRole('button', { name: 'Trigger now' }).click();
+  const started = await until('the triggered run', async () => (await rest(`/api/v1/executions?search=${id}-wf`)).executions[0]);
+  await until('the triggered run to complete', async () => (await rest(`/api/v1/executions/${started.workflow_id}`)).status === 'completed');
+
+  await detail.getByRole('button', { name: 'Delete…' }).click();
+  await page.locator('dialog').getByRole('button', { name: 'Delete' }).click();
+  await until('the schedule to be gone', async () => (await page.locator(`tr[data-schedule="${id}"]`).count()) === 0);
+  const gone = await fetch(`${HTTP}/api/v1/schedules/${id}`);
+  assert.equal(gone.status, 404);
+  await page.close();
+});
+
 test('analytics and the pending tab render without violations', async () => {
   const page = await context.newPage();
   await page.goto(`${HTTP}/analytics`);

@@ -9,6 +9,7 @@
 //! workflow.
 
 pub mod spec;
+mod words;
 
 use std::time::Duration;
 
