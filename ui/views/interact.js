@@ -1,5 +1,5 @@
-// The pending tab (what the run waits on) and the interact tab (signals, queries, the
-// workflow's own handler list and stack trace).
+// The pending tab (what the run waits on) and the interact tab (signals, updates, queries,
+// the workflow's own handler list and stack trace).
 
 import { html, useEffect, useState } from '../vendor/preact-htm-3.1.1.js';
 import { api, runPath, withQuery } from '../lib/api.js';
@@ -69,6 +69,21 @@ export function InteractTab({ run, namespace, onSent }) {
       setError(e);
     }
   };
+  const update = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    setError(null);
+    setAnswer(null);
+    try {
+      const input = parseInput(form.get('input'));
+      const name = form.get('name');
+      const body = await api(base('update'), { method: 'POST', body: input === undefined ? { name } : { name, input } });
+      setAnswer({ name, update: true, result: body.result, failure: body.failure, stage: body.stage });
+      onSent();
+    } catch (e) {
+      setError(e);
+    }
+  };
   const onQuery = (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -89,6 +104,15 @@ export function InteractTab({ run, namespace, onSent }) {
       <button type="submit" class="primary" disabled=${run.status !== 'running'}>Send signal</button>
       ${run.status !== 'running' ? html`<p class="dim">The run is closed; it takes no signals.</p>` : null}
     </form>
+    <form class="card-form" onSubmit=${update} aria-label="Send an update">
+      <h3>Send an update</h3>
+      <label class="stack">Name
+        <input name="name" required list="update-names" disabled=${run.status !== 'running'} />
+        <datalist id="update-names">${options('updateDefinitions').map((h) => html`<option value=${h.name}>${h.description ?? ''}</option>`)}</datalist>
+      </label>
+      <label class="stack">Input (JSON, optional)<textarea name="input" rows="2" class="mono"></textarea></label>
+      <button type="submit" class="primary" disabled=${run.status !== 'running'}>Send update</button>
+    </form>
     <form class="card-form" onSubmit=${onQuery} aria-label="Run a query">
       <h3>Run a query</h3>
       <label class="stack">Name
@@ -106,7 +130,11 @@ export function InteractTab({ run, namespace, onSent }) {
             : null)}
         </div>`
       : null}
-    ${answer
+    ${answer && answer.update
+      ? html`<div class="answer" role="status"><h3>Update ${answer.name}: ${answer.failure ? 'failed' : answer.stage}</h3>
+          ${answer.failure ? html`<${FailureView} failure=${answer.failure} />` : html`<pre class="mono">${json(answer.result)}</pre>`}</div>`
+      : null}
+    ${answer && !answer.update
       ? html`<div class="answer" role="status"><h3>${answer.name === '__stack_trace' ? 'Stack trace' : `Result of ${answer.name}`}</h3>
           <pre class="mono">${answer.name === '__stack_trace' && typeof answer.result?.[0] === 'string' ? answer.result[0] : json(answer.result)}</pre></div>`
       : null}

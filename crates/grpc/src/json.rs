@@ -232,3 +232,49 @@ mod tests {
         );
     }
 }
+
+/// An update request as Temporal encodes it (`temporal.api.update.v1.Request`), from a
+/// name and JSON arguments: what a client that is not an SDK (the REST API) sends.
+pub fn encode_update_request(update_id: &str, name: &str, args: &[Value], identity: &str) -> Blob {
+    use temporalio_protos::temporal::api::update::v1 as update;
+    let request = update::Request {
+        meta: Some(update::Meta {
+            update_id: update_id.to_owned(),
+            identity: identity.to_owned(),
+        }),
+        input: Some(update::Input {
+            name: name.to_owned(),
+            args: (!args.is_empty()).then(|| {
+                common::Payloads::decode(&encode_payloads(args).0[..])
+                    .expect("payloads just encoded decode")
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Blob(request.encode_to_vec())
+}
+
+/// A stored update outcome (`temporal.api.update.v1.Outcome`) as JSON: `{"result": [..]}`
+/// for success, `{"failure": Failure}` for a rejection or a failed handler.
+pub fn update_outcome(blob: &Blob) -> Value {
+    use temporalio_protos::temporal::api::update::v1 as update;
+    match update::Outcome::decode(&blob.0[..]) {
+        Ok(update::Outcome {
+            value: Some(update::outcome::Value::Success(payloads)),
+        }) => json!({"result": payloads_json(&payloads)}),
+        Ok(update::Outcome {
+            value: Some(update::outcome::Value::Failure(failure)),
+        }) => {
+            json!({"failure": readable_failure(&proto_json(&failure, "temporal.api.failure.v1.Failure"))})
+        }
+        Ok(update::Outcome { value: None }) => json!({"result": null}),
+        Err(error) => {
+            json!({"failure": {"message": format!("the stored outcome does not decode: {error}")}})
+        }
+    }
+}
+
+fn payloads_json(values: &common::Payloads) -> Value {
+    payloads(Some(&Blob(values.encode_to_vec())))
+}

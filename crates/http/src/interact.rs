@@ -6,14 +6,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use keel_engine::{Engine, QueryOutcome, RejectCondition, WorkflowQuery};
+use keel_engine::{Engine, QueryOutcome, RejectCondition, UpdateWaitStage, WorkflowQuery};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::executions::{FILTER_PARAMS, filter_query, inputs_from, not_found};
 use crate::request::{Body, Params, json_body, resolve};
 
-/// How long a query waits for a worker's answer unless the request says otherwise.
+/// How long a query or an update waits for a worker's answer unless the request says
+/// otherwise.
 const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_QUERY_TIMEOUT_MS: u64 = 60_000;
 
@@ -31,17 +32,7 @@ pub async fn query(
         .ok_or_else(|| ApiError::bad_request("field 'name' (the query's name) is required"))?
         .to_owned();
     let inputs = inputs_from(&body)?;
-    let timeout = match body.value("timeout_ms") {
-        None => DEFAULT_QUERY_TIMEOUT,
-        Some(value) => match value.as_u64() {
-            Some(ms) if (1..=MAX_QUERY_TIMEOUT_MS).contains(&ms) => Duration::from_millis(ms),
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "field 'timeout_ms' must be an integer from 1 to {MAX_QUERY_TIMEOUT_MS}, not {value}"
-                )));
-            }
-        },
-    };
+    let timeout = timeout_of(&body)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
     let question = WorkflowQuery {
         query_type: name,
@@ -66,6 +57,80 @@ pub async fn query(
         QueryOutcome::Rejected(status) => Err(ApiError::conflict(format!(
             "the query was rejected: the run is {status:?}"
         ))),
+    }
+}
+
+/// `POST .../update`: admits an update and waits (until `timeout_ms`) for its outcome.
+pub async fn update(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let body = Body::new(
+        json_body(body)?,
+        &["name", "input", "inputs", "timeout_ms", "update_id"],
+    )?;
+    let name = body
+        .string("name")?
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::bad_request("field 'name' (the update's name) is required"))?
+        .to_owned();
+    let inputs = inputs_from(&body)?;
+    let timeout = timeout_of(&body)?;
+    let update_id = body
+        .string("update_id")?
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let request = keel_grpc::json::encode_update_request(
+        &update_id,
+        &name,
+        &inputs,
+        crate::executions::IDENTITY,
+    );
+    let status = engine
+        .update_workflow(
+            &key,
+            &update_id,
+            request,
+            UpdateWaitStage::Completed,
+            Instant::now() + timeout,
+        )
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    let mut answer = json!({
+        "workflow_id": key.workflow_id,
+        "run_id": key.run_id,
+        "update_id": update_id,
+        "stage": match status.stage {
+            UpdateWaitStage::Admitted => "admitted",
+            UpdateWaitStage::Accepted => "accepted",
+            UpdateWaitStage::Completed => "completed",
+        },
+    });
+    let outcome = if status.aborted {
+        Some(
+            json!({"failure": {"message": "the run closed before the update completed", "kind": "application"}}),
+        )
+    } else {
+        status.outcome.as_ref().map(keel_grpc::json::update_outcome)
+    };
+    if let (Value::Object(fields), Some(Value::Object(outcome))) = (&mut answer, outcome) {
+        fields.extend(outcome);
+    }
+    Ok(Json(answer))
+}
+
+fn timeout_of(body: &Body) -> ApiResult<Duration> {
+    match body.value("timeout_ms") {
+        None => Ok(DEFAULT_QUERY_TIMEOUT),
+        Some(value) => match value.as_u64() {
+            Some(ms) if (1..=MAX_QUERY_TIMEOUT_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(ApiError::bad_request(format!(
+                "field 'timeout_ms' must be an integer from 1 to {MAX_QUERY_TIMEOUT_MS}, not {value}"
+            ))),
+        },
     }
 }
 

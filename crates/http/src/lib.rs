@@ -76,6 +76,10 @@ pub fn router(engine: Engine, access: Access) -> Router {
             post(interact::query),
         )
         .route(
+            "/api/v1/executions/{workflow_id}/update",
+            post(interact::update),
+        )
+        .route(
             "/api/v1/executions/{workflow_id}/reset",
             post(executions::reset),
         )

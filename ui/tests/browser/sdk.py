@@ -55,6 +55,7 @@ class Flaky:
 class Waiter:
     def __init__(self) -> None:
         self.approved_by = None
+        self.priority = 0
 
     @workflow.run
     async def run(self, name: str) -> str:
@@ -64,6 +65,16 @@ class Waiter:
     @workflow.signal(description="Approves the request; input: {\"by\": name}")
     def approve(self, decision: dict) -> None:
         self.approved_by = decision.get("by", "someone")
+
+    @workflow.update(description="Sets the priority; input: a level from 0 up")
+    def set_priority(self, level: int) -> str:
+        self.priority = level
+        return f"priority {level}"
+
+    @set_priority.validator
+    def check_priority(self, level: int) -> None:
+        if level < 0:
+            raise ValueError(f"priority {level} is below 0")
 
     @workflow.query(description="Where the request stands")
     def state(self) -> str:

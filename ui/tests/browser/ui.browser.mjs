@@ -238,7 +238,7 @@ test('a bulk terminate of three selected cards', async () => {
   await page.close();
 });
 
-test('logs follow live, the history download equals the export, signals and queries work', async () => {
+test('logs follow live, the history download equals the export, signals, updates and queries work', async () => {
   const queue = unique('ui-talk');
   await startWorker(queue);
   const id = unique('ui-talk');
@@ -258,6 +258,16 @@ test('logs follow live, the history download equals the export, signals and quer
   await page.locator('.answer', { hasText: 'waiting for approval' }).waitFor(WAIT);
   await accessible(page, 'interact');
   await screenshots(page, 'interact');
+  const updateForm = page.locator('form[aria-label="Send an update"]');
+  await updateForm.locator('input[name="name"]').fill('set_priority');
+  await updateForm.locator('textarea').fill('3');
+  await page.getByRole('button', { name: 'Send update' }).click();
+  await page.locator('.answer', { hasText: 'priority 3' }).waitFor(WAIT);
+  await updateForm.locator('textarea').fill('-1');
+  await page.getByRole('button', { name: 'Send update' }).click();
+  await page.locator('.answer', { hasText: 'priority -1 is below 0' }).waitFor(WAIT);
+  const history = await rest(`/api/v1/executions/${id}/history?limit=1000`);
+  assert.equal(history.events.filter((e) => e.type === 'WorkflowExecutionUpdateCompleted').length, 1, 'the rejected update left no event');
   await page.locator('form[aria-label="Send a signal"] input[name="name"]').fill('approve');
   await page.locator('form[aria-label="Send a signal"] textarea').fill('{"by": "the ui"}');
   await page.getByRole('button', { name: 'Send signal' }).click();
