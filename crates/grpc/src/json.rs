@@ -206,33 +206,6 @@ fn payload_in_proto_json(fields: &Map<String, Value>) -> Option<Value> {
     Some(shown(&String::from_utf8_lossy(&encoding), &data))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_round_trip_as_json_values() {
-        let values = vec![json!({"order": 7}), json!("text"), json!(null)];
-        let blob = encode_payloads(&values);
-        assert_eq!(payloads(Some(&blob)), Value::Array(values));
-        assert_eq!(payloads(None), Value::Null);
-    }
-
-    #[test]
-    fn payloads_in_proto_json_become_values() {
-        let proto = json!({"input": {"payloads": [
-            {"metadata": {"encoding": BASE64.encode("json/plain")}, "data": BASE64.encode("[1,2]")},
-            {"metadata": {"encoding": BASE64.encode("binary/null")}},
-            {"metadata": {"encoding": BASE64.encode("binary/protobuf")}, "data": BASE64.encode("x")},
-        ]}});
-        assert_eq!(
-            readable(proto),
-            json!({"input": {"payloads": [[1, 2], null,
-                {"encoding": "binary/protobuf", "data_base64": BASE64.encode("x")}]}})
-        );
-    }
-}
-
 /// An update request as Temporal encodes it (`temporal.api.update.v1.Request`), from a
 /// name and JSON arguments: what a client that is not an SDK (the REST API) sends.
 pub fn encode_update_request(update_id: &str, name: &str, args: &[Value], identity: &str) -> Blob {
@@ -277,4 +250,31 @@ pub fn update_outcome(blob: &Blob) -> Value {
 
 fn payloads_json(values: &common::Payloads) -> Value {
     payloads(Some(&Blob(values.encode_to_vec())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_as_json_values() {
+        let values = vec![json!({"order": 7}), json!("text"), json!(null)];
+        let blob = encode_payloads(&values);
+        assert_eq!(payloads(Some(&blob)), Value::Array(values));
+        assert_eq!(payloads(None), Value::Null);
+    }
+
+    #[test]
+    fn payloads_in_proto_json_become_values() {
+        let proto = json!({"input": {"payloads": [
+            {"metadata": {"encoding": BASE64.encode("json/plain")}, "data": BASE64.encode("[1,2]")},
+            {"metadata": {"encoding": BASE64.encode("binary/null")}},
+            {"metadata": {"encoding": BASE64.encode("binary/protobuf")}, "data": BASE64.encode("x")},
+        ]}});
+        assert_eq!(
+            readable(proto),
+            json!({"input": {"payloads": [[1, 2], null,
+                {"encoding": "binary/protobuf", "data_base64": BASE64.encode("x")}]}})
+        );
+    }
 }
