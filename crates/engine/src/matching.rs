@@ -111,6 +111,13 @@ struct Queue {
 }
 
 impl Queue {
+    /// The worker stops counting as a poller; it is remembered with its last poll.
+    fn depart(&mut self, identity: &str) {
+        if let Some(last_seen) = self.pollers.remove(identity) {
+            self.departed.insert(identity.to_owned(), last_seen);
+        }
+    }
+
     fn record_dispatch(&mut self) {
         let now = Instant::now();
         while self
@@ -289,9 +296,7 @@ impl Matching {
         {
             return;
         }
-        if let Some(last_seen) = entry.pollers.remove(identity) {
-            entry.departed.insert(identity.to_owned(), last_seen);
-        }
+        entry.depart(identity);
     }
 
     /// A worker said it is shutting down: it stops counting as a poller of every queue of
@@ -302,9 +307,7 @@ impl Matching {
             .iter_mut()
             .filter(|(id, _)| id.namespace == namespace)
         {
-            if let Some(last_seen) = entry.pollers.remove(identity) {
-                entry.departed.insert(identity.to_owned(), last_seen);
-            }
+            entry.depart(identity);
         }
     }
 

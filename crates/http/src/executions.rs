@@ -296,19 +296,26 @@ pub async fn terminate(
 /// A signal's name and payloads from a body's `name` and `input` (one value) or `inputs`
 /// (several).
 pub fn signal_from(body: &Body) -> ApiResult<Signal> {
-    let name = body
-        .string("name")?
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| ApiError::bad_request("field 'name' (the signal's name) is required"))?;
+    let name = handler_name(body, "signal")?;
     let inputs = inputs_from(body)?;
     Ok(Signal {
-        name: name.to_owned(),
+        name,
         input: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
         header: Default::default(),
         identity: IDENTITY.into(),
         request_id: uuid::Uuid::new_v4().to_string(),
         external: None,
     })
+}
+
+/// The `name` a signal, query or update body must give: the handler it calls.
+pub fn handler_name(body: &Body, what: &str) -> ApiResult<String> {
+    body.string("name")?
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("field 'name' (the {what}'s name) is required"))
+        })
 }
 
 /// The payloads a body gives as `input` (one JSON value) or `inputs` (an array of them).

@@ -10,13 +10,13 @@ use keel_engine::{Engine, QueryOutcome, RejectCondition, UpdateWaitStage, Workfl
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::executions::{FILTER_PARAMS, filter_query, inputs_from, not_found};
+use crate::executions::{FILTER_PARAMS, filter_query, handler_name, inputs_from, not_found};
 use crate::request::{Body, Params, json_body, resolve};
 
 /// How long a query or an update waits for a worker's answer unless the request says
 /// otherwise.
-const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_QUERY_TIMEOUT_MS: u64 = 60_000;
+const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_ANSWER_TIMEOUT_MS: u64 = 60_000;
 
 pub async fn query(
     State(engine): State<Engine>,
@@ -26,11 +26,7 @@ pub async fn query(
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
     let body = Body::new(json_body(body)?, &["name", "input", "inputs", "timeout_ms"])?;
-    let name = body
-        .string("name")?
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| ApiError::bad_request("field 'name' (the query's name) is required"))?
-        .to_owned();
+    let name = handler_name(&body, "query")?;
     let inputs = inputs_from(&body)?;
     let timeout = timeout_of(&body)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
@@ -72,11 +68,7 @@ pub async fn update(
         json_body(body)?,
         &["name", "input", "inputs", "timeout_ms", "update_id"],
     )?;
-    let name = body
-        .string("name")?
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| ApiError::bad_request("field 'name' (the update's name) is required"))?
-        .to_owned();
+    let name = handler_name(&body, "update")?;
     let inputs = inputs_from(&body)?;
     let timeout = timeout_of(&body)?;
     let update_id = body
@@ -124,11 +116,11 @@ pub async fn update(
 
 fn timeout_of(body: &Body) -> ApiResult<Duration> {
     match body.value("timeout_ms") {
-        None => Ok(DEFAULT_QUERY_TIMEOUT),
+        None => Ok(DEFAULT_ANSWER_TIMEOUT),
         Some(value) => match value.as_u64() {
-            Some(ms) if (1..=MAX_QUERY_TIMEOUT_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
+            Some(ms) if (1..=MAX_ANSWER_TIMEOUT_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
             _ => Err(ApiError::bad_request(format!(
-                "field 'timeout_ms' must be an integer from 1 to {MAX_QUERY_TIMEOUT_MS}, not {value}"
+                "field 'timeout_ms' must be an integer from 1 to {MAX_ANSWER_TIMEOUT_MS}, not {value}"
             ))),
         },
     }
