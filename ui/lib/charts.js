@@ -38,8 +38,8 @@ export function HBars({ rows, label, cls = 'bar-main' }) {
   return html`<figure class="chart"><svg viewBox=${`0 0 720 ${height}`} role="img" aria-label=${label}>
     ${rows.map((row, i) => html`<g>
       <text class="axis-label" x="0" y=${i * 24 + 16}>${row.label}</text>
-      <rect class=${cls} x="200" y=${i * 24 + 4} width=${(420 * (row.value ?? 0)) / max} height="16"><title>${row.label}: ${row.text}</title></rect>
-      <text class="axis-label" x=${206 + (420 * (row.value ?? 0)) / max} y=${i * 24 + 16}>${row.text}</text>
+      <rect class=${cls} x="200" y=${i * 24 + 4} width=${(340 * (row.value ?? 0)) / max} height="16"><title>${row.label}: ${row.text}</title></rect>
+      <text class="axis-label" x=${206 + (340 * (row.value ?? 0)) / max} y=${i * 24 + 16}>${row.text}</text>
     </g>`)}
   </svg><figcaption>${label}</figcaption></figure>`;
 }
