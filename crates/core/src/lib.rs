@@ -16,6 +16,7 @@ pub mod event;
 pub mod execution;
 pub mod namespace;
 pub mod overview;
+pub mod plan;
 pub mod requests;
 pub mod reset;
 pub mod reuse;

@@ -15,6 +15,7 @@ pub mod metrics;
 mod namespaces;
 pub mod operators;
 mod peers;
+mod plans;
 mod polls;
 mod queries;
 mod requests;
@@ -23,6 +24,7 @@ mod schedules;
 mod start;
 pub mod timers;
 mod updates;
+mod wakes;
 mod workflow_queries;
 mod workflow_tasks;
 
@@ -210,6 +212,7 @@ struct Inner {
     queries: workflow_queries::Queries,
     update_rejections: updates::Rejections,
     schedules: schedules::Schedules,
+    plans: plans::Plans,
     /// Set when other nodes share the store.
     peers: Option<peers::Peers>,
     /// Runs started or changing status or phase (see `operators::changes`).
@@ -237,6 +240,7 @@ impl Engine {
                 queries: workflow_queries::Queries::default(),
                 update_rejections: updates::Rejections::default(),
                 schedules: schedules::Schedules::default(),
+                plans: plans::Plans::default(),
                 peers: store
                     .announcements()
                     .is_some()
@@ -258,7 +262,10 @@ impl Engine {
         }
         tracing::info!(n_running, "recovered running executions");
         engine.recover_schedules().await?;
-        tokio::spawn(Engine::run_schedules(Arc::downgrade(&engine.inner)));
+        engine.recover_plans().await?;
+        for kind in [schedules::wake_kind(), plans::wake_kind()] {
+            tokio::spawn(wakes::run(Arc::downgrade(&engine.inner), kind));
+        }
         if engine.inner.peers.is_some() {
             tokio::spawn(Engine::keep_up_with_peers(Arc::downgrade(&engine.inner)));
         }

@@ -7,7 +7,6 @@
 //! workflow it started before instead of starting another.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use keel_core::requests::CancelRequest;
@@ -16,51 +15,30 @@ use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, 
 use keel_core::{BlobMap, Status, Time};
 
 use crate::start::StartRequest;
+use crate::wakes::{self, Wakes};
 use crate::{Engine, Error, Result};
 
 /// How often a schedule waiting for its running workflow to close looks again.
 const CLOSE_POLL: Duration = Duration::from_secs(1);
-/// How often a node sharing its store reads every schedule afresh (to learn of schedules
-/// created or deleted on other nodes).
-const RESYNC: Duration = Duration::from_secs(10);
 /// Who the runner's starts, cancellations and terminations say they came from.
 const IDENTITY: &str = "keel-scheduler";
-
-type ScheduleKey = (String, String);
 
 #[derive(Default)]
 pub(crate) struct Schedules {
     /// When each schedule is due next.
-    wakes: Mutex<BTreeMap<ScheduleKey, Time>>,
-    changed: std::sync::Arc<tokio::sync::Notify>,
+    pub(crate) wakes: Wakes,
     /// One change to schedules at a time on a node: the runner and the calls take turns.
     turn: tokio::sync::Mutex<()>,
 }
 
-impl Schedules {
-    fn set_wake(&self, key: ScheduleKey, wake: Option<Time>) {
-        let mut wakes = self.wakes.lock().expect("schedule wakes poisoned");
-        match wake {
-            Some(wake) => {
-                wakes.insert(key, wake);
-            }
-            None => {
-                wakes.remove(&key);
-            }
-        }
-        drop(wakes);
-        self.changed.notify_one();
-    }
-
-    fn due(&self, now: Time) -> (Vec<ScheduleKey>, Option<Time>) {
-        let wakes = self.wakes.lock().expect("schedule wakes poisoned");
-        let due = wakes
-            .iter()
-            .filter(|(_, wake)| **wake <= now)
-            .map(|(key, _)| key.clone())
-            .collect();
-        let next = wakes.values().filter(|wake| **wake > now).min().copied();
-        (due, next)
+/// How the wake loop runs schedules.
+pub(crate) fn wake_kind() -> wakes::Kind {
+    wakes::Kind {
+        name: "schedule",
+        wakes: |inner| &inner.schedules.wakes,
+        recover: |engine| Box::pin(engine.recover_schedules()),
+        act: |engine, namespace, id| Box::pin(engine.run_schedule(namespace, id)),
+        retry: CLOSE_POLL,
     }
 }
 
@@ -205,7 +183,8 @@ impl Engine {
         }
         self.inner
             .schedules
-            .set_wake((namespace.to_owned(), schedule_id.to_owned()), None);
+            .wakes
+            .set((namespace.to_owned(), schedule_id.to_owned()), None);
         Ok(())
     }
 
@@ -240,7 +219,7 @@ impl Engine {
     }
 
     fn arm_schedule(&self, schedule: &Schedule, now: Time) {
-        self.inner.schedules.set_wake(
+        self.inner.schedules.wakes.set(
             (schedule.namespace.clone(), schedule.id.clone()),
             schedule.next_wake(now, CLOSE_POLL),
         );
@@ -256,54 +235,8 @@ impl Engine {
                 wakes.insert((schedule.namespace.clone(), schedule.id.clone()), wake);
             }
         }
-        *self
-            .inner
-            .schedules
-            .wakes
-            .lock()
-            .expect("schedule wakes poisoned") = wakes;
-        self.inner.schedules.changed.notify_one();
+        self.inner.schedules.wakes.replace(wakes);
         Ok(())
-    }
-
-    /// Wakes schedules when they are due, until the engine is dropped.
-    pub(crate) async fn run_schedules(inner: std::sync::Weak<crate::Inner>) {
-        let mut last_resync = std::time::Instant::now();
-        loop {
-            let Some(strong) = inner.upgrade() else {
-                return;
-            };
-            let engine = Engine { inner: strong };
-            let shared = engine.inner.peers.is_some();
-            if shared && last_resync.elapsed() >= RESYNC {
-                last_resync = std::time::Instant::now();
-                if let Err(error) = engine.recover_schedules().await {
-                    tracing::warn!(%error, "reading schedules failed");
-                }
-            }
-            let now = engine.now();
-            let (due, next) = engine.inner.schedules.due(now);
-            for (namespace, id) in due {
-                if let Err(error) = engine.run_schedule(&namespace, &id).await {
-                    tracing::warn!(%namespace, schedule = %id, %error, "schedule run failed; retrying");
-                    engine
-                        .inner
-                        .schedules
-                        .set_wake((namespace, id), Some(engine.now().plus(CLOSE_POLL)));
-                }
-            }
-            let mut sleep = next.map_or(RESYNC, |next| now.until(next)).min(RESYNC);
-            if sleep.is_zero() {
-                sleep = Duration::from_millis(1);
-            }
-            let changed = engine.inner.schedules.changed.clone();
-            // Holding the engine while asleep would keep it alive forever.
-            drop(engine);
-            tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
-                _ = changed.notified() => {}
-            }
-        }
     }
 
     /// Takes whatever actions a schedule has due.
@@ -311,7 +244,7 @@ impl Engine {
         let _turn = self.inner.schedules.turn.lock().await;
         let key = (namespace.to_owned(), schedule_id.to_owned());
         let Some(mut schedule) = self.inner.store.schedule(namespace, schedule_id).await? else {
-            self.inner.schedules.set_wake(key, None);
+            self.inner.schedules.wakes.set(key, None);
             return Ok(());
         };
         let before = schedule.clone();
@@ -388,13 +321,15 @@ impl Engine {
                 Err(keel_store::Error::Conflict(_)) => {
                     self.inner
                         .schedules
-                        .set_wake((schedule.namespace.clone(), schedule.id.clone()), Some(now));
+                        .wakes
+                        .set((schedule.namespace.clone(), schedule.id.clone()), Some(now));
                     return Ok(());
                 }
                 Err(keel_store::Error::NotFound(_)) => {
                     self.inner
                         .schedules
-                        .set_wake((schedule.namespace.clone(), schedule.id.clone()), None);
+                        .wakes
+                        .set((schedule.namespace.clone(), schedule.id.clone()), None);
                     return Ok(());
                 }
                 Err(error) => return Err(error.into()),

@@ -107,7 +107,8 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
     if changes_state {
         // Other methods than POST already need a preflight that no foreign origin is
         // granted; the Origin check below covers them too. POST is the one a form or a
-        // simple `fetch` sends without asking, so it must be JSON.
+        // simple `fetch` sends without asking, so it must be JSON (and so must PATCH, for
+        // one rule about bodies).
         if let Some(origin) = &origin
             && cors_origin.is_none()
             && !same_origin(origin, &authority)
@@ -121,7 +122,8 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
             }
             .into_response();
         }
-        if request.method() == Method::POST && !is_json(request.headers()) {
+        if matches!(*request.method(), Method::POST | Method::PATCH) && !is_json(request.headers())
+        {
             return ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 code: "unsupported_media_type",
@@ -169,7 +171,7 @@ fn preflight(origin: &str) -> Response {
     }
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, PUT, DELETE"),
+        HeaderValue::from_static("GET, POST, PATCH, DELETE"),
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,

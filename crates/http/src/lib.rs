@@ -14,6 +14,7 @@ mod executions;
 mod guard;
 mod interact;
 mod logs;
+mod plans;
 mod queues;
 mod render;
 mod request;
@@ -101,6 +102,12 @@ pub fn router(engine: Engine, access: Access) -> Router {
             "/api/v1/schedules/{schedule_id}/{action}",
             post(schedules::act),
         )
+        .route("/api/v1/plans", get(plans::list).post(plans::create))
+        .route(
+            "/api/v1/plans/{plan_id}",
+            get(plans::get).patch(plans::edit).delete(plans::delete),
+        )
+        .route("/api/v1/plans/{plan_id}/start", post(plans::start))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -6,6 +6,8 @@
 //! `#[serde(default)]`, a new variant is simply added. Positional formats would misread every
 //! stored row after the first added field.
 
+use keel_core::plan::PlannedRun;
+
 use crate::{Error, ExecutionSummary, Page, Result};
 
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -15,6 +17,27 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
     rmp_serde::from_slice(bytes)
         .map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
+}
+
+/// The format of planned runs as this Keel stores them, kept in a column beside each row.
+/// A change to `PlannedRun` that an older format cannot read takes a new number, and
+/// `decode_plan` learns to read every older one (pinned by the fixtures in `fixtures/`).
+pub(crate) const PLAN_FORMAT: i64 = 1;
+
+pub(crate) fn encode_plan(plan: &PlannedRun) -> Result<(i64, Vec<u8>)> {
+    Ok((PLAN_FORMAT, encode(plan)?))
+}
+
+pub(crate) fn decode_plan(format: i64, bytes: &[u8]) -> Result<PlannedRun> {
+    match format {
+        1 => decode(bytes),
+        newer if newer > PLAN_FORMAT => Err(Error::Unavailable(format!(
+            "a planned run is stored in format {newer}, written by a newer Keel; this one reads up to format {PLAN_FORMAT}"
+        ))),
+        other => Err(Error::Unavailable(format!(
+            "a planned run is stored in unknown format {other}"
+        ))),
+    }
 }
 
 /// The page of a listing at `offset`, from up to `page_size + 1` rows read there: the extra
@@ -98,6 +121,44 @@ mod tests {
                 },
             }
         );
+    }
+
+    /// A plan as format 1 stored it (the bytes in `fixtures/planned_run_v1.msgpack`).
+    fn plan_v1() -> PlannedRun {
+        use keel_core::plan::PlannedStart;
+        PlannedRun {
+            namespace: "default".into(),
+            id: "nightly-report".into(),
+            version: 3,
+            what: PlannedStart {
+                workflow_type: "Report".into(),
+                task_queue: "reports".into(),
+                workflow_id: "report-2026-12-05".into(),
+                input: Some(keel_core::Blob(vec![10, 2, 8, 1])),
+            },
+            start_at: Some(keel_core::Time(1_796_515_200_000_000_000)),
+            note: "after the close of books".into(),
+            request_id: "6f1c0c52-4d4b-4c7e-9a57-2f3b8e1d2a10".into(),
+            create_time: keel_core::Time(1_796_428_800_000_000_000),
+            update_time: Some(keel_core::Time(1_796_432_400_000_000_000)),
+            start_error: Some("workflow id 'report-2026-12-05' is running".into()),
+        }
+    }
+
+    #[test]
+    fn a_planned_run_stored_in_format_1_still_reads() {
+        let stored = include_bytes!("../fixtures/planned_run_v1.msgpack");
+        assert_eq!(decode_plan(1, stored).unwrap(), plan_v1());
+        let (format, written) = encode_plan(&plan_v1()).unwrap();
+        assert_eq!(format, PLAN_FORMAT);
+        assert_eq!(decode_plan(format, &written).unwrap(), plan_v1());
+    }
+
+    #[test]
+    fn a_planned_run_from_a_newer_keel_is_refused_with_a_reason() {
+        let (_, written) = encode_plan(&plan_v1()).unwrap();
+        let refused = decode_plan(PLAN_FORMAT + 1, &written).unwrap_err();
+        assert!(refused.to_string().contains("newer Keel"), "{refused}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod testing;
 
 use async_trait::async_trait;
 use keel_core::event::EventKind;
+use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::search::{SearchAttributes, SearchValue, text_words};
@@ -113,6 +114,16 @@ pub fn index_rows(attributes: &SearchAttributes) -> Vec<IndexRow> {
         }
     }
     rows
+}
+
+/// The error for a planned run that does not exist.
+pub fn plan_not_found(plan_id: &str) -> Error {
+    Error::NotFound(format!("planned run '{plan_id}' not found"))
+}
+
+/// The error for a planned run changed by another writer.
+pub fn plan_changed(plan_id: &str) -> Error {
+    Error::Conflict(format!("planned run '{plan_id}' changed meanwhile"))
 }
 
 /// What [`Store::announcements`] delivers.
@@ -223,6 +234,23 @@ pub trait Store: Send + Sync + 'static {
     async fn schedule(&self, namespace: &str, schedule_id: &str) -> Result<Option<Schedule>>;
     /// A namespace's schedules, or every schedule, ordered by namespace and id.
     async fn schedules(&self, namespace: Option<&str>) -> Result<Vec<Schedule>>;
+
+    /// Stores a new planned run; AlreadyExists when its id is taken in its namespace.
+    async fn create_plan(&self, plan: &PlannedRun) -> Result<()>;
+    /// Replaces a planned run if its stored version is still `expected_version` (Conflict
+    /// otherwise, NotFound when it is gone).
+    async fn update_plan(&self, plan: &PlannedRun, expected_version: i64) -> Result<()>;
+    /// Removes a planned run; with `expected_version`, only if it is still that version
+    /// (Conflict otherwise). NotFound when there is no such plan.
+    async fn delete_plan(
+        &self,
+        namespace: &str,
+        plan_id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<()>;
+    async fn plan(&self, namespace: &str, plan_id: &str) -> Result<Option<PlannedRun>>;
+    /// A namespace's planned runs, or every one, ordered by namespace and id.
+    async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>>;
 
     /// Sends `message` to the other processes sharing this store, outside any commit.
     async fn announce(&self, message: Vec<u8>) -> Result<()>;

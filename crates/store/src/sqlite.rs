@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
+use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
@@ -17,10 +18,13 @@ use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use tokio::sync::oneshot;
 
-use crate::codec::{decode, decode_offset, encode, page};
+use crate::codec::{decode, decode_offset, decode_plan, encode, encode_plan, page};
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::migrate::{self, Migration};
-use crate::{Error, ExecutionSummary, LogLine, Page, Result, Store, Write, run_not_found};
+use crate::{
+    Error, ExecutionSummary, LogLine, Page, Result, Store, Write, plan_changed, plan_not_found,
+    run_not_found,
+};
 
 /// The schema, in SQLite's dialect (see [`crate::migrate`]).
 const MIGRATIONS: &[Migration] = &[
@@ -89,6 +93,18 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: PHASE_WORKER_PARENT_COLUMNS,
     },
+    Migration {
+        version: 5,
+        sql: "CREATE TABLE planned_runs (
+        namespace TEXT NOT NULL,
+        plan_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        format INTEGER NOT NULL,
+        start_at INTEGER,
+        data BLOB NOT NULL,
+        PRIMARY KEY (namespace, plan_id)
+    ) WITHOUT ROWID;",
+    },
 ];
 
 /// Columns the operators' filters need. Rows written before them get the phase their status
@@ -109,6 +125,15 @@ const PHASE_WORKER_PARENT_COLUMNS: &str = "ALTER TABLE executions ADD COLUMN pha
         worker TEXT NOT NULL
     );
     CREATE INDEX logs_by_execution ON logs (execution, seq);";
+
+fn plan_exists(conn: &Connection, namespace: &str, plan_id: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM planned_runs WHERE namespace = ? AND plan_id = ?)",
+        params![namespace, plan_id],
+        |row| row.get(0),
+    )
+    .map_err(sql_error)
+}
 
 const READERS: usize = 4;
 /// How many queued requests one transaction takes at most.
@@ -527,6 +552,126 @@ impl Store for SqliteStore {
                 .query_map(params![namespace], |row| row.get::<_, Vec<u8>>(0))
                 .map_err(sql_error)?;
             rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+        })
+        .await
+    }
+
+    async fn create_plan(&self, plan: &PlannedRun) -> Result<()> {
+        let (format, data) = encode_plan(plan)?;
+        let plan = plan.clone();
+        self.read(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT OR IGNORE INTO planned_runs (namespace, plan_id, version, format, start_at, data)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                    params![plan.namespace, plan.id, plan.version, format, plan.start_at.map(|t| t.0), data],
+                )
+                .map_err(sql_error)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists(format!(
+                    "a planned run with id '{}' already exists",
+                    plan.id
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_plan(&self, plan: &PlannedRun, expected_version: i64) -> Result<()> {
+        let (format, data) = encode_plan(plan)?;
+        let plan = plan.clone();
+        self.read(move |conn| {
+            let updated = conn
+                .execute(
+                    "UPDATE planned_runs SET version = ?, format = ?, start_at = ?, data = ?
+                     WHERE namespace = ? AND plan_id = ? AND version = ?",
+                    params![
+                        plan.version,
+                        format,
+                        plan.start_at.map(|t| t.0),
+                        data,
+                        plan.namespace,
+                        plan.id,
+                        expected_version
+                    ],
+                )
+                .map_err(sql_error)?;
+            if updated == 1 {
+                return Ok(());
+            }
+            Err(if plan_exists(conn, &plan.namespace, &plan.id)? {
+                plan_changed(&plan.id)
+            } else {
+                plan_not_found(&plan.id)
+            })
+        })
+        .await
+    }
+
+    async fn delete_plan(
+        &self,
+        namespace: &str,
+        plan_id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let (namespace, id) = (namespace.to_owned(), plan_id.to_owned());
+        self.read(move |conn| {
+            let deleted = conn
+                .execute(
+                    "DELETE FROM planned_runs WHERE namespace = ?1 AND plan_id = ?2
+                     AND (?3 IS NULL OR version = ?3)",
+                    params![namespace, id, expected_version],
+                )
+                .map_err(sql_error)?;
+            if deleted == 1 {
+                return Ok(());
+            }
+            Err(if plan_exists(conn, &namespace, &id)? {
+                plan_changed(&id)
+            } else {
+                plan_not_found(&id)
+            })
+        })
+        .await
+    }
+
+    async fn plan(&self, namespace: &str, plan_id: &str) -> Result<Option<PlannedRun>> {
+        let (namespace, id) = (namespace.to_owned(), plan_id.to_owned());
+        self.read(move |conn| {
+            let row: Option<(i64, Vec<u8>)> = conn
+                .query_row(
+                    "SELECT format, data FROM planned_runs WHERE namespace = ? AND plan_id = ?",
+                    params![namespace, id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(sql_error)?;
+            row.map(|(format, data)| decode_plan(format, &data))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>> {
+        let namespace = namespace.map(str::to_owned);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT format, data FROM planned_runs WHERE ?1 IS NULL OR namespace = ?1
+                     ORDER BY namespace, plan_id",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params![namespace], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .map_err(sql_error)?;
+            rows.map(|row| {
+                let (format, data) = row.map_err(sql_error)?;
+                decode_plan(format, &data)
+            })
+            .collect()
         })
         .await
     }

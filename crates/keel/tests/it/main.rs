@@ -16,6 +16,7 @@ mod harness;
 mod limits;
 mod namespaces;
 mod older_calls;
+mod plans;
 mod python;
 mod queries;
 mod reset;

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
@@ -33,11 +34,12 @@ mod writes;
 use listener::{Listener, listen};
 use writes::{apply_write, notify, update_execution};
 
-use crate::codec::{decode, decode_offset, encode, page};
+use crate::codec::{decode, decode_offset, decode_plan, encode, encode_plan, page};
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{
-    Announcement, Error, ExecutionSummary, LogLine, Page, Result, Store, Write, run_not_found,
+    Announcement, Error, ExecutionSummary, LogLine, Page, Result, Store, Write, plan_changed,
+    plan_not_found, run_not_found,
 };
 
 /// The schema, in PostgreSQL's dialect (see [`crate::migrate`]). Text columns use the "C"
@@ -107,6 +109,18 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 4,
         sql: PHASE_WORKER_PARENT_COLUMNS,
+    },
+    Migration {
+        version: 5,
+        sql: r#"CREATE TABLE planned_runs (
+        namespace TEXT COLLATE "C" NOT NULL,
+        plan_id TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        format BIGINT NOT NULL,
+        start_at BIGINT,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (namespace, plan_id)
+    );"#,
     },
 ];
 
@@ -456,6 +470,119 @@ impl Store for PostgresStore {
             .map_err(pg_error)?;
         rows.iter()
             .map(|row| decode(row.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    async fn create_plan(&self, plan: &PlannedRun) -> Result<()> {
+        let (format, data) = encode_plan(plan)?;
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO planned_runs (namespace, plan_id, version, format, start_at, data)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &plan.namespace,
+                    &plan.id,
+                    &plan.version,
+                    &format,
+                    &plan.start_at.map(|t| t.0),
+                    &data,
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        if inserted == 0 {
+            return Err(Error::AlreadyExists(format!(
+                "a planned run with id '{}' already exists",
+                plan.id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn update_plan(&self, plan: &PlannedRun, expected_version: i64) -> Result<()> {
+        let (format, data) = encode_plan(plan)?;
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "WITH updated AS (
+                    UPDATE planned_runs SET version = $1, format = $2, start_at = $3, data = $4
+                    WHERE namespace = $5 AND plan_id = $6 AND version = $7
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM updated),
+                    EXISTS (SELECT 1 FROM planned_runs WHERE namespace = $5 AND plan_id = $6)",
+                &[
+                    &plan.version,
+                    &format,
+                    &plan.start_at.map(|t| t.0),
+                    &data,
+                    &plan.namespace,
+                    &plan.id,
+                    &expected_version,
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        match (row.get::<_, i64>(0), row.get::<_, bool>(1)) {
+            (1, _) => Ok(()),
+            (_, true) => Err(plan_changed(&plan.id)),
+            (_, false) => Err(plan_not_found(&plan.id)),
+        }
+    }
+
+    async fn delete_plan(
+        &self,
+        namespace: &str,
+        plan_id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "WITH deleted AS (
+                    DELETE FROM planned_runs WHERE namespace = $1 AND plan_id = $2
+                    AND ($3::bigint IS NULL OR version = $3)
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM deleted),
+                    EXISTS (SELECT 1 FROM planned_runs WHERE namespace = $1 AND plan_id = $2)",
+                &[&namespace, &plan_id, &expected_version],
+            )
+            .await
+            .map_err(pg_error)?;
+        match (row.get::<_, i64>(0), row.get::<_, bool>(1)) {
+            (1, _) => Ok(()),
+            (_, true) => Err(plan_changed(plan_id)),
+            (_, false) => Err(plan_not_found(plan_id)),
+        }
+    }
+
+    async fn plan(&self, namespace: &str, plan_id: &str) -> Result<Option<PlannedRun>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT format, data FROM planned_runs WHERE namespace = $1 AND plan_id = $2",
+                &[&namespace, &plan_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        row.map(|row| decode_plan(row.get(0), row.get::<_, &[u8]>(1)))
+            .transpose()
+    }
+
+    async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT format, data FROM planned_runs WHERE $1::text IS NULL OR namespace = $1
+                 ORDER BY namespace, plan_id",
+                &[&namespace],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| decode_plan(row.get(0), row.get::<_, &[u8]>(1)))
             .collect()
     }
 
