@@ -22,6 +22,8 @@ enum Command {
     Bench(bench::Args),
     /// List, inspect, follow, cancel, terminate, signal and reset workflow executions.
     Execution(cli::execution::Args),
+    /// Planned runs: starts saved for later, by hand or at a time.
+    Plan(cli::plan::Args),
     /// Show the workers polling Keel.
     Worker(cli::worker::Args),
     /// Show task queues: pollers, backlog, oldest task.
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Execution(args) => runtime.block_on(cli::execution::run(args)),
+        Command::Plan(args) => runtime.block_on(cli::plan::run(args)),
         Command::Worker(args) => runtime.block_on(cli::worker::run(args)),
         Command::Queue(args) => runtime.block_on(cli::queue::run(args)),
         Command::Namespace(args) => runtime.block_on(cli::namespace::run(args)),
@@ -59,5 +62,14 @@ fn main() -> std::process::ExitCode {
             eprintln!("keel: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_verbs_arguments_are_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

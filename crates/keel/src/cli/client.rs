@@ -49,21 +49,46 @@ impl Client {
     }
 
     pub async fn post_json(&self, path_and_query: &str, body: &Value) -> Result<Value> {
-        let request_body = serde_json::to_vec(body).context("cannot encode the request body")?;
+        self.send_json(Method::POST, path_and_query, Some(body))
+            .await
+    }
+
+    pub async fn patch_json(&self, path_and_query: &str, body: &Value) -> Result<Value> {
+        self.send_json(Method::PATCH, path_and_query, Some(body))
+            .await
+    }
+
+    pub async fn delete_json(&self, path_and_query: &str) -> Result<Value> {
+        self.send_json(Method::DELETE, path_and_query, None).await
+    }
+
+    /// A request with a JSON body (or none), answering the JSON of a 2xx response.
+    async fn send_json(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let request_body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .context("cannot encode the request body")?;
         let response = self
             .send(
-                Method::POST,
+                method.clone(),
                 path_and_query,
-                Some(request_body),
+                request_body,
                 "application/json",
                 None,
             )
             .await?;
-        let body = self.collect(Method::POST, path_and_query, response).await?;
+        let body = self
+            .collect(method.clone(), path_and_query, response)
+            .await?;
         if body.is_empty() {
             return Ok(Value::Null);
         }
-        parse_json(&Method::POST, path_and_query, &body)
+        parse_json(&method, path_and_query, &body)
     }
 
     /// GET a `text/event-stream`; `last_event_id` resumes after an event already seen.

@@ -5,6 +5,7 @@
 //! and `execution/bulk.rs`.
 
 mod actions;
+pub(crate) use actions::parse_input;
 mod bulk;
 mod live;
 mod show;

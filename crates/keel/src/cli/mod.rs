@@ -1,6 +1,6 @@
 //! The `keel` verbs that talk to a running server: clients of its REST API only.
 //!
-//! Each noun (`execution`, `worker`, `queue`, `namespace`, `analytics`) has its module with
+//! Each noun (`execution`, `plan`, `worker`, `queue`, `namespace`, `analytics`) has its module with
 //! its clap arguments and a `run`. This module holds what they share: the connection and
 //! output options, query strings, and writing to stdout. Data goes to stdout (a table on a
 //! terminal, the server's JSON otherwise); notes and prompts go to stderr.
@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod client;
 pub mod execution;
 pub mod namespace;
+pub mod plan;
 pub mod queue;
 pub mod sse;
 pub mod table;

@@ -260,3 +260,149 @@ async fn a_due_plan_whose_workflow_id_is_running_stays_and_says_why() {
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert!(plans(&rest).await.is_empty());
 }
+
+/// Runs the built `keel` with `args` against `address`; answers (success, stdout, stderr).
+async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .args(["--address", address])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running keel");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keel_plan_creates_lists_edits_and_starts_plans_and_refuses_bad_options_in_one_line() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let address = server.http_addr.clone();
+    let queue = unique("cli-plans");
+
+    let (ok, stdout, stderr) = keel(
+        &address,
+        &[
+            "plan",
+            "create",
+            "--type",
+            "Greeting",
+            "--task-queue",
+            &queue,
+            "--id",
+            "cli-plan",
+            "--input",
+            "\"cli\"",
+            "--start-at",
+            "+2h",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).unwrap();
+    let start_at = chrono::DateTime::parse_from_rfc3339(created["start_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    let in_two_hours = chrono::Utc::now() + chrono::Duration::hours(2);
+    assert!(
+        (start_at - in_two_hours).num_seconds().abs() < 60,
+        "{start_at}"
+    );
+
+    let (ok, table, _) = keel(&address, &["plan", "list", "-o", "table"]).await;
+    assert!(ok);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains("cli-plan") && table.contains(&queue),
+        "{table}"
+    );
+
+    for (args, expected) in [
+        (
+            vec![
+                "plan",
+                "create",
+                "--type",
+                "G",
+                "--task-queue",
+                "q",
+                "--start-at",
+                "soon",
+            ],
+            "--start-at soon",
+        ),
+        (
+            vec![
+                "plan",
+                "create",
+                "--type",
+                "G",
+                "--task-queue",
+                "q",
+                "--input",
+                "{x}",
+            ],
+            "--input is not valid JSON",
+        ),
+        (vec!["plan", "edit", "cli-plan"], "nothing to change"),
+        (
+            vec![
+                "plan",
+                "edit",
+                "cli-plan",
+                "--note",
+                "n",
+                "--if-version",
+                "7",
+            ],
+            "changed since it was read",
+        ),
+        (
+            vec!["plan", "start", "no-such-plan"],
+            "planned run 'no-such-plan' not found",
+        ),
+    ] {
+        let (ok, _, stderr) = keel(&address, &args).await;
+        assert!(!ok, "keel {args:?} should fail");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line for {args:?}: {stderr}");
+        assert!(lines[0].contains(expected), "{args:?}: {}", lines[0]);
+    }
+
+    let (ok, _, stderr) = keel(
+        &address,
+        &[
+            "plan",
+            "edit",
+            "cli-plan",
+            "--start-at",
+            "none",
+            "--note",
+            "by hand after all",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let rest = Rest::new(&server.http_addr);
+    let stored = rest.ok("/api/v1/plans/cli-plan").await;
+    assert_eq!(stored["start_at"], Value::Null);
+    assert_eq!(stored["note"], "by hand after all");
+
+    let (ok, stdout, stderr) = keel(&address, &["plan", "start", "cli-plan", "-o", "table"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("started cli-plan as run "), "{stdout}");
+    let detail = with_worker(&client, &queue, async {
+        eventually(&rest, "/api/v1/executions/cli-plan", |run| {
+            run["status"] == "completed"
+        })
+        .await
+    })
+    .await;
+    assert_eq!(detail["output"], json!(["hello, cli"]));
+}

@@ -194,7 +194,7 @@ fn signal_target<'a>(
 }
 
 /// Parses --input before any request, so a typo costs nothing.
-fn parse_input(input: Option<&str>) -> Result<Option<Value>> {
+pub(crate) fn parse_input(input: Option<&str>) -> Result<Option<Value>> {
     let Some(input) = input else { return Ok(None) };
     let value = serde_json::from_str(input)
         .with_context(|| format!("--input is not valid JSON ({input})"))?;
