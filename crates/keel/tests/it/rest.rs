@@ -489,6 +489,9 @@ async fn executions_over_rest_agree_with_what_ran() {
         "/api/v1/task-queues/{name}",
         "/api/v1/workers",
         "/api/v1/analytics",
+        "/api/v1/plans",
+        "/api/v1/plans/{plan_id}",
+        "/api/v1/plans/{plan_id}/start",
         "/metrics",
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
