@@ -9,8 +9,11 @@ import { applyChanges, runKey } from '../lib/runs.js';
 import { PHASES, statusWord } from '../lib/status.js';
 import { duration, middle, relative, exact } from '../lib/format.js';
 import { ErrorBox, Filters, BulkBar } from './common.js';
+import { PlanningColumn, PLAN_DRAG, startPlan } from './plans.js';
 
 const PAGE = 50;
+/** How often plans and schedules are read again (a plan made elsewhere, a schedule's next firing). */
+const PLANNING_REFRESH_MS = 10_000;
 
 async function loadColumn(phase, filters, cursor) {
   const [page, counted] = await Promise.all([
@@ -57,8 +60,24 @@ function Card({ run, namespace, selected, onSelect }) {
   </article>`;
 }
 
-function Column({ phase, column, namespace, selection, onSelect, onMore }) {
-  return html`<section class="column" aria-labelledby=${`col-${phase.id}`}>
+function Column({ phase, column, namespace, selection, onSelect, onMore, onDropPlan }) {
+  const [over, setOver] = useState(false);
+  const drops = phase.id === 'pending' && onDropPlan;
+  const dragOver = (e) => {
+    if (!e.dataTransfer.types.includes(PLAN_DRAG)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'move';
+    setOver(true);
+  };
+  const drop = (e) => {
+    const id = e.dataTransfer.getData(PLAN_DRAG);
+    setOver(false);
+    if (!id) return;
+    e.preventDefault();
+    onDropPlan(id);
+  };
+  return html`<section class=${`column${over ? ' drop-target' : ''}`} aria-labelledby=${`col-${phase.id}`}
+      onDragOver=${drops ? dragOver : undefined} onDragLeave=${drops ? () => setOver(false) : undefined} onDrop=${drops ? drop : undefined}>
     <h2 id=${`col-${phase.id}`} class="column-head phase-${phase.id}">
       <span class="icon" aria-hidden="true">${phase.icon}</span> ${phase.label}
       <span class="count" data-count=${column.count}>${column.count.toLocaleString('en-US')}</span>
@@ -82,32 +101,6 @@ function emptyText(phase) {
   }
 }
 
-/**
- * Planning: what is not an execution yet. Today that is the next firing of each active
- * schedule (planned runs of their own are not built yet).
- */
-function PlanningColumn({ schedules, namespace }) {
-  const planned = (schedules ?? []).filter((s) => !s.paused && s.next_action_times.length);
-  planned.sort((a, b) => Date.parse(a.next_action_times[0]) - Date.parse(b.next_action_times[0]));
-  return html`<section class="column" aria-labelledby="col-planning">
-    <h2 id="col-planning" class="column-head phase-planning">
-      <span class="icon" aria-hidden="true">○</span> Planning
-      <span class="count" data-count=${planned.length}>${planned.length}</span>
-    </h2>
-    <div class="column-body">
-      ${planned.map((s) => {
-        const link = href('schedules', { namespace, schedule: s.schedule_id });
-        return html`<article class="card planned" data-nav=${link} tabindex="0" data-schedule-id=${s.schedule_id} aria-label=${`schedule ${s.schedule_id}: next ${relative(s.next_action_times[0])}`}>
-          <div class="card-top"><a class="mono id" href=${link} title=${s.schedule_id}>${middle(s.schedule_id, 30)}</a></div>
-          <div class="card-meta"><span>${s.workflow_type}</span>${' '}<span class="dim">on</span>${' '}<span>${s.task_queue}</span></div>
-          <div class="card-meta dim" title=${exact(s.next_action_times[0])}>next ${relative(s.next_action_times[0])} · ${s.spec}</div>
-        </article>`;
-      })}
-      ${planned.length === 0 ? html`<p class="empty">Next firings of schedules show here. See <a href=${href('schedules', { namespace })}>Schedules</a>.</p>` : null}
-    </div>
-  </section>`;
-}
-
 export function Board({ query, onLive }) {
   const namespace = query.namespace || 'default';
   const filters = { namespace: query.namespace, ...listParams(query) };
@@ -117,9 +110,15 @@ export function Board({ query, onLive }) {
   const [paused, setPaused] = useState(false);
   const [selection, setSelection] = useState(new Map());
   const [schedules, setSchedules] = useState(null);
+  const [plans, setPlans] = useState(null);
   const columnsRef = useRef(null);
   const pausedRef = useRef(false);
   const reload = useRef(() => {});
+  const reloadPlanning = useRef(() => {});
+  reloadPlanning.current = () => {
+    api(withQuery('/api/v1/plans', { namespace: query.namespace })).then((b) => setPlans(b.plans), setError);
+    api(withQuery('/api/v1/schedules', { namespace: query.namespace })).then((b) => setSchedules(b.schedules), () => {});
+  };
 
   const set = (next) => {
     columnsRef.current = next;
@@ -131,7 +130,7 @@ export function Board({ query, onLive }) {
       const loaded = await Promise.all(PHASES.map((p) => loadColumn(p.id, filters)));
       set(Object.fromEntries(PHASES.map((p, i) => [p.id, loaded[i]])));
       setError(null);
-      api(withQuery('/api/v1/schedules', { namespace: query.namespace })).then((b) => setSchedules(b.schedules), () => {});
+      reloadPlanning.current();
     } catch (e) {
       setError(e);
     }
@@ -145,7 +144,10 @@ export function Board({ query, onLive }) {
       const { columns: next, refetch } = applyChanges(columnsRef.current, batch, listParams(query));
       set(next);
       if (refetch) reload.current();
+      // A run that just started may be a plan that started by itself.
+      if (batch.some((run) => run.status === 'running' && run.history_length <= 3)) reloadPlanning.current();
     }, 250);
+    const planning = setInterval(() => !pausedRef.current && reloadPlanning.current(), PLANNING_REFRESH_MS);
     const stream = createStream({
       url: withQuery('/api/v1/stream/executions', { namespace: query.namespace }),
       events: ['execution', 'resync'],
@@ -155,8 +157,20 @@ export function Board({ query, onLive }) {
       },
       onState: (state) => onLive(pausedRef.current ? 'paused' : state),
     });
-    return () => stream.close();
+    return () => {
+      stream.close();
+      clearInterval(planning);
+    };
   }, [filterKey]);
+
+  const onDropPlan = async (id) => {
+    try {
+      await startPlan(query.namespace, id);
+      reloadPlanning.current();
+    } catch (e) {
+      setError(e);
+    }
+  };
 
   const togglePause = () => {
     pausedRef.current = !pausedRef.current;
@@ -198,8 +212,8 @@ export function Board({ query, onLive }) {
     ${columns === null && !error ? html`<p class="loading">Loading…</p>` : null}
     ${columns
       ? html`<div class="board">
-          <${PlanningColumn} schedules=${schedules} namespace=${query.namespace} />
-          ${PHASES.map((phase) => html`<${Column} key=${phase.id} phase=${phase} column=${columns[phase.id]} namespace=${namespace} selection=${selection} onSelect=${onSelect} onMore=${onMore} />`)}
+          <${PlanningColumn} plans=${plans} schedules=${schedules} namespace=${query.namespace} filters=${query} onChanged=${() => reloadPlanning.current()} />
+          ${PHASES.map((phase) => html`<${Column} key=${phase.id} phase=${phase} column=${columns[phase.id]} namespace=${namespace} selection=${selection} onSelect=${onSelect} onMore=${onMore} onDropPlan=${onDropPlan} />`)}
         </div>`
       : null}
   </main>`;

@@ -72,7 +72,7 @@ export function Confirm({ title, message, confirmLabel = 'Confirm', danger = fal
         (field) => html`<label class="stack">${field.label}
           ${field.multiline
             ? html`<textarea name=${field.name} rows="4" class="mono" placeholder=${field.placeholder ?? ''} defaultValue=${field.value ?? ''}></textarea>`
-            : html`<input name=${field.name} placeholder=${field.placeholder ?? ''} defaultValue=${field.value ?? ''} required=${field.required} />`}
+            : html`<input name=${field.name} type=${field.type ?? 'text'} placeholder=${field.placeholder ?? ''} defaultValue=${field.value ?? ''} required=${field.required} />`}
         </label>`,
       )}
       ${error ? html`<${ErrorBox} error=${error} />` : null}

@@ -324,6 +324,49 @@ test('schedules: the next firing is planned on the board; pause, trigger and del
   await page.close();
 });
 
+test('a planned run is made and edited in the UI, started by dragging it onto Pending, and completes', async () => {
+  const queue = unique('ui-plan');
+  const planId = unique('ui-plan');
+  const page = await context.newPage();
+  await page.goto(`${HTTP}/?queue=${queue}`);
+  await page.getByRole('button', { name: '+ Plan' }).click();
+  const dialog = page.locator('dialog');
+  await dialog.getByLabel('Plan id (optional)').fill(planId);
+  await dialog.getByLabel('Workflow type').fill('Simple');
+  await dialog.getByLabel('Task queue').fill(queue);
+  await dialog.getByLabel('Input (JSON, optional)').fill('"not yet valid');
+  await dialog.getByRole('button', { name: 'Plan it' }).click();
+  await dialog.locator('.error-box', { hasText: 'not valid JSON' }).waitFor(WAIT);
+  await dialog.getByLabel('Input (JSON, optional)').fill('"planner"');
+  await dialog.getByRole('button', { name: 'Plan it' }).click();
+  const planned = column(page, 'planning').locator(`article[data-plan-id="${planId}"]`);
+  await planned.waitFor(WAIT);
+  assert.match(await planned.textContent(), /starts when started/);
+
+  // Edited: a note and a start time a day away (it must not start by itself during the test).
+  await planned.getByRole('button', { name: `edit ${planId}` }).click();
+  await dialog.getByLabel('Note').fill('after the review');
+  await dialog.getByLabel('Start by itself at (optional, local time)').fill('2099-01-01T09:00');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await planned.locator('.card-meta', { hasText: 'after the review' }).waitFor(WAIT);
+  const stored = await rest(`/api/v1/plans/${planId}`);
+  assert.deepEqual([stored.note, stored.version, stored.input], ['after the review', 2, ['planner']]);
+  assert.equal(new Date(stored.start_at).getFullYear(), 2099);
+  await accessible(page, 'board with a planned run');
+  await screenshots(page, 'planning');
+
+  await planned.dragTo(column(page, 'pending'));
+  await planned.waitFor({ state: 'detached', ...WAIT });
+  await card(page, 'pending', planId).locator('.why', { hasText: 'no worker' }).waitFor(WAIT);
+  const gone = await fetch(`${HTTP}/api/v1/plans/${planId}`);
+  assert.equal(gone.status, 404);
+  await startWorker(queue);
+  await card(page, 'completed', planId).waitFor(WAIT);
+  const run = await rest(`/api/v1/executions/${planId}`);
+  assert.deepEqual(run.output, ['hello, planner']);
+  await page.close();
+});
+
 test('analytics and the pending tab render without violations', async () => {
   const page = await context.newPage();
   await page.goto(`${HTTP}/analytics`);
