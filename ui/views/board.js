@@ -6,7 +6,7 @@ import { api, withQuery, runPath } from '../lib/api.js';
 import { href, listParams } from '../lib/url.js';
 import { createStream, coalesce } from '../lib/stream.js';
 import { applyChanges, runKey } from '../lib/runs.js';
-import { PHASES, statusWord } from '../lib/status.js';
+import { PHASES, statusWord, doingText, waitsForInput } from '../lib/status.js';
 import { duration, middle, relative, exact } from '../lib/format.js';
 import { ErrorBox, Filters, BulkBar } from './common.js';
 import { PlanningColumn, PLAN_DRAG, startPlan } from './plans.js';
@@ -56,6 +56,11 @@ function Card({ run, namespace, selected, onSelect }) {
       <span title=${exact(run.start_time)}>${closed ? `took ${age}` : `for ${age}`}</span>
       ${run.worker ? html` · <span class="mono" title=${run.worker}>${middle(run.worker, 22)}</span>` : null}
     </div>
+    ${waitsForInput(run)
+      ? html`<div class="card-meta"><span class="input-badge">waiting for input</span></div>`
+      : run.status === 'running' && run.doing
+        ? html`<div class="card-meta doing" title=${doingText(run.doing)}>${doingText(run.doing)}</div>`
+        : null}
     ${run.phase === 'pending' ? html`<${PendingWhy} run=${run} namespace=${namespace} />` : null}
   </article>`;
 }

@@ -7,7 +7,7 @@ import { html, useEffect, useRef, useState } from '../vendor/preact-htm-3.1.1.js
 import { api, runPath, withQuery } from '../lib/api.js';
 import { href, navigate, patchQuery } from '../lib/url.js';
 import { createStream, coalesce } from '../lib/stream.js';
-import { Badge } from '../lib/status.js';
+import { Badge, waitsForInput } from '../lib/status.js';
 import { duration, when, exact, json } from '../lib/format.js';
 import { pref } from '../lib/prefs.js';
 import { ErrorBox, Confirm, Copy } from './common.js';
@@ -47,6 +47,7 @@ function Header({ run, namespace, onAction }) {
   return html`<section class="detail-head">
     <div class="title-row">
       <${Badge} run=${run} />
+      ${waitsForInput(run) ? html`<span class="input-badge">waiting for input</span>` : null}
       <h1 class="mono">${run.workflow_id}</h1>
       <${Copy} text=${run.workflow_id} label="Copy id" />
       <span class="spacer"></span>

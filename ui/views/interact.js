@@ -12,6 +12,9 @@ export function PendingTab({ run }) {
   const { workflow_task: task, activities, timers } = run.pending;
   const reason = run.pending_reason;
   return html`<div class="pending">
+    ${run.doing?.kind === 'waiting_for_input'
+      ? html`<div class="notice" role="status"><strong>Waiting for input:</strong> nothing this run scheduled is open. Only a signal or an update (see Interact), or a cancellation, moves it on.</div>`
+      : null}
     ${reason ? html`<div class="notice warn" role="status"><strong>Waiting for a worker:</strong> ${reason.message}</div>` : null}
     <h3>Workflow task</h3>
     ${task ? html`<p>${task.state}, attempt ${task.attempt}, on <code>${task.task_queue}</code> since ${relative(task.scheduled_time)}${task.worker ? ` · taken by ${task.worker}` : ''}</p>` : html`<p class="dim">none: the workflow waits for activities, timers, signals or children.</p>`}
@@ -92,6 +95,9 @@ export function InteractTab({ run, namespace, onSent }) {
   const options = (kind) => (handlers?.[kind] ?? []).filter((h) => h.name && !h.name.startsWith('__'));
 
   return html`<div class="interact">
+    ${run.doing?.kind === 'waiting_for_input'
+      ? html`<div class="notice" role="status"><strong>This run is waiting for input.</strong> A signal or an update below moves it on.</div>`
+      : null}
     ${error ? html`<${ErrorBox} error=${error} />` : null}
     ${sent ? html`<div class="notice" role="status">${sent}</div>` : null}
     <form class="card-form" onSubmit=${signal} aria-label="Send a signal">

@@ -69,7 +69,70 @@ impl Phase {
     }
 }
 
+/// What a running run is on now, as its card on the board says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Doing {
+    /// Its oldest open activity; `others` more are open beside it.
+    Activity {
+        activity_type: String,
+        attempt: i32,
+        /// Waiting out a retry backoff rather than queued or running.
+        backing_off: bool,
+        others: usize,
+    },
+    /// Its oldest open child workflow.
+    Child { workflow_type: String, others: usize },
+    /// Its soonest timer.
+    Timer { fires_at: Time, others: usize },
+    /// A workflow task is queued or with a worker: the workflow's code is deciding.
+    Deciding,
+    /// Nothing the run scheduled can move it on: only a signal, an update or a cancellation
+    /// from outside can. A workflow blocked in a handler's wait for a person is here.
+    WaitingForInput,
+}
+
 impl Execution {
+    /// What the run is on now; `None` once it closed, or while it only waits for requests to
+    /// other workflows to be delivered.
+    pub fn doing(&self) -> Option<Doing> {
+        if !self.is_running() {
+            return None;
+        }
+        if let Some((_, activity)) = self.activities.iter().next() {
+            return Some(Doing::Activity {
+                activity_type: activity.scheduled.activity_type.clone(),
+                attempt: activity.attempt,
+                backing_off: matches!(activity.state, ActivityState::Backoff),
+                others: self.activities.len() - 1,
+            });
+        }
+        if let Some((_, child)) = self.children.iter().next() {
+            return Some(Doing::Child {
+                workflow_type: child.initiated.workflow_type.clone(),
+                others: self.children.len() - 1,
+            });
+        }
+        if let Some(fires_at) = self.timers.values().map(|timer| timer.fire_time).min() {
+            return Some(Doing::Timer {
+                fires_at,
+                others: self.timers.len() - 1,
+            });
+        }
+        if self.workflow_task.is_some() {
+            return Some(Doing::Deciding);
+        }
+        if !self.external_requests.is_empty() {
+            return None;
+        }
+        Some(Doing::WaitingForInput)
+    }
+
+    /// Whether a board showing this run must be told of `after`: its status, its phase or
+    /// what it is on changed.
+    pub fn board_changed(&self, after: &Execution) -> bool {
+        (self.status, self.phase(), self.doing()) != (after.status, after.phase(), after.doing())
+    }
+
     pub fn phase(&self) -> Phase {
         if self.is_running() && self.waits_for_worker() {
             Phase::Pending

@@ -8,9 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use keel_core::overview::Phase;
 use keel_core::{
-    Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Status, Time,
+    Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time,
 };
 use keel_store::Write;
 use tokio::sync::watch;
@@ -266,7 +265,6 @@ impl Engine {
         let slot = self.inner.executions.slot(key);
         let mut cached = self.locked_state(key, &slot).await?;
         let current = cached.as_ref().expect("loaded by locked_state");
-        let before = (current.status, current.phase());
         let mut next = current.clone();
         let now = self.now();
         let (mut outcome, value) = transition(&mut next, now)?;
@@ -312,7 +310,7 @@ impl Engine {
             *cached = None;
             return Err(error.into());
         }
-        self.after_commit(Some(before), &next, &outcome.events, outcome.effects);
+        self.after_commit(Some(current), &next, &outcome.events, outcome.effects);
         for (successor, successor_outcome) in successors {
             // Cached before its first task is dispatched, so the worker taking it finds it.
             self.inner.executions.insert(successor.clone());
@@ -368,7 +366,7 @@ impl Engine {
     /// commit; `None` for a run the commit created.
     pub(crate) fn after_commit(
         &self,
-        before: Option<(Status, Phase)>,
+        before: Option<&Execution>,
         execution: &Execution,
         events: &[Event],
         effects: Vec<Effect>,

@@ -224,9 +224,7 @@ impl Engine {
             dispatched: Some(dispatched),
             resolved,
             workflow_task_pending: execution.is_running() && execution.workflow_task.is_some(),
-            board_changed: before.is_none_or(|before| {
-                (before.status, before.phase()) != (execution.status, execution.phase())
-            }),
+            board_changed: before.is_none_or(|before| before.board_changed(execution)),
         });
         let encoded = encode(&notice);
         if encoded.len() <= peers.max_announcement_len {

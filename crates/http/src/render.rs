@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use keel_core::overview::{ChildRunState, Phase, TaskRun, TaskRunState};
+use keel_core::overview::{ChildRunState, Doing, Phase, TaskRun, TaskRunState};
 use keel_core::search::SearchAttributes;
 use keel_core::{ActivityState, BlobMap, Execution, Failure, Status, Time};
 use keel_engine::ExecutionSummary;
@@ -86,7 +86,35 @@ pub fn summary(summary: &ExecutionSummary) -> Value {
             "run_id": parent.run_id,
         })),
         "worker": (!summary.worker.is_empty()).then_some(&summary.worker),
+        "doing": summary.doing.as_ref().map(doing),
     })
+}
+
+/// What a running run is on now, as its card shows it.
+pub fn doing(doing: &Doing) -> Value {
+    match doing {
+        Doing::Activity {
+            activity_type,
+            attempt,
+            backing_off,
+            others,
+        } => json!({
+            "kind": "activity",
+            "name": activity_type,
+            "attempt": attempt,
+            "backing_off": backing_off,
+            "others": others,
+        }),
+        Doing::Child {
+            workflow_type,
+            others,
+        } => json!({"kind": "child", "name": workflow_type, "others": others}),
+        Doing::Timer { fires_at, others } => {
+            json!({"kind": "timer", "fires_at": time(*fires_at), "others": others})
+        }
+        Doing::Deciding => json!({"kind": "workflow_task"}),
+        Doing::WaitingForInput => json!({"kind": "waiting_for_input"}),
+    }
 }
 
 pub fn detail(run: &RunOverview) -> Value {

@@ -155,6 +155,8 @@ pub struct ExecutionSummary {
     pub worker: String,
     /// From when its first workflow task was due until a worker took it.
     pub queue_wait: Option<std::time::Duration>,
+    /// What a running run is on now, derived from its state.
+    pub doing: Option<keel_core::overview::Doing>,
 }
 
 /// A line a worker (or an operator) logged for a run. Lines are not history: they do not
@@ -277,6 +279,7 @@ impl ExecutionSummary {
             phase: execution.phase(),
             worker: execution.last_worker_identity.clone(),
             queue_wait: execution.queue_wait(),
+            doing: execution.doing(),
         }
     }
 }

@@ -244,7 +244,11 @@ test('logs follow live, the history download equals the export, signals, updates
   const id = unique('ui-talk');
   await start('Waiter', id, queue);
   const page = await context.newPage();
+  // Blocked on its approval signal, the run says so on its card and on its page.
+  await page.goto(`${HTTP}/?queue=${queue}`);
+  await card(page, 'running', id).locator('.input-badge', { hasText: 'waiting for input' }).waitFor(WAIT);
   await page.goto(`${HTTP}/executions/${id}?tab=logs`);
+  await page.locator('.detail-head .input-badge', { hasText: 'waiting for input' }).waitFor(WAIT);
   await page.locator('.log-line', { hasText: 'started' }).first().waitFor(WAIT);
   await rest(`/api/v1/executions/${id}/logs`, { message: 'checking the order by hand', level: 'warn', worker: 'ops' });
   await page.locator('.log-line', { hasText: 'checking the order by hand' }).waitFor(WAIT);

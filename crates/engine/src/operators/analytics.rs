@@ -269,6 +269,7 @@ mod tests {
             phase: keel_core::overview::Phase::of_closed(status),
             worker: String::new(),
             queue_wait: Some(Duration::from_millis(start as u64)),
+            doing: None,
         }
     }
 

@@ -7,8 +7,7 @@
 
 use std::time::Instant;
 
-use keel_core::overview::Phase;
-use keel_core::{Execution, ExecutionKey, Status};
+use keel_core::{Execution, ExecutionKey};
 use keel_store::ExecutionSummary;
 use tokio::sync::broadcast;
 
@@ -18,18 +17,19 @@ use crate::{Engine, Result};
 pub(crate) const FEED_CAPACITY: usize = 4096;
 
 impl Engine {
-    /// Every run this node starts, or whose status or phase changes, from now on.
+    /// Every run this node starts, or whose status, phase or current work changes, from now
+    /// on.
     pub fn watch_changes(&self) -> broadcast::Receiver<ExecutionSummary> {
         self.inner.changes.subscribe()
     }
 
-    pub(crate) fn publish_change(&self, before: Option<(Status, Phase)>, after: &Execution) {
+    pub(crate) fn publish_change(&self, before: Option<&Execution>, after: &Execution) {
         let changes = &self.inner.changes;
         // Nobody listens most of the time: then a commit pays nothing for the feed.
         if changes.receiver_count() == 0 {
             return;
         }
-        if before == Some((after.status, after.phase())) {
+        if before.is_some_and(|before| !before.board_changed(after)) {
             return;
         }
         let _ = changes.send(ExecutionSummary::of(after));
