@@ -18,6 +18,7 @@ use crate::error::ApiError;
 #[derive(RustEmbed)]
 #[folder = "../../ui/"]
 #[exclude = "tests/*"]
+#[exclude = "bench/*"]
 #[exclude = "node_modules/*"]
 #[exclude = "package.json"]
 #[exclude = "package-lock.json"]
