@@ -126,6 +126,7 @@ function startProxy(keel, running) {
 
 async function heap(page) {
   const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
   await cdp.send('HeapProfiler.collectGarbage');
   const { metrics } = await cdp.send('Performance.getMetrics');
   await cdp.detach();
@@ -163,7 +164,7 @@ async function openBoard(context, base) {
 async function main() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'keel-ui-bench-'));
   const keel = await startKeel(dataDir);
-  const base = `http://${keel.http}`;
+  const base = keel.http.startsWith('http') ? keel.http : `http://${keel.http}`;
   const browser = await chromium.launch({ executablePath: process.env.KEEL_TEST_CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--enable-precise-memory-info'] });
   try {
     console.error(`keel ${process.env.KEEL_BIN} on ${keel.http}; filling the namespace…`);

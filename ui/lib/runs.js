@@ -1,6 +1,9 @@
 // The board's model of executions, kept up to date from the namespace feed: pure
 // functions over plain objects, tested in ui/tests/runs.test.mjs.
 
+/** The fewest cards a column keeps when live changes push runs off its end. */
+export const PAGE_CAP = 50;
+
 /** The key of one run. */
 export const runKey = (run) => `${run.workflow_id}\u0000${run.run_id}`;
 
@@ -58,6 +61,16 @@ export function applyChanges(columns, changes, filters) {
     // A new run (never seen in any column) counts once; a move counts in its new column.
     target.runs.unshift(run);
     target.count += 1;
+  }
+  // A column shows at most what it showed when loaded (a page, or more after "Show more"):
+  // a burst of new runs must not grow the page without bound. What falls off the end is
+  // still counted, and "Show more" reads it again.
+  for (const column of Object.values(next)) {
+    const cap = Math.max(column.shown ?? PAGE_CAP, PAGE_CAP);
+    if (column.runs.length > cap) {
+      column.runs.length = cap;
+      column.trimmed = true;
+    }
   }
   return { columns: next, refetch };
 }

@@ -56,3 +56,17 @@ test('a changed run that stays in its column is updated in place', () => {
   assert.deepEqual(columns.running.runs.map((r) => [r.workflow_id, r.worker]), [['b', null], ['a', 'w2']]);
   assert.equal(columns.running.count, 2);
 });
+
+test('a burst of new runs keeps a column at the length it was loaded with, and counts them all', () => {
+  let columns = empty();
+  columns.running.shown = 60;
+  const burst = Array.from({ length: 500 }, (_, i) => run(`new-${i}`, 'running'));
+  ({ columns } = applyChanges(columns, burst, {}));
+  assert.equal(columns.running.count, 500);
+  assert.equal(columns.running.runs.length, 60);
+  assert.equal(columns.running.runs[0].workflow_id, 'new-499', 'the newest on top');
+  assert.equal(columns.running.trimmed, true);
+  ({ columns } = applyChanges(columns, [run('x', 'pending')], {}));
+  assert.equal(columns.pending.trimmed, undefined, 'a short column is not trimmed');
+  assert.equal(columns.pending.runs.length, 1);
+});

@@ -15,12 +15,12 @@ const PAGE = 50;
 /** How often plans and schedules are read again (a plan made elsewhere, a schedule's next firing). */
 const PLANNING_REFRESH_MS = 10_000;
 
-async function loadColumn(phase, filters, cursor) {
+async function loadColumn(phase, filters, cursor, limit = PAGE) {
   const [page, counted] = await Promise.all([
-    api(withQuery('/api/v1/executions', { ...filters, phase, limit: PAGE, cursor })),
+    api(withQuery('/api/v1/executions', { ...filters, phase, limit, cursor })),
     cursor ? Promise.resolve(null) : api(withQuery('/api/v1/executions-count', { ...filters, phase })),
   ]);
-  return { runs: page.executions, cursor: page.next_cursor, count: counted?.count };
+  return { runs: page.executions, cursor: page.next_cursor, count: counted?.count, shown: page.executions.length };
 }
 
 /** Why a Pending run waits, asked of the server once per card. */
@@ -92,7 +92,7 @@ function Column({ phase, column, namespace, selection, onSelect, onMore, onDropP
         (run) => html`<${Card} key=${runKey(run)} run=${run} namespace=${namespace} selected=${selection.has(runKey(run))} onSelect=${onSelect} />`,
       )}
       ${column.runs.length === 0 ? html`<p class="empty">${emptyText(phase.id)}</p>` : null}
-      ${column.cursor ? html`<button class="more" onClick=${() => onMore(phase.id)}>Show more</button>` : null}
+      ${column.cursor || column.trimmed ? html`<button class="more" onClick=${() => onMore(phase.id)}>Show more</button>` : null}
     </div>
   </section>`;
 }
@@ -196,8 +196,15 @@ export function Board({ query, onLive }) {
   const onMore = async (phase) => {
     const column = columnsRef.current[phase];
     try {
+      if (column.trimmed) {
+        // Live changes pushed cards off the end: read the column again, a page longer.
+        const fresh = await loadColumn(phase, filters, undefined, Math.min(1000, column.runs.length + PAGE));
+        set({ ...columnsRef.current, [phase]: fresh });
+        return;
+      }
       const page = await loadColumn(phase, filters, column.cursor);
-      set({ ...columnsRef.current, [phase]: { ...column, runs: [...column.runs, ...page.runs], cursor: page.cursor } });
+      const runs = [...column.runs, ...page.runs];
+      set({ ...columnsRef.current, [phase]: { ...column, runs, cursor: page.cursor, shown: runs.length } });
     } catch (e) {
       setError(e);
     }
