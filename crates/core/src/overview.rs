@@ -81,7 +81,10 @@ pub enum Doing {
         others: usize,
     },
     /// Its oldest open child workflow.
-    Child { workflow_type: String, others: usize },
+    Child {
+        workflow_type: String,
+        others: usize,
+    },
     /// Its soonest timer.
     Timer { fires_at: Time, others: usize },
     /// A workflow task is queued or with a worker: the workflow's code is deciding.

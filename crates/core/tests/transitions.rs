@@ -412,7 +412,11 @@ fn what_a_run_is_on_follows_its_activities_timers_and_finally_waits_for_input() 
     h.complete_activity(second, "ok");
     let other = h.take_activity("a2");
     h.complete_activity(other, "ok");
-    assert_eq!(h.ex.doing(), Some(Doing::Deciding), "the results go to the workflow");
+    assert_eq!(
+        h.ex.doing(),
+        Some(Doing::Deciding),
+        "the results go to the workflow"
+    );
     h.take_workflow_task();
     h.complete(vec![timer("t1", secs(60)), timer("t2", secs(5))]);
     assert_eq!(

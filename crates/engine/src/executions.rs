@@ -8,9 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use keel_core::{
-    Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time,
-};
+use keel_core::{Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
 use keel_store::Write;
 use tokio::sync::watch;
 
