@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
 use crate::harness::{Server, unique, with_worker};
@@ -127,20 +127,35 @@ async fn streams_follow_a_running_execution_and_resume() {
         let changes = feed
             .until(WITHIN, |e| e.data["workflow_id"] == greeted.as_str() && e.data["status"] == "completed")
             .await;
-        let of = |id: &str| -> Vec<(String, String)> {
+        // Each change: status, phase, and what the run is on (`doing`).
+        let of = |id: &str| -> Vec<(String, String, Value)> {
             changes
                 .iter()
                 .filter(|e| e.event == "execution" && e.data["workflow_id"] == id)
-                .map(|e| (e.data["status"].as_str().unwrap().to_owned(), e.data["phase"].as_str().unwrap().to_owned()))
+                .map(|e| {
+                    (
+                        e.data["status"].as_str().unwrap().to_owned(),
+                        e.data["phase"].as_str().unwrap().to_owned(),
+                        e.data["doing"].clone(),
+                    )
+                })
                 .collect()
         };
         let accumulator_changes = of(&workflow_id);
         assert_eq!(accumulator_changes.first().unwrap().0, "running");
-        assert_eq!(accumulator_changes.last().unwrap(), &("completed".to_owned(), "completed".to_owned()));
+        let last = accumulator_changes.last().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str(), &last.2), ("completed", "completed", &Value::Null));
         let greeting_changes = of(&greeted);
-        assert!(greeting_changes.contains(&("running".to_owned(), "pending".to_owned())), "{greeting_changes:?}");
+        assert!(
+            greeting_changes.iter().any(|(status, phase, _)| status == "running" && phase == "pending"),
+            "{greeting_changes:?}"
+        );
+        assert!(
+            greeting_changes.iter().any(|(_, _, doing)| doing["kind"] == "activity" && doing["name"] == "TestActivities::greet"),
+            "the feed says when the run is on its activity: {greeting_changes:?}"
+        );
         for pair in accumulator_changes.windows(2) {
-            assert_ne!(pair[0], pair[1], "a change is sent only when status or phase changes");
+            assert_ne!(pair[0], pair[1], "a change is sent only when status, phase or doing changes");
         }
     })
     .await;
