@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::Rejection;
+use crate::attempts::EndedAttempt;
 use crate::event::{EventKind, UNASSIGNED_EVENT_ID};
 use crate::execution::{Activity, ActivityState, Execution};
 use crate::transition::{Effect, Outcome, TaskRef, Tx};
@@ -259,6 +260,20 @@ fn fail_attempt(
         .expect("checked by the caller");
     match retry_delay(activity, &failure, now) {
         Ok(delay) => {
+            let (started_time, worker) = match &activity.state {
+                ActivityState::Started { time, identity, .. } => (Some(*time), identity.clone()),
+                _ => (None, String::new()),
+            };
+            tx.out.attempts.push(EndedAttempt {
+                scheduled_event_id,
+                attempt: activity.attempt,
+                scheduled_time: activity.attempt_scheduled_time,
+                started_time,
+                worker,
+                end_time: now,
+                retry_time: now.plus(delay),
+                failure: failure.clone(),
+            });
             activity.attempt += 1;
             activity.attempt_scheduled_time = now.plus(delay);
             activity.last_failure = Some(failure);

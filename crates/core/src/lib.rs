@@ -7,6 +7,7 @@
 //! `transition.rs`; `activity.rs` and `timeouts.rs` hold the retry and timeout rules.
 
 mod activity;
+pub mod attempts;
 pub mod chain;
 pub mod children;
 pub mod command;

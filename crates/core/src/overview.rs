@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attempts::EndedAttempt;
 use crate::event::{ChildOutcome, Event, EventKind};
 use crate::execution::{ActivityState, Execution};
 use crate::types::{Blob, Failure, Status, Time};
@@ -234,6 +235,8 @@ pub struct TaskRun {
     pub error: Option<Failure>,
     /// The failure of the previous attempt, while retrying.
     pub last_failure: Option<Failure>,
+    /// The attempts before the current (or last) one, which the history does not keep.
+    pub earlier_attempts: Vec<EndedAttempt>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,14 +296,24 @@ pub struct Overview {
 }
 
 impl Overview {
-    /// Derives the overview of `execution` from its whole history, `events`.
-    pub fn derive(execution: &Execution, events: &[Event]) -> Overview {
+    /// Derives the overview of `execution` from its whole history, `events`, and the
+    /// attempts of its activities that ended and were retried, `attempts`.
+    pub fn derive(execution: &Execution, events: &[Event], attempts: &[EndedAttempt]) -> Overview {
         let mut overview = Overview {
             input: execution.started.input.clone(),
             ..Overview::default()
         };
         for event in events {
             overview.apply(event);
+        }
+        for attempt in attempts {
+            if let Some(run) = overview
+                .task_runs
+                .iter_mut()
+                .find(|run| run.scheduled_event_id == attempt.scheduled_event_id)
+            {
+                run.earlier_attempts.push(attempt.clone());
+            }
         }
         // The state knows what the history does not say yet: attempts being retried or run.
         for activity in execution.activities.values() {
@@ -347,6 +360,7 @@ impl Overview {
                 output: None,
                 error: None,
                 last_failure: None,
+                earlier_attempts: Vec::new(),
             }),
             EventKind::ActivityTaskStarted {
                 scheduled_event_id,

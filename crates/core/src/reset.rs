@@ -122,7 +122,9 @@ impl Execution {
             }
         }
         tx.schedule_workflow_task();
-        let Outcome { events, effects } = tx.finish();
+        let Outcome {
+            events, effects, ..
+        } = tx.finish();
         outcome.events.extend(events);
         outcome.effects = effects;
         Ok((run, outcome))

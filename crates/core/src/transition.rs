@@ -19,6 +19,8 @@ use crate::types::{QueueKind, Status, Stickiness, TaskQueue, Time};
 pub struct Outcome {
     pub events: Vec<Event>,
     pub effects: Vec<Effect>,
+    /// Activity attempts that ended and are retried, to keep beside the history.
+    pub attempts: Vec<crate::attempts::EndedAttempt>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -49,6 +49,8 @@ struct Harness {
     events: Vec<Event>,
     /// Effects of the last accepted transition.
     effects: Vec<Effect>,
+    /// Every ended attempt the transitions reported, in order.
+    attempts: Vec<keel_core::attempts::EndedAttempt>,
 }
 
 impl Harness {
@@ -65,6 +67,7 @@ impl Harness {
             now,
             events: Vec::new(),
             effects: Vec::new(),
+            attempts: Vec::new(),
         };
         h.record(outcome);
         h
@@ -110,6 +113,7 @@ impl Harness {
         }
         assert_eq!(self.ex.next_event_id, self.events.len() as i64 + 1);
         self.effects = outcome.effects;
+        self.attempts.extend(outcome.attempts);
     }
 
     fn take_workflow_task(&mut self) -> WfTask {
@@ -655,6 +659,31 @@ fn activity_failing_twice_then_succeeding_writes_only_the_last_attempt() {
         } => assert_eq!(*started_event_id, started),
         other => panic!("{other:?}"),
     }
+    // The two earlier attempts are reported beside the history, each with its times, its
+    // worker, its failure and the end of its backoff.
+    let summary: Vec<_> = h
+        .attempts
+        .iter()
+        .map(|a| {
+            (
+                a.scheduled_event_id,
+                a.attempt,
+                a.started_time.is_some(),
+                a.worker.as_str(),
+                a.failure.message.as_str(),
+                a.retry_time > a.end_time,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (scheduled, 1, true, WORKER, "boom 1", true),
+            (scheduled, 2, true, WORKER, "boom 2", true),
+        ]
+    );
+    assert!(h.attempts[0].end_time < h.attempts[1].scheduled_time);
+    assert_eq!(h.attempts[0].retry_time, h.attempts[1].scheduled_time);
     assert!(h.ex.activities.is_empty());
 }
 
@@ -2645,6 +2674,7 @@ fn a_failed_run_with_a_retry_policy_continues_in_a_new_run_after_a_backoff() {
         now: h.now,
         events: Vec::new(),
         effects: Vec::new(),
+        attempts: Vec::new(),
     };
     next_run.record(outcome);
     assert_eq!(next_run.ex.deadlines()[0].1, Deadline::FirstWorkflowTask);
@@ -2668,6 +2698,7 @@ fn a_failed_run_with_a_retry_policy_continues_in_a_new_run_after_a_backoff() {
         now: next_run.now,
         events: Vec::new(),
         effects: Vec::new(),
+        attempts: Vec::new(),
     };
     third_run.record(outcome);
     third_run.advance(secs(2));
@@ -2755,6 +2786,7 @@ fn a_run_timeout_is_retried_but_the_execution_timeout_is_not() {
         now: h.now,
         events: Vec::new(),
         effects: Vec::new(),
+        attempts: Vec::new(),
     };
     next_run.record(outcome);
     next_run.advance(secs(1));
@@ -2769,6 +2801,7 @@ fn a_run_timeout_is_retried_but_the_execution_timeout_is_not() {
         now: next_run.now,
         events: Vec::new(),
         effects: Vec::new(),
+        attempts: Vec::new(),
     };
     last_run.record(outcome);
     last_run.advance(secs(2));
@@ -3111,6 +3144,7 @@ fn follow(h: &Harness, next_run_id: &str) -> Harness {
         now: h.now,
         events: Vec::new(),
         effects: Vec::new(),
+        attempts: Vec::new(),
     };
     run.record(outcome);
     run

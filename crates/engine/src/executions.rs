@@ -276,6 +276,7 @@ impl Engine {
             expected_version: Some(current.version),
             events: outcome.events.clone(),
             make_current: None,
+            attempts: outcome.attempts.clone(),
             announcement: self.announcement(Some(current), &next, &outcome.effects),
         }];
         // A retried run's successor is created in the same commit: the chain never has a
@@ -300,6 +301,7 @@ impl Engine {
                 expected_version: None,
                 events: successor_outcome.events.clone(),
                 make_current: Some(Some(next.key.run_id.clone())),
+                attempts: Vec::new(),
                 announcement: self.announcement(None, successor, &successor_outcome.effects),
             });
         }

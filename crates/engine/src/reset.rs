@@ -109,6 +109,7 @@ impl Engine {
                     expected_version: None,
                     events: outcome.events.clone(),
                     make_current: Some(current.map(|c| c.run_id)),
+                    attempts: Vec::new(),
                     announcement: self.announcement(None, &run, &outcome.effects),
                 };
                 self.inner.store.commit(vec![write]).await?;

@@ -155,6 +155,7 @@ impl Engine {
             expected_version: None,
             events: outcome.events.clone(),
             make_current: Some(current.map(|c| c.run_id)),
+            attempts: Vec::new(),
             announcement: self.announcement(None, &execution, &outcome.effects),
         };
         self.inner.store.commit(vec![write]).await?;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use keel_core::attempts::EndedAttempt;
 use keel_core::overview::{ChildRunState, Doing, Phase, TaskRun, TaskRunState};
 use keel_core::search::SearchAttributes;
 use keel_core::{ActivityState, BlobMap, Execution, Failure, Status, Time};
@@ -240,6 +241,20 @@ pub fn task_run(run: &TaskRun) -> Value {
         "output": json::payloads(run.output.as_ref()),
         "error": run.error.as_ref().map(failure),
         "last_failure": run.last_failure.as_ref().map(failure),
+        "earlier_attempts": run.earlier_attempts.iter().map(ended_attempt).collect::<Vec<_>>(),
+    })
+}
+
+/// An attempt of an activity that ended and was retried.
+fn ended_attempt(attempt: &EndedAttempt) -> Value {
+    json!({
+        "attempt": attempt.attempt,
+        "scheduled_time": time(attempt.scheduled_time),
+        "started_time": opt_time(attempt.started_time),
+        "end_time": time(attempt.end_time),
+        "retry_time": time(attempt.retry_time),
+        "worker": (!attempt.worker.is_empty()).then_some(&attempt.worker),
+        "failure": failure(&attempt.failure),
     })
 }
 

@@ -6,6 +6,7 @@
 //! `#[serde(default)]`, a new variant is simply added. Positional formats would misread every
 //! stored row after the first added field.
 
+use keel_core::attempts::EndedAttempt;
 use keel_core::plan::PlannedRun;
 
 use crate::{Error, ExecutionSummary, Page, Result};
@@ -23,19 +24,39 @@ pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T
 /// A change to `PlannedRun` that an older format cannot read takes a new number, and
 /// `decode_plan` learns to read every older one (pinned by the fixtures in `fixtures/`).
 pub(crate) const PLAN_FORMAT: i64 = 1;
+/// The same for ended activity attempts (`EndedAttempt`).
+pub(crate) const ATTEMPT_FORMAT: i64 = 1;
 
 pub(crate) fn encode_plan(plan: &PlannedRun) -> Result<(i64, Vec<u8>)> {
     Ok((PLAN_FORMAT, encode(plan)?))
 }
 
 pub(crate) fn decode_plan(format: i64, bytes: &[u8]) -> Result<PlannedRun> {
+    decode_format("a planned run", format, PLAN_FORMAT, bytes)
+}
+
+pub(crate) fn encode_attempt(attempt: &EndedAttempt) -> Result<(i64, Vec<u8>)> {
+    Ok((ATTEMPT_FORMAT, encode(attempt)?))
+}
+
+pub(crate) fn decode_attempt(format: i64, bytes: &[u8]) -> Result<EndedAttempt> {
+    decode_format("an activity attempt", format, ATTEMPT_FORMAT, bytes)
+}
+
+/// Reads a row stored in `format`; every format so far is read by the type as it is now.
+fn decode_format<'a, T: serde::Deserialize<'a>>(
+    what: &str,
+    format: i64,
+    current: i64,
+    bytes: &'a [u8],
+) -> Result<T> {
     match format {
         1 => decode(bytes),
-        newer if newer > PLAN_FORMAT => Err(Error::Unavailable(format!(
-            "a planned run is stored in format {newer}, written by a newer Keel; this one reads up to format {PLAN_FORMAT}"
+        newer if newer > current => Err(Error::Unavailable(format!(
+            "{what} is stored in format {newer}, written by a newer Keel; this one reads up to format {current}"
         ))),
         other => Err(Error::Unavailable(format!(
-            "a planned run is stored in unknown format {other}"
+            "{what} is stored in unknown format {other}"
         ))),
     }
 }
@@ -152,6 +173,41 @@ mod tests {
         let (format, written) = encode_plan(&plan_v1()).unwrap();
         assert_eq!(format, PLAN_FORMAT);
         assert_eq!(decode_plan(format, &written).unwrap(), plan_v1());
+    }
+
+    /// An attempt as format 1 stored it (the bytes in `fixtures/ended_attempt_v1.msgpack`).
+    fn attempt_v1() -> EndedAttempt {
+        EndedAttempt {
+            scheduled_event_id: 5,
+            attempt: 2,
+            scheduled_time: keel_core::Time(1_796_428_801_000_000_000),
+            started_time: Some(keel_core::Time(1_796_428_801_250_000_000)),
+            worker: "4242@build-host".into(),
+            end_time: keel_core::Time(1_796_428_802_000_000_000),
+            retry_time: keel_core::Time(1_796_428_804_000_000_000),
+            failure: keel_core::Failure {
+                message: "card declined".into(),
+                source: "TypeScriptSDK".into(),
+                info: keel_core::FailureInfo::Application {
+                    failure_type: "Declined".into(),
+                    non_retryable: false,
+                    next_retry_delay: None,
+                },
+                cause: None,
+                original: Some(keel_core::Blob(vec![10, 13, 99, 97, 114, 100])),
+            },
+        }
+    }
+
+    #[test]
+    fn an_ended_attempt_stored_in_format_1_still_reads() {
+        let stored = include_bytes!("../fixtures/ended_attempt_v1.msgpack");
+        assert_eq!(decode_attempt(1, stored).unwrap(), attempt_v1());
+        let (format, written) = encode_attempt(&attempt_v1()).unwrap();
+        assert_eq!(format, ATTEMPT_FORMAT);
+        assert_eq!(decode_attempt(format, &written).unwrap(), attempt_v1());
+        let refused = decode_attempt(ATTEMPT_FORMAT + 1, &written).unwrap_err();
+        assert!(refused.to_string().contains("newer Keel"), "{refused}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod sqlite;
 pub mod testing;
 
 use async_trait::async_trait;
+use keel_core::attempts::EndedAttempt;
 use keel_core::event::EventKind;
 use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
@@ -53,6 +54,8 @@ pub struct Write {
     /// For a start: make this run the workflow id's current run, if the current run is
     /// still `expected_current` (`None`: the id has no run yet).
     pub make_current: Option<Option<String>>,
+    /// Activity attempts that ended and are retried, kept beside the history.
+    pub attempts: Vec<EndedAttempt>,
     /// Delivered to the other processes sharing the store once the commit is durable, and
     /// never if it fails. At most [`Store::max_announcement_len`] bytes.
     pub announcement: Option<Vec<u8>>,
@@ -210,6 +213,9 @@ pub trait Store: Send + Sync + 'static {
         first_event_id: i64,
         max_events: usize,
     ) -> Result<Vec<Event>>;
+
+    /// A run's ended activity attempts, by activity (scheduled event id) and attempt.
+    async fn attempts(&self, key: &ExecutionKey) -> Result<Vec<EndedAttempt>>;
 
     /// Appends log lines to a run, in order; NotFound when there is no such run.
     async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()>;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
+use keel_core::attempts::EndedAttempt;
 use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
@@ -18,7 +19,9 @@ use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use tokio::sync::oneshot;
 
-use crate::codec::{decode, decode_offset, decode_plan, encode, encode_plan, page};
+use crate::codec::{
+    decode, decode_attempt, decode_offset, decode_plan, encode, encode_attempt, encode_plan, page,
+};
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{
@@ -103,6 +106,17 @@ const MIGRATIONS: &[Migration] = &[
         start_at INTEGER,
         data BLOB NOT NULL,
         PRIMARY KEY (namespace, plan_id)
+    ) WITHOUT ROWID;",
+    },
+    Migration {
+        version: 6,
+        sql: "CREATE TABLE activity_attempts (
+        execution INTEGER NOT NULL,
+        scheduled_event_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        format INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (execution, scheduled_event_id, attempt)
     ) WITHOUT ROWID;",
     },
 ];
@@ -378,6 +392,27 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
                     row.int_value,
                     row.real_value,
                     row.text_value
+                ])
+                .map_err(sql_error)?;
+        }
+    }
+    if !write.attempts.is_empty() {
+        // A write repeated after a lost answer finds its attempts there already.
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO activity_attempts (execution, scheduled_event_id, attempt, format, data)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(sql_error)?;
+        for attempt in &write.attempts {
+            let (format, data) = encode_attempt(attempt)?;
+            insert
+                .execute(params![
+                    row_id,
+                    attempt.scheduled_event_id,
+                    attempt.attempt,
+                    format,
+                    data
                 ])
                 .map_err(sql_error)?;
         }
@@ -681,7 +716,7 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let tx = conn.unchecked_transaction().map_err(sql_error)?;
             let run = params![key.namespace, key.workflow_id, key.run_id];
-            for table in ["history", "search_attributes", "logs"] {
+            for table in ["history", "search_attributes", "logs", "activity_attempts"] {
                 tx.execute(
                     &format!(
                         "DELETE FROM {table} WHERE execution = \
@@ -854,6 +889,30 @@ impl Store for SqliteStore {
             }
             drop(insert);
             tx.commit().map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn attempts(&self, key: &ExecutionKey) -> Result<Vec<EndedAttempt>> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT a.format, a.data FROM activity_attempts a JOIN executions e ON e.id = a.execution
+                     WHERE e.namespace = ? AND e.workflow_id = ? AND e.run_id = ?
+                     ORDER BY a.scheduled_event_id, a.attempt",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params![key.namespace, key.workflow_id, key.run_id], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .map_err(sql_error)?;
+            rows.map(|row| {
+                let (format, data) = row.map_err(sql_error)?;
+                decode_attempt(format, &data)
+            })
+            .collect()
         })
         .await
     }

@@ -56,7 +56,8 @@ impl Engine {
     pub async fn overview(&self, key: &ExecutionKey) -> Result<RunOverview> {
         let execution = self.describe(key).await?;
         let events = self.inner.store.history(key, 1, usize::MAX).await?;
-        let overview = Overview::derive(&execution, &events);
+        let attempts = self.inner.store.attempts(key).await?;
+        let overview = Overview::derive(&execution, &events, &attempts);
         let pending = self.pending_reason(&execution);
         Ok(RunOverview {
             execution,

@@ -208,6 +208,26 @@ on_both_backends! {
                 .count(),
             0
         );
+
+        // Keel keeps the earlier attempts beside the history: each with when it ran, where,
+        // how it failed and when the next one was due.
+        let rest = crate::rest_client::Rest::new(&server.http_addr);
+        let detail = rest.ok(&format!("/api/v1/executions/{workflow_id}")).await;
+        let earlier = detail["task_runs"][0]["earlier_attempts"].as_array().expect("earlier attempts").clone();
+        let time = |value: &serde_json::Value| {
+            chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a time")).unwrap()
+        };
+        assert_eq!(earlier.len(), 2, "{detail}");
+        for (index, attempt) in earlier.iter().enumerate() {
+            let number = index as i64 + 1;
+            assert_eq!(attempt["attempt"], number);
+            assert_eq!(attempt["failure"]["message"], format!("attempt {number} failed"));
+            assert!(attempt["worker"].is_string(), "{attempt}");
+            assert!(time(&attempt["started_time"]) <= time(&attempt["end_time"]));
+            let backoff = time(&attempt["retry_time"]) - time(&attempt["end_time"]);
+            assert!(backoff.num_milliseconds() >= 300 * number - 10, "{attempt}");
+        }
+        assert!(time(&earlier[0]["retry_time"]) <= time(&earlier[1]["scheduled_time"]));
     }
 }
 

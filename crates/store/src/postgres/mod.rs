@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use keel_core::attempts::EndedAttempt;
 use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
@@ -34,7 +35,7 @@ mod writes;
 use listener::{Listener, listen};
 use writes::{apply_write, notify, update_execution};
 
-use crate::codec::{decode, decode_offset, decode_plan, encode, encode_plan, page};
+use crate::codec::{decode, decode_attempt, decode_offset, decode_plan, encode, encode_plan, page};
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{
@@ -120,6 +121,17 @@ const MIGRATIONS: &[Migration] = &[
         start_at BIGINT,
         data BYTEA NOT NULL,
         PRIMARY KEY (namespace, plan_id)
+    );"#,
+    },
+    Migration {
+        version: 6,
+        sql: r#"CREATE TABLE activity_attempts (
+        execution BIGINT NOT NULL,
+        scheduled_event_id BIGINT NOT NULL,
+        attempt INTEGER NOT NULL,
+        format BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (execution, scheduled_event_id, attempt)
     );"#,
     },
 ];
@@ -591,7 +603,7 @@ impl Store for PostgresStore {
         let tx = client.transaction().await.map_err(pg_error)?;
         let run: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&key.namespace, &key.workflow_id, &key.run_id];
-        for table in ["history", "search_attributes", "logs"] {
+        for table in ["history", "search_attributes", "logs", "activity_attempts"] {
             tx.execute(
                 &format!(
                     "DELETE FROM {table} WHERE execution = \
@@ -657,6 +669,7 @@ impl Store for PostgresStore {
             && write.expected_version.is_some()
             && write.make_current.is_none()
             && write.search_index().is_none()
+            && write.attempts.is_empty()
         {
             return update_execution(&client, write, &self.inner.origin).await;
         }
@@ -760,6 +773,22 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_error)?;
         client.commit().await.map_err(pg_error)
+    }
+
+    async fn attempts(&self, key: &ExecutionKey) -> Result<Vec<EndedAttempt>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT a.format, a.data FROM activity_attempts a JOIN executions e ON e.id = a.execution
+                 WHERE e.namespace = $1 AND e.workflow_id = $2 AND e.run_id = $3
+                 ORDER BY a.scheduled_event_id, a.attempt",
+                &[&key.namespace, &key.workflow_id, &key.run_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| decode_attempt(row.get(0), row.get::<_, &[u8]>(1)))
+            .collect()
     }
 
     async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>> {

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 
 use super::{CHANNEL, MAX_ANNOUNCEMENT, is_unique_violation, pg_error};
-use crate::codec::encode;
+use crate::codec::{encode, encode_attempt};
 use crate::{Error, Result, Write};
 
 pub(super) async fn apply_write(
@@ -51,6 +51,7 @@ pub(super) async fn apply_write(
     }
     if write.expected_version.is_some() {
         update_execution(tx, write, origin).await?;
+        record_attempts(tx, write).await?;
         return index_search_attributes(tx, write).await;
     }
     let insert = tx
@@ -183,6 +184,51 @@ pub(super) async fn update_execution(
             key.run_id
         )));
     }
+    Ok(())
+}
+
+/// Keeps the activity attempts the write ended (once: a repeated write finds them there).
+async fn record_attempts(tx: &deadpool_postgres::Transaction<'_>, write: &Write) -> Result<()> {
+    if write.attempts.is_empty() {
+        return Ok(());
+    }
+    let key = &write.execution.key;
+    let mut scheduled = Vec::new();
+    let mut attempts = Vec::new();
+    let mut formats = Vec::new();
+    let mut data = Vec::new();
+    for attempt in &write.attempts {
+        let (format, bytes) = encode_attempt(attempt)?;
+        scheduled.push(attempt.scheduled_event_id);
+        attempts.push(attempt.attempt);
+        formats.push(format);
+        data.push(bytes);
+    }
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO activity_attempts (execution, scheduled_event_id, attempt, format, data)
+             SELECT e.id, v.scheduled_event_id, v.attempt, v.format, v.data
+             FROM executions e, UNNEST($4::int8[], $5::int4[], $6::int8[], $7::bytea[])
+                AS v (scheduled_event_id, attempt, format, data)
+             WHERE e.namespace = $1 AND e.workflow_id = $2 AND e.run_id = $3
+             ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(pg_error)?;
+    tx.execute(
+        &statement,
+        &[
+            &key.namespace,
+            &key.workflow_id,
+            &key.run_id,
+            &scheduled,
+            &attempts,
+            &formats,
+            &data,
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     Ok(())
 }
 
