@@ -1,10 +1,13 @@
 // The Gantt of one run, computed from its history: pure functions, no DOM, so the layout
 // is tested in ui/tests/timeline.test.mjs and the view only draws what they return.
 //
-// Rows: one for the workflow tasks, one per activity (its final attempt as a bar; earlier
-// attempts, which Temporal's history does not time one by one, as a hatched stretch from
-// when it was scheduled to when the last attempt started), one per timer and one per child
-// workflow. Signals, updates and cancel requests are marks on the time axis.
+// Rows: one for the workflow tasks, one per activity, one per timer and one per child
+// workflow. An activity shows every attempt: Temporal's history times only the last one,
+// and the earlier ones come from what Keel keeps beside it (the run's `task_runs[]
+// .earlier_attempts`): each as its wait on the queue, its run (failed) and its backoff.
+// Without them (another server's export, say) the earlier attempts are one hatched stretch
+// from when the activity was scheduled to when its last attempt started. Signals, updates
+// and cancel requests are marks on the time axis.
 
 const num = (value) => (value === undefined || value === null ? 0 : Number(value));
 const at = (event) => Date.parse(event.time);
@@ -38,10 +41,11 @@ const RUN_CLOSE = new Set([
 
 /**
  * Lays out `events` (the REST history's `Event`s, in order). Open work ends at `now`.
+ * `taskRuns` (the run detail's `task_runs`) gives the earlier attempts of activities.
  * Returns `{start, end, rows, marks, closed}`; each row is
  * `{key, kind, label, detail, segments: [{start, end, state, eventId, attempt, title}]}`.
  */
-export function layout(events, now = Date.now()) {
+export function layout(events, now = Date.now(), taskRuns = []) {
   const rows = [];
   const byKey = new Map();
   const marks = [];
@@ -204,6 +208,12 @@ export function layout(events, now = Date.now()) {
     }
   }
 
+  const earlierBy = new Map(taskRuns.filter((t) => t.earlier_attempts?.length).map((t) => [num(t.scheduled_event_id), t.earlier_attempts]));
+  for (const r of rows) {
+    const earlier = r.kind === 'activity' ? earlierBy.get(r.scheduledEventId) : undefined;
+    if (earlier) r.segments = withEarlierAttempts(r, earlier);
+  }
+
   if (!closed) end = Math.max(end, now);
   const all = [workflowTasks, ...rows];
   for (const r of all) {
@@ -215,6 +225,40 @@ export function layout(events, now = Date.now()) {
     }
   }
   return { start, end, rows: all.filter((r) => r.segments.length > 0), marks, closed };
+}
+
+/** An activity's segments with each earlier attempt drawn from its recorded times. */
+function withEarlierAttempts(row, earlier) {
+  const segments = [];
+  for (const attempt of earlier) {
+    const queued = Date.parse(attempt.scheduled_time);
+    const started = attempt.started_time ? Date.parse(attempt.started_time) : null;
+    const ended = Date.parse(attempt.end_time);
+    const retry = Date.parse(attempt.retry_time);
+    const message = attempt.failure?.message ?? '';
+    const n = attempt.attempt;
+    if (started !== null && started > queued) {
+      segments.push({ start: queued, end: started, state: 'queued', eventId: row.scheduledEventId, attempt: n, title: `attempt ${n} waiting on the queue` });
+    }
+    segments.push({
+      start: started ?? queued, end: ended, state: 'failed', eventId: row.scheduledEventId, attempt: n,
+      title: `attempt ${n} failed${message ? `: ${message}` : ''}`, worker: attempt.worker ?? '',
+    });
+    if (retry > ended) {
+      segments.push({ start: ended, end: retry, state: 'backoff', eventId: row.scheduledEventId, attempt: n, title: `backoff before attempt ${n + 1}` });
+    }
+  }
+  // The history's own part: the last attempt's wait (from the end of the last backoff) and run.
+  const lastRetry = Date.parse(earlier[earlier.length - 1].retry_time);
+  const [wait, ...rest] = row.segments;
+  wait.start = wait.end === null ? lastRetry : Math.min(lastRetry, wait.end);
+  if (wait.state === 'retried') {
+    wait.state = 'queued';
+    wait.title = 'waiting on the queue';
+    wait.attempt = earlier[earlier.length - 1].attempt + 1;
+  }
+  row.attempts = Math.max(row.attempts ?? 1, earlier[earlier.length - 1].attempt + 1);
+  return [...segments, wait, ...rest];
 }
 
 /**

@@ -39,6 +39,43 @@ test('a retried activity shows its earlier attempts and its final one', () => {
   assert.match(activity.segments[0].title, /2 earlier attempts failed; last: boom/);
 });
 
+test('with the attempts Keel keeps, each earlier attempt is drawn: queue wait, failed run, backoff', () => {
+  const iso = (ms) => new Date(T0 + ms).toISOString();
+  const failure = (message) => ({ message });
+  const taskRuns = [{
+    scheduled_event_id: 5,
+    earlier_attempts: [
+      { attempt: 1, scheduled_time: iso(20), started_time: iso(30), end_time: iso(500), retry_time: iso(1500), worker: 'w1', failure: failure('boom 1') },
+      { attempt: 2, scheduled_time: iso(1500), started_time: null, end_time: iso(2000), retry_time: iso(2900), worker: null, failure: failure('no worker took it') },
+    ],
+  }];
+  const laid = layout(history, T0 + 999_999, taskRuns);
+  const activity = laid.rows.find((r) => r.kind === 'activity');
+  assert.equal(activity.attempts, 3);
+  assert.deepEqual(
+    activity.segments.map((s) => [s.state, s.start - T0, s.end - T0, s.attempt]),
+    [
+      ['queued', 20, 30, 1], ['failed', 30, 500, 1], ['backoff', 500, 1500, 1],
+      ['failed', 1500, 2000, 2], ['backoff', 2000, 2900, 2],
+      ['queued', 2900, 3000, 3], ['completed', 3000, 3100, 3],
+    ],
+  );
+  assert.equal(activity.segments[1].title, 'attempt 1 failed: boom 1');
+  assert.equal(activity.segments[1].worker, 'w1');
+});
+
+test('an activity still retrying waits from the end of its last backoff', () => {
+  const iso = (ms) => new Date(T0 + ms).toISOString();
+  const running = history.slice(0, 6);
+  const taskRuns = [{ scheduled_event_id: '5', earlier_attempts: [{ attempt: 1, scheduled_time: iso(20), started_time: iso(25), end_time: iso(100), retry_time: iso(1100), failure: { message: 'x' } }] }];
+  const laid = layout(running, T0 + 2000, taskRuns);
+  const activity = laid.rows.find((r) => r.kind === 'activity');
+  assert.deepEqual(
+    activity.segments.map((s) => [s.state, s.start - T0, s.end - T0, s.open ?? false]),
+    [['queued', 20, 25, false], ['failed', 25, 100, false], ['backoff', 100, 1100, false], ['scheduled', 1100, 2000, true]],
+  );
+});
+
 test('workflow tasks, timers, children and marks', () => {
   const laid = layout(history, T0 + 999_999);
   const tasks = laid.rows.find((r) => r.kind === 'workflow');

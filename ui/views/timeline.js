@@ -32,7 +32,7 @@ export function TimelineTab({ events, run, query, workflowId, onReset }) {
     return () => observer.disconnect();
   }, [ready]);
 
-  const laid = useMemo(() => layout(events, now), [events, now]);
+  const laid = useMemo(() => layout(events, now, run.task_runs ?? []), [events, now, run.task_runs]);
   const plotWidth = Math.max(200, (view.width - LABEL - 16) * zoom);
   const axis = useMemo(() => scale(laid, plotWidth, { collapseIdle: collapse }), [laid, plotWidth, collapse]);
   const { first, last } = visibleRows(laid.rows.length, ROW, view.top, view.height);
@@ -52,7 +52,7 @@ export function TimelineTab({ events, run, query, workflowId, onReset }) {
       <button onClick=${() => setZoom((z) => Math.max(1, z / 2))} disabled=${zoom <= 1}>Zoom out</button>
       <label><input type="checkbox" checked=${collapse} onChange=${(e) => setCollapse(e.target.checked)} /> Collapse idle</label>
       <span class="dim">${laid.rows.length} rows · ${duration(laid.end - laid.start)}${run.status === 'running' ? ' so far' : ''}</span>
-      <span class="legend"><span class="seg state-completed"></span>completed <span class="seg state-failed"></span>failed <span class="seg state-retried"></span>earlier attempts <span class="seg state-running"></span>running <span class="seg state-queued"></span>queued</span>
+      <span class="legend"><span class="seg state-completed"></span>completed <span class="seg state-failed"></span>failed <span class="seg state-backoff"></span>backoff <span class="seg state-retried"></span>earlier attempts (untimed) <span class="seg state-running"></span>running <span class="seg state-queued"></span>queued</span>
     </div>
     <div class="timeline" ref=${box} onScroll=${(e) => setView((v) => ({ ...v, top: e.target.scrollTop }))} onWheel=${onWheel}>
       <div class="axis" style=${`width:${plotWidth + LABEL}px`}>

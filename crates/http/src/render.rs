@@ -227,6 +227,7 @@ pub fn search_attributes(attributes: &SearchAttributes) -> Value {
 
 pub fn task_run(run: &TaskRun) -> Value {
     json!({
+        "scheduled_event_id": run.scheduled_event_id,
         "activity_id": run.activity_id,
         "activity_type": run.activity_type,
         "task_queue": run.task_queue,

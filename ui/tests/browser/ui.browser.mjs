@@ -179,9 +179,14 @@ test('an activity that fails twice and then succeeds shows three attempts on the
   await page.locator('.badge', { hasText: 'Completed' }).waitFor(WAIT);
   const lane = page.locator('.lane-activity');
   await lane.locator('.attempts', { hasText: '×3' }).waitFor(WAIT);
-  assert.equal(await lane.locator('.seg.state-retried').getAttribute('data-attempt'), '2', 'two earlier attempts');
+  // Each attempt on its own: two failed runs with their backoffs, then the one that worked.
+  const failed = lane.locator('.seg.state-failed');
+  assert.equal(await failed.count(), 2);
+  assert.deepEqual([await failed.nth(0).getAttribute('data-attempt'), await failed.nth(1).getAttribute('data-attempt')], ['1', '2']);
+  assert.match(await failed.nth(0).getAttribute('title'), /attempt 1 failed: flaky failure on attempt 1/);
+  assert.match(await failed.nth(1).getAttribute('title'), /attempt 2 failed: flaky failure on attempt 2/);
+  assert.equal(await lane.locator('.seg.state-backoff').count(), 2);
   assert.equal(await lane.locator('.seg.state-completed').getAttribute('data-attempt'), '3');
-  assert.match(await lane.locator('.seg.state-retried').getAttribute('title'), /2 earlier attempts failed; last: flaky failure on attempt 2/);
   await accessible(page, 'timeline');
   await screenshots(page, 'timeline');
 
