@@ -28,7 +28,7 @@ function PendingWhy({ run, namespace }) {
   const [reason, setReason] = useState(null);
   useEffect(() => {
     let gone = false;
-    api(withQuery(runPath(run.workflow_id), { namespace, run_id: run.run_id }))
+    api(withQuery(runPath(run.workflow_id), { namespace, run_id: run.run_id, view: 'summary' }))
       .then((detail) => !gone && setReason(detail.pending_reason))
       .catch(() => {});
     return () => { gone = true; };

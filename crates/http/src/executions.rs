@@ -152,13 +152,33 @@ pub async fn get(
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let params = Params::parse(raw.as_deref(), &["namespace", "run_id", "view"])?;
     let key = resolve(&engine, &params, &workflow_id).await?;
-    let run = engine
-        .overview(&key)
-        .await
-        .map_err(|e| not_found(e, &key))?;
-    Ok(Json(render::detail(&run)))
+    match params.get("view").unwrap_or("full") {
+        "full" => {
+            let run = engine
+                .overview(&key)
+                .await
+                .map_err(|e| not_found(e, &key))?;
+            Ok(Json(render::detail(&run)))
+        }
+        // What a list shows of the run, and why it waits: no history is read.
+        "summary" => {
+            let execution = engine
+                .describe(&key)
+                .await
+                .map_err(|e| not_found(e, &key))?;
+            let mut answer = render::summary(&keel_engine::ExecutionSummary::of(&execution));
+            answer["pending_reason"] = engine
+                .pending_reason(&execution)
+                .as_ref()
+                .map_or(Value::Null, render::pending_reason);
+            Ok(Json(answer))
+        }
+        other => Err(ApiError::bad_request(format!(
+            "view must be full or summary, not '{other}'"
+        ))),
+    }
 }
 
 pub async fn history(

@@ -245,6 +245,18 @@ async fn executions_over_rest_agree_with_what_ran() {
             nobody_queue.as_str()
         );
         assert_eq!(nobody["pending"]["workflow_task"]["state"], "scheduled");
+        // The board's cheap read: the summary and why it waits, without the history.
+        let brief = rest
+            .ok(&format!("/api/v1/executions/{nobody_id}?view=summary"))
+            .await;
+        assert_eq!(brief["phase"], "pending");
+        assert_eq!(brief["pending_reason"], nobody["pending_reason"]);
+        assert_eq!(brief["doing"]["kind"], "workflow_task");
+        assert!(brief.get("task_runs").is_none(), "{brief}");
+        let bad_view = rest
+            .get(&format!("/api/v1/executions/{nobody_id}?view=everything"))
+            .await;
+        assert_eq!(bad_view.error_code(400), "bad_request");
         let typo = rest.ok(&format!("/api/v1/executions/{typo_id}")).await;
         assert_eq!(typo["pending_reason"]["code"], "queue_typo", "{typo}");
         assert_eq!(typo["pending_reason"]["similar_queue"], queue.as_str());
