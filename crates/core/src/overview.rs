@@ -42,6 +42,11 @@ impl Phase {
         }
     }
 
+    /// The phase stored as `code`.
+    pub fn from_code(code: i32) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|phase| phase.code() == code)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Phase::Pending => "Pending",

@@ -85,6 +85,9 @@ pub enum Error {
     /// Another writer changed what this call read; trying again will read the change.
     #[error("concurrent update, retry: {0}")]
     Conflict(String),
+    /// What is stored of the run does not decode (see `keel doctor`); retrying cannot help.
+    #[error("{0}")]
+    DataLoss(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -107,6 +110,7 @@ impl From<keel_store::Error> for Error {
             keel_store::Error::InvalidArgument(m) => Error::InvalidArgument(m),
             keel_store::Error::Conflict(m) => Error::Conflict(m),
             keel_store::Error::Unavailable(m) => Error::Unavailable(m),
+            keel_store::Error::DataLoss(m) => Error::DataLoss(m),
         }
     }
 }
@@ -302,6 +306,10 @@ impl Engine {
                         tracing::debug!(what, %message, "retrying");
                         tokio::time::sleep(wait).await;
                         wait = (wait * 2).min(Duration::from_secs(10));
+                    }
+                    Err(Error::DataLoss(message)) => {
+                        tracing::error!(what, %message, "given up: the run's stored data is lost");
+                        return;
                     }
                     Err(error) => {
                         tracing::debug!(what, %error, "nothing (more) to do");

@@ -267,9 +267,13 @@ impl Engine {
             let Some(inner) = weak.upgrade() else { return };
             let engine = Engine { inner };
             match received {
-                Ok(Announcement::Message(message)) => match postcard::from_bytes(&message) {
+                Ok(Announcement::Message(message)) => match decode(&message) {
                     Ok(notice) => engine.apply_notice(notice),
-                    Err(error) => tracing::warn!(%error, "ignoring an unreadable notice"),
+                    Err(reason) => {
+                        // Whatever it said is lost here; what it was derived from is not.
+                        tracing::warn!(%reason, "unreadable notice from another node; resynchronising");
+                        tokio::spawn(async move { engine.resynchronise().await });
+                    }
                 },
                 Ok(Announcement::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     tracing::info!("notices from other nodes may be lost; resynchronising");
@@ -687,6 +691,39 @@ impl Engine {
     }
 }
 
+/// The format of notices this node sends: their first byte. Postcard is positional, so any
+/// change to [`Notice`] or what it carries takes a new number; a node that receives a
+/// format it does not read (from an older or newer node during an upgrade) resynchronises
+/// from the store instead.
+const NOTICE_FORMAT: u8 = 1;
+
 fn encode(notice: &Notice) -> Vec<u8> {
-    postcard::to_stdvec(notice).expect("notices always encode")
+    postcard::to_extend(notice, vec![NOTICE_FORMAT]).expect("notices always encode")
+}
+
+fn decode(message: &[u8]) -> Result<Notice, String> {
+    match message {
+        [NOTICE_FORMAT, body @ ..] => postcard::from_bytes(body).map_err(|e| e.to_string()),
+        [other, ..] => Err(format!(
+            "notice format {other}, this node reads format {NOTICE_FORMAT}"
+        )),
+        [] => Err("empty notice".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_carry_their_format_and_others_are_refused() {
+        let sent = encode(&Notice::Namespaces);
+        assert_eq!(sent[0], NOTICE_FORMAT);
+        assert!(matches!(decode(&sent), Ok(Notice::Namespaces)));
+        let mut newer = sent.clone();
+        newer[0] = NOTICE_FORMAT + 1;
+        assert!(decode(&newer).unwrap_err().contains("format 2"));
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[NOTICE_FORMAT, 0xff, 0xff]).is_err());
+    }
 }

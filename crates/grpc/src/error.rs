@@ -73,5 +73,6 @@ pub fn to_status(error: Error) -> Status {
         Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
         Error::Unimplemented(_) => Status::unimplemented(message),
         Error::Unavailable(_) | Error::Conflict(_) => Status::unavailable(message),
+        Error::DataLoss(_) => Status::data_loss(message),
     }
 }

@@ -70,6 +70,7 @@ impl From<EngineError> for ApiError {
             EngineError::Unavailable(_) | EngineError::Conflict(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
+            EngineError::DataLoss(_) => (StatusCode::INTERNAL_SERVER_ERROR, "data_loss"),
         };
         ApiError {
             status,

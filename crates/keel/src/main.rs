@@ -2,6 +2,7 @@
 
 mod bench;
 mod cli;
+mod doctor;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     Namespace(cli::namespace::Args),
     /// Execution counts, success rate, durations and throughput over a period.
     Analytics(cli::analytics::Args),
+    /// Check that everything stored decodes; name each row that does not.
+    Doctor(doctor::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Queue(args) => runtime.block_on(cli::queue::run(args)),
         Command::Namespace(args) => runtime.block_on(cli::namespace::run(args)),
         Command::Analytics(args) => runtime.block_on(cli::analytics::run(args)),
+        Command::Doctor(args) => runtime.block_on(doctor::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -38,13 +38,8 @@ pub struct Args {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
-    /// Directory for Keel's data (the SQLite database and its WAL).
-    #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
-    data_dir: PathBuf,
-    /// Use this PostgreSQL database instead of the embedded SQLite
-    /// (postgres://user:password@host:port/database). Several servers may share one.
-    #[arg(long = "db", env = "KEEL_DB_URL", value_name = "URL")]
-    db_url: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, env = "KEEL_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -77,7 +72,7 @@ pub async fn run(args: Args) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let (store, place) = open_store(&args).await?;
+    let (store, place) = open_store(&args.store).await?;
     let grpc_listener = TcpListener::bind(&args.grpc_addr)
         .await
         .with_context(|| format!("cannot listen on gRPC address {}", args.grpc_addr))?;
@@ -142,8 +137,28 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Where Keel keeps its data: shared by the server and the commands that open the store
+/// themselves (`keel doctor`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Directory for Keel's data (the SQLite database and its WAL).
+    #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
+    pub data_dir: PathBuf,
+    /// Use this PostgreSQL database instead of the embedded SQLite
+    /// (postgres://user:password@host:port/database). Several servers may share one.
+    #[arg(long = "db", env = "KEEL_DB_URL", value_name = "URL")]
+    pub db_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The SQLite database file in the data directory.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("keel.db")
+    }
+}
+
 /// The store the arguments name, and where it is, to print.
-async fn open_store(args: &Args) -> Result<(Arc<dyn Store>, String)> {
+pub async fn open_store(args: &StoreArgs) -> Result<(Arc<dyn Store>, String)> {
     if let Some(url) = &args.db_url {
         let store = PostgresStore::connect(url).await?;
         let place = store.place().to_owned();
@@ -151,7 +166,7 @@ async fn open_store(args: &Args) -> Result<(Arc<dyn Store>, String)> {
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
-    let db_path = args.data_dir.join("keel.db");
+    let db_path = args.sqlite_path();
     let store = SqliteStore::open(&db_path)
         .with_context(|| format!("data dir {} is unusable", args.data_dir.display()))?;
     Ok((Arc::new(store), db_path.display().to_string()))

@@ -1,23 +1,187 @@
-//! How both backends encode what they store: states and events as MessagePack maps, list
-//! page tokens as the offset of the next page.
+//! How both backends encode what they store: states, events, namespaces and schedules as
+//! MessagePack maps behind a format header; planned runs and activity attempts with their
+//! format in a column beside the row; list page tokens as the offset of the next page.
 //!
-//! States and events are written with field and variant names (MessagePack's struct-map
-//! form), so what an older Keel stored still reads after types grow: a new field carries
-//! `#[serde(default)]`, a new variant is simply added. Positional formats would misread every
-//! stored row after the first added field.
+//! Values are written with field and variant names (MessagePack's struct-map form), so what
+//! an older Keel stored still reads after types grow: a new field carries
+//! `#[serde(default)]`, a new variant is simply added. A change that an older format cannot
+//! be read as (a renamed or removed field, a changed meaning) takes a new format number, and
+//! decoding dispatches on the number. The fixture database and blobs under
+//! `crates/keel/tests/fixtures/` pin what each format looks like.
+//!
+//! A blob that does not decode is data loss, reported as [`Error::DataLoss`] naming the row,
+//! never as a transient failure to retry.
 
 use keel_core::attempts::EndedAttempt;
 use keel_core::plan::PlannedRun;
 
 use crate::{Error, ExecutionSummary, Page, Result};
 
+/// The first byte of every blob with a format header. MessagePack never uses 0xC1, so no
+/// value Keel stored before headers existed starts with it; those read as format 1.
+const HEADER_MARK: u8 = 0xC1;
+
+/// One kind of stored blob and the format this Keel writes it in.
+#[derive(Clone, Copy, Debug)]
+pub struct Format {
+    /// What the blob holds, for messages ("the state", "an event").
+    pub what: &'static str,
+    pub current: u8,
+}
+
+/// An execution's state (`keel_core::Execution`).
+pub const EXECUTION: Format = Format {
+    what: "state",
+    current: 1,
+};
+/// A history event (`keel_core::Event`).
+pub const EVENT: Format = Format {
+    what: "history event",
+    current: 1,
+};
+/// A namespace (`keel_core::Namespace`).
+pub const NAMESPACE: Format = Format {
+    what: "namespace",
+    current: 1,
+};
+/// A schedule (`keel_core::schedule::Schedule`).
+pub const SCHEDULE: Format = Format {
+    what: "schedule",
+    current: 1,
+};
+
+/// `value` in `format`'s current version, behind its header.
+pub(crate) fn encode_as<T: serde::Serialize>(format: Format, value: &T) -> Result<Vec<u8>> {
+    let mut bytes = vec![HEADER_MARK, format.current];
+    rmp_serde::encode::write_named(&mut bytes, value)
+        .map_err(|e| Error::Unavailable(format!("encoding a {} failed: {e}", format.what)))?;
+    Ok(bytes)
+}
+
+/// Reads a blob written by [`encode_as`] (or, headerless, by a Keel before headers);
+/// `row` names where it is stored, for the error when it does not decode.
+pub(crate) fn decode_as<T: serde::de::DeserializeOwned>(
+    format: Format,
+    bytes: &[u8],
+    row: impl FnOnce() -> String,
+) -> Result<T> {
+    let (version, body) = match bytes {
+        [HEADER_MARK, version, body @ ..] => (*version, body),
+        _ => (1, bytes),
+    };
+    match version {
+        1 => rmp_serde::from_slice(body).map_err(|e| {
+            Error::DataLoss(format!(
+                "the stored {} of {} does not decode: {e}",
+                format.what,
+                row()
+            ))
+        }),
+        newer if newer > format.current => Err(Error::DataLoss(format!(
+            "the stored {} of {} is in format {newer}, written by a newer Keel; this one reads up to format {}",
+            format.what,
+            row(),
+            format.current
+        ))),
+        other => Err(Error::DataLoss(format!(
+            "the stored {} of {} is in unknown format {other}",
+            format.what,
+            row()
+        ))),
+    }
+}
+
+/// The kinds of stored rows `keel doctor` checks, with what a row's format column says.
+pub(crate) enum Stored {
+    Execution,
+    Event,
+    Namespace,
+    Schedule,
+    Plan { format: i64 },
+    Attempt { format: i64 },
+}
+
+/// Why a stored row of `kind` does not decode, or `None` when it does.
+pub(crate) fn check(kind: Stored, bytes: &[u8], row: impl FnOnce() -> String) -> Option<String> {
+    let decoded = match kind {
+        Stored::Execution => decode_as::<keel_core::Execution>(EXECUTION, bytes, row).map(drop),
+        Stored::Event => decode_as::<keel_core::Event>(EVENT, bytes, row).map(drop),
+        Stored::Namespace => decode_as::<keel_core::Namespace>(NAMESPACE, bytes, row).map(drop),
+        Stored::Schedule => {
+            decode_as::<keel_core::schedule::Schedule>(SCHEDULE, bytes, row).map(drop)
+        }
+        Stored::Plan { format } => decode_plan(format, bytes)
+            .map(drop)
+            .map_err(|e| Error::DataLoss(format!("{}: {e}", row()))),
+        Stored::Attempt { format } => decode_attempt(format, bytes)
+            .map(drop)
+            .map_err(|e| Error::DataLoss(format!("{}: {e}", row()))),
+    };
+    decoded.err().map(|error| match error {
+        Error::DataLoss(message) => message,
+        other => other.to_string(),
+    })
+}
+
+/// Where an execution's rows are, for errors.
+pub(crate) fn run_row(key: &keel_core::ExecutionKey) -> String {
+    format!(
+        "workflow execution '{}' (run '{}', namespace '{}')",
+        key.workflow_id, key.run_id, key.namespace
+    )
+}
+
+/// What the executions table keeps of a run beside its state.
+pub(crate) struct SummaryColumns {
+    pub key: keel_core::ExecutionKey,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub status: i32,
+    pub start_time: i64,
+    pub close_time: Option<i64>,
+    pub history_length: i64,
+    pub phase: i32,
+    pub worker: String,
+}
+
+/// A listed run's summary: from its state, or, when that does not decode, from its columns
+/// (logged as the data loss it is), so that a listing still shows the run.
+pub(crate) fn summary(columns: SummaryColumns, state: &[u8]) -> ExecutionSummary {
+    match decode_as::<keel_core::Execution>(EXECUTION, state, || run_row(&columns.key)) {
+        Ok(execution) => ExecutionSummary::of(&execution),
+        Err(error) => {
+            tracing::error!("{error}; listed from its columns");
+            let status =
+                keel_core::Status::from_code(columns.status).unwrap_or(keel_core::Status::Running);
+            ExecutionSummary {
+                key: columns.key,
+                workflow_type: columns.workflow_type,
+                task_queue: columns.task_queue,
+                status,
+                start_time: keel_core::Time(columns.start_time),
+                close_time: columns.close_time.map(keel_core::Time),
+                history_length: columns.history_length,
+                memo: Default::default(),
+                search_attributes: Default::default(),
+                parent: None,
+                phase: keel_core::overview::Phase::from_code(columns.phase)
+                    .unwrap_or(keel_core::overview::Phase::Running),
+                worker: columns.worker,
+                queue_wait: None,
+                doing: None,
+            }
+        }
+    }
+}
+
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     rmp_serde::to_vec_named(value).map_err(|e| Error::Unavailable(format!("encoding failed: {e}")))
 }
 
+#[cfg(test)]
 pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
     rmp_serde::from_slice(bytes)
-        .map_err(|e| Error::Unavailable(format!("stored data does not decode: {e}")))
+        .map_err(|e| Error::DataLoss(format!("stored data does not decode: {e}")))
 }
 
 /// The format of planned runs as this Keel stores them, kept in a column beside each row.
@@ -44,18 +208,19 @@ pub(crate) fn decode_attempt(format: i64, bytes: &[u8]) -> Result<EndedAttempt> 
 }
 
 /// Reads a row stored in `format`; every format so far is read by the type as it is now.
-fn decode_format<'a, T: serde::Deserialize<'a>>(
+fn decode_format<T: serde::de::DeserializeOwned>(
     what: &str,
     format: i64,
     current: i64,
-    bytes: &'a [u8],
+    bytes: &[u8],
 ) -> Result<T> {
     match format {
-        1 => decode(bytes),
-        newer if newer > current => Err(Error::Unavailable(format!(
+        1 => rmp_serde::from_slice(bytes)
+            .map_err(|e| Error::DataLoss(format!("{what} does not decode: {e}"))),
+        newer if newer > current => Err(Error::DataLoss(format!(
             "{what} is stored in format {newer}, written by a newer Keel; this one reads up to format {current}"
         ))),
-        other => Err(Error::Unavailable(format!(
+        other => Err(Error::DataLoss(format!(
             "{what} is stored in unknown format {other}"
         ))),
     }

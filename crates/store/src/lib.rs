@@ -39,9 +39,27 @@ pub enum Error {
     InvalidArgument(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A stored row does not decode: what it held is lost until repaired. The message names
+    /// the row; `keel doctor` lists every such row.
+    #[error("data loss: {0}")]
+    DataLoss(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The rows of a listing that decode: a row that does not is logged (it is data loss, and
+/// `keel doctor` lists it) and left out, so that one broken row does not hide the others.
+pub(crate) fn decodable<T>(rows: impl IntoIterator<Item = Result<T>>) -> Result<Vec<T>> {
+    let mut decoded = Vec::new();
+    for row in rows {
+        match row {
+            Ok(value) => decoded.push(value),
+            Err(Error::DataLoss(message)) => tracing::error!("{message}; left out"),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(decoded)
+}
 
 /// One execution's transition, committed atomically with the others in the same call.
 #[derive(Clone, Debug)]
@@ -259,6 +277,10 @@ pub trait Store: Send + Sync + 'static {
     async fn plan(&self, namespace: &str, plan_id: &str) -> Result<Option<PlannedRun>>;
     /// A namespace's planned runs, or every one, ordered by namespace and id.
     async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>>;
+
+    /// Every stored row that does not decode, each named with what it belongs to (for
+    /// `keel doctor`). Reads the whole store.
+    async fn undecodable_rows(&self) -> Result<Vec<String>>;
 
     /// Sends `message` to the other processes sharing this store, outside any commit.
     async fn announce(&self, message: Vec<u8>) -> Result<()>;

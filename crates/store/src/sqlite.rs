@@ -20,13 +20,13 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use tokio::sync::oneshot;
 
 use crate::codec::{
-    decode, decode_attempt, decode_offset, decode_plan, encode, encode_attempt, encode_plan, page,
+    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, Stored, decode_as, decode_attempt, decode_offset,
+    decode_plan, encode_as, encode_attempt, encode_plan, page, run_row,
 };
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{
-    Error, ExecutionSummary, LogLine, Page, Result, Store, Write, plan_changed, plan_not_found,
-    run_not_found,
+    Error, LogLine, Page, Result, Store, Write, plan_changed, plan_not_found, run_not_found,
 };
 
 /// The schema, in SQLite's dialect (see [`crate::migrate`]).
@@ -120,6 +120,33 @@ const MIGRATIONS: &[Migration] = &[
     ) WITHOUT ROWID;",
     },
 ];
+
+/// The columns a listing shows a run by when its state does not decode.
+const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, task_queue, status, \
+    start_time, close_time, history_length, phase, worker";
+const SUMMARY_COLUMN_COUNT: usize = 11;
+
+fn key_of(row: &rusqlite::Row) -> rusqlite::Result<ExecutionKey> {
+    Ok(ExecutionKey {
+        namespace: row.get(0)?,
+        workflow_id: row.get(1)?,
+        run_id: row.get(2)?,
+    })
+}
+
+fn summary_columns(row: &rusqlite::Row) -> rusqlite::Result<codec::SummaryColumns> {
+    Ok(codec::SummaryColumns {
+        key: key_of(row)?,
+        workflow_type: row.get(3)?,
+        task_queue: row.get(4)?,
+        status: row.get(5)?,
+        start_time: row.get(6)?,
+        close_time: row.get(7)?,
+        history_length: row.get(8)?,
+        phase: row.get(9)?,
+        worker: row.get(10)?,
+    })
+}
 
 /// Columns the operators' filters need. Rows written before them get the phase their status
 /// implies (a running run counts as Running until its next write); their worker and parent
@@ -330,7 +357,7 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
         .and_then(|mut s| s.execute(params![key.namespace, key.workflow_id, key.run_id]))
         .map_err(sql_error)?;
     }
-    let state = encode(ex)?;
+    let state = encode_as(EXECUTION, ex)?;
     let close_time = ex.close_time.map(|t| t.0);
     let row_id: i64 = match write.expected_version {
         None => {
@@ -422,7 +449,7 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
         .map_err(sql_error)?;
     for event in &write.events {
         insert
-            .execute(params![row_id, event.id, encode(event)?])
+            .execute(params![row_id, event.id, encode_as(EVENT, event)?])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -468,7 +495,7 @@ fn visibility_sql(
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_namespace(&self, namespace: Namespace) -> Result<()> {
-        let data = encode(&namespace)?;
+        let data = encode_as(NAMESPACE, &namespace)?;
         self.read(move |conn| {
             let inserted = conn
                 .execute(
@@ -488,7 +515,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
-        let data = encode(schedule)?;
+        let data = encode_as(SCHEDULE, schedule)?;
         let (namespace, id, version) = (
             schedule.namespace.clone(),
             schedule.id.clone(),
@@ -510,7 +537,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_schedule(&self, schedule: &Schedule, expected_version: i64) -> Result<()> {
-        let data = encode(schedule)?;
+        let data = encode_as(SCHEDULE, schedule)?;
         let (namespace, id, version) = (
             schedule.namespace.clone(),
             schedule.id.clone(),
@@ -570,7 +597,12 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(sql_error)?;
-            data.map(|data| decode(&data)).transpose()
+            data.map(|data| {
+                decode_as(SCHEDULE, &data, || {
+                    format!("schedule '{id}' in namespace '{namespace}'")
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -580,13 +612,19 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT data FROM schedules WHERE ?1 IS NULL OR namespace = ?1 ORDER BY namespace, schedule_id",
+                    "SELECT namespace, schedule_id, data FROM schedules WHERE ?1 IS NULL OR namespace = ?1
+                     ORDER BY namespace, schedule_id",
                 )
                 .map_err(sql_error)?;
             let rows = stmt
-                .query_map(params![namespace], |row| row.get::<_, Vec<u8>>(0))
+                .query_map(params![namespace], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Vec<u8>>(2)?))
+                })
                 .map_err(sql_error)?;
-            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+            crate::decodable(rows.map(|row| {
+                let (namespace, id, data) = row.map_err(sql_error)?;
+                decode_as(SCHEDULE, &data, || format!("schedule '{id}' in namespace '{namespace}'"))
+            }))
         })
         .await
     }
@@ -702,11 +740,10 @@ impl Store for SqliteStore {
                     Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(sql_error)?;
-            rows.map(|row| {
+            crate::decodable(rows.map(|row| {
                 let (format, data) = row.map_err(sql_error)?;
                 decode_plan(format, &data)
-            })
-            .collect()
+            }))
         })
         .await
     }
@@ -746,7 +783,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_namespace(&self, namespace: Namespace) -> Result<()> {
-        let data = encode(&namespace)?;
+        let data = encode_as(NAMESPACE, &namespace)?;
         self.read(move |conn| {
             let updated = conn
                 .execute(
@@ -768,12 +805,17 @@ impl Store for SqliteStore {
     async fn namespaces(&self) -> Result<Vec<Namespace>> {
         self.read(|conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT data FROM namespaces ORDER BY name")
+                .prepare_cached("SELECT name, data FROM namespaces ORDER BY name")
                 .map_err(sql_error)?;
             let rows = stmt
-                .query_map([], |row| row.get::<_, Vec<u8>>(0))
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
                 .map_err(sql_error)?;
-            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+            crate::decodable(rows.map(|row| {
+                let (name, data) = row.map_err(sql_error)?;
+                decode_as(NAMESPACE, &data, || format!("namespace '{name}'"))
+            }))
         })
         .await
     }
@@ -797,7 +839,7 @@ impl Store for SqliteStore {
                 .query_row(params![key.namespace, key.workflow_id, key.run_id], |row| row.get(0))
                 .optional()
                 .map_err(sql_error)?;
-            state.map(|bytes| decode(&bytes)).transpose()
+            state.map(|bytes| decode_as(EXECUTION, &bytes, || run_row(&key))).transpose()
         })
         .await
     }
@@ -827,12 +869,17 @@ impl Store for SqliteStore {
     async fn running_executions(&self) -> Result<Vec<Execution>> {
         self.read(|conn| {
             let mut stmt = conn
-                .prepare("SELECT state FROM executions WHERE status = 1")
+                .prepare(
+                    "SELECT namespace, workflow_id, run_id, state FROM executions WHERE status = 1",
+                )
                 .map_err(sql_error)?;
             let rows = stmt
-                .query_map([], |row| row.get::<_, Vec<u8>>(0))
+                .query_map([], |row| Ok((key_of(row)?, row.get::<_, Vec<u8>>(3)?)))
                 .map_err(sql_error)?;
-            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+            crate::decodable(rows.map(|row| {
+                let (key, state) = row.map_err(sql_error)?;
+                decode_as(EXECUTION, &state, || run_row(&key))
+            }))
         })
         .await
     }
@@ -847,7 +894,7 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT h.data FROM history h JOIN executions e ON e.id = h.execution
+                    "SELECT h.event_id, h.data FROM history h JOIN executions e ON e.id = h.execution
                      WHERE e.namespace = ? AND e.workflow_id = ? AND e.run_id = ? AND h.event_id >= ?
                      ORDER BY h.event_id LIMIT ?",
                 )
@@ -855,10 +902,14 @@ impl Store for SqliteStore {
             let limit = i64::try_from(max_events).unwrap_or(i64::MAX);
             let rows = stmt
                 .query_map(params![key.namespace, key.workflow_id, key.run_id, first_event_id, limit], |row| {
-                    row.get::<_, Vec<u8>>(0)
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(sql_error)?;
-            rows.map(|row| decode(&row.map_err(sql_error)?)).collect()
+            rows.map(|row| {
+                let (event_id, data) = row.map_err(sql_error)?;
+                decode_as(EVENT, &data, || format!("event {event_id} of {}", run_row(&key)))
+            })
+            .collect()
         })
         .await
     }
@@ -908,11 +959,10 @@ impl Store for SqliteStore {
                     Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(sql_error)?;
-            rows.map(|row| {
+            crate::decodable(rows.map(|row| {
                 let (format, data) = row.map_err(sql_error)?;
                 decode_attempt(format, &data)
-            })
-            .collect()
+            }))
         })
         .await
     }
@@ -963,16 +1013,18 @@ impl Store for SqliteStore {
         values.push(rusqlite::types::Value::Integer(offset));
         self.read(move |conn| {
             let sql = format!(
-                "SELECT state FROM executions WHERE {condition} ORDER BY {order_by} LIMIT ? OFFSET ?"
+                "SELECT {SUMMARY_COLUMNS}, state FROM executions WHERE {condition} ORDER BY {order_by} LIMIT ? OFFSET ?"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
             let rows = stmt
-                .query_map(params_from_iter(values), |row| row.get::<_, Vec<u8>>(0))
+                .query_map(params_from_iter(values), |row| {
+                    Ok((summary_columns(row)?, row.get::<_, Vec<u8>>(SUMMARY_COLUMN_COUNT)?))
+                })
                 .map_err(sql_error)?;
             let mut executions = Vec::new();
-            for state in rows {
-                let execution: Execution = decode(&state.map_err(sql_error)?)?;
-                executions.push(ExecutionSummary::of(&execution));
+            for row in rows {
+                let (columns, state) = row.map_err(sql_error)?;
+                executions.push(codec::summary(columns, &state));
             }
             Ok(page(executions, offset, page_size))
         })
@@ -985,6 +1037,64 @@ impl Store for SqliteStore {
             let sql = format!("SELECT COUNT(*) FROM executions WHERE {condition}");
             conn.query_row(&sql, params_from_iter(values), |row| row.get(0))
                 .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn undecodable_rows(&self) -> Result<Vec<String>> {
+        self.read(|conn| {
+            let mut broken = Vec::new();
+            let mut scan = |sql: &str, check: &dyn Fn(&rusqlite::Row) -> rusqlite::Result<Option<String>>| {
+                let mut stmt = conn.prepare(sql).map_err(sql_error)?;
+                let mut rows = stmt.query([]).map_err(sql_error)?;
+                while let Some(row) = rows.next().map_err(sql_error)? {
+                    broken.extend(check(row).map_err(sql_error)?);
+                }
+                Ok::<_, Error>(())
+            };
+            scan("SELECT namespace, workflow_id, run_id, state FROM executions", &|row| {
+                let key = key_of(row)?;
+                Ok(codec::check(Stored::Execution, &row.get::<_, Vec<u8>>(3)?, || run_row(&key)))
+            })?;
+            scan(
+                "SELECT e.namespace, e.workflow_id, e.run_id, h.event_id, h.data
+                 FROM history h JOIN executions e ON e.id = h.execution",
+                &|row| {
+                    let (key, event_id): (_, i64) = (key_of(row)?, row.get(3)?);
+                    Ok(codec::check(Stored::Event, &row.get::<_, Vec<u8>>(4)?, || {
+                        format!("event {event_id} of {}", run_row(&key))
+                    }))
+                },
+            )?;
+            scan(
+                "SELECT e.namespace, e.workflow_id, e.run_id, a.scheduled_event_id, a.attempt, a.format, a.data
+                 FROM activity_attempts a JOIN executions e ON e.id = a.execution",
+                &|row| {
+                    let (key, scheduled, attempt): (_, i64, i64) = (key_of(row)?, row.get(3)?, row.get(4)?);
+                    let kind = Stored::Attempt { format: row.get(5)? };
+                    Ok(codec::check(kind, &row.get::<_, Vec<u8>>(6)?, || {
+                        format!("attempt {attempt} of the activity scheduled by event {scheduled} of {}", run_row(&key))
+                    }))
+                },
+            )?;
+            scan("SELECT name, data FROM namespaces", &|row| {
+                let name: String = row.get(0)?;
+                Ok(codec::check(Stored::Namespace, &row.get::<_, Vec<u8>>(1)?, || format!("namespace '{name}'")))
+            })?;
+            scan("SELECT namespace, schedule_id, data FROM schedules", &|row| {
+                let (namespace, id): (String, String) = (row.get(0)?, row.get(1)?);
+                Ok(codec::check(Stored::Schedule, &row.get::<_, Vec<u8>>(2)?, || {
+                    format!("schedule '{id}' in namespace '{namespace}'")
+                }))
+            })?;
+            scan("SELECT namespace, plan_id, format, data FROM planned_runs", &|row| {
+                let (namespace, id): (String, String) = (row.get(0)?, row.get(1)?);
+                let kind = Stored::Plan { format: row.get(2)? };
+                Ok(codec::check(kind, &row.get::<_, Vec<u8>>(3)?, || {
+                    format!("planned run '{id}' in namespace '{namespace}'")
+                }))
+            })?;
+            Ok(broken)
         })
         .await
     }

@@ -197,6 +197,39 @@ impl Server {
         self.http_addr = restarted.http_addr;
     }
 
+    /// Runs SQL against the server's database (SQLite file or PostgreSQL database), as an
+    /// operator, or a fault, would change it behind the server's back.
+    pub async fn run_sql(&self, sql: &str) {
+        match &self.db_url {
+            None => {
+                let db = rusqlite::Connection::open(self.data_dir.join("keel.db"))
+                    .expect("opening keel.db");
+                db.execute_batch(sql).expect("running SQL on keel.db");
+            }
+            Some(url) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connecting to the server's database");
+                tokio::spawn(connection);
+                client
+                    .batch_execute(sql)
+                    .await
+                    .expect("running SQL on PostgreSQL");
+            }
+        }
+    }
+
+    /// `keel <verb> …` pointed at this server's store (`--data-dir` or `--db`).
+    pub fn store_command(&self, verb: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
+        command.arg(verb);
+        match &self.db_url {
+            None => command.arg("--data-dir").arg(&self.data_dir),
+            Some(url) => command.args(["--db", url]),
+        };
+        command
+    }
+
     pub async fn client(&self) -> Client {
         let url = Url::from_str(&format!("http://{}", self.grpc_addr)).expect("url");
         let options = ConnectionOptions::new(url)

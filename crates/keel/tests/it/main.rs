@@ -29,6 +29,7 @@ mod schedules;
 mod search_attributes;
 mod signals;
 mod starts;
+mod stored_data;
 mod ui;
 mod updates;
 mod visibility;

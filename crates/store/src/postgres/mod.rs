@@ -35,12 +35,15 @@ mod writes;
 use listener::{Listener, listen};
 use writes::{apply_write, notify, update_execution};
 
-use crate::codec::{decode, decode_attempt, decode_offset, decode_plan, encode, encode_plan, page};
+use crate::codec::{
+    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, Stored, decode_as, decode_attempt, decode_offset,
+    decode_plan, encode_as, encode_plan, page, run_row,
+};
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{
-    Announcement, Error, ExecutionSummary, LogLine, Page, Result, Store, Write, plan_changed,
-    plan_not_found, run_not_found,
+    Announcement, Error, LogLine, Page, Result, Store, Write, plan_changed, plan_not_found,
+    run_not_found,
 };
 
 /// The schema, in PostgreSQL's dialect (see [`crate::migrate`]). Text columns use the "C"
@@ -364,10 +367,19 @@ fn query_error(error: tokio_postgres::Error) -> Error {
     pg_error(error)
 }
 
+/// The run a row's first three columns (namespace, workflow id, run id) name.
+fn key_of(row: &tokio_postgres::Row) -> ExecutionKey {
+    ExecutionKey {
+        namespace: row.get(0),
+        workflow_id: row.get(1),
+        run_id: row.get(2),
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_namespace(&self, namespace: Namespace) -> Result<()> {
-        let data = encode(&namespace)?;
+        let data = encode_as(NAMESPACE, &namespace)?;
         let client = self.client().await?;
         let inserted = client
             .execute(
@@ -386,7 +398,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
-        let data = encode(schedule)?;
+        let data = encode_as(SCHEDULE, schedule)?;
         let client = self.client().await?;
         let inserted = client
             .execute(
@@ -406,7 +418,7 @@ impl Store for PostgresStore {
     }
 
     async fn update_schedule(&self, schedule: &Schedule, expected_version: i64) -> Result<()> {
-        let data = encode(schedule)?;
+        let data = encode_as(SCHEDULE, schedule)?;
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -467,22 +479,30 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        row.map(|row| decode(row.get::<_, &[u8]>(0))).transpose()
+        row.map(|row| {
+            decode_as(SCHEDULE, row.get::<_, &[u8]>(0), || {
+                format!("schedule '{schedule_id}' in namespace '{namespace}'")
+            })
+        })
+        .transpose()
     }
 
     async fn schedules(&self, namespace: Option<&str>) -> Result<Vec<Schedule>> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT data FROM schedules WHERE $1::text IS NULL OR namespace = $1
+                "SELECT namespace, schedule_id, data FROM schedules WHERE $1::text IS NULL OR namespace = $1
                  ORDER BY namespace, schedule_id",
                 &[&namespace],
             )
             .await
             .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| decode(row.get::<_, &[u8]>(0)))
-            .collect()
+        crate::decodable(rows.iter().map(|row| {
+            decode_as(SCHEDULE, row.get::<_, &[u8]>(2), || {
+                let (namespace, id): (&str, &str) = (row.get(0), row.get(1));
+                format!("schedule '{id}' in namespace '{namespace}'")
+            })
+        }))
     }
 
     async fn create_plan(&self, plan: &PlannedRun) -> Result<()> {
@@ -593,9 +613,10 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| decode_plan(row.get(0), row.get::<_, &[u8]>(1)))
-            .collect()
+        crate::decodable(
+            rows.iter()
+                .map(|row| decode_plan(row.get(0), row.get::<_, &[u8]>(1))),
+        )
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
@@ -634,7 +655,7 @@ impl Store for PostgresStore {
     }
 
     async fn update_namespace(&self, namespace: Namespace) -> Result<()> {
-        let data = encode(&namespace)?;
+        let data = encode_as(NAMESPACE, &namespace)?;
         let client = self.client().await?;
         let updated = client
             .execute(
@@ -655,12 +676,14 @@ impl Store for PostgresStore {
     async fn namespaces(&self) -> Result<Vec<Namespace>> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT data FROM namespaces ORDER BY name", &[])
+            .query("SELECT name, data FROM namespaces ORDER BY name", &[])
             .await
             .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| decode(row.get::<_, &[u8]>(0)))
-            .collect()
+        crate::decodable(rows.iter().map(|row| {
+            decode_as(NAMESPACE, row.get::<_, &[u8]>(1), || {
+                format!("namespace '{}'", row.get::<_, &str>(0))
+            })
+        }))
     }
 
     async fn commit(&self, writes: Vec<Write>) -> Result<()> {
@@ -693,7 +716,8 @@ impl Store for PostgresStore {
             .query_opt(&select, &[&key.namespace, &key.workflow_id, &key.run_id])
             .await
             .map_err(pg_error)?;
-        row.map(|row| decode(row.get::<_, &[u8]>(0))).transpose()
+        row.map(|row| decode_as(EXECUTION, row.get::<_, &[u8]>(0), || run_row(key)))
+            .transpose()
     }
 
     async fn current_run(&self, namespace: &str, workflow_id: &str) -> Result<Option<CurrentRun>> {
@@ -722,14 +746,15 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT state FROM executions WHERE status = $1",
+                "SELECT namespace, workflow_id, run_id, state FROM executions WHERE status = $1",
                 &[&Status::Running.code()],
             )
             .await
             .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| decode(row.get::<_, &[u8]>(0)))
-            .collect()
+        crate::decodable(
+            rows.iter()
+                .map(|row| decode_as(EXECUTION, row.get::<_, &[u8]>(3), || run_row(&key_of(row)))),
+        )
     }
 
     async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()> {
@@ -786,9 +811,10 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| decode_attempt(row.get(0), row.get::<_, &[u8]>(1)))
-            .collect()
+        crate::decodable(
+            rows.iter()
+                .map(|row| decode_attempt(row.get(0), row.get::<_, &[u8]>(1))),
+        )
     }
 
     async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>> {
@@ -832,7 +858,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let select = client
             .prepare_cached(
-                "SELECT h.data FROM history h JOIN executions e ON e.id = h.execution
+                "SELECT h.event_id, h.data FROM history h JOIN executions e ON e.id = h.execution
                  WHERE e.namespace = $1 AND e.workflow_id = $2 AND e.run_id = $3 AND h.event_id >= $4
                  ORDER BY h.event_id LIMIT $5",
             )
@@ -853,7 +879,11 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_error)?;
         rows.iter()
-            .map(|row| decode(row.get::<_, &[u8]>(0)))
+            .map(|row| {
+                decode_as(EVENT, row.get::<_, &[u8]>(1), || {
+                    format!("event {} of {}", row.get::<_, i64>(0), run_row(key))
+                })
+            })
             .collect()
     }
 
@@ -871,7 +901,9 @@ impl Store for PostgresStore {
         values.push(SqlParam::Int(page_size as i64 + 1));
         values.push(SqlParam::Int(offset));
         let sql = format!(
-            "SELECT state FROM executions WHERE {condition} ORDER BY {order_by}
+            "SELECT namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time,
+                close_time, history_length, phase, worker, state
+             FROM executions WHERE {condition} ORDER BY {order_by}
              LIMIT ${limit_at}::int8 OFFSET ${}::int8",
             limit_at + 1
         );
@@ -882,8 +914,21 @@ impl Store for PostgresStore {
             .map_err(query_error)?;
         let executions = rows
             .iter()
-            .map(|row| Ok(ExecutionSummary::of(&decode(row.get::<_, &[u8]>(0))?)))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|row| {
+                let columns = codec::SummaryColumns {
+                    key: key_of(row),
+                    workflow_type: row.get(3),
+                    task_queue: row.get(4),
+                    status: row.get(5),
+                    start_time: row.get(6),
+                    close_time: row.get(7),
+                    history_length: row.get(8),
+                    phase: row.get(9),
+                    worker: row.get(10),
+                };
+                codec::summary(columns, row.get::<_, &[u8]>(11))
+            })
+            .collect();
         Ok(page(executions, offset, page_size))
     }
 
@@ -896,6 +941,76 @@ impl Store for PostgresStore {
             .await
             .map_err(query_error)?;
         Ok(row.get(0))
+    }
+
+    async fn undecodable_rows(&self) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let client = self.client().await?;
+        let mut broken = Vec::new();
+        let scans: [(&str, fn(&tokio_postgres::Row) -> Option<String>); 6] = [
+            ("SELECT namespace, workflow_id, run_id, state FROM executions", |row| {
+                codec::check(Stored::Execution, row.get(3), || run_row(&key_of(row)))
+            }),
+            (
+                "SELECT e.namespace, e.workflow_id, e.run_id, h.event_id, h.data
+                 FROM history h JOIN executions e ON e.id = h.execution",
+                |row| {
+                    codec::check(Stored::Event, row.get(4), || {
+                        format!("event {} of {}", row.get::<_, i64>(3), run_row(&key_of(row)))
+                    })
+                },
+            ),
+            (
+                "SELECT e.namespace, e.workflow_id, e.run_id, a.scheduled_event_id, a.attempt, a.format, a.data
+                 FROM activity_attempts a JOIN executions e ON e.id = a.execution",
+                |row| {
+                    let kind = Stored::Attempt { format: row.get(5) };
+                    codec::check(kind, row.get(6), || {
+                        format!(
+                            "attempt {} of the activity scheduled by event {} of {}",
+                            row.get::<_, i32>(4),
+                            row.get::<_, i64>(3),
+                            run_row(&key_of(row))
+                        )
+                    })
+                },
+            ),
+            ("SELECT name, data FROM namespaces", |row| {
+                codec::check(Stored::Namespace, row.get(1), || {
+                    format!("namespace '{}'", row.get::<_, &str>(0))
+                })
+            }),
+            ("SELECT namespace, schedule_id, data FROM schedules", |row| {
+                codec::check(Stored::Schedule, row.get(2), || {
+                    format!(
+                        "schedule '{}' in namespace '{}'",
+                        row.get::<_, &str>(1),
+                        row.get::<_, &str>(0)
+                    )
+                })
+            }),
+            ("SELECT namespace, plan_id, format, data FROM planned_runs", |row| {
+                let kind = Stored::Plan { format: row.get(2) };
+                codec::check(kind, row.get(3), || {
+                    format!(
+                        "planned run '{}' in namespace '{}'",
+                        row.get::<_, &str>(1),
+                        row.get::<_, &str>(0)
+                    )
+                })
+            }),
+        ];
+        for (sql, check) in scans {
+            let rows = client
+                .query_raw(sql, std::iter::empty::<&str>())
+                .await
+                .map_err(pg_error)?;
+            futures::pin_mut!(rows);
+            while let Some(row) = rows.try_next().await.map_err(pg_error)? {
+                broken.extend(check(&row));
+            }
+        }
+        Ok(broken)
     }
 
     async fn announce(&self, message: Vec<u8>) -> Result<()> {

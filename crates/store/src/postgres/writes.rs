@@ -3,7 +3,7 @@
 use base64::Engine as _;
 
 use super::{CHANNEL, MAX_ANNOUNCEMENT, is_unique_violation, pg_error};
-use crate::codec::{encode, encode_attempt};
+use crate::codec::{EVENT, EXECUTION, encode_as, encode_attempt};
 use crate::{Error, Result, Write};
 
 pub(super) async fn apply_write(
@@ -79,7 +79,7 @@ pub(super) async fn apply_write(
                 &ex.history_length(),
                 &ex.start_request_id,
                 &ex.version,
-                &encode(ex)?,
+                &encode_as(EXECUTION, ex)?,
                 &ex.phase().code(),
                 &ex.last_worker_identity,
                 &ex.parent.as_ref().map(|parent| &parent.key.workflow_id),
@@ -162,7 +162,7 @@ pub(super) async fn update_execution(
                 &ex.close_time.map(|t| t.0),
                 &ex.history_length(),
                 &ex.version,
-                &encode(ex)?,
+                &encode_as(EXECUTION, ex)?,
                 &key.namespace,
                 &key.workflow_id,
                 &key.run_id,
@@ -279,7 +279,11 @@ async fn index_search_attributes(
 /// The ids and encoded events of a write, as the history insert binds them.
 fn encoded_events(write: &Write) -> Result<(Vec<i64>, Vec<Vec<u8>>)> {
     let ids = write.events.iter().map(|event| event.id).collect();
-    let data = write.events.iter().map(encode).collect::<Result<_>>()?;
+    let data = write
+        .events
+        .iter()
+        .map(|event| encode_as(EVENT, event))
+        .collect::<Result<_>>()?;
     Ok((ids, data))
 }
 

@@ -2343,6 +2343,7 @@ fn kind(error: &Error) -> &'static str {
         Error::Conflict(_) => "Conflict",
         Error::InvalidArgument(_) => "InvalidArgument",
         Error::Unavailable(_) => "Unavailable",
+        Error::DataLoss(_) => "DataLoss",
     }
 }
 
