@@ -101,6 +101,17 @@ impl Server {
         server
     }
 
+    /// A server on the SQLite data directory `data_dir`, which the caller owns (a copy of
+    /// a fixture, say).
+    pub async fn start_in(data_dir: &Path) -> Server {
+        Server::spawn(data_dir, "127.0.0.1:0", None, &[]).await
+    }
+
+    /// Where a SQLite server keeps its data.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// A server on the PostgreSQL database at `url`, which other nodes may share.
     pub async fn node(url: &str) -> Server {
         let temp = tempfile::tempdir().expect("temp dir");

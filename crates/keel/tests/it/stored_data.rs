@@ -99,3 +99,282 @@ on_both_backends! {
         assert!(doctor.status.success(), "{}", String::from_utf8_lossy(&doctor.stderr));
     }
 }
+
+/// Databases written by earlier Keels, each holding finished runs of many kinds and runs
+/// caught mid-way: waiting for a signal, on an overdue timer, on a child, on a task no
+/// worker has taken yet. A new one is added (never replacing the older ones) with
+/// `KEEL_WRITE_FIXTURE=<name> cargo test -p keel --test it stored_data::databases`, which
+/// writes `crates/keel/tests/fixtures/stored/<name>.db` before the check runs.
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stored");
+
+/// What each fixture holds, by workflow id.
+mod fixture {
+    pub const QUEUE: &str = "fixture";
+    /// A queue no worker polled while the fixture was written.
+    pub const LATER_QUEUE: &str = "fixture-later";
+    pub const GREETED: &str = "greeted";
+    pub const FLAKY: &str = "flaky";
+    pub const FANNED_OUT: &str = "fanned-out";
+    pub const TERMINATED: &str = "terminated";
+    pub const ACCUMULATING: &str = "accumulating";
+    pub const SLEEPING: &str = "sleeping";
+    pub const PARENT: &str = "parent";
+    pub const CHILD: &str = "parent-child";
+    pub const QUEUED: &str = "queued";
+    pub const SCHEDULE: &str = "nightly";
+    pub const PLAN: &str = "later";
+}
+
+/// Writes a fixture database with today's Keel.
+async fn write_fixture(path: &std::path::Path) {
+    use crate::workflows::{ChildPlan, FanOut, Flaky, Greeting, Parent, Sleeper};
+    use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleSpec};
+    use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowTerminateOptions};
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+
+    let temp = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(temp.path()).await;
+    let client = server.client().await;
+    let start = |id: &str| WorkflowStartOptions::new(fixture::QUEUE, id).build();
+    with_worker(&client, fixture::QUEUE, async {
+        let greeted = client
+            .start_workflow(Greeting::run, "fixture".to_owned(), start(fixture::GREETED))
+            .await
+            .unwrap();
+        greeted
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+        let flaky = client
+            .start_workflow(Flaky::run, (), start(fixture::FLAKY))
+            .await
+            .unwrap();
+        assert_eq!(
+            flaky
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            3
+        );
+        let fanned = client
+            .start_workflow(
+                FanOut::run,
+                (fixture::QUEUE.to_owned(), 3),
+                start(fixture::FANNED_OUT),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            fanned
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            6
+        );
+        let terminated = client
+            .start_workflow(Accumulator::run, (), start(fixture::TERMINATED))
+            .await
+            .unwrap();
+        terminated
+            .terminate(
+                WorkflowTerminateOptions::builder()
+                    .reason("fixture")
+                    .build(),
+            )
+            .await
+            .unwrap();
+
+        let accumulating = client
+            .start_workflow(Accumulator::run, (), start(fixture::ACCUMULATING))
+            .await
+            .unwrap();
+        accumulating
+            .signal(Accumulator::add, 5, WorkflowSignalOptions::default())
+            .await
+            .unwrap();
+        let total = accumulating
+            .execute_update(
+                Accumulator::add_checked,
+                2,
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 7);
+        client
+            .start_workflow(Sleeper::run, 2u64, start(fixture::SLEEPING))
+            .await
+            .unwrap();
+        client
+            .start_workflow(
+                Parent::run,
+                (fixture::CHILD.to_owned(), ChildPlan::AwaitSleeper(2)),
+                start(fixture::PARENT),
+            )
+            .await
+            .unwrap();
+        crate::harness::wait_for_event(&client, fixture::SLEEPING, EventType::TimerStarted).await;
+        crate::harness::wait_for_event(&client, fixture::CHILD, EventType::TimerStarted).await;
+    })
+    .await;
+    client
+        .start_workflow(
+            Greeting::run,
+            "later".to_owned(),
+            WorkflowStartOptions::new(fixture::LATER_QUEUE, fixture::QUEUED).build(),
+        )
+        .await
+        .unwrap();
+    client
+        .create_schedule(
+            fixture::SCHEDULE,
+            CreateScheduleOptions::builder()
+                .action(ScheduleAction::start_workflow(
+                    Greeting::run,
+                    "nightly".to_owned(),
+                    fixture::QUEUE,
+                    "nightly-run",
+                ))
+                .spec(ScheduleSpec::from_interval(std::time::Duration::from_secs(
+                    86_400,
+                )))
+                .paused(true)
+                .build(),
+        )
+        .await
+        .unwrap();
+    let rest = Rest::new(&server.http_addr);
+    let planned = rest
+        .post(
+            "/api/v1/plans",
+            &serde_json::json!({"id": fixture::PLAN, "workflow_type": "Greeting", "task_queue": fixture::QUEUE, "input": "planned"}),
+        )
+        .await;
+    assert_eq!(planned.status, 201, "{}", planned.text());
+
+    // SIGKILL leaves the last commits in the WAL; fold them into one self-contained file.
+    server.kill().await;
+    let db = rusqlite::Connection::open(server.data_dir().join("keel.db")).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(path);
+    db.execute("VACUUM INTO ?", [path.to_str().unwrap()])
+        .unwrap();
+}
+
+/// Every fixture database opens, decodes throughout, and its runs caught mid-way complete
+/// with today's Keel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_written_by_earlier_keels_read_and_their_runs_complete() {
+    use crate::harness::{assert_well_formed, history};
+    use crate::workflows::{Greeting, Parent, Sleeper};
+
+    if let Ok(name) = std::env::var("KEEL_WRITE_FIXTURE") {
+        write_fixture(&std::path::Path::new(FIXTURES).join(format!("{name}.db"))).await;
+    }
+    let mut fixtures: Vec<_> = std::fs::read_dir(FIXTURES)
+        .expect("the fixtures directory")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "db"))
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "no fixture databases in {FIXTURES}");
+
+    for fixture_db in fixtures {
+        let temp = tempfile::tempdir().unwrap();
+        std::fs::copy(&fixture_db, temp.path().join("keel.db")).unwrap();
+        let server = Server::start_in(temp.path()).await;
+        let doctor = server.store_command("doctor").output().unwrap();
+        assert!(
+            doctor.status.success(),
+            "{}: {}{}",
+            fixture_db.display(),
+            String::from_utf8_lossy(&doctor.stdout),
+            String::from_utf8_lossy(&doctor.stderr)
+        );
+        let client = server.client().await;
+        assert_eq!(
+            count(&client, "ExecutionStatus = 'Completed'").await,
+            3,
+            "{}",
+            fixture_db.display()
+        );
+        assert_eq!(count(&client, "ExecutionStatus = 'Terminated'").await, 1);
+        assert_eq!(count(&client, "ExecutionStatus = 'Running'").await, 5);
+
+        with_worker(&client, fixture::QUEUE, async {
+            let accumulating = client.get_workflow_handle::<Accumulator>(fixture::ACCUMULATING);
+            assert_eq!(
+                accumulating
+                    .query(
+                        Accumulator::total,
+                        (),
+                        temporalio_client::WorkflowQueryOptions::default()
+                    )
+                    .await
+                    .unwrap(),
+                7
+            );
+            accumulating
+                .signal(Accumulator::finish, (), WorkflowSignalOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                accumulating
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await
+                    .unwrap(),
+                (7, 2)
+            );
+            let sleeping = client.get_workflow_handle::<Sleeper>(fixture::SLEEPING);
+            assert_eq!(
+                sleeping
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await
+                    .unwrap(),
+                2
+            );
+            let parent = client.get_workflow_handle::<Parent>(fixture::PARENT);
+            assert_eq!(
+                parent
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await
+                    .unwrap(),
+                "2"
+            );
+        })
+        .await;
+        with_worker(&client, fixture::LATER_QUEUE, async {
+            let queued = client.get_workflow_handle::<Greeting>(fixture::QUEUED);
+            assert_eq!(
+                queued
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await
+                    .unwrap(),
+                "hello, later"
+            );
+        })
+        .await;
+        for id in [
+            fixture::GREETED,
+            fixture::FLAKY,
+            fixture::FANNED_OUT,
+            fixture::ACCUMULATING,
+            fixture::PARENT,
+        ] {
+            assert_well_formed(&history(&client, id).await);
+        }
+
+        let rest = Rest::new(&server.http_addr);
+        let flaky = rest
+            .ok(&format!("/api/v1/executions/{}", fixture::FLAKY))
+            .await;
+        let earlier = &flaky["task_runs"][0]["earlier_attempts"];
+        assert_eq!(earlier.as_array().map(Vec::len), Some(2), "{flaky}");
+        let schedule = rest
+            .ok(&format!("/api/v1/schedules/{}", fixture::SCHEDULE))
+            .await;
+        assert_eq!(schedule["paused"], true, "{schedule}");
+        let plan = rest.ok(&format!("/api/v1/plans/{}", fixture::PLAN)).await;
+        assert_eq!(plan["workflow_type"], "Greeting", "{plan}");
+    }
+}
