@@ -195,6 +195,100 @@ pub enum Condition {
     },
 }
 
+/// Building filters as values: what the frontends' own filters (REST parameters, the older
+/// listing calls, analytics) are made of, so that no value is ever quoted into query text.
+/// Values are in the parsed form: keyword fields take strings, `ExecutionStatus` and
+/// `ExecutionPhase` their codes, time fields unix nanoseconds.
+impl Condition {
+    /// `field = 'value'` on a keyword field.
+    pub fn equals(field: Field, value: impl Into<String>) -> Condition {
+        Condition::Compare {
+            field,
+            op: CompareOp::Eq,
+            value: Value::Str(value.into()),
+        }
+    }
+
+    pub fn compare(field: Field, op: CompareOp, value: Value) -> Condition {
+        Condition::Compare { field, op, value }
+    }
+
+    /// `field IN (values)`.
+    pub fn one_of(field: Field, values: Vec<Value>) -> Condition {
+        Condition::In {
+            field,
+            values,
+            negated: false,
+        }
+    }
+
+    /// `ExecutionStatus IN (statuses)`.
+    pub fn status_in(statuses: &[crate::Status]) -> Condition {
+        let codes = statuses
+            .iter()
+            .map(|status| Value::Int(status.code().into()))
+            .collect();
+        Condition::one_of(Field::ExecutionStatus, codes)
+    }
+
+    /// `ExecutionPhase IN (phases)`.
+    pub fn phase_in(phases: &[Phase]) -> Condition {
+        let codes = phases
+            .iter()
+            .map(|phase| Value::Int(phase.code().into()))
+            .collect();
+        Condition::one_of(Field::ExecutionPhase, codes)
+    }
+
+    /// A time field compared with a time.
+    pub fn time(field: Field, op: CompareOp, at: crate::Time) -> Condition {
+        Condition::compare(field, op, Value::Int(at.0))
+    }
+
+    pub fn starts_with(field: Field, prefix: impl Into<String>) -> Condition {
+        Condition::StartsWith {
+            field,
+            prefix: prefix.into(),
+            negated: false,
+        }
+    }
+
+    /// Every one of `conditions`; `None` when there are none.
+    pub fn all(conditions: impl IntoIterator<Item = Condition>) -> Option<Condition> {
+        conditions
+            .into_iter()
+            .reduce(|a, b| Condition::And(Box::new(a), Box::new(b)))
+    }
+
+    /// Any one of `conditions`; `None` when there are none.
+    pub fn any(conditions: impl IntoIterator<Item = Condition>) -> Option<Condition> {
+        conditions
+            .into_iter()
+            .reduce(|a, b| Condition::Or(Box::new(a), Box::new(b)))
+    }
+}
+
+impl Filter {
+    /// Everything, in the default order.
+    pub fn everything() -> Filter {
+        Filter::default()
+    }
+
+    /// What `condition` matches, in the default order.
+    pub fn matching(condition: Condition) -> Filter {
+        Filter {
+            condition: Some(condition),
+            order_by: Vec::new(),
+        }
+    }
+
+    /// What this filter matches that also meets `condition`.
+    pub fn and(mut self, condition: Condition) -> Filter {
+        self.condition = Condition::all(self.condition.take().into_iter().chain([condition]));
+        self
+    }
+}
+
 /// Workflow execution status names, in code order (Running = 1).
 const STATUSES: [&str; 7] = [
     "Running",

@@ -172,14 +172,16 @@ impl Engine {
         Ok(())
     }
 
+    /// A page of the namespace's executions that `filter` matches (see
+    /// [`Engine::parse_query`] for a filter written in Temporal's list-filter language).
     pub async fn list_executions(
         &self,
         namespace: &str,
-        query: &str,
+        filter: &Filter,
         page_size: usize,
         page_token: &[u8],
     ) -> Result<Page> {
-        let filter = self.visibility_filter(namespace, query)?;
+        self.namespace(namespace)?;
         let page_size = if page_size == 0 {
             DEFAULT_PAGE_SIZE
         } else {
@@ -188,21 +190,18 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .list_executions(namespace, &filter, page_size, page_token)
+            .list_executions(namespace, filter, page_size, page_token)
             .await?)
     }
 
-    pub async fn count_executions(&self, namespace: &str, query: &str) -> Result<i64> {
-        let filter = self.visibility_filter(namespace, query)?;
-        Ok(self
-            .inner
-            .store
-            .count_executions(namespace, &filter)
-            .await?)
+    pub async fn count_executions(&self, namespace: &str, filter: &Filter) -> Result<i64> {
+        self.namespace(namespace)?;
+        Ok(self.inner.store.count_executions(namespace, filter).await?)
     }
 
-    /// A list filter parsed with the search attributes the namespace knows.
-    fn visibility_filter(&self, namespace: &str, query: &str) -> Result<Filter> {
+    /// A list filter written in Temporal's language, parsed with the search attributes the
+    /// namespace knows.
+    pub fn parse_query(&self, namespace: &str, query: &str) -> Result<Filter> {
         let namespace = self.namespace(namespace)?;
         parse_filter(query, &|name| namespace.search_attribute_type(name))
             .map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))

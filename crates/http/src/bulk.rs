@@ -6,11 +6,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use keel_core::ExecutionKey;
+use keel_core::visibility::{Condition, Filter};
 use keel_engine::Engine;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::executions::{FILTER_PARAMS, IDENTITY, cancel_run, filter_query, signal_from};
+use crate::executions::{
+    FILTER_PARAMS, IDENTITY, cancel_run, filter_of, query_condition, signal_from,
+};
 use crate::request::{Body, Params, json_body};
 
 /// At most this many executions are acted on by one request.
@@ -55,10 +58,13 @@ pub async fn bulk(
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("give 'query' or 'filter', not both"));
         }
-        (Some(query), None) => format!("({query})"),
+        (Some(query), None) => Filter {
+            condition: query_condition(&engine, params.namespace(), query)?,
+            order_by: Vec::new(),
+        },
         (None, Some(Value::Object(filter))) => {
             let raw = filter_as_query_string(filter)?;
-            filter_query(&Params::parse(Some(&raw), FILTER_PARAMS)?)?
+            filter_of(&engine, &Params::parse(Some(&raw), FILTER_PARAMS)?)?
         }
         (None, Some(other)) => {
             return Err(ApiError::bad_request(format!(
@@ -71,13 +77,9 @@ pub async fn bulk(
             ));
         }
     };
-    let query = if filter.trim().is_empty() {
-        "ExecutionStatus = 'Running'".to_owned()
-    } else {
-        format!("ExecutionStatus = 'Running' AND {filter}")
-    };
+    let filter = filter.and(Condition::status_in(&[keel_core::Status::Running]));
     let namespace = params.namespace();
-    let matched = engine.count_executions(namespace, &query).await?;
+    let matched = engine.count_executions(namespace, &filter).await?;
     if body.bool("dry_run")?.unwrap_or(false) {
         return Ok(Json(json!({"dry_run": true, "matched": matched})));
     }
@@ -92,7 +94,7 @@ pub async fn bulk(
     let mut token = Vec::new();
     loop {
         let page = engine
-            .list_executions(namespace, &query, 1000, &token)
+            .list_executions(namespace, &filter, 1000, &token)
             .await?;
         keys.extend(page.executions.into_iter().map(|summary| summary.key));
         if page.next_page_token.is_empty() || keys.len() >= MAX_BULK {

@@ -7,15 +7,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use keel_core::overview::Phase;
+use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter};
 use keel_core::{CancelRequest, EventKind, ExecutionKey, Signal};
 use keel_engine::{Engine, HistoryRequest, ResetWorkflow};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::render;
-use crate::request::{
-    Body, Params, decode_cursor, encode_cursor, json_body, parse_time, quote, resolve,
-};
+use crate::request::{Body, Params, decode_cursor, encode_cursor, json_body, parse_time, resolve};
 
 /// Who the history records as having acted, for actions taken over REST.
 pub const IDENTITY: &str = "keel-rest";
@@ -41,15 +40,12 @@ const PAGE_PARAMS: &[&str] = &["namespace", "sort", "limit", "cursor"];
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let known: Vec<&str> = FILTER_PARAMS.iter().chain(PAGE_PARAMS).copied().collect();
     let params = Params::parse(raw.as_deref(), &known)?;
-    let query = format!(
-        "{} ORDER BY {}",
-        filter_query(&params)?,
-        sort_order(&params)?
-    );
+    let mut filter = filter_of(&engine, &params)?;
+    filter.order_by = vec![sort_order(&params)?];
     let limit = params.integer("limit", 1, 1000, 50)?;
     let token = decode_cursor(&params)?;
     let page = engine
-        .list_executions(params.namespace(), &query, limit as usize, &token)
+        .list_executions(params.namespace(), &filter, limit as usize, &token)
         .await?;
     Ok(Json(json!({
         "executions": page.executions.iter().map(render::summary).collect::<Vec<_>>(),
@@ -57,82 +53,95 @@ pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiR
     })))
 }
 
-/// The list filter (Temporal's language, with Keel's fields) a list request's parameters
-/// mean. Also what a bulk action's `filter` object means.
-pub fn filter_query(params: &Params) -> ApiResult<String> {
-    let mut clauses = Vec::new();
+/// The list filter a list request's parameters mean. Also what a bulk action's `filter`
+/// object means. Values are conditions, never quoted into query text; only `query` is
+/// text, in Temporal's list-filter language, and it may not order (that is `sort`).
+pub fn filter_of(engine: &Engine, params: &Params) -> ApiResult<Filter> {
+    let mut conditions = Vec::new();
     if let Some(statuses) = params.get("status") {
-        let names = split_list(statuses)
+        let statuses = split_list(statuses)
             .map(|name| {
-                render::parse_status(name)
-                    .map(|status| quote(status.name()))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "status '{name}' is not one of running, completed, failed, canceled, terminated, timed_out, continued_as_new"
-                        ))
-                    })
+                render::parse_status(name).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "status '{name}' is not one of running, completed, failed, canceled, terminated, timed_out, continued_as_new"
+                    ))
+                })
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        clauses.push(format!("ExecutionStatus IN ({})", names.join(", ")));
+        conditions.push(Condition::status_in(&statuses));
     }
     if let Some(phases) = params.get("phase") {
-        let names = split_list(phases)
+        let phases = split_list(phases)
             .map(|name| {
-                Phase::from_name(name).map(|phase| quote(phase.name())).ok_or_else(|| {
+                Phase::from_name(name).ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "phase '{name}' is not one of pending, running, completed, failed, cancelled"
                     ))
                 })
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        clauses.push(format!("ExecutionPhase IN ({})", names.join(", ")));
+        conditions.push(Condition::phase_in(&phases));
     }
     for (param, field) in [
-        ("type", "WorkflowType"),
-        ("queue", "TaskQueue"),
-        ("worker", "WorkerIdentity"),
-        ("parent", "ParentWorkflowId"),
+        ("type", Field::WorkflowType),
+        ("queue", Field::TaskQueue),
+        ("worker", Field::WorkerIdentity),
+        ("parent", Field::ParentWorkflowId),
     ] {
         if let Some(value) = params.get(param) {
-            clauses.push(format!("{field} = {}", quote(value)));
+            conditions.push(Condition::equals(field, value));
         }
     }
     if let Some(text) = params.get("search") {
-        let mut alternatives = vec![format!("WorkflowId STARTS_WITH {}", quote(text))];
+        let mut alternatives = vec![Condition::starts_with(Field::WorkflowId, text)];
         if uuid::Uuid::parse_str(text).is_ok() {
-            alternatives.push(format!("RunId = {}", quote(text)));
+            alternatives.push(Condition::equals(Field::RunId, text));
         }
-        clauses.push(format!("({})", alternatives.join(" OR ")));
+        conditions.extend(Condition::any(alternatives));
     }
     for (param, field, op) in [
-        ("started_after", "StartTime", ">="),
-        ("started_before", "StartTime", "<"),
-        ("closed_after", "CloseTime", ">="),
-        ("closed_before", "CloseTime", "<"),
+        ("started_after", Field::StartTime, CompareOp::Ge),
+        ("started_before", Field::StartTime, CompareOp::Lt),
+        ("closed_after", Field::CloseTime, CompareOp::Ge),
+        ("closed_before", Field::CloseTime, CompareOp::Lt),
     ] {
         if let Some(raw) = params.get(param) {
-            let time = parse_time(param, raw)?;
-            clauses.push(format!("{field} {op} {}", time.0));
+            conditions.push(Condition::time(field, op, parse_time(param, raw)?));
         }
     }
     if let Some(query) = params.get("query") {
-        if query.to_ascii_uppercase().contains("ORDER BY") {
-            return Err(ApiError::bad_request(
-                "'query' may not contain ORDER BY; use the 'sort' parameter",
-            ));
-        }
-        clauses.push(format!("({query})"));
+        conditions.extend(query_condition(engine, params.namespace(), query)?);
     }
-    Ok(clauses.join(" AND "))
+    Ok(Filter {
+        condition: Condition::all(conditions),
+        order_by: Vec::new(),
+    })
 }
 
-/// The ORDER BY a list request's `sort` means.
-fn sort_order(params: &Params) -> ApiResult<&'static str> {
+/// The condition of a `query` written in Temporal's list-filter language; ordering is the
+/// `sort` parameter's, so a query that orders is refused (an ORDER BY inside a quoted value
+/// is only text, and fine).
+pub fn query_condition(
+    engine: &Engine,
+    namespace: &str,
+    query: &str,
+) -> ApiResult<Option<Condition>> {
+    let parsed = engine.parse_query(namespace, query)?;
+    if !parsed.order_by.is_empty() {
+        return Err(ApiError::bad_request(
+            "'query' may not contain ORDER BY; use the 'sort' parameter",
+        ));
+    }
+    Ok(parsed.condition)
+}
+
+/// The order a list request's `sort` means.
+fn sort_order(params: &Params) -> ApiResult<(Field, Direction)> {
     Ok(match params.get("sort").unwrap_or("start_time") {
-        "start_time" | "-start_time" => "StartTime DESC",
-        "+start_time" => "StartTime ASC",
-        "close_time" | "-close_time" => "CloseTime DESC",
-        "+close_time" => "CloseTime ASC",
+        "start_time" | "-start_time" => (Field::StartTime, Direction::Desc),
+        "+start_time" => (Field::StartTime, Direction::Asc),
+        "close_time" | "-close_time" => (Field::CloseTime, Direction::Desc),
+        "+close_time" => (Field::CloseTime, Direction::Asc),
         other => {
             return Err(ApiError::bad_request(format!(
                 "sort '{other}' is not one of start_time, -start_time, +start_time, close_time, -close_time, +close_time"

@@ -10,7 +10,7 @@ use keel_engine::{Engine, QueryOutcome, RejectCondition, UpdateWaitStage, Workfl
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::executions::{FILTER_PARAMS, filter_query, handler_name, inputs_from, not_found};
+use crate::executions::{FILTER_PARAMS, filter_of, handler_name, inputs_from, not_found};
 use crate::request::{Body, Params, json_body, resolve};
 
 /// How long a query or an update waits for a worker's answer unless the request says
@@ -134,7 +134,7 @@ pub async fn count(
     let known: Vec<&str> = FILTER_PARAMS.iter().copied().chain(["namespace"]).collect();
     let params = Params::parse(raw.as_deref(), &known)?;
     let count = engine
-        .count_executions(params.namespace(), &filter_query(&params)?)
+        .count_executions(params.namespace(), &filter_of(&engine, &params)?)
         .await?;
     Ok(Json(json!({ "count": count })))
 }

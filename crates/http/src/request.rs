@@ -188,8 +188,3 @@ pub fn decode_cursor(params: &Params) -> ApiResult<Vec<u8>> {
         }),
     }
 }
-
-/// Escapes a string for a list-filter literal.
-pub fn quote(value: &str) -> String {
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use keel_core::visibility::{Condition, Field, Filter, Value};
 use keel_core::{Status, Time};
 use keel_store::ExecutionSummary;
 
@@ -90,17 +91,22 @@ impl Engine {
                 "at most {MAX_BUCKETS} buckets fit in one answer: choose a longer bucket or a shorter range"
             )));
         }
-        let query = format!(
-            "StartTime BETWEEN {from} AND {to} OR CloseTime BETWEEN {from} AND {to}",
-            from = request.from.0,
-            to = request.to.0
-        );
+        let between = |field| Condition::Between {
+            field,
+            low: Value::Int(request.from.0),
+            high: Value::Int(request.to.0),
+            negated: false,
+        };
+        let filter = Filter::matching(Condition::Or(
+            Box::new(between(Field::StartTime)),
+            Box::new(between(Field::CloseTime)),
+        ));
         let mut summaries = Vec::new();
         let mut token = Vec::new();
         let mut truncated = false;
         loop {
             let page = self
-                .list_executions(&request.namespace, &query, 1000, &token)
+                .list_executions(&request.namespace, &filter, 1000, &token)
                 .await?;
             summaries.extend(page.executions.into_iter().filter(|summary| {
                 request

@@ -1,5 +1,7 @@
 //! Reads: history, describe, list and count, task queues.
 
+use keel_core::visibility::{CompareOp, Condition, Field, Filter, Value};
+
 use super::prelude::*;
 use crate::describe::{describe_execution, execution_info};
 use crate::history::to_history;
@@ -49,10 +51,11 @@ pub(crate) async fn list_workflow_executions(
     request: Request<ws::ListWorkflowExecutionsRequest>,
 ) -> Reply<ws::ListWorkflowExecutionsResponse> {
     let r = request.into_inner();
+    let filter = engine_result(frontend.engine.parse_query(&r.namespace, &r.query))?;
     let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &r.query,
+        &filter,
         r.page_size,
         &r.next_page_token,
     )
@@ -68,10 +71,11 @@ pub(crate) async fn count_workflow_executions(
     request: Request<ws::CountWorkflowExecutionsRequest>,
 ) -> Reply<ws::CountWorkflowExecutionsResponse> {
     let r = request.into_inner();
+    let filter = engine_result(frontend.engine.parse_query(&r.namespace, &r.query))?;
     let count = engine_result(
         frontend
             .engine
-            .count_executions(&r.namespace, &r.query)
+            .count_executions(&r.namespace, &filter)
             .await,
     )?;
     Ok(Response::new(ws::CountWorkflowExecutionsResponse {
@@ -146,24 +150,29 @@ pub(crate) async fn delete_workflow_execution(
     Ok(Response::new(ws::DeleteWorkflowExecutionResponse {}))
 }
 
-/// ListOpenWorkflowExecutions, the older listing call: translated into a visibility query.
+/// ListOpenWorkflowExecutions, the older listing call: its filters as a typed condition.
 pub(crate) async fn list_open_workflow_executions(
     frontend: &Frontend,
     request: Request<ws::ListOpenWorkflowExecutionsRequest>,
 ) -> Reply<ws::ListOpenWorkflowExecutionsResponse> {
     use ws::list_open_workflow_executions_request::Filters;
     let r = request.into_inner();
-    let mut query = vec!["ExecutionStatus = 'Running'".to_owned()];
-    query.extend(time_range("StartTime", r.start_time_filter.as_ref())?);
+    let mut conditions = vec![Condition::status_in(&[keel_core::Status::Running])];
+    conditions.extend(time_range(Field::StartTime, r.start_time_filter.as_ref())?);
     match &r.filters {
-        Some(Filters::ExecutionFilter(filter)) => query.extend(execution_filter(filter)?),
-        Some(Filters::TypeFilter(filter)) => query.push(equals("WorkflowType", &filter.name)?),
+        Some(Filters::ExecutionFilter(filter)) => conditions.extend(execution_filter(filter)),
+        Some(Filters::TypeFilter(filter)) => {
+            conditions.push(Condition::equals(Field::WorkflowType, &filter.name));
+        }
         None => {}
     }
     let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &query.join(" AND "),
+        &Filter {
+            condition: Condition::all(conditions),
+            order_by: Vec::new(),
+        },
         r.maximum_page_size,
         &r.next_page_token,
     )
@@ -174,31 +183,40 @@ pub(crate) async fn list_open_workflow_executions(
     }))
 }
 
-/// ListClosedWorkflowExecutions, the older listing call: translated into a visibility query.
+/// ListClosedWorkflowExecutions, the older listing call: its filters as a typed condition.
 pub(crate) async fn list_closed_workflow_executions(
     frontend: &Frontend,
     request: Request<ws::ListClosedWorkflowExecutionsRequest>,
 ) -> Reply<ws::ListClosedWorkflowExecutionsResponse> {
     use ws::list_closed_workflow_executions_request::Filters;
     let r = request.into_inner();
-    let mut query = vec!["ExecutionStatus != 'Running'".to_owned()];
-    query.extend(time_range("CloseTime", r.start_time_filter.as_ref())?);
+    let mut conditions = vec![Condition::compare(
+        Field::ExecutionStatus,
+        CompareOp::Ne,
+        Value::Int(keel_core::Status::Running.code().into()),
+    )];
+    conditions.extend(time_range(Field::CloseTime, r.start_time_filter.as_ref())?);
     match &r.filters {
-        Some(Filters::ExecutionFilter(filter)) => query.extend(execution_filter(filter)?),
-        Some(Filters::TypeFilter(filter)) => query.push(equals("WorkflowType", &filter.name)?),
+        Some(Filters::ExecutionFilter(filter)) => conditions.extend(execution_filter(filter)),
+        Some(Filters::TypeFilter(filter)) => {
+            conditions.push(Condition::equals(Field::WorkflowType, &filter.name));
+        }
         Some(Filters::StatusFilter(filter)) => {
             let status = enums::WorkflowExecutionStatus::try_from(filter.status)
                 .ok()
                 .and_then(|s| keel_core::Status::from_code(s as i32))
                 .ok_or_else(|| Status::invalid_argument("StatusFilter has an unknown status"))?;
-            query.push(format!("ExecutionStatus = '{}'", status.name()));
+            conditions.push(Condition::status_in(&[status]));
         }
         None => {}
     }
     let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &query.join(" AND "),
+        &Filter {
+            condition: Condition::all(conditions),
+            order_by: Vec::new(),
+        },
         r.maximum_page_size,
         &r.next_page_token,
     )
@@ -215,10 +233,11 @@ pub(crate) async fn scan_workflow_executions(
     request: Request<ws::ScanWorkflowExecutionsRequest>,
 ) -> Reply<ws::ScanWorkflowExecutionsResponse> {
     let r = request.into_inner();
+    let filter = engine_result(frontend.engine.parse_query(&r.namespace, &r.query))?;
     let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &r.query,
+        &filter,
         r.page_size,
         &r.next_page_token,
     )
@@ -229,12 +248,12 @@ pub(crate) async fn scan_workflow_executions(
     }))
 }
 
-/// One page of executions matching a visibility query, in Temporal's form, and the token
-/// of the next page: what every listing call answers.
+/// One page of executions matching a filter, in Temporal's form, and the token of the next
+/// page: what every listing call answers.
 async fn listing(
     frontend: &Frontend,
     namespace: &str,
-    query: &str,
+    filter: &Filter,
     page_size: i32,
     token: &[u8],
 ) -> Result<
@@ -248,7 +267,7 @@ async fn listing(
     let page = engine_result(
         frontend
             .engine
-            .list_executions(namespace, query, page_size, token)
+            .list_executions(namespace, filter, page_size, token)
             .await,
     )?;
     Ok((
@@ -257,40 +276,28 @@ async fn listing(
     ))
 }
 
-/// `field = 'value'`, quoted so the value cannot change the query.
-fn equals(field: &str, value: &str) -> Result<String, Status> {
-    if value.contains('\'') && value.contains('"') {
-        return Err(Status::invalid_argument(format!(
-            "{field} filter may not contain both kinds of quote"
-        )));
-    }
-    Ok(if value.contains('\'') {
-        format!("{field} = \"{value}\"")
-    } else {
-        format!("{field} = '{value}'")
-    })
-}
-
 fn execution_filter(
     filter: &temporalio_protos::temporal::api::filter::v1::WorkflowExecutionFilter,
-) -> Result<Vec<String>, Status> {
-    let mut conditions = vec![equals("WorkflowId", &filter.workflow_id)?];
+) -> Vec<Condition> {
+    let mut conditions = vec![Condition::equals(Field::WorkflowId, &filter.workflow_id)];
     if !filter.run_id.is_empty() {
-        conditions.push(equals("RunId", &filter.run_id)?);
+        conditions.push(Condition::equals(Field::RunId, &filter.run_id));
     }
-    Ok(conditions)
+    conditions
 }
 
 fn time_range(
-    field: &str,
+    field: Field,
     filter: Option<&temporalio_protos::temporal::api::filter::v1::StartTimeFilter>,
-) -> Result<Vec<String>, Status> {
+) -> Result<Vec<Condition>, Status> {
     let Some(filter) = filter else {
         return Ok(Vec::new());
     };
-    let rfc3339 = |t: &prost_wkt_types::Timestamp| {
-        chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+    let nanos = |t: &prost_wkt_types::Timestamp| {
+        t.seconds
+            .checked_mul(1_000_000_000)
+            .and_then(|ns| ns.checked_add(i64::from(t.nanos.max(0))))
+            .map(keel_core::Time)
             .ok_or_else(|| Status::invalid_argument("StartTimeFilter has an invalid time"))
     };
     let mut conditions = Vec::new();
@@ -299,14 +306,18 @@ fn time_range(
         .as_ref()
         .filter(|t| t.seconds > 0 || t.nanos > 0)
     {
-        conditions.push(format!("{field} >= '{}'", rfc3339(earliest)?));
+        conditions.push(Condition::time(
+            field.clone(),
+            CompareOp::Ge,
+            nanos(earliest)?,
+        ));
     }
     if let Some(latest) = filter
         .latest_time
         .as_ref()
         .filter(|t| t.seconds > 0 || t.nanos > 0)
     {
-        conditions.push(format!("{field} <= '{}'", rfc3339(latest)?));
+        conditions.push(Condition::time(field, CompareOp::Le, nanos(latest)?));
     }
     Ok(conditions)
 }

@@ -15,6 +15,7 @@ mod database_restart;
 mod harness;
 mod limits;
 mod namespaces;
+mod odd_ids;
 mod older_calls;
 mod plans;
 mod python;
