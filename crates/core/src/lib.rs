@@ -15,6 +15,7 @@ mod commands;
 pub mod cron;
 pub mod event;
 pub mod execution;
+pub mod milestones;
 pub mod namespace;
 pub mod overview;
 pub mod plan;

@@ -28,6 +28,78 @@ pub const RESET_WORKFLOW_CAUSE: i32 = 20;
 /// The identity Temporal writes on the events a reset itself records.
 pub const RESET_IDENTITY: &str = "history-service";
 
+/// Where an operator asks a reset to go back to. Each names a workflow task's completion
+/// (or failure), which is what a reset point is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetPoint {
+    /// The completed workflow task that scheduled the last activity to fail or time out,
+    /// or else the last workflow task that failed or timed out.
+    LastFailedTask,
+    LastTask,
+    FirstTask,
+    /// A workflow task's completed, failed or timed-out event, by id.
+    Event(i64),
+}
+
+impl ResetPoint {
+    /// The names [`ResetPoint::named`] knows, as REST, the CLI and the UI spell them.
+    pub const NAMES: [&str; 3] = ["last_failed_task", "last_task", "first_task"];
+
+    pub fn named(name: &str) -> Option<ResetPoint> {
+        Some(match name {
+            "last_failed_task" => ResetPoint::LastFailedTask,
+            "last_task" => ResetPoint::LastTask,
+            "first_task" => ResetPoint::FirstTask,
+            _ => return None,
+        })
+    }
+
+    /// The event id this point is in `history`, or why the history has none.
+    pub fn find(&self, history: &[Event]) -> Result<i64, &'static str> {
+        let finishes = |event: &&Event| {
+            matches!(
+                event.kind,
+                EventKind::WorkflowTaskCompleted { .. }
+                    | EventKind::WorkflowTaskFailed { .. }
+                    | EventKind::WorkflowTaskTimedOut { .. }
+            )
+        };
+        let found = match self {
+            ResetPoint::Event(id) => Some(*id),
+            ResetPoint::FirstTask => history.iter().find(finishes).map(|event| event.id),
+            ResetPoint::LastTask => history.iter().rev().find(finishes).map(|event| event.id),
+            ResetPoint::LastFailedTask => last_failed_task(history),
+        };
+        found.ok_or(match self {
+            ResetPoint::LastFailedTask => "the execution has no failed task run to reset to",
+            _ => "the execution has no completed workflow task to reset to",
+        })
+    }
+}
+
+fn last_failed_task(history: &[Event]) -> Option<i64> {
+    for event in history.iter().rev() {
+        match &event.kind {
+            EventKind::ActivityTaskFailed {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskTimedOut {
+                scheduled_event_id, ..
+            } => {
+                let scheduled = history.iter().find(|e| e.id == *scheduled_event_id)?;
+                if let EventKind::ActivityTaskScheduled(scheduled) = &scheduled.kind {
+                    return Some(scheduled.workflow_task_completed_event_id);
+                }
+            }
+            EventKind::WorkflowTaskFailed { .. } | EventKind::WorkflowTaskTimedOut { .. } => {
+                return Some(event.id);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// What a reset asks for, with the ids the engine chose.
 #[derive(Clone, Debug)]
 pub struct ResetRequest {

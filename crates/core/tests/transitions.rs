@@ -3732,3 +3732,37 @@ fn a_reset_keeps_open_timers_and_refuses_open_children() {
     }
     assert!(reset_to(&h, 13).is_ok(), "before the child began");
 }
+
+#[test]
+fn reset_points_name_the_first_last_and_last_failed_workflow_task() {
+    use keel_core::reset::ResetPoint;
+    let mut h = Harness::start();
+    assert_eq!(
+        ResetPoint::LastTask.find(&h.events),
+        Err("the execution has no completed workflow task to reset to")
+    );
+    h.take_workflow_task();
+    h.complete(vec![activity("a")]); // 4 completed, 5 scheduled
+    assert_eq!(
+        ResetPoint::LastFailedTask.find(&h.events),
+        Err("the execution has no failed task run to reset to")
+    );
+    let task = h.take_activity("a");
+    h.fail_activity(task, app_failure("boom", "Boom", true));
+    h.take_workflow_task();
+    h.complete(vec![activity("b")]);
+    let last = h.last("WorkflowTaskCompleted");
+    assert!(last > 4);
+    assert_eq!(ResetPoint::FirstTask.find(&h.events), Ok(4));
+    assert_eq!(ResetPoint::LastTask.find(&h.events), Ok(last));
+    assert_eq!(
+        ResetPoint::LastFailedTask.find(&h.events),
+        Ok(4),
+        "the task that scheduled the failed activity"
+    );
+    assert_eq!(ResetPoint::Event(7).find(&h.events), Ok(7));
+    for name in ResetPoint::NAMES {
+        assert!(ResetPoint::named(name).is_some(), "{name}");
+    }
+    assert_eq!(ResetPoint::named("latest"), None);
+}

@@ -7,8 +7,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use keel_core::overview::Phase;
+use keel_core::reset::ResetPoint;
 use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter};
-use keel_core::{CancelRequest, EventKind, ExecutionKey, Signal};
+use keel_core::{CancelRequest, ExecutionKey, Signal};
 use keel_engine::{Engine, HistoryRequest, ResetWorkflow};
 use serde_json::{Value, json};
 
@@ -394,17 +395,23 @@ pub async fn reset(
     let events = whole_history(&engine, &key).await?;
     let point = match body.value("to") {
         None => ResetPoint::LastFailedTask,
-        Some(Value::String(name)) => ResetPoint::named(name)?,
+        Some(Value::String(name)) => ResetPoint::named(name).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'to' must be {}, or an event id, not '{name}'",
+                ResetPoint::NAMES.join(", ")
+            ))
+        })?,
         Some(Value::Number(number)) => ResetPoint::Event(number.as_i64().ok_or_else(|| {
             ApiError::bad_request(format!("'to' must be a whole event id, not {number}"))
         })?),
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "'to' must be last_failed_task, last_task, first_task or an event id, not {other}"
+                "'to' must be {}, or an event id, not {other}",
+                ResetPoint::NAMES.join(", ")
             )));
         }
     };
-    let finish_event_id = point.find(&events)?;
+    let finish_event_id = point.find(&events).map_err(ApiError::conflict)?;
     let new_run_id = engine
         .reset_workflow(ResetWorkflow {
             key: key.clone(),
@@ -426,77 +433,4 @@ pub async fn reset(
         "base_run_id": key.run_id,
         "reset_to_event_id": finish_event_id,
     })))
-}
-
-/// Where a reset goes back to; each names a workflow task's completion (or failure), which
-/// is what a reset point is.
-enum ResetPoint {
-    /// Just before the last failed task run was scheduled (or the last failed workflow task).
-    LastFailedTask,
-    LastTask,
-    FirstTask,
-    Event(i64),
-}
-
-impl ResetPoint {
-    fn named(name: &str) -> ApiResult<ResetPoint> {
-        Ok(match name {
-            "last_failed_task" => ResetPoint::LastFailedTask,
-            "last_task" => ResetPoint::LastTask,
-            "first_task" => ResetPoint::FirstTask,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "'to' must be last_failed_task, last_task, first_task or an event id, not '{other}'"
-                )));
-            }
-        })
-    }
-
-    fn find(&self, events: &[keel_core::Event]) -> ApiResult<i64> {
-        let finishes = |event: &&keel_core::Event| {
-            matches!(
-                event.kind,
-                EventKind::WorkflowTaskCompleted { .. }
-                    | EventKind::WorkflowTaskFailed { .. }
-                    | EventKind::WorkflowTaskTimedOut { .. }
-            )
-        };
-        let found = match self {
-            ResetPoint::Event(id) => Some(*id),
-            ResetPoint::FirstTask => events.iter().find(finishes).map(|event| event.id),
-            ResetPoint::LastTask => events.iter().rev().find(finishes).map(|event| event.id),
-            ResetPoint::LastFailedTask => last_failed_task(events),
-        };
-        found.ok_or_else(|| {
-            ApiError::conflict(match self {
-                ResetPoint::LastFailedTask => "the execution has no failed task run to reset to",
-                _ => "the execution has no completed workflow task to reset to",
-            })
-        })
-    }
-}
-
-/// The completed workflow task that scheduled the last activity to fail or time out, or
-/// else the last workflow task that failed or timed out.
-fn last_failed_task(events: &[keel_core::Event]) -> Option<i64> {
-    for event in events.iter().rev() {
-        match &event.kind {
-            EventKind::ActivityTaskFailed {
-                scheduled_event_id, ..
-            }
-            | EventKind::ActivityTaskTimedOut {
-                scheduled_event_id, ..
-            } => {
-                let scheduled = events.iter().find(|e| e.id == *scheduled_event_id)?;
-                if let EventKind::ActivityTaskScheduled(scheduled) = &scheduled.kind {
-                    return Some(scheduled.workflow_task_completed_event_id);
-                }
-            }
-            EventKind::WorkflowTaskFailed { .. } | EventKind::WorkflowTaskTimedOut { .. } => {
-                return Some(event.id);
-            }
-            _ => {}
-        }
-    }
-    None
 }

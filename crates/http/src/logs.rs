@@ -4,14 +4,12 @@
 //! A position in a run's log is `E:S`: the last history event and the last appended line
 //! already seen. Streams use the same position as their event ids.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use keel_core::event::ChildOutcome;
-use keel_core::{Event, EventKind};
+use keel_core::Event;
+use keel_core::milestones::Milestones;
 use keel_engine::operators::NewLogLine;
 use keel_engine::{Engine, LogLine};
 use serde_json::{Value, json};
@@ -70,237 +68,24 @@ pub fn stored_line(line: &LogLine) -> Line {
     }
 }
 
-/// Turns history events into log lines, remembering activity ids by scheduled event.
-#[derive(Default)]
-pub struct Milestones {
-    activity_ids: HashMap<i64, String>,
-}
-
-impl Milestones {
-    pub fn line(&mut self, event: &Event) -> Option<Line> {
-        let (level, message, task_run, worker) = self.describe(event)?;
-        Some(Line {
-            time: event.time,
-            event_id: Some(event.id),
-            seq: None,
-            json: json!({
-                "seq": null,
-                "event_id": event.id,
-                "time": render::time(event.time),
-                "level": level,
-                "message": message,
-                "source": "history",
-                "task_run": task_run,
-                "worker": worker,
-            }),
-        })
-    }
-
-    fn activity(&self, scheduled_event_id: i64) -> String {
-        self.activity_ids
-            .get(&scheduled_event_id)
-            .cloned()
-            .unwrap_or_else(|| format!("#{scheduled_event_id}"))
-    }
-
-    fn describe(
-        &mut self,
-        event: &Event,
-    ) -> Option<(&'static str, String, Option<String>, Option<String>)> {
-        let worker = |identity: &str| (!identity.is_empty()).then(|| identity.to_owned());
-        Some(match &event.kind {
-            EventKind::WorkflowExecutionStarted(started) => (
-                "info",
-                format!(
-                    "execution of {} started on task queue '{}'",
-                    started.workflow_type, started.task_queue
-                ),
-                None,
-                None,
-            ),
-            EventKind::ActivityTaskScheduled(scheduled) => {
-                self.activity_ids
-                    .insert(event.id, scheduled.activity_id.clone());
-                (
-                    "info",
-                    format!(
-                        "task run {} ({}) scheduled on task queue '{}'",
-                        scheduled.activity_id, scheduled.activity_type, scheduled.task_queue
-                    ),
-                    Some(scheduled.activity_id.clone()),
-                    None,
-                )
-            }
-            EventKind::ActivityTaskStarted {
-                scheduled_event_id,
-                identity,
-                attempt,
-                ..
-            } => {
-                let id = self.activity(*scheduled_event_id);
-                (
-                    "info",
-                    format!("task run {id} started (attempt {attempt})"),
-                    Some(id),
-                    worker(identity),
-                )
-            }
-            EventKind::ActivityTaskCompleted {
-                scheduled_event_id,
-                identity,
-                ..
-            } => {
-                let id = self.activity(*scheduled_event_id);
-                (
-                    "info",
-                    format!("task run {id} completed"),
-                    Some(id),
-                    worker(identity),
-                )
-            }
-            EventKind::ActivityTaskFailed {
-                scheduled_event_id,
-                failure,
-                identity,
-                ..
-            } => {
-                let id = self.activity(*scheduled_event_id);
-                let message = format!("task run {id} failed: {}", failure.message);
-                ("error", message, Some(id), worker(identity))
-            }
-            EventKind::ActivityTaskTimedOut {
-                scheduled_event_id,
-                failure,
-                ..
-            } => {
-                let id = self.activity(*scheduled_event_id);
-                (
-                    "error",
-                    format!("task run {id} timed out: {}", failure.message),
-                    Some(id),
-                    None,
-                )
-            }
-            EventKind::ActivityTaskCanceled {
-                scheduled_event_id, ..
-            } => {
-                let id = self.activity(*scheduled_event_id);
-                ("warn", format!("task run {id} cancelled"), Some(id), None)
-            }
-            EventKind::WorkflowTaskFailed {
-                failure, identity, ..
-            } => (
-                "error",
-                format!(
-                    "workflow task failed: {}",
-                    failure
-                        .as_ref()
-                        .map_or("no reason given", |f| f.message.as_str())
-                ),
-                None,
-                worker(identity),
-            ),
-            EventKind::WorkflowTaskTimedOut { .. } => {
-                ("warn", "workflow task timed out".to_owned(), None, None)
-            }
-            EventKind::TimerStarted {
-                timer_id,
-                start_to_fire_timeout,
-                ..
-            } => (
-                "info",
-                format!("timer {timer_id} started for {:?}", start_to_fire_timeout),
-                None,
-                None,
-            ),
-            EventKind::TimerFired { timer_id, .. } => {
-                ("info", format!("timer {timer_id} fired"), None, None)
-            }
-            EventKind::WorkflowExecutionSignaled {
-                signal_name,
-                identity,
-                ..
-            } => (
-                "info",
-                format!("signal '{signal_name}' received"),
-                None,
-                worker(identity),
-            ),
-            EventKind::WorkflowExecutionCancelRequested { cause, .. } => (
-                "warn",
-                format!(
-                    "cancellation requested{}",
-                    if cause.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {cause}")
-                    }
-                ),
-                None,
-                None,
-            ),
-            EventKind::ChildWorkflowExecutionStarted {
-                execution,
-                workflow_type,
-                ..
-            } => (
-                "info",
-                format!("child {} ({workflow_type}) started", execution.workflow_id),
-                None,
-                None,
-            ),
-            EventKind::ChildWorkflowExecutionClosed {
-                execution, outcome, ..
-            } => {
-                let level = if matches!(outcome, ChildOutcome::Completed { .. }) {
-                    "info"
-                } else {
-                    "warn"
-                };
-                let how = outcome
-                    .event_name()
-                    .trim_start_matches("ChildWorkflowExecution")
-                    .to_lowercase();
-                (
-                    level,
-                    format!("child {} {how}", execution.workflow_id),
-                    None,
-                    None,
-                )
-            }
-            EventKind::WorkflowExecutionCompleted { .. } => {
-                ("info", "execution completed".to_owned(), None, None)
-            }
-            EventKind::WorkflowExecutionFailed { failure, .. } => (
-                "error",
-                format!("execution failed: {}", failure.message),
-                None,
-                None,
-            ),
-            EventKind::WorkflowExecutionTimedOut { .. } => {
-                ("error", "execution timed out".to_owned(), None, None)
-            }
-            EventKind::WorkflowExecutionTerminated { reason, .. } => (
-                "error",
-                format!("execution terminated: {reason}"),
-                None,
-                None,
-            ),
-            EventKind::WorkflowExecutionCanceled { .. } => {
-                ("warn", "execution cancelled".to_owned(), None, None)
-            }
-            EventKind::WorkflowExecutionContinuedAsNew(next) => (
-                "info",
-                format!(
-                    "execution continued as new run {}",
-                    next.new_execution_run_id
-                ),
-                None,
-                None,
-            ),
-            _ => return None,
-        })
-    }
+/// A history event as a log line, if it is a milestone (see `keel_core::milestones`).
+pub fn milestone_line(milestones: &mut Milestones, event: &Event) -> Option<Line> {
+    let milestone = milestones.of(event)?;
+    Some(Line {
+        time: event.time,
+        event_id: Some(event.id),
+        seq: None,
+        json: json!({
+            "seq": null,
+            "event_id": event.id,
+            "time": render::time(event.time),
+            "level": milestone.level.name(),
+            "message": milestone.message,
+            "source": "history",
+            "task_run": milestone.task_run,
+            "worker": milestone.worker,
+        }),
+    })
 }
 
 /// Merges milestones and stored lines by time and keeps the first `limit`; answers them
@@ -331,7 +116,7 @@ pub fn merge(
 pub fn milestones_after(events: &[Event], from: i64, milestones: &mut Milestones) -> Vec<Line> {
     events
         .iter()
-        .filter_map(|event| milestones.line(event).filter(|_| event.id > from))
+        .filter_map(|event| milestone_line(milestones, event).filter(|_| event.id > from))
         .collect()
 }
 

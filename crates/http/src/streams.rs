@@ -16,7 +16,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{ApiError, ApiResult};
-use crate::logs::{Milestones, Position, stored_line};
+use keel_core::milestones::Milestones;
+
+use crate::logs::{Position, milestone_line, stored_line};
 use crate::render;
 use crate::request::{Params, resolve};
 
@@ -97,7 +99,7 @@ async fn follow_run(
                 kind if kind.closed_activity().is_some() => closed += 1,
                 _ => {}
             }
-            let line = milestones.line(event);
+            let line = milestone_line(&mut milestones, event);
             if event.id <= position.event_id {
                 continue;
             }

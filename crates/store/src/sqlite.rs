@@ -252,6 +252,14 @@ fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A transaction that writes from a reader connection, beside the writer thread. It takes
+/// the write lock at its start (waiting up to the busy timeout for it): a deferred one would
+/// read first and then fail at once with "database is locked" when the writer committed in
+/// between, as its snapshot could no longer be written from.
+fn write_transaction(conn: &Connection) -> Result<Transaction<'_>> {
+    Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate).map_err(sql_error)
+}
+
 fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction().map_err(sql_error)?;
     tx.execute_batch(migrate::VERSION_TABLE)
@@ -751,7 +759,7 @@ impl Store for SqliteStore {
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
         let key = key.clone();
         self.read(move |conn| {
-            let tx = conn.unchecked_transaction().map_err(sql_error)?;
+            let tx = write_transaction(conn)?;
             let run = params![key.namespace, key.workflow_id, key.run_id];
             for table in ["history", "search_attributes", "logs", "activity_attempts"] {
                 tx.execute(
@@ -917,7 +925,7 @@ impl Store for SqliteStore {
     async fn append_logs(&self, key: &ExecutionKey, lines: Vec<LogLine>) -> Result<()> {
         let key = key.clone();
         self.read(move |conn| {
-            let tx = conn.unchecked_transaction().map_err(sql_error)?;
+            let tx = write_transaction(conn)?;
             let execution: i64 = tx
                 .query_row(
                     "SELECT id FROM executions WHERE namespace = ? AND workflow_id = ? AND run_id = ?",

@@ -1764,9 +1764,21 @@ pub async fn concurrent_tasks(store: Arc<dyn Store>) {
         let ns = ns.clone();
         tasks.spawn(async move {
             let key = run_key(&ns, &format!("task-{i}"), &format!("run-{i}"));
-            let mut run = create_run(&*store, key, "task", "q", at(i)).await;
-            let retried = task_retried(&run.execution, at(100 + i));
-            advance(&*store, &mut run, retried).await;
+            let mut run = create_run(&*store, key.clone(), "task", "q", at(i)).await;
+            // Workers append log lines while the run's commits go on.
+            let line = crate::LogLine {
+                seq: 0,
+                time: at(50 + i),
+                level: "info".into(),
+                message: format!("line of task {i}"),
+                task_run: String::new(),
+                worker: "w".into(),
+            };
+            let (appended, ()) = tokio::join!(store.append_logs(&key, vec![line]), async {
+                let retried = task_retried(&run.execution, at(100 + i));
+                advance(&*store, &mut run, retried).await;
+            });
+            ok(appended, "append_logs() beside commits");
             let done = terminated(&run.execution, "finished", at(200 + i));
             advance(&*store, &mut run, done).await;
             run
@@ -1782,6 +1794,12 @@ pub async fn concurrent_tasks(store: Arc<dyn Store>) {
     }
     for run in &runs {
         assert_stored(&*store, run, "a run written by one of 50 parallel tasks").await;
+        let logs = ok(store.logs(&run.execution.key, 0, 10).await, "logs()");
+        assert_eq!(
+            logs.len(),
+            1,
+            "store conformance: the line appended beside commits"
+        );
     }
     for (query, want) in [("", 50), ("ExecutionStatus = 'Terminated'", 50)] {
         assert_eq!(

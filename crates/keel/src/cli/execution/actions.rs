@@ -2,14 +2,13 @@
 //! every running execution matching a Temporal list filter (see `bulk.rs`).
 
 use anyhow::{Context, Result, bail};
+use keel_core::reset::ResetPoint;
 use serde_json::{Value, json};
 
 use super::bulk::{self, BulkArgs};
 use super::execution_path;
 use crate::cli::table::text;
 use crate::cli::{Format, Query, Session, emit, print_json};
-
-const RESET_POINTS: &[&str] = &["last_failed_task", "last_task", "first_task"];
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -203,14 +202,14 @@ pub(crate) fn parse_input(input: Option<&str>) -> Result<Option<Value>> {
 
 /// A named reset point as a string, an event id as a number.
 fn reset_point(to: &str) -> Result<Value> {
-    if RESET_POINTS.contains(&to) {
+    if ResetPoint::named(to).is_some() {
         return Ok(json!(to));
     }
     match to.parse::<u64>() {
         Ok(event_id) if event_id > 0 => Ok(json!(event_id)),
         _ => bail!(
             "--to: expected {} or an event id, got '{to}'",
-            RESET_POINTS.join(", ")
+            ResetPoint::NAMES.join(", ")
         ),
     }
 }
