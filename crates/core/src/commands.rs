@@ -325,20 +325,12 @@ pub(crate) fn apply(
             let started_event_id = match tx.ex.timers.remove(&timer_id) {
                 Some(timer) => timer.started_event_id,
                 // It fired while this task ran: the buffered fire is dropped, the cancel wins.
-                None => {
-                    let position = tx
-                        .ex
-                        .buffered
-                        .iter()
-                        .position(|(_, kind)| matches!(kind, EventKind::TimerFired { timer_id: id, .. } if *id == timer_id))
-                        .expect("validated");
-                    match tx.ex.buffered.remove(position).1 {
-                        EventKind::TimerFired {
-                            started_event_id, ..
-                        } => started_event_id,
-                        _ => unreachable!("matched above"),
-                    }
-                }
+                None => match take_buffered_fire(tx, &timer_id) {
+                    Some(started_event_id) => started_event_id,
+                    // Validation refuses cancelling a timer that is neither pending nor
+                    // buffered as fired; were one to get here, it would change nothing.
+                    None => return false,
+                },
             };
             tx.append(EventKind::TimerCanceled {
                 timer_id,
@@ -462,6 +454,19 @@ pub(crate) fn apply(
 }
 
 /// The execution a command names, with the sender's namespace filled in.
+/// Removes the buffered fire of `timer_id`, answering its timer's started event id.
+fn take_buffered_fire(tx: &mut Tx<'_>, timer_id: &str) -> Option<i64> {
+    let position = tx.ex.buffered.iter().position(
+        |(_, kind)| matches!(kind, EventKind::TimerFired { timer_id: id, .. } if id == timer_id),
+    )?;
+    match tx.ex.buffered.remove(position).1 {
+        EventKind::TimerFired {
+            started_event_id, ..
+        } => Some(started_event_id),
+        _ => None,
+    }
+}
+
 fn external_target(tx: &Tx<'_>, target: ExternalTarget) -> (ExecutionKey, String, bool) {
     let namespace = if target.namespace.is_empty() {
         tx.ex.key.namespace.clone()

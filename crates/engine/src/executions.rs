@@ -6,7 +6,9 @@
 //! A transition the core refuses, or a failed commit, leaves the cache untouched.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use keel_core::{Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
 use keel_store::Write;
@@ -46,18 +48,18 @@ struct StickyIndex {
 
 impl Cache {
     fn slot(&self, key: &ExecutionKey) -> Slot {
-        let mut slots = self.slots.lock().expect("cache lock poisoned");
+        let mut slots = self.slots.lock();
         slots.entry(key.clone()).or_default().clone()
     }
 
     fn evict(&self, key: &ExecutionKey) {
-        self.slots.lock().expect("cache lock poisoned").remove(key);
+        self.slots.lock().remove(key);
     }
 
     /// Drops the cached state of `key` unless it is at `version` or newer already, so the
     /// next transition reads the store.
     pub(crate) fn forget_older(&self, key: &ExecutionKey, version: i64) {
-        let mut slots = self.slots.lock().expect("cache lock poisoned");
+        let mut slots = self.slots.lock();
         let current = slots.get(key).and_then(|slot| {
             // A slot in use is being updated: forget it rather than wait.
             let cached = slot.try_lock().ok()?;
@@ -70,8 +72,8 @@ impl Cache {
 
     /// Drops every cached state and history tail.
     pub(crate) fn forget_all(&self) {
-        self.slots.lock().expect("cache lock poisoned").clear();
-        self.tails.lock().expect("cache lock poisoned").clear();
+        self.slots.lock().clear();
+        self.tails.lock().clear();
     }
 
     /// Caches a state this node just committed or read from the store, unless its slot
@@ -89,7 +91,7 @@ impl Cache {
     }
 
     fn extend_tail(&self, execution: &Execution, events: &[Event]) {
-        let mut tails = self.tails.lock().expect("cache lock poisoned");
+        let mut tails = self.tails.lock();
         let key = &execution.key;
         if !execution.is_running() {
             tails.remove(key);
@@ -125,7 +127,7 @@ impl Cache {
         first: i64,
         last: i64,
     ) -> Option<Vec<Event>> {
-        let tails = self.tails.lock().expect("cache lock poisoned");
+        let tails = self.tails.lock();
         let tail = tails.get(key)?;
         let start = usize::try_from(first - tail.first_event_id).ok()?;
         let end = usize::try_from(last - tail.first_event_id + 1).ok()?;
@@ -137,7 +139,7 @@ impl Cache {
         key: &ExecutionKey,
         current: Progress,
     ) -> watch::Receiver<Progress> {
-        let mut watchers = self.watchers.lock().expect("cache lock poisoned");
+        let mut watchers = self.watchers.lock();
         watchers
             .entry(key.clone())
             .or_insert_with(|| watch::channel(current).0)
@@ -147,7 +149,7 @@ impl Cache {
     /// Records which sticky queue (if any) holds the run `key`.
     /// Answers whether the index changed.
     pub(crate) fn index_sticky_queue(&self, key: &ExecutionKey, queue: Option<String>) -> bool {
-        let mut index = self.sticky.lock().expect("cache lock poisoned");
+        let mut index = self.sticky.lock();
         if index.by_execution.get(key) == queue.as_ref() {
             return false;
         }
@@ -172,7 +174,7 @@ impl Cache {
     }
 
     pub(crate) fn sticky_executions(&self, namespace: &str, queue: &str) -> Vec<ExecutionKey> {
-        let index = self.sticky.lock().expect("cache lock poisoned");
+        let index = self.sticky.lock();
         index
             .by_queue
             .get(&(namespace.to_owned(), queue.to_owned()))
@@ -183,13 +185,7 @@ impl Cache {
     /// Calls `visit` with every run in the cache that no one is changing right now (on one
     /// node, every running run: `recover` loads them all, and a closed run is evicted).
     pub(crate) fn for_each_idle(&self, mut visit: impl FnMut(&Execution)) {
-        let slots: Vec<Slot> = self
-            .slots
-            .lock()
-            .expect("cache lock poisoned")
-            .values()
-            .cloned()
-            .collect();
+        let slots: Vec<Slot> = self.slots.lock().values().cloned().collect();
         for slot in slots {
             if let Ok(cached) = slot.try_lock()
                 && let Some(execution) = cached.as_ref()
@@ -201,13 +197,13 @@ impl Cache {
 
     /// The runs someone is waiting on for new history.
     pub(crate) fn watched(&self) -> Vec<ExecutionKey> {
-        let watchers = self.watchers.lock().expect("cache lock poisoned");
+        let watchers = self.watchers.lock();
         watchers.keys().cloned().collect()
     }
 
     /// Wakes the history readers of `key`.
     pub(crate) fn publish_progress(&self, key: &ExecutionKey, next_event_id: i64, closed: bool) {
-        let mut watchers = self.watchers.lock().expect("cache lock poisoned");
+        let mut watchers = self.watchers.lock();
         if let Some(sender) = watchers.get(key) {
             let _ = sender.send_if_modified(|progress| {
                 let newer = (next_event_id, closed) > *progress;
@@ -629,7 +625,8 @@ impl RateLimit {
 
     fn should_report(&self) -> bool {
         use std::sync::atomic::Ordering;
-        let now = u64::try_from(crate::Clock.now().0 / 1_000_000_000).unwrap_or(0);
+        // Log rate limits follow the wall clock, whatever the engine runs on.
+        let now = u64::try_from(crate::Clock::system().now().0 / 1_000_000_000).unwrap_or(0);
         let last = self.last.load(Ordering::Relaxed);
         now >= last + self.seconds
             && self

@@ -115,21 +115,87 @@ impl From<keel_store::Error> for Error {
     }
 }
 
-/// Wall-clock time, the engine's only source of `now`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Clock;
+/// The engine's only source of `now`: the system's wall clock, or, for tests, a clock that
+/// moves only when told to ([`Clock::manual`], [`Clock::advance`]). Everything that waits
+/// for a time of an execution's (timers, timeouts, retries, schedules, planned runs) waits
+/// through [`Clock::sleep_until`], so a test moves time and sees what is then due happen.
+#[derive(Clone, Default)]
+pub struct Clock {
+    manual: Option<Arc<ManualTime>>,
+}
+
+struct ManualTime {
+    now: std::sync::atomic::AtomicI64,
+    moved: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.manual {
+            None => f.write_str("Clock::system"),
+            Some(_) => write!(f, "Clock::manual({:?})", self.now()),
+        }
+    }
+}
 
 impl Clock {
+    /// The system's wall clock.
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    /// A clock that starts at `start` and moves only by [`Clock::advance`].
+    pub fn manual(start: Time) -> Clock {
+        Clock {
+            manual: Some(Arc::new(ManualTime {
+                now: std::sync::atomic::AtomicI64::new(start.0),
+                moved: tokio::sync::Notify::new(),
+            })),
+        }
+    }
+
     pub fn now(&self) -> Time {
+        if let Some(manual) = &self.manual {
+            return Time(manual.now.load(std::sync::atomic::Ordering::SeqCst));
+        }
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         Time(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
     }
+
+    /// Moves a manual clock on by `by` and wakes whatever waits on it. The system clock
+    /// cannot be moved: this does nothing to it.
+    pub fn advance(&self, by: Duration) {
+        if let Some(manual) = &self.manual {
+            let nanos = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+            manual
+                .now
+                .fetch_add(nanos, std::sync::atomic::Ordering::SeqCst);
+            manual.moved.notify_waiters();
+        }
+    }
+
+    /// Returns once this clock reads `at` or later.
+    pub async fn sleep_until(&self, at: Time) {
+        match &self.manual {
+            None => tokio::time::sleep(self.now().until(at)).await,
+            Some(manual) => loop {
+                // Registered before the check, so a move in between is not missed.
+                let moved = manual.moved.notified();
+                if self.now() >= at {
+                    return;
+                }
+                moved.await;
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Where `now` comes from: the system clock, except in tests.
+    pub clock: Clock,
     /// How long a poll waits for a task before answering empty.
     pub long_poll_timeout: Duration,
     pub limits: Limits,
@@ -146,6 +212,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
+            clock: Clock::system(),
             long_poll_timeout: Duration::from_secs(60),
             limits: Limits::default(),
             encode_search_value: None,
@@ -230,11 +297,11 @@ impl Engine {
     /// Loads namespaces and running executions, re-queues their pending tasks, re-arms their
     /// timers, and starts the timer loop.
     pub async fn start(store: Arc<dyn Store>, options: Options) -> Result<Engine> {
-        let clock = Clock;
+        let clock = options.clock.clone();
         let engine = Engine {
             inner: Arc::new(Inner {
                 store: store.clone(),
-                clock,
+                clock: clock.clone(),
                 options,
                 executions: executions::Cache::default(),
                 matching: matching::Matching::default(),

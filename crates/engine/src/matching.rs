@@ -6,7 +6,9 @@
 //! (already started, already finished) is simply skipped.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use std::time::Instant;
 
 use keel_core::{ExecutionKey, TaskRef, Time};
@@ -161,7 +163,7 @@ pub struct Matching {
 impl Matching {
     /// Hands the task to a waiting poller, or queues it.
     pub fn dispatch(&self, queue: QueueId, task: QueuedTask) {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         let entry = queues.entry(queue.clone()).or_default();
         let mut task = Some(task);
         while let Some(waiter) = entry.waiters.pop_front() {
@@ -181,7 +183,7 @@ impl Matching {
     /// [`Matching::serve`]); answers whether the task was taken.
     pub fn dispatch_if_served(&self, queue: QueueId, task: QueuedTask) -> bool {
         let served = {
-            let queues = self.inner.queues.lock().expect("matching lock poisoned");
+            let queues = self.inner.queues.lock();
             queues.get(&queue).is_some_and(|q| q.served)
         };
         if served {
@@ -193,14 +195,14 @@ impl Matching {
     /// Marks the queue as served by this node (workers poll it here); answers true when it
     /// was not, so the caller can fill it with the tasks already pending in the store.
     pub fn serve(&self, queue: &QueueId) -> bool {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         let entry = queues.entry(queue.clone()).or_default();
         !std::mem::replace(&mut entry.served, true)
     }
 
     /// Stops serving the queue (it was not filled after all).
     pub fn stop_serving(&self, queue: &QueueId) {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         if let Some(entry) = queues.get_mut(queue) {
             entry.served = false;
         }
@@ -209,7 +211,7 @@ impl Matching {
     /// Stops serving queues nobody has polled since `idle_since` and nobody waits on,
     /// dropping their tasks (the store still holds them).
     pub fn stop_serving_idle(&self, idle_since: Time) {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         queues.retain(|_, queue| {
             let last_poll = queue
                 .pollers
@@ -235,7 +237,7 @@ impl Matching {
         deadline: Instant,
     ) -> Option<Offer> {
         let (id, receiver) = {
-            let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+            let mut queues = self.inner.queues.lock();
             let entry = queues.entry(queue.clone()).or_default();
             entry.pollers.insert(identity.to_owned(), now);
             entry.departed.remove(identity);
@@ -269,7 +271,7 @@ impl Matching {
             Ok(Ok(offer)) => Some(offer),
             Ok(Err(_)) => None,
             Err(_) => {
-                let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+                let mut queues = self.inner.queues.lock();
                 if let Some(entry) = queues.get_mut(&queue) {
                     entry.waiters.retain(|waiter| waiter.id != id);
                 }
@@ -284,7 +286,7 @@ impl Matching {
     /// has another poll open here. A task already handed to it returns to the queue through
     /// the offer's drop.
     fn abandon_poll(&self, queue: &QueueId, identity: &str, waiter_id: u64) {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         let Some(entry) = queues.get_mut(queue) else {
             return;
         };
@@ -302,7 +304,7 @@ impl Matching {
     /// A worker said it is shutting down: it stops counting as a poller of every queue of
     /// the namespace at once.
     pub fn forget_worker(&self, namespace: &str, identity: &str) {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         for (_, entry) in queues
             .iter_mut()
             .filter(|(id, _)| id.namespace == namespace)
@@ -314,7 +316,7 @@ impl Matching {
     /// The worker last seen on a queue among those that have left it: its identity and
     /// when it last polled.
     pub fn departed(&self, queue: &QueueId) -> Option<PollerInfo> {
-        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let queues = self.inner.queues.lock();
         queues
             .get(queue)?
             .departed
@@ -336,7 +338,7 @@ impl Matching {
 
     /// Workers seen polling the queue, most recent first.
     pub fn pollers(&self, queue: &QueueId) -> Vec<PollerInfo> {
-        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let queues = self.inner.queues.lock();
         let mut pollers: Vec<PollerInfo> = queues
             .get(queue)
             .map(|q| {
@@ -355,7 +357,7 @@ impl Matching {
 
     /// Every worker seen polling here since `since`: its queue, identity and last poll.
     pub fn recent_pollers(&self, since: Time) -> Vec<(QueueId, String, Time)> {
-        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let queues = self.inner.queues.lock();
         queues
             .iter()
             .flat_map(|(id, queue)| {
@@ -370,7 +372,7 @@ impl Matching {
 
     /// Every queue this node knows, with its pollers, waiting polls and recent dispatches.
     pub fn queue_stats(&self, namespace: &str) -> Vec<QueueStats> {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         let now = Instant::now();
         queues
             .iter_mut()
@@ -404,7 +406,7 @@ impl Matching {
 
     /// Marks a queue as a worker's sticky queue, so listings can tell it from named ones.
     pub fn mark_sticky(&self, namespace: &str, name: &str) {
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         let id = QueueId {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -415,12 +417,12 @@ impl Matching {
 
     /// Whether a poller waits on the queue right now.
     pub fn has_waiter(&self, queue: &QueueId) -> bool {
-        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let queues = self.inner.queues.lock();
         queues.get(queue).is_some_and(|q| !q.waiters.is_empty())
     }
 
     pub fn backlog(&self, queue: &QueueId) -> usize {
-        let queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let queues = self.inner.queues.lock();
         queues.get(queue).map_or(0, |q| q.tasks.len())
     }
 
@@ -430,9 +432,8 @@ impl Matching {
         self.inner
             .dead_sticky
             .lock()
-            .expect("matching lock poisoned")
             .insert((namespace.to_owned(), name.to_owned()));
-        let mut queues = self.inner.queues.lock().expect("matching lock poisoned");
+        let mut queues = self.inner.queues.lock();
         let id = QueueId {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -448,7 +449,6 @@ impl Matching {
         self.inner
             .dead_sticky
             .lock()
-            .expect("matching lock poisoned")
             .contains(&(namespace.to_owned(), name.to_owned()))
     }
 }

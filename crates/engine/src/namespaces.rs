@@ -1,7 +1,7 @@
 //! Namespaces, cached in memory and written through to the store.
 
+use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::RwLock;
 
 use keel_core::Namespace;
 use keel_core::namespace::{DEFAULT_NAMESPACE, DEFAULT_RETENTION};
@@ -40,12 +40,7 @@ impl Engine {
                 Err(error) => return Err(error.into()),
             }
         }
-        let mut by_name = self
-            .inner
-            .namespaces
-            .by_name
-            .write()
-            .expect("namespace lock poisoned");
+        let mut by_name = self.inner.namespaces.by_name.write();
         for namespace in namespaces {
             by_name.insert(namespace.name.clone(), namespace);
         }
@@ -53,12 +48,7 @@ impl Engine {
     }
 
     pub fn namespace(&self, name: &str) -> Result<Namespace> {
-        let by_name = self
-            .inner
-            .namespaces
-            .by_name
-            .read()
-            .expect("namespace lock poisoned");
+        let by_name = self.inner.namespaces.by_name.read();
         by_name
             .get(name)
             .cloned()
@@ -66,12 +56,7 @@ impl Engine {
     }
 
     pub fn namespaces(&self) -> Vec<Namespace> {
-        let by_name = self
-            .inner
-            .namespaces
-            .by_name
-            .read()
-            .expect("namespace lock poisoned");
+        let by_name = self.inner.namespaces.by_name.read();
         by_name.values().cloned().collect()
     }
 
@@ -190,12 +175,7 @@ impl Engine {
     }
 
     fn cache_namespace(&self, namespace: Namespace) {
-        let mut by_name = self
-            .inner
-            .namespaces
-            .by_name
-            .write()
-            .expect("namespace lock poisoned");
+        let mut by_name = self.inner.namespaces.by_name.write();
         by_name.insert(namespace.name.clone(), namespace);
     }
 }

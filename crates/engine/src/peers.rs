@@ -29,8 +29,8 @@
 //! When notices may have been lost (the database went away), the node resynchronises: it
 //! forgets its cache and derives queues and deadlines from the store again, as at start-up.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use keel_core::{Effect, Execution, ExecutionKey, TaskQueue, TaskRef, Time};
@@ -83,8 +83,8 @@ impl Peers {
         }
     }
 
-    fn backups(&self) -> std::sync::MutexGuard<'_, HashSet<TaskId>> {
-        self.backups.lock().expect("backup lock poisoned")
+    fn backups(&self) -> parking_lot::MutexGuard<'_, HashSet<TaskId>> {
+        self.backups.lock()
     }
 }
 
@@ -310,7 +310,7 @@ impl Engine {
             }
             Notice::Pollers(seen) => {
                 let peers = self.inner.peers.as_ref().expect("notices come from peers");
-                let mut pollers = peers.pollers.lock().expect("poller lock poisoned");
+                let mut pollers = peers.pollers.lock();
                 for (queue, identity, at) in seen {
                     let last = pollers
                         .entry(queue)
@@ -335,7 +335,7 @@ impl Engine {
         let Some(peers) = &self.inner.peers else {
             return Vec::new();
         };
-        let mut pollers = peers.pollers.lock().expect("poller lock poisoned");
+        let mut pollers = peers.pollers.lock();
         let Some(seen) = pollers.get_mut(queue) else {
             return Vec::new();
         };
@@ -384,12 +384,7 @@ impl Engine {
         let Some(peers) = &self.inner.peers else {
             return false;
         };
-        let held = peers
-            .remote_queries
-            .lock()
-            .expect("remote query lock poisoned")
-            .remove(id)
-            .is_some();
+        let held = peers.remote_queries.lock().remove(id).is_some();
         if held {
             let notice = encode(&Notice::QueryAnswer {
                 key: key.clone(),
@@ -411,10 +406,7 @@ impl Engine {
     /// The question of another node's query a worker here takes (kept until answered).
     pub(crate) fn remote_query(&self, key: &ExecutionKey, id: &str) -> Option<WorkflowQuery> {
         let peers = self.inner.peers.as_ref()?;
-        let remote = peers
-            .remote_queries
-            .lock()
-            .expect("remote query lock poisoned");
+        let remote = peers.remote_queries.lock();
         remote
             .get(id)
             .filter(|held| held.key == *key)
@@ -430,10 +422,7 @@ impl Engine {
     ) {
         let peers = self.inner.peers.as_ref().expect("notices come from peers");
         {
-            let mut remote = peers
-                .remote_queries
-                .lock()
-                .expect("remote query lock poisoned");
+            let mut remote = peers.remote_queries.lock();
             remote.retain(|_, held| held.received.elapsed() < REMOTE_QUERIES_KEPT);
             remote.insert(
                 id.clone(),

@@ -5,7 +5,9 @@
 //! is filled from the running executions.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use keel_core::{ExecutionKey, Time};
 use tokio::sync::Notify;
@@ -25,7 +27,7 @@ pub struct Timers {
 impl Timers {
     /// Sets (or clears, with `None`) the one deadline the wheel keeps for `key`.
     pub fn arm(&self, key: &ExecutionKey, at: Option<Time>) {
-        let mut wheel = self.wheel.lock().expect("timer lock poisoned");
+        let mut wheel = self.wheel.lock();
         let current = wheel.by_key.get(key).copied();
         if current == at {
             return;
@@ -49,7 +51,7 @@ impl Timers {
     /// Removes and returns the executions whose deadline is due at `now`, or the time of the
     /// next one.
     fn due(&self, now: Time) -> (Vec<ExecutionKey>, Option<Time>) {
-        let mut wheel = self.wheel.lock().expect("timer lock poisoned");
+        let mut wheel = self.wheel.lock();
         let mut due = Vec::new();
         while let Some((at, _)) = wheel.by_time.first() {
             if *at > now {
@@ -73,9 +75,8 @@ impl Timers {
             let changed = self.changed.notified();
             match next {
                 Some(at) => {
-                    let wait = clock.now().until(at);
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = clock.sleep_until(at) => {}
                         _ = changed => {}
                     }
                 }

@@ -5,8 +5,8 @@
 //! A rejection removes the update from the state and writes nothing, so its outcome is
 //! handed to the waiters in memory (`Rejections`).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use keel_core::updates::UpdateStage;
@@ -48,7 +48,7 @@ impl Rejections {
             return;
         }
         let now = Instant::now();
-        let mut outcomes = self.outcomes.lock().expect("rejections poisoned");
+        let mut outcomes = self.outcomes.lock();
         outcomes.retain(|_, (at, _)| now.duration_since(*at) < REJECTIONS_KEPT);
         for (update_id, outcome) in rejected {
             outcomes.insert((key.clone(), update_id), (now, outcome));
@@ -58,7 +58,7 @@ impl Rejections {
     }
 
     fn get(&self, key: &ExecutionKey, update_id: &str) -> Option<Blob> {
-        let outcomes = self.outcomes.lock().expect("rejections poisoned");
+        let outcomes = self.outcomes.lock();
         outcomes
             .get(&(key.clone(), update_id.to_owned()))
             .map(|(_, outcome)| outcome.clone())

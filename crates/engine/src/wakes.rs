@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use keel_core::Time;
@@ -31,7 +33,7 @@ pub(crate) struct Wakes {
 
 impl Wakes {
     pub(crate) fn set(&self, key: WakeKey, wake: Option<Time>) {
-        let mut due = self.due.lock().expect("wakes poisoned");
+        let mut due = self.due.lock();
         match wake {
             Some(wake) => {
                 due.insert(key, wake);
@@ -46,13 +48,13 @@ impl Wakes {
 
     /// Replaces every wake (after reading them all from the store).
     pub(crate) fn replace(&self, wakes: BTreeMap<WakeKey, Time>) {
-        *self.due.lock().expect("wakes poisoned") = wakes;
+        *self.due.lock() = wakes;
         self.changed.notify_one();
     }
 
     /// What is due at `now`, and when the next thing is due after it.
     fn due(&self, now: Time) -> (Vec<WakeKey>, Option<Time>) {
-        let wakes = self.due.lock().expect("wakes poisoned");
+        let wakes = self.due.lock();
         let due = wakes
             .iter()
             .filter(|(_, wake)| **wake <= now)
@@ -98,15 +100,20 @@ pub(crate) async fn run(inner: Weak<Inner>, kind: Kind) {
                 wakes.set((namespace, id), Some(engine.now().plus(kind.retry)));
             }
         }
-        let mut sleep = next.map_or(RESYNC, |next| now.until(next)).min(RESYNC);
-        if sleep.is_zero() {
-            sleep = Duration::from_millis(1);
-        }
         let changed = wakes.changed.clone();
+        let clock = engine.inner.clock.clone();
         // Holding the engine while asleep would keep it alive forever.
         drop(engine);
+        let next_wake = async {
+            match next {
+                Some(next) => clock.sleep_until(next).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
+            _ = next_wake => {}
+            // Now and then regardless: to re-read the store when nodes share it.
+            _ = tokio::time::sleep(RESYNC) => {}
             _ = changed.notified() => {}
         }
     }

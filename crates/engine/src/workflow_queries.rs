@@ -14,8 +14,8 @@
 //! no workflow task is left to carry them, they become query tasks. Registration and that
 //! check both happen under the execution's lock, so a query never falls between the two.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use keel_core::{
@@ -86,8 +86,8 @@ enum Stage {
 }
 
 impl Queries {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ExecutionKey, Vec<Pending>>> {
-        self.pending.lock().expect("query registry poisoned")
+    fn lock(&self) -> parking_lot::MutexGuard<'_, HashMap<ExecutionKey, Vec<Pending>>> {
+        self.pending.lock()
     }
 
     fn register(&self, key: &ExecutionKey, pending: Pending) {
