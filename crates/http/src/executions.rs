@@ -205,7 +205,7 @@ pub async fn history(
         None | Some("keel") => {}
         Some("temporal") => {
             let events = whole_history(&engine, &key).await?;
-            return Ok(Json(keel_grpc::json::history_export(&events)));
+            return Ok(Json(keel_wire::json::history_export(&events)));
         }
         Some(other) => {
             return Err(ApiError::bad_request(format!(
@@ -226,7 +226,7 @@ pub async fn history(
         .await
         .map_err(|e| not_found(e, &key))?;
     Ok(Json(json!({
-        "events": page.events.iter().map(keel_grpc::json::event).collect::<Vec<_>>(),
+        "events": page.events.iter().map(crate::payloads::event).collect::<Vec<_>>(),
         "next_cursor": encode_cursor(&page.next_page_token),
     })))
 }
@@ -330,7 +330,7 @@ pub fn signal_from(body: &Body) -> ApiResult<Signal> {
     let inputs = inputs_from(body)?;
     Ok(Signal {
         name,
-        input: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
+        input: (!inputs.is_empty()).then(|| keel_wire::json::encode_payloads(&inputs)),
         header: Default::default(),
         identity: IDENTITY.into(),
         request_id: uuid::Uuid::new_v4().to_string(),

@@ -32,7 +32,7 @@ pub async fn query(
     let key = resolve(&engine, &params, &workflow_id).await?;
     let question = WorkflowQuery {
         query_type: name,
-        args: (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
+        args: (!inputs.is_empty()).then(|| keel_wire::json::encode_payloads(&inputs)),
         header: Default::default(),
     };
     let outcome = engine
@@ -48,7 +48,7 @@ pub async fn query(
         QueryOutcome::Answered(result) => Ok(Json(json!({
             "workflow_id": key.workflow_id,
             "run_id": key.run_id,
-            "result": keel_grpc::json::payloads(result.as_ref()),
+            "result": crate::payloads::payloads(result.as_ref()),
         }))),
         QueryOutcome::Rejected(status) => Err(ApiError::conflict(format!(
             "the query was rejected: the run is {status:?}"
@@ -75,7 +75,7 @@ pub async fn update(
         .string("update_id")?
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let key = resolve(&engine, &params, &workflow_id).await?;
-    let request = keel_grpc::json::encode_update_request(
+    let request = keel_wire::json::encode_update_request(
         &update_id,
         &name,
         &inputs,
@@ -106,7 +106,7 @@ pub async fn update(
             json!({"failure": {"message": "the run closed before the update completed", "kind": "application"}}),
         )
     } else {
-        status.outcome.as_ref().map(keel_grpc::json::update_outcome)
+        status.outcome.as_ref().map(crate::payloads::update_outcome)
     };
     if let (Value::Object(fields), Some(Value::Object(outcome))) = (&mut answer, outcome) {
         fields.extend(outcome);

@@ -5,7 +5,7 @@
 //! It only translates: requests are read strictly (unknown parameters and fields are
 //! refused, with a message naming them), turned into engine calls, and answered as JSON.
 //! No rule about executions lives here; payloads and histories are rendered by
-//! `keel_grpc::json`, which owns Temporal's wire format. Start reading at [`router`].
+//! `keel_wire::json`, which owns Temporal's wire format. Start reading at [`router`].
 
 mod analytics;
 mod bulk;
@@ -14,6 +14,7 @@ mod executions;
 mod guard;
 mod interact;
 mod logs;
+mod payloads;
 mod plans;
 mod queues;
 mod render;

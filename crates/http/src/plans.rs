@@ -160,7 +160,7 @@ fn input_of(body: &Body) -> ApiResult<Option<Option<keel_core::Blob>>> {
     }
     let inputs = inputs_from(body)?;
     Ok(Some(
-        (!inputs.is_empty()).then(|| keel_grpc::json::encode_payloads(&inputs)),
+        (!inputs.is_empty()).then(|| keel_wire::json::encode_payloads(&inputs)),
     ))
 }
 
@@ -179,7 +179,7 @@ fn plan(plan: &PlannedRun) -> Value {
         "workflow_type": plan.what.workflow_type,
         "task_queue": plan.what.task_queue,
         "workflow_id": plan.what.workflow_id,
-        "input": keel_grpc::json::payloads(plan.what.input.as_ref()),
+        "input": crate::payloads::payloads(plan.what.input.as_ref()),
         "start_at": render::opt_time(plan.start_at),
         "note": plan.note,
         "create_time": render::time(plan.create_time),

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use crate::payloads as json;
 use keel_core::attempts::EndedAttempt;
 use keel_core::overview::{ChildRunState, Doing, Phase, TaskRun, TaskRunState};
 use keel_core::search::SearchAttributes;
 use keel_core::{ActivityState, BlobMap, Execution, Failure, Status, Time};
 use keel_engine::ExecutionSummary;
 use keel_engine::operators::{PendingCause, PendingReason, RunOverview};
-use keel_grpc::json;
 use serde_json::{Value, json};
 
 pub fn time(time: Time) -> Value {

@@ -105,7 +105,7 @@ async fn follow_run(
             }
             position.event_id = event.id;
             let id = position.to_string();
-            let history = message("history", &keel_grpc::json::event(event)).id(&id);
+            let history = message("history", &crate::payloads::event(event)).id(&id);
             if sender.send(Ok(history)).await.is_err() {
                 return Ok(());
             }

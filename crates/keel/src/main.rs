@@ -1,6 +1,5 @@
 //! `keel`: the server and its command-line tools in one binary.
 
-mod bench;
 mod cli;
 mod doctor;
 mod server;
@@ -19,8 +18,6 @@ struct Cli {
 enum Command {
     /// Run the server: Temporal gRPC API, HTTP, embedded SQLite.
     Server(server::Args),
-    /// Measure a Temporal-API server (Keel or another) with real SDK workers and clients.
-    Bench(bench::Args),
     /// List, inspect, follow, cancel, terminate, signal and reset workflow executions.
     Execution(cli::execution::Args),
     /// Planned runs: starts saved for later, by hand or at a time.
@@ -51,7 +48,6 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
-        Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Execution(args) => runtime.block_on(cli::execution::run(args)),
         Command::Plan(args) => runtime.block_on(cli::plan::run(args)),
         Command::Worker(args) => runtime.block_on(cli::worker::run(args)),

@@ -14,6 +14,7 @@ pub mod filter_sql;
 pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use async_trait::async_trait;

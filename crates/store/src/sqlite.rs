@@ -7,7 +7,9 @@
 //! caller therefore hears "ok" only for what is durable.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
+
+use parking_lot::Mutex;
 
 use async_trait::async_trait;
 use keel_core::attempts::EndedAttempt;
@@ -222,13 +224,13 @@ impl SqliteStore {
         let readers = self.readers.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().expect("reader pool poisoned").pop();
+            let pooled = readers.lock().pop();
             let conn = match pooled {
                 Some(conn) => conn,
                 None => open_connection(&path)?,
             };
             let result = f(&conn);
-            readers.lock().expect("reader pool poisoned").push(conn);
+            readers.lock().push(conn);
             result
         })
         .await

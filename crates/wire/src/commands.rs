@@ -1,5 +1,6 @@
 //! Workflow task commands from Temporal's wire form into the core's.
 
+use crate::Invalid;
 use keel_core::command::{
     Command, ContinueAsNewSpec, ExternalCancelSpec, ExternalSignalSpec, ExternalTarget,
     ScheduleActivity,
@@ -10,7 +11,6 @@ use temporalio_protos::temporal::api::command::v1::command::Attributes;
 use temporalio_protos::temporal::api::common::v1 as common;
 use temporalio_protos::temporal::api::enums::v1 as enums;
 use temporalio_protos::temporal::api::enums::v1::CommandType;
-use tonic::Status;
 
 use crate::convert::*;
 use crate::search::search_attributes;
@@ -34,16 +34,16 @@ fn search_attributes_of(attributes: &Attributes) -> Option<&common::SearchAttrib
 pub fn commands(
     commands: &[proto::Command],
     namespace: &Namespace,
-) -> Result<Vec<Command>, Status> {
+) -> Result<Vec<Command>, Invalid> {
     commands.iter().map(|c| command(c, namespace)).collect()
 }
 
-fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, Status> {
+fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, Invalid> {
     let missing = || {
         let name = CommandType::try_from(command.command_type)
             .map(|t| t.as_str_name())
             .unwrap_or("UNKNOWN");
-        Status::invalid_argument(format!("command {name} has no attributes"))
+        Invalid(format!("command {name} has no attributes"))
     };
     let attributes = command.attributes.as_ref().ok_or_else(missing)?;
     // Search attributes the namespace does not know, or of the wrong type, fail the workflow
@@ -54,10 +54,10 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
         .transpose()
     {
         Ok(checked) => checked,
-        Err(status) => {
+        Err(refusal) => {
             return Ok(Command::Invalid {
                 cause: keel_core::transition::failed_cause::BAD_SEARCH_ATTRIBUTES,
-                message: status.message().to_owned(),
+                message: refusal.0,
             });
         }
     };
@@ -108,9 +108,11 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
             result: payloads(a.result.as_ref()),
         },
         Attributes::FailWorkflowExecutionCommandAttributes(a) => Command::FailWorkflow {
-            failure: a.failure.as_ref().map(failure).ok_or_else(|| {
-                Status::invalid_argument("FailWorkflowExecutionCommand has no failure")
-            })?,
+            failure: a
+                .failure
+                .as_ref()
+                .map(failure)
+                .ok_or_else(|| Invalid("FailWorkflowExecutionCommand has no failure".into()))?,
         },
         Attributes::RecordMarkerCommandAttributes(a) => Command::RecordMarker {
             marker_name: a.marker_name.clone(),
@@ -173,9 +175,7 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, S
                 parent_close_policy: parent_close_policy(a.parent_close_policy),
                 control: a.control.clone(),
                 workflow_task_completed_event_id: 0,
-                workflow_id_reuse_policy: crate::rpc::start::reuse_policy(
-                    a.workflow_id_reuse_policy,
-                ),
+                workflow_id_reuse_policy: crate::convert::reuse_policy(a.workflow_id_reuse_policy),
                 retry_policy: retry_policy(a.retry_policy.as_ref())?,
                 cron_schedule: a.cron_schedule.clone(),
                 header: header(a.header.as_ref()),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::Invalid;
 use keel_core as core;
 use keel_core::{Blob, BlobMap, Time};
 use prost::Message;
@@ -11,7 +12,6 @@ use temporalio_protos::temporal::api::common::v1 as common;
 use temporalio_protos::temporal::api::enums::v1 as enums;
 use temporalio_protos::temporal::api::failure::v1 as failure;
 use temporalio_protos::temporal::api::taskqueue::v1 as taskqueue;
-use tonic::Status;
 
 pub fn timestamp(time: Time) -> Timestamp {
     Timestamp {
@@ -37,14 +37,12 @@ pub fn opt_duration(value: Duration) -> Option<ProtoDuration> {
 }
 
 /// A duration field from a request; negative values are refused.
-pub fn from_duration(value: Option<&ProtoDuration>, field: &str) -> Result<Duration, Status> {
+pub fn from_duration(value: Option<&ProtoDuration>, field: &str) -> Result<Duration, Invalid> {
     let Some(value) = value else {
         return Ok(Duration::ZERO);
     };
     if value.seconds < 0 || value.nanos < 0 {
-        return Err(Status::invalid_argument(format!(
-            "{field} must not be negative"
-        )));
+        return Err(Invalid(format!("{field} must not be negative")));
     }
     Ok(Duration::new(value.seconds as u64, value.nanos as u32))
 }
@@ -121,7 +119,7 @@ pub fn to_payloads_map(map: &BlobMap) -> std::collections::HashMap<String, commo
 
 pub fn retry_policy(
     value: Option<&common::RetryPolicy>,
-) -> Result<Option<core::RetryPolicy>, Status> {
+) -> Result<Option<core::RetryPolicy>, Invalid> {
     let Some(policy) = value else { return Ok(None) };
     Ok(Some(core::RetryPolicy {
         initial_interval: from_duration(
@@ -156,10 +154,10 @@ pub fn failure(value: &failure::Failure) -> core::Failure {
 }
 
 /// A failure the request must carry.
-pub fn required_failure(value: Option<&failure::Failure>) -> Result<core::Failure, Status> {
+pub fn required_failure(value: Option<&failure::Failure>) -> Result<core::Failure, Invalid> {
     value
         .map(failure)
-        .ok_or_else(|| Status::invalid_argument("Failure is not set on request."))
+        .ok_or_else(|| Invalid("Failure is not set on request.".into()))
 }
 
 fn failure_fields(value: &failure::Failure) -> core::Failure {
@@ -310,9 +308,25 @@ pub fn workflow_execution(key: &core::ExecutionKey) -> common::WorkflowExecution
 }
 
 /// Task queue name from a request, which must be set.
-pub fn task_queue_name(queue: Option<&taskqueue::TaskQueue>) -> Result<&str, Status> {
+pub fn task_queue_name(queue: Option<&taskqueue::TaskQueue>) -> Result<&str, Invalid> {
     match queue {
         Some(queue) if !queue.name.is_empty() => Ok(&queue.name),
-        _ => Err(Status::invalid_argument("TaskQueue is not set on request.")),
+        _ => Err(Invalid("TaskQueue is not set on request.".into())),
+    }
+}
+
+/// Temporal's WorkflowIdReusePolicy as core's (unset or unknown: allow duplicates).
+pub fn reuse_policy(value: i32) -> keel_core::reuse::ReusePolicy {
+    match enums::WorkflowIdReusePolicy::try_from(value) {
+        Ok(enums::WorkflowIdReusePolicy::AllowDuplicateFailedOnly) => {
+            keel_core::reuse::ReusePolicy::AllowDuplicateFailedOnly
+        }
+        Ok(enums::WorkflowIdReusePolicy::RejectDuplicate) => {
+            keel_core::reuse::ReusePolicy::RejectDuplicate
+        }
+        Ok(enums::WorkflowIdReusePolicy::TerminateIfRunning) => {
+            keel_core::reuse::ReusePolicy::TerminateIfRunning
+        }
+        _ => keel_core::reuse::ReusePolicy::AllowDuplicate,
     }
 }

@@ -1,24 +1,26 @@
-//! Temporal's wire format as JSON, for the HTTP frontend: histories in the protobuf JSON
-//! that Temporal's tools export and the SDKs' replayers load, and payloads shown as the
-//! JSON values they carry. Only this crate knows protobuf, so the rendering lives here.
+//! Temporal's own JSON and payloads: histories and failures in the protobuf JSON that
+//! Temporal's tools export and the SDKs' replayers load, payloads decoded into their encoding
+//! and bytes, JSON values encoded as the SDKs' default payloads, and update messages.
+//! How REST shows these to people is the HTTP frontend's business.
 
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use keel_core::{Blob, Event};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use temporalio_protos::temporal::api::common::v1 as common;
+use temporalio_protos::temporal::api::update::v1 as update;
 
 use crate::history::{to_history, to_history_event};
 
 /// Every message `temporalio-protos` knows, as `build.rs` copied its descriptor set.
 static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/temporal_descriptors.bin"));
 
-const JSON_ENCODING: &str = "json/plain";
-const NULL_ENCODING: &str = "binary/null";
+/// The SDKs' encoding of a JSON value.
+pub const JSON_ENCODING: &str = "json/plain";
+/// The SDKs' encoding of "no value".
+pub const NULL_ENCODING: &str = "binary/null";
 
 fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
@@ -44,172 +46,76 @@ pub fn history_export(events: &[Event]) -> Value {
     proto_json(&to_history(events), "temporal.api.history.v1.History")
 }
 
-/// One event for people: its id, time, type and attributes, with payloads shown as the
-/// values they carry.
-pub fn event(event: &Event) -> Value {
-    let proto = proto_json(
+/// One event as Temporal's `HistoryEvent` in protobuf JSON.
+pub fn event_json(event: &Event) -> Value {
+    proto_json(
         &to_history_event(event),
         "temporal.api.history.v1.HistoryEvent",
-    );
-    let attributes = proto
-        .as_object()
-        .and_then(|fields| {
-            fields
-                .iter()
-                .find(|(name, _)| name.ends_with("EventAttributes"))
-                .map(|(_, value)| value.clone())
-        })
-        .unwrap_or_else(|| json!({}));
-    json!({
-        "event_id": event.id,
-        "time": proto.get("eventTime").cloned().unwrap_or(Value::Null),
-        "type": event.kind.name(),
-        "attributes": readable(attributes),
-    })
+    )
 }
 
-/// A failure and its causes for people: message, kind, type, details, stack trace.
-pub fn failure(failure: &keel_core::Failure) -> Value {
-    let proto = proto_json(
+/// A failure and its causes as Temporal's `Failure` in protobuf JSON.
+pub fn failure_json(failure: &keel_core::Failure) -> Value {
+    proto_json(
         &crate::convert::to_failure(failure),
         "temporal.api.failure.v1.Failure",
-    );
-    readable_failure(&proto)
+    )
 }
 
-fn readable_failure(proto: &Value) -> Value {
-    let field = |name: &str| proto.get(name).cloned().unwrap_or(Value::Null);
-    let info = proto.as_object().and_then(|fields| {
-        fields
-            .iter()
-            .find(|(name, _)| name.ends_with("FailureInfo"))
-    });
-    let kind = info.map_or("unknown".to_owned(), |(name, _)| {
-        snake_case(name.trim_end_matches("FailureInfo"))
-    });
-    let info = info.map_or(Value::Null, |(_, value)| readable(value.clone()));
-    json!({
-        "message": field("message"),
-        "source": field("source"),
-        "kind": kind,
-        "type": info.get("type").cloned().unwrap_or(Value::Null),
-        "non_retryable": info.get("nonRetryable").cloned().unwrap_or(Value::Bool(false)),
-        "stack_trace": field("stackTrace"),
-        "info": info,
-        "cause": proto.get("cause").map_or(Value::Null, readable_failure),
-    })
+/// One payload: how it is encoded and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    pub encoding: String,
+    pub data: Vec<u8>,
 }
 
-fn snake_case(camel: &str) -> String {
-    let mut snake = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            snake.push('_');
-            snake.push(c.to_ascii_lowercase());
-        } else {
-            snake.push(c);
+impl Payload {
+    fn of(payload: &common::Payload) -> Payload {
+        Payload {
+            encoding: payload
+                .metadata
+                .get("encoding")
+                .map(|e| String::from_utf8_lossy(e).into_owned())
+                .unwrap_or_default(),
+            data: payload.data.clone(),
         }
     }
-    snake
 }
 
-/// Encoded `Payloads` as a JSON array of their values; `Null` for none.
-pub fn payloads(blob: Option<&Blob>) -> Value {
-    let Some(blob) = blob else {
-        return Value::Null;
-    };
-    match common::Payloads::decode(blob.0.as_slice()) {
-        Ok(payloads) => Value::Array(payloads.payloads.iter().map(payload_value).collect()),
-        Err(_) => undecodable(blob),
-    }
+/// Encoded `Payloads`; `None` when the bytes are not Temporal's `Payloads`.
+pub fn decode_payloads(blob: &Blob) -> Option<Vec<Payload>> {
+    let payloads = common::Payloads::decode(blob.0.as_slice()).ok()?;
+    Some(payloads.payloads.iter().map(Payload::of).collect())
 }
 
-/// An encoded `Payload` (a memo entry, a search attribute) as its value.
-pub fn payload(blob: &Blob) -> Value {
-    match common::Payload::decode(blob.0.as_slice()) {
-        Ok(payload) => payload_value(&payload),
-        Err(_) => undecodable(blob),
-    }
+/// An encoded `Payload` (a memo entry, a search attribute); `None` when it is not one.
+pub fn decode_payload(blob: &Blob) -> Option<Payload> {
+    common::Payload::decode(blob.0.as_slice())
+        .ok()
+        .map(|payload| Payload::of(&payload))
 }
 
 /// JSON values as `Payloads` in the SDKs' default encoding (`json/plain`).
 pub fn encode_payloads(values: &[Value]) -> Blob {
-    let payloads = common::Payloads {
+    Blob(json_payloads(values).encode_to_vec())
+}
+
+fn json_payloads(values: &[Value]) -> common::Payloads {
+    common::Payloads {
         payloads: values
             .iter()
             .map(|value| common::Payload {
                 metadata: [("encoding".to_owned(), JSON_ENCODING.as_bytes().to_vec())].into(),
-                data: serde_json::to_vec(value).expect("a JSON value serialises"),
+                data: value.to_string().into_bytes(),
                 ..Default::default()
             })
             .collect(),
-    };
-    Blob(payloads.encode_to_vec())
-}
-
-fn undecodable(blob: &Blob) -> Value {
-    json!({"encoding": "unknown", "data_base64": BASE64.encode(&blob.0)})
-}
-
-fn payload_value(payload: &common::Payload) -> Value {
-    let encoding = payload
-        .metadata
-        .get("encoding")
-        .map(|e| String::from_utf8_lossy(e).into_owned())
-        .unwrap_or_default();
-    shown(&encoding, &payload.data)
-}
-
-/// A payload's data as shown: its JSON value, `null`, or its encoding and bytes.
-fn shown(encoding: &str, data: &[u8]) -> Value {
-    match encoding {
-        NULL_ENCODING => Value::Null,
-        JSON_ENCODING => serde_json::from_slice(data)
-            .unwrap_or_else(|_| json!({"encoding": encoding, "data_base64": BASE64.encode(data)})),
-        _ => json!({"encoding": encoding, "data_base64": BASE64.encode(data)}),
     }
-}
-
-/// Replaces every payload in protobuf JSON (`{"metadata": {"encoding": ..}, "data": ..}`,
-/// bytes in base64) by the value it carries.
-fn readable(value: Value) -> Value {
-    match value {
-        Value::Object(fields) => {
-            if let Some(shown) = payload_in_proto_json(&fields) {
-                return shown;
-            }
-            Value::Object(
-                fields
-                    .into_iter()
-                    .map(|(name, value)| (name, readable(value)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(readable).collect()),
-        other => other,
-    }
-}
-
-fn payload_in_proto_json(fields: &Map<String, Value>) -> Option<Value> {
-    let metadata = fields.get("metadata")?.as_object()?;
-    if fields
-        .keys()
-        .any(|name| name != "metadata" && name != "data")
-    {
-        return None;
-    }
-    let encoding = BASE64.decode(metadata.get("encoding")?.as_str()?).ok()?;
-    let data = match fields.get("data") {
-        Some(data) => BASE64.decode(data.as_str()?).ok()?,
-        None => Vec::new(),
-    };
-    Some(shown(&String::from_utf8_lossy(&encoding), &data))
 }
 
 /// An update request as Temporal encodes it (`temporal.api.update.v1.Request`), from a
 /// name and JSON arguments: what a client that is not an SDK (the REST API) sends.
 pub fn encode_update_request(update_id: &str, name: &str, args: &[Value], identity: &str) -> Blob {
-    use temporalio_protos::temporal::api::update::v1 as update;
     let request = update::Request {
         meta: Some(update::Meta {
             update_id: update_id.to_owned(),
@@ -217,10 +123,7 @@ pub fn encode_update_request(update_id: &str, name: &str, args: &[Value], identi
         }),
         input: Some(update::Input {
             name: name.to_owned(),
-            args: (!args.is_empty()).then(|| {
-                common::Payloads::decode(&encode_payloads(args).0[..])
-                    .expect("payloads just encoded decode")
-            }),
+            args: (!args.is_empty()).then(|| json_payloads(args)),
             ..Default::default()
         }),
         ..Default::default()
@@ -228,53 +131,56 @@ pub fn encode_update_request(update_id: &str, name: &str, args: &[Value], identi
     Blob(request.encode_to_vec())
 }
 
-/// A stored update outcome (`temporal.api.update.v1.Outcome`) as JSON: `{"result": [..]}`
-/// for success, `{"failure": Failure}` for a rejection or a failed handler.
-pub fn update_outcome(blob: &Blob) -> Value {
-    use temporalio_protos::temporal::api::update::v1 as update;
+/// A stored update outcome (`temporal.api.update.v1.Outcome`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum UpdateOutcome {
+    /// The handler's result, as encoded `Payloads` (`None`: no result).
+    Succeeded(Option<Blob>),
+    /// The rejection or the handler's failure, as `Failure` in protobuf JSON.
+    Failed(Value),
+    /// The bytes are not an outcome.
+    Undecodable(String),
+}
+
+pub fn update_outcome(blob: &Blob) -> UpdateOutcome {
     match update::Outcome::decode(&blob.0[..]) {
         Ok(update::Outcome {
             value: Some(update::outcome::Value::Success(payloads)),
-        }) => json!({"result": payloads_json(&payloads)}),
+        }) => UpdateOutcome::Succeeded(Some(Blob(payloads.encode_to_vec()))),
         Ok(update::Outcome {
             value: Some(update::outcome::Value::Failure(failure)),
-        }) => {
-            json!({"failure": readable_failure(&proto_json(&failure, "temporal.api.failure.v1.Failure"))})
-        }
-        Ok(update::Outcome { value: None }) => json!({"result": null}),
-        Err(error) => {
-            json!({"failure": {"message": format!("the stored outcome does not decode: {error}")}})
-        }
+        }) => UpdateOutcome::Failed(proto_json(&failure, "temporal.api.failure.v1.Failure")),
+        Ok(update::Outcome { value: None }) => UpdateOutcome::Succeeded(None),
+        Err(error) => UpdateOutcome::Undecodable(error.to_string()),
     }
-}
-
-fn payloads_json(values: &common::Payloads) -> Value {
-    payloads(Some(&Blob(values.encode_to_vec())))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
-    fn payloads_round_trip_as_json_values() {
+    fn json_values_encode_as_the_sdks_default_payloads() {
         let values = vec![json!({"order": 7}), json!("text"), json!(null)];
-        let blob = encode_payloads(&values);
-        assert_eq!(payloads(Some(&blob)), Value::Array(values));
-        assert_eq!(payloads(None), Value::Null);
+        let decoded = decode_payloads(&encode_payloads(&values)).unwrap();
+        assert!(decoded.iter().all(|p| p.encoding == JSON_ENCODING));
+        let back: Vec<Value> = decoded
+            .iter()
+            .map(|p| serde_json::from_slice(&p.data).unwrap())
+            .collect();
+        assert_eq!(back, values);
+        assert_eq!(decode_payloads(&Blob(vec![0xff, 0xff])), None);
     }
 
     #[test]
-    fn payloads_in_proto_json_become_values() {
-        let proto = json!({"input": {"payloads": [
-            {"metadata": {"encoding": BASE64.encode("json/plain")}, "data": BASE64.encode("[1,2]")},
-            {"metadata": {"encoding": BASE64.encode("binary/null")}},
-            {"metadata": {"encoding": BASE64.encode("binary/protobuf")}, "data": BASE64.encode("x")},
-        ]}});
-        assert_eq!(
-            readable(proto),
-            json!({"input": {"payloads": [[1, 2], null,
-                {"encoding": "binary/protobuf", "data_base64": BASE64.encode("x")}]}})
-        );
+    fn an_update_request_carries_its_name_id_and_arguments() {
+        let blob = encode_update_request("u-1", "add", &[json!(3)], "rest");
+        let request = update::Request::decode(&blob.0[..]).unwrap();
+        assert_eq!(request.meta.unwrap().update_id, "u-1");
+        let input = request.input.unwrap();
+        assert_eq!(input.name, "add");
+        assert_eq!(input.args.unwrap().payloads[0].data, b"3");
     }
 }

@@ -2,11 +2,11 @@
 //! decoded for the index, then stored with their type in the payload's `type` metadata (as
 //! Temporal returns them, so the SDKs' typed search attributes decode them).
 
+use crate::Invalid;
 use keel_core::Namespace;
 use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, SearchValue};
 use keel_core::visibility::parse_rfc3339_nanos;
 use temporalio_protos::temporal::api::common::v1 as common;
-use tonic::Status;
 
 use crate::convert::{encode, to_payload_map};
 
@@ -15,20 +15,20 @@ use crate::convert::{encode, to_payload_map};
 pub fn search_attributes(
     value: Option<&common::SearchAttributes>,
     namespace: &Namespace,
-) -> Result<SearchAttributes, Status> {
+) -> Result<SearchAttributes, Invalid> {
     let Some(value) = value else {
         return Ok(SearchAttributes::new());
     };
     let mut attributes = SearchAttributes::new();
     for (name, payload) in &value.indexed_fields {
         let kind = namespace.search_attribute_type(name).ok_or_else(|| {
-            Status::invalid_argument(format!(
+            Invalid(format!(
                 "Namespace {} has no mapping defined for search attribute {name}",
                 namespace.name
             ))
         })?;
         let value = decode(payload, kind).map_err(|why| {
-            Status::invalid_argument(format!(
+            Invalid(format!(
                 "invalid value for search attribute {name} of type {}: {why}",
                 kind.name()
             ))

@@ -4,7 +4,7 @@ use keel_core::visibility::{CompareOp, Condition, Field, Filter, Value};
 
 use super::prelude::*;
 use crate::describe::{describe_execution, execution_info};
-use crate::history::to_history;
+use keel_wire::history::to_history;
 
 pub(crate) async fn get_workflow_execution_history(
     frontend: &Frontend,

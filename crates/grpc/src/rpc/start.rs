@@ -3,7 +3,7 @@
 use super::prelude::*;
 use super::requests::client_signal;
 use keel_core::StartParams;
-use keel_core::reuse::{ConflictPolicy, ReusePolicy};
+use keel_core::reuse::ConflictPolicy;
 
 pub(crate) async fn start_workflow_execution(
     frontend: &Frontend,
@@ -152,17 +152,6 @@ pub(crate) async fn terminate_workflow_execution(
     Ok(Response::new(
         ws::TerminateWorkflowExecutionResponse::default(),
     ))
-}
-
-pub(crate) fn reuse_policy(value: i32) -> ReusePolicy {
-    match enums::WorkflowIdReusePolicy::try_from(value) {
-        Ok(enums::WorkflowIdReusePolicy::AllowDuplicateFailedOnly) => {
-            ReusePolicy::AllowDuplicateFailedOnly
-        }
-        Ok(enums::WorkflowIdReusePolicy::RejectDuplicate) => ReusePolicy::RejectDuplicate,
-        Ok(enums::WorkflowIdReusePolicy::TerminateIfRunning) => ReusePolicy::TerminateIfRunning,
-        _ => ReusePolicy::AllowDuplicate,
-    }
 }
 
 fn conflict_policy(value: i32) -> ConflictPolicy {

@@ -4,9 +4,9 @@ use super::prelude::*;
 use keel_core::{Completion, Stickiness};
 
 use crate::commands::commands;
-use crate::history::to_history;
 use crate::rpc::updates::{update_messages, worker_messages};
 use crate::rpc::workflow_queries::{query_answer, to_workflow_query};
+use keel_wire::history::to_history;
 
 pub(crate) async fn poll_workflow_task_queue(
     frontend: &Frontend,
