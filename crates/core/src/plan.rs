@@ -46,15 +46,37 @@ pub struct PlannedStart {
     pub input: Option<Blob>,
 }
 
-/// A change to a planned run; `None` leaves a field as it is.
+/// A change to a planned run; `None` (or [`FieldEdit::Keep`]) leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlanEdit {
     pub workflow_type: Option<String>,
     pub task_queue: Option<String>,
     pub workflow_id: Option<String>,
-    pub input: Option<Option<Blob>>,
-    pub start_at: Option<Option<Time>>,
+    pub input: FieldEdit<Blob>,
+    pub start_at: FieldEdit<Time>,
     pub note: Option<String>,
+}
+
+/// An edit of a field that may also be empty.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum FieldEdit<T> {
+    /// Leave it as it is.
+    #[default]
+    Keep,
+    /// Empty it (no input; no start time, so a person starts the plan).
+    Clear,
+    Set(T),
+}
+
+impl<T> FieldEdit<T> {
+    /// The field after this edit.
+    pub fn applied_to(self, current: Option<T>) -> Option<T> {
+        match self {
+            FieldEdit::Keep => current,
+            FieldEdit::Clear => None,
+            FieldEdit::Set(value) => Some(value),
+        }
+    }
 }
 
 impl PlannedRun {
@@ -104,12 +126,8 @@ impl PlannedRun {
                 workflow_id
             };
         }
-        if let Some(input) = edit.input {
-            next.what.input = input;
-        }
-        if let Some(start_at) = edit.start_at {
-            next.start_at = start_at;
-        }
+        next.what.input = edit.input.applied_to(next.what.input.take());
+        next.start_at = edit.start_at.applied_to(next.start_at.take());
         if let Some(note) = edit.note {
             next.note = note;
         }
@@ -242,7 +260,7 @@ mod tests {
         plan.edit(
             PlanEdit {
                 workflow_id: Some("custom".into()),
-                start_at: Some(Some(Time(100))),
+                start_at: FieldEdit::Set(Time(100)),
                 ..PlanEdit::default()
             },
             Time(20),
@@ -256,7 +274,7 @@ mod tests {
         plan.edit(
             PlanEdit {
                 workflow_id: Some(String::new()),
-                start_at: Some(None),
+                start_at: FieldEdit::Clear,
                 ..PlanEdit::default()
             },
             Time(30),

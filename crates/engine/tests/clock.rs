@@ -432,4 +432,30 @@ async fn a_schedule_starts_its_workflow_at_each_due_time() {
     let next = rig.due_workflow_task().await;
     assert_ne!(next.key, task.key, "a second run");
     assert_eq!(runs().await.unwrap(), 2, "one start per due time");
+    rig.complete(&next, vec![Command::CompleteWorkflow { result: None }])
+        .await;
+
+    // Paused, hours pass and nothing starts; unpaused, the next due time starts again.
+    let pause = Patch {
+        pause: Some("maintenance".into()),
+        ..Patch::default()
+    };
+    rig.engine
+        .patch_schedule("default", "hourly", pause)
+        .await
+        .unwrap();
+    rig.advance(Duration::from_secs(3 * 3600)).await;
+    assert!(rig.workflow_task().await.is_none());
+    assert_eq!(runs().await.unwrap(), 2, "nothing starts while paused");
+    let unpause = Patch {
+        unpause: Some("done".into()),
+        ..Patch::default()
+    };
+    rig.engine
+        .patch_schedule("default", "hourly", unpause)
+        .await
+        .unwrap();
+    rig.advance(Duration::from_secs(3600)).await;
+    rig.due_workflow_task().await;
+    assert_eq!(runs().await.unwrap(), 3);
 }

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use keel_core::plan::{PlanEdit, PlannedRun, PlannedStart};
+use keel_core::plan::{FieldEdit, PlanEdit, PlannedRun, PlannedStart};
 use keel_engine::Engine;
 use serde_json::{Value, json};
 
@@ -53,14 +53,14 @@ pub async fn create(
         workflow_type: required("workflow_type", "the workflow type to start")?,
         task_queue: required("task_queue", "the task queue its workers poll")?,
         workflow_id: body.string("workflow_id")?.unwrap_or_default().to_owned(),
-        input: input_of(&body)?.flatten(),
+        input: input_of(&body)?.applied_to(None),
     };
     let created = engine
         .create_plan(
             params.namespace(),
             body.string("id")?.unwrap_or_default(),
             what,
-            start_at_of(&body)?.flatten(),
+            start_at_of(&body)?.applied_to(None),
             body.string("note")?.unwrap_or_default().to_owned(),
         )
         .await?;
@@ -98,9 +98,9 @@ pub async fn edit(
         input: input_of(&body)?,
         // `"start_at": null` clears it: the plan then waits for a person to start it.
         start_at: if start_at_given {
-            Some(start_at_of(&body)?.flatten())
+            start_at_of(&body)?
         } else {
-            None
+            FieldEdit::Keep
         },
         note: text("note")?,
     };
@@ -153,21 +153,24 @@ pub async fn start(
     })))
 }
 
-/// The payloads of `input`/`inputs` when either is given (`Some(None)`: `inputs: []`).
-fn input_of(body: &Body) -> ApiResult<Option<Option<keel_core::Blob>>> {
+/// The payloads of `input`/`inputs` when either is given (`inputs: []` clears the input).
+fn input_of(body: &Body) -> ApiResult<FieldEdit<keel_core::Blob>> {
     if body.value("input").is_none() && body.value("inputs").is_none() {
-        return Ok(None);
+        return Ok(FieldEdit::Keep);
     }
     let inputs = inputs_from(body)?;
-    Ok(Some(
-        (!inputs.is_empty()).then(|| keel_wire::json::encode_payloads(&inputs)),
-    ))
+    Ok(if inputs.is_empty() {
+        FieldEdit::Clear
+    } else {
+        FieldEdit::Set(keel_wire::json::encode_payloads(&inputs))
+    })
 }
 
-fn start_at_of(body: &Body) -> ApiResult<Option<Option<keel_core::Time>>> {
+/// `start_at` as given: a time, or nothing (`null`, or absent) for no start time.
+fn start_at_of(body: &Body) -> ApiResult<FieldEdit<keel_core::Time>> {
     Ok(match body.string("start_at")? {
-        None => Some(None),
-        Some(raw) => Some(Some(parse_time("start_at", raw)?)),
+        None => FieldEdit::Clear,
+        Some(raw) => FieldEdit::Set(parse_time("start_at", raw)?),
     })
 }
 

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use keel_core::schedule::{ActionResult, OverlapPolicy, Patch, Schedule};
+use keel_core::schedule::{ActionResult, OverlapPolicy, Patch, Schedule, Trigger};
 use keel_engine::Engine;
 use serde_json::{Value, json};
 
@@ -86,7 +86,7 @@ pub async fn act(
             ..Patch::default()
         },
         "trigger" => Patch {
-            trigger: Some(None),
+            trigger: Some(Trigger::default()),
             ..Patch::default()
         },
         other => {

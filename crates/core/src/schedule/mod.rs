@@ -160,11 +160,18 @@ pub struct Schedule {
     pub cancel_requested: bool,
 }
 
+/// Taking a schedule's action now, outside its spec.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trigger {
+    /// The overlap policy this start follows; the schedule's when `None`.
+    pub overlap: Option<OverlapPolicy>,
+}
+
 /// One-off changes to a schedule (PatchSchedule, or a create's initial patch).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Patch {
-    /// Take the action now, under this overlap policy (the schedule's when `None`).
-    pub trigger: Option<Option<OverlapPolicy>>,
+    /// Take the action now.
+    pub trigger: Option<Trigger>,
     pub backfill: Vec<Backfill>,
     /// Pause, with this note.
     pub pause: Option<String>,
@@ -261,8 +268,8 @@ impl Schedule {
             };
             self.unpause(note, now);
         }
-        if let Some(overlap) = patch.trigger {
-            self.trigger(overlap, now);
+        if let Some(trigger) = patch.trigger {
+            self.trigger(trigger.overlap, now);
         }
         for backfill in patch.backfill {
             self.backfill(backfill.from, backfill.to, backfill.overlap);

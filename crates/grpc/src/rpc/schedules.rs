@@ -6,7 +6,7 @@
 use keel_core::schedule::spec::{self, Calendar, CronPart, Interval, Range, Spec};
 use keel_core::schedule::{
     ActionResult, Backfill, Definition, OverlapPolicy, Patch, Policies, Schedule, ScheduleState,
-    StartWorkflow,
+    StartWorkflow, Trigger,
 };
 use keel_core::{Namespace, Time};
 use prost::Message;
@@ -472,10 +472,9 @@ fn patch(patch: &sched::SchedulePatch) -> Result<Patch, Status> {
         })
         .collect::<Result<_, Status>>()?;
     Ok(Patch {
-        trigger: patch
-            .trigger_immediately
-            .as_ref()
-            .map(|trigger| overlap_policy(trigger.overlap_policy)),
+        trigger: patch.trigger_immediately.as_ref().map(|trigger| Trigger {
+            overlap: overlap_policy(trigger.overlap_policy),
+        }),
         backfill,
         pause: (!patch.pause.is_empty()).then(|| patch.pause.clone()),
         unpause: (!patch.unpause.is_empty()).then(|| patch.unpause.clone()),

@@ -99,7 +99,8 @@ on_both_backends! {
                 );
             }
 
-            // Paused: time passes, nothing starts; a trigger still does.
+            // Paused, a trigger still starts a run. (That time passing starts nothing while
+            // paused is shown under a manual clock: keel-engine's tests/clock.rs.)
             handle
                 .pause(Some("maintenance"), PauseScheduleOptions::default())
                 .await
@@ -108,9 +109,7 @@ on_both_backends! {
             assert!(paused.paused());
             assert_eq!(paused.note(), Some("maintenance"));
             assert!(paused.future_action_times().is_empty());
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            let after_pause = described(&handle).await.action_count();
-            assert_eq!(after_pause, paused.action_count(), "nothing started while paused");
+            let after_pause = paused.action_count();
             handle
                 .trigger(ScheduleOverlapPolicy::AllowAll, TriggerScheduleOptions::default())
                 .await
