@@ -24,9 +24,11 @@ mod streams;
 mod ui;
 
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 use keel_engine::Engine;
 use tokio::net::TcpListener;
@@ -41,74 +43,16 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn router(engine: Engine, access: Access) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(health))
-        .route("/metrics", get(analytics::metrics))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/executions", get(executions::list))
-        .route("/api/v1/executions/bulk", post(bulk::bulk))
-        .route("/api/v1/executions-count", get(interact::count))
-        .route("/api/v1/executions/{workflow_id}", get(executions::get))
-        .route(
-            "/api/v1/executions/{workflow_id}/history",
-            get(executions::history),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/logs",
-            get(logs::get).post(logs::append),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/stream",
-            get(streams::execution),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/cancel",
-            post(executions::cancel),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/terminate",
-            post(executions::terminate),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/signal",
-            post(executions::signal),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/query",
-            post(interact::query),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/update",
-            post(interact::update),
-        )
-        .route(
-            "/api/v1/executions/{workflow_id}/reset",
-            post(executions::reset),
-        )
-        .route("/api/v1/stream/executions", get(streams::executions))
-        .route("/api/v1/task-queues", get(queues::list))
-        .route("/api/v1/task-queues/{name}", get(queues::describe))
-        .route("/api/v1/workers", get(queues::workers))
-        .route(
-            "/api/v1/namespaces",
-            get(queues::namespaces).post(queues::create_namespace),
-        )
-        .route("/api/v1/analytics", get(analytics::analytics))
-        .route("/api/v1/schedules", get(schedules::list))
-        .route(
-            "/api/v1/schedules/{schedule_id}",
-            get(schedules::get).delete(schedules::delete),
-        )
-        .route(
-            "/api/v1/schedules/{schedule_id}/{action}",
-            post(schedules::act),
-        )
-        .route("/api/v1/plans", get(plans::list).post(plans::create))
-        .route(
-            "/api/v1/plans/{plan_id}",
-            get(plans::get).patch(plans::edit).delete(plans::delete),
-        )
-        .route("/api/v1/plans/{plan_id}/start", post(plans::start))
+    let mut api = Router::new();
+    for Route { path, endpoints } in routes() {
+        let methods = endpoints
+            .into_iter()
+            .fold(MethodRouter::new(), |methods, (_, endpoint)| {
+                methods.merge(endpoint)
+            });
+        api = api.route(path, methods);
+    }
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -119,6 +63,139 @@ pub fn router(engine: Engine, access: Access) -> Router {
             std::sync::Arc::new(access),
             guard::guard,
         ))
+}
+
+/// One path of the REST API and what answers each method on it.
+struct Route {
+    path: &'static str,
+    endpoints: Vec<(Method, MethodRouter<Engine>)>,
+}
+
+/// `handler` answering `method`; the method is named once, for the router and for the check
+/// against the OpenAPI document.
+fn endpoint<H, T>(method: Method, handler: H) -> (Method, MethodRouter<Engine>)
+where
+    H: Handler<T, Engine>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    (method, on(filter, handler))
+}
+
+/// Every route of the REST API (the web UI's pages and assets are `ui.rs`'s). A test checks
+/// this table against `openapi.json` both ways.
+fn routes() -> Vec<Route> {
+    use Method as M;
+    let route = |path, endpoints| Route { path, endpoints };
+    vec![
+        route("/healthz", vec![endpoint(M::GET, health)]),
+        route("/metrics", vec![endpoint(M::GET, analytics::metrics)]),
+        route("/api/v1/openapi.json", vec![endpoint(M::GET, openapi)]),
+        route(
+            "/api/v1/executions",
+            vec![endpoint(M::GET, executions::list)],
+        ),
+        route(
+            "/api/v1/executions/bulk",
+            vec![endpoint(M::POST, bulk::bulk)],
+        ),
+        route(
+            "/api/v1/executions-count",
+            vec![endpoint(M::GET, interact::count)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}",
+            vec![endpoint(M::GET, executions::get)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/history",
+            vec![endpoint(M::GET, executions::history)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/logs",
+            vec![endpoint(M::GET, logs::get), endpoint(M::POST, logs::append)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/stream",
+            vec![endpoint(M::GET, streams::execution)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/cancel",
+            vec![endpoint(M::POST, executions::cancel)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/terminate",
+            vec![endpoint(M::POST, executions::terminate)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/signal",
+            vec![endpoint(M::POST, executions::signal)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/query",
+            vec![endpoint(M::POST, interact::query)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/update",
+            vec![endpoint(M::POST, interact::update)],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/reset",
+            vec![endpoint(M::POST, executions::reset)],
+        ),
+        route(
+            "/api/v1/stream/executions",
+            vec![endpoint(M::GET, streams::executions)],
+        ),
+        route("/api/v1/task-queues", vec![endpoint(M::GET, queues::list)]),
+        route(
+            "/api/v1/task-queues/{name}",
+            vec![endpoint(M::GET, queues::describe)],
+        ),
+        route("/api/v1/workers", vec![endpoint(M::GET, queues::workers)]),
+        route(
+            "/api/v1/namespaces",
+            vec![
+                endpoint(M::GET, queues::namespaces),
+                endpoint(M::POST, queues::create_namespace),
+            ],
+        ),
+        route(
+            "/api/v1/analytics",
+            vec![endpoint(M::GET, analytics::analytics)],
+        ),
+        route("/api/v1/schedules", vec![endpoint(M::GET, schedules::list)]),
+        route(
+            "/api/v1/schedules/{schedule_id}",
+            vec![
+                endpoint(M::GET, schedules::get),
+                endpoint(M::DELETE, schedules::delete),
+            ],
+        ),
+        route(
+            "/api/v1/schedules/{schedule_id}/{action}",
+            vec![endpoint(M::POST, schedules::act)],
+        ),
+        route(
+            "/api/v1/plans",
+            vec![
+                endpoint(M::GET, plans::list),
+                endpoint(M::POST, plans::create),
+            ],
+        ),
+        route(
+            "/api/v1/plans/{plan_id}",
+            vec![
+                endpoint(M::GET, plans::get),
+                endpoint(M::PATCH, plans::edit),
+                endpoint(M::DELETE, plans::delete),
+            ],
+        ),
+        route(
+            "/api/v1/plans/{plan_id}/start",
+            vec![endpoint(M::POST, plans::start)],
+        ),
+    ]
 }
 
 async fn health(axum::extract::State(engine): axum::extract::State<Engine>) -> impl IntoResponse {
@@ -155,4 +232,49 @@ pub async fn serve(
     axum::serve(listener, router(engine, access))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every route is documented and every documented route is routed, with its methods.
+    #[test]
+    fn the_openapi_document_names_exactly_the_routes_served() {
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let documented: BTreeSet<(String, String)> = document["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, operations)| {
+                operations
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|key| *key != "parameters")
+                    .map(move |method| (path.clone(), method.to_ascii_uppercase()))
+            })
+            .collect();
+        let served: BTreeSet<(String, String)> = routes()
+            .into_iter()
+            .flat_map(|route| {
+                route
+                    .endpoints
+                    .into_iter()
+                    .map(move |(method, _)| (route.path.to_owned(), method.to_string()))
+            })
+            .collect();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty(),
+            "served but not in openapi.json: {undocumented:?}"
+        );
+        assert!(
+            unserved.is_empty(),
+            "in openapi.json but not served: {unserved:?}"
+        );
+    }
 }

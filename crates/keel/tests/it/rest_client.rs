@@ -148,6 +148,19 @@ impl Rest {
             .unwrap_or_else(|_| panic!("{method} {path} answered within 30 s"))
     }
 
+    /// The status a request answers with, without reading its body (a stream's does not
+    /// end).
+    pub async fn head_of(&self, method: &str, path: &str) -> u16 {
+        let mut stream = TcpStream::connect(&self.addr).await.expect("connecting");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(head.as_bytes()).await.expect("writing");
+        let mut reader = BufReader::new(stream);
+        read_head(&mut reader).await.0
+    }
+
     /// Opens a server-sent event stream.
     pub async fn events(&self, path: &str, last_event_id: Option<&str>) -> EventStream {
         let mut stream = TcpStream::connect(&self.addr).await.expect("connecting");
