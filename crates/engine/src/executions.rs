@@ -11,7 +11,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use keel_core::{Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
-use keel_store::Write;
+use keel_store::{CurrentRunChange, Write};
 use tokio::sync::watch;
 
 use crate::matching::{QueueId, QueuedTask, TaskKind};
@@ -271,9 +271,9 @@ impl Engine {
             execution: next.clone(),
             expected_version: Some(current.version),
             events: outcome.events.clone(),
-            make_current: None,
+            make_current: CurrentRunChange::Keep,
             attempts: outcome.attempts.clone(),
-            announcement: self.announcement(Some(current), &next, &outcome.effects),
+            notice: self.notice_of_commit(Some(current), &next, &outcome.effects),
         }];
         // A retried run's successor is created in the same commit: the chain never has a
         // closed link without its next one.
@@ -296,9 +296,9 @@ impl Engine {
                 execution: successor.clone(),
                 expected_version: None,
                 events: successor_outcome.events.clone(),
-                make_current: Some(Some(next.key.run_id.clone())),
+                make_current: CurrentRunChange::After(next.key.run_id.clone()),
                 attempts: Vec::new(),
-                announcement: self.announcement(None, successor, &successor_outcome.effects),
+                notice: self.notice_of_commit(None, successor, &successor_outcome.effects),
             });
         }
         if let Err(error) = self.inner.store.commit(writes).await {

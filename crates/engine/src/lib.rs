@@ -313,16 +313,16 @@ impl Engine {
                 schedules: schedules::Schedules::default(),
                 plans: plans::Plans::default(),
                 peers: store
-                    .announcements()
+                    .notices()
                     .is_some()
-                    .then(|| peers::Peers::new(store.max_announcement_len())),
+                    .then(|| peers::Peers::new(store.max_notice_len())),
                 changes: tokio::sync::broadcast::channel(operators::FEED_CAPACITY).0,
                 logs_appended: tokio::sync::broadcast::channel(operators::FEED_CAPACITY).0,
                 metrics: metrics::Metrics::default(),
             }),
         };
         // Listen before reading, so that nothing committed meanwhile goes unnoticed.
-        if let Some(feed) = store.announcements() {
+        if let Some(feed) = store.notices() {
             tokio::spawn(Engine::follow_peers(Arc::downgrade(&engine.inner), feed));
         }
         engine.load_namespaces().await?;

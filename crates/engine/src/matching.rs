@@ -151,7 +151,7 @@ pub struct QueueStats {
 struct Inner {
     queues: Mutex<HashMap<QueueId, Queue>>,
     next_waiter_id: std::sync::atomic::AtomicU64,
-    /// Sticky queues whose worker announced it is shutting down.
+    /// Sticky queues whose worker said it is shutting down.
     dead_sticky: Mutex<HashSet<(String, String)>>,
 }
 

@@ -90,7 +90,7 @@ impl Engine {
                 other => other.into(),
             })?;
         self.cache_namespace(namespace.clone());
-        self.announce_namespaces().await;
+        self.notify_namespaces().await;
         Ok(namespace)
     }
 
@@ -105,7 +105,7 @@ impl Engine {
         namespace.name = name.to_owned();
         self.inner.store.update_namespace(namespace.clone()).await?;
         self.cache_namespace(namespace.clone());
-        self.announce_namespaces().await;
+        self.notify_namespaces().await;
         Ok(namespace)
     }
 

@@ -4,7 +4,7 @@
 
 use keel_core::reset::{ResetRequest, ResetRun};
 use keel_core::{ExecutionKey, Outcome, Status};
-use keel_store::Write;
+use keel_store::{CurrentRunChange, Write};
 
 use crate::{Engine, Error, Result};
 
@@ -108,9 +108,9 @@ impl Engine {
                     execution: run.clone(),
                     expected_version: None,
                     events: outcome.events.clone(),
-                    make_current: Some(current.map(|c| c.run_id)),
+                    make_current: CurrentRunChange::replacing(current.map(|c| c.run_id)),
                     attempts: Vec::new(),
-                    announcement: self.announcement(None, &run, &outcome.effects),
+                    notice: self.notice_of_commit(None, &run, &outcome.effects),
                 };
                 self.inner.store.commit(vec![write]).await?;
                 // Cached before its first task is dispatched, so the worker taking it finds it.

@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use keel_core::reuse::{ConflictPolicy, ReusePolicy, StartDecision, decide_start};
 use keel_core::{Execution, ExecutionKey, Signal, StartParams};
-use keel_store::Write;
+use keel_store::{CurrentRunChange, Write};
 
 use crate::{Engine, Error, Result};
 
@@ -154,9 +154,9 @@ impl Engine {
             execution: execution.clone(),
             expected_version: None,
             events: outcome.events.clone(),
-            make_current: Some(current.map(|c| c.run_id)),
+            make_current: CurrentRunChange::replacing(current.map(|c| c.run_id)),
             attempts: Vec::new(),
-            announcement: self.announcement(None, &execution, &outcome.effects),
+            notice: self.notice_of_commit(None, &execution, &outcome.effects),
         };
         self.inner.store.commit(vec![write]).await?;
         // Cached before its first task is dispatched, so the worker taking it finds it.

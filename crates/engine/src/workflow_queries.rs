@@ -372,7 +372,7 @@ impl Engine {
         if self.inner.peers.is_some()
             && let Some(query) = self.inner.queries.question(key, id)
         {
-            self.announce_query(key, id, &query, &queue);
+            self.send_query(key, id, &query, &queue);
         }
         if queue.kind == QueueKind::Sticky {
             let engine = self.clone();

@@ -5,9 +5,9 @@
 //! this crate contains SQL. A store commits each [`Write`] atomically with a version check,
 //! so a stale writer is refused instead of overwriting newer state.
 //!
-//! Processes sharing a store learn of each other's commits through announcements: opaque
+//! Processes sharing a store learn of each other's commits through notices: opaque
 //! messages a writer attaches to a commit, delivered to the others if and only if the
-//! commit happened (see [`Store::announcements`]).
+//! commit happened (see [`Store::notices`]).
 
 mod codec;
 pub mod filter_sql;
@@ -70,14 +70,13 @@ pub struct Write {
     /// The version the writer read; `None` creates the execution.
     pub expected_version: Option<i64>,
     pub events: Vec<Event>,
-    /// For a start: make this run the workflow id's current run, if the current run is
-    /// still `expected_current` (`None`: the id has no run yet).
-    pub make_current: Option<Option<String>>,
+    /// For a start: what becomes of the workflow id's current run.
+    pub make_current: CurrentRunChange,
     /// Activity attempts that ended and are retried, kept beside the history.
     pub attempts: Vec<EndedAttempt>,
     /// Delivered to the other processes sharing the store once the commit is durable, and
-    /// never if it fails. At most [`Store::max_announcement_len`] bytes.
-    pub announcement: Option<Vec<u8>>,
+    /// never if it fails. At most [`Store::max_notice_len`] bytes.
+    pub notice: Option<Vec<u8>>,
 }
 
 impl Write {
@@ -92,6 +91,27 @@ impl Write {
                 .any(|event| matches!(event.kind, EventKind::UpsertWorkflowSearchAttributes { .. }))
         };
         changed.then(|| index_rows(&self.execution.search_attributes))
+    }
+}
+
+/// What a write does to its workflow id's current run (the run new starts of the id are
+/// checked against). Making its run current is refused with Conflict unless the current run
+/// is still the one the writer saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CurrentRunChange {
+    /// Leaves it as it is.
+    #[default]
+    Keep,
+    /// Makes this write's run current; the workflow id has no run yet.
+    First,
+    /// Makes this write's run current in place of this run.
+    After(String),
+}
+
+impl CurrentRunChange {
+    /// Making this write's run current, in place of `current` (or as the first).
+    pub fn replacing(current: Option<String>) -> CurrentRunChange {
+        current.map_or(CurrentRunChange::First, CurrentRunChange::After)
     }
 }
 
@@ -148,13 +168,13 @@ pub fn plan_changed(plan_id: &str) -> Error {
     Error::Conflict(format!("planned run '{plan_id}' changed meanwhile"))
 }
 
-/// What [`Store::announcements`] delivers.
+/// What [`Store::notices`] delivers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Announcement {
-    /// A message another process attached to a commit or sent with [`Store::announce`].
-    Message(Vec<u8>),
+pub enum Received {
+    /// A notice another process attached to a commit or sent with [`Store::send_notice`].
+    Notice(Vec<u8>),
     /// The feed was interrupted (the database went away, or this reader fell behind), so
-    /// messages may have been lost: whatever was derived from them must be read afresh.
+    /// notices may have been lost: whatever was derived from them must be read afresh.
     Missed,
 }
 
@@ -284,12 +304,12 @@ pub trait Store: Send + Sync + 'static {
     async fn undecodable_rows(&self) -> Result<Vec<String>>;
 
     /// Sends `message` to the other processes sharing this store, outside any commit.
-    async fn announce(&self, message: Vec<u8>) -> Result<()>;
-    /// Announcements from the other processes sharing this store, each in commit order;
+    async fn send_notice(&self, message: Vec<u8>) -> Result<()>;
+    /// Notices from the other processes sharing this store, each in commit order;
     /// `None` for a store no other process can share.
-    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<Announcement>>;
-    /// The longest announcement the store carries.
-    fn max_announcement_len(&self) -> usize;
+    fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<Received>>;
+    /// The longest notice the store carries.
+    fn max_notice_len(&self) -> usize;
 }
 
 impl ExecutionSummary {

@@ -1,5 +1,5 @@
 //! The store conformance suite (`keel_store::testing`) against PostgreSQL, plus what only a
-//! shared, networked store has: announcements between handles, a schema migrated once for
+//! shared, networked store has: notices between handles, a schema migrated once for
 //! several processes, and clear errors for bad or unreachable databases.
 
 use std::sync::Arc;
@@ -23,7 +23,7 @@ async fn postgres_passes_the_conformance_suite() {
     testing::run_all(&store).await;
     testing::concurrent_tasks(Arc::new(store.clone())).await;
     let other = connect(&url).await;
-    testing::announcements(&store, &other).await;
+    testing::notices(&store, &other).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,7 +74,7 @@ async fn a_stopped_database_is_unavailable_and_then_recovers() {
     let mut cluster = PostgresCluster::start();
     let url = cluster.create_database();
     let store = connect(&url).await;
-    let mut feed = store.announcements().expect("a feed");
+    let mut feed = store.notices().expect("a feed");
     cluster.stop();
     let started = Instant::now();
     match store.namespaces().await {
@@ -98,7 +98,7 @@ async fn a_stopped_database_is_unavailable_and_then_recovers() {
     let missed = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match feed.recv().await {
-                Ok(keel_store::Announcement::Missed) => return,
+                Ok(keel_store::Received::Missed) => return,
                 Ok(_) => {}
                 Err(error) => panic!("the feed ended: {error}"),
             }
@@ -107,7 +107,7 @@ async fn a_stopped_database_is_unavailable_and_then_recovers() {
     .await;
     assert!(
         missed.is_ok(),
-        "no Missed announcement after the listener reconnected"
+        "no Missed notice after the listener reconnected"
     );
 }
 

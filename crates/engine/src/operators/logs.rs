@@ -64,7 +64,7 @@ impl Engine {
             .collect();
         self.inner.store.append_logs(key, lines).await?;
         let _ = self.inner.logs_appended.send(key.clone());
-        self.announce_logs(key).await;
+        self.notify_logs(key).await;
         Ok(count)
     }
 

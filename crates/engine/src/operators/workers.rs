@@ -1,6 +1,6 @@
 //! Workers and task queues as operators see them: who polls what, what waits where.
 //!
-//! Polls are known per node; pollers other nodes saw come from their announcements. Tasks
+//! Polls are known per node; pollers other nodes saw come from their notices. Tasks
 //! in flight and backlogs are counted over the runs this node holds (on one node, all).
 
 use std::collections::{BTreeMap, BTreeSet};

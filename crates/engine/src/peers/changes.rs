@@ -1,4 +1,4 @@
-//! A commit's [`Change`]: what a node announces of it, and what the other nodes do with it.
+//! A commit's [`Change`]: the notice a node sends of it, and what the other nodes do with it.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub(crate) struct Change {
     running: bool,
     next_deadline: Option<Time>,
     sticky_queue: Option<String>,
-    /// The tasks the commit dispatched; `None` when too many to announce, in which case
+    /// The tasks the commit dispatched; `None` when too many for one notice, in which case
     /// the receiver reads the execution and queues every pending task.
     dispatched: Option<Vec<Dispatched>>,
     /// Tasks pending before the commit and not after it.
@@ -66,9 +66,9 @@ pub(crate) struct Change {
 }
 
 impl Engine {
-    /// The announcement to attach to a commit that takes the run from `before` (`None` for
+    /// The notice to attach to a commit that takes the run from `before` (`None` for
     /// a new run) to `execution` with `effects`, if peers share the store.
-    pub(crate) fn announcement(
+    pub(crate) fn notice_of_commit(
         &self,
         before: Option<&Execution>,
         execution: &Execution,
@@ -129,7 +129,7 @@ impl Engine {
             board_changed: before.is_none_or(|before| before.board_changed(execution)),
         });
         let encoded = encode(&notice);
-        if encoded.len() <= peers.max_announcement_len {
+        if encoded.len() <= peers.max_notice_len {
             return Some(encoded);
         }
         if let Notice::Execution(change) = &mut notice {

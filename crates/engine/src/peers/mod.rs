@@ -1,10 +1,10 @@
-//! Nodes sharing one store: what each announces of its commits, and what the others do
+//! Nodes sharing one store: the notices each sends of its commits, and what the others do
 //! with it.
 //!
 //! The store is the only truth; what a node keeps in memory (cached states, queued tasks,
 //! armed deadlines, history watchers) is derived from it. With several nodes each one also
 //! derives from the others' commits, which reach it as [`Notice`]s attached to those commits
-//! (see [`keel_store::Store::announcements`]):
+//! (see [`keel_store::Store::notices`]):
 //!
 //! - A changed execution is dropped from the cache, so the next transition here reads it
 //!   afresh. Should a transition still start from a stale state, its commit fails the
@@ -36,7 +36,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use keel_core::{ExecutionKey, TaskQueue, Time};
-use keel_store::Announcement;
+use keel_store::Received;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -56,7 +56,7 @@ use crate::workflow_queries::{QueryAnswer, WorkflowQuery};
 pub(crate) struct Peers {
     /// How long after a deadline another node's execution is fired here.
     pub(crate) grace: Duration,
-    max_announcement_len: usize,
+    max_notice_len: usize,
     /// Tasks held back, until queued or resolved.
     backups: Mutex<HashSet<TaskId>>,
     /// Workers other nodes have seen polling: by queue, identity and last poll.
@@ -66,10 +66,10 @@ pub(crate) struct Peers {
 }
 
 impl Peers {
-    pub(crate) fn new(max_announcement_len: usize) -> Peers {
+    pub(crate) fn new(max_notice_len: usize) -> Peers {
         Peers {
             grace: Duration::from_secs(2),
-            max_announcement_len,
+            max_notice_len,
             backups: Mutex::default(),
             pollers: Mutex::default(),
             remote_queries: Mutex::default(),
@@ -107,37 +107,42 @@ pub(crate) enum Notice {
 
 impl Engine {
     /// Tells the other nodes that namespaces changed.
-    pub(crate) async fn announce_namespaces(&self) {
+    pub(crate) async fn notify_namespaces(&self) {
         if self.inner.peers.is_none() {
             return;
         }
-        if let Err(error) = self.inner.store.announce(encode(&Notice::Namespaces)).await {
+        if let Err(error) = self
+            .inner
+            .store
+            .send_notice(encode(&Notice::Namespaces))
+            .await
+        {
             tracing::warn!(%error, "could not tell other nodes about a namespace change");
         }
     }
 
     /// Tells the other nodes that a run got log lines, so that its followers there wake.
-    pub(crate) async fn announce_logs(&self, key: &ExecutionKey) {
+    pub(crate) async fn notify_logs(&self, key: &ExecutionKey) {
         if self.inner.peers.is_none() {
             return;
         }
         let notice = encode(&Notice::LogsAppended(key.clone()));
-        if let Err(error) = self.inner.store.announce(notice).await {
+        if let Err(error) = self.inner.store.send_notice(notice).await {
             tracing::debug!(%error, "could not tell other nodes about appended log lines");
         }
     }
 
-    /// Applies other nodes' announcements until the engine is dropped.
+    /// Applies other nodes' notices until the engine is dropped.
     pub(crate) async fn follow_peers(
         weak: std::sync::Weak<crate::Inner>,
-        mut feed: broadcast::Receiver<Announcement>,
+        mut feed: broadcast::Receiver<Received>,
     ) {
         loop {
             let received = feed.recv().await;
             let Some(inner) = weak.upgrade() else { return };
             let engine = Engine { inner };
             match received {
-                Ok(Announcement::Message(message)) => match decode(&message) {
+                Ok(Received::Notice(message)) => match decode(&message) {
                     Ok(notice) => engine.apply_notice(notice),
                     Err(reason) => {
                         // Whatever it said is lost here; what it was derived from is not.
@@ -145,7 +150,7 @@ impl Engine {
                         tokio::spawn(async move { engine.resynchronise().await });
                     }
                 },
-                Ok(Announcement::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                Ok(Received::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     tracing::info!("notices from other nodes may be lost; resynchronising");
                     tokio::spawn(async move { engine.resynchronise().await });
                 }
@@ -182,10 +187,10 @@ impl Engine {
         }
     }
 
-    fn announce(&self, notice: Vec<u8>, what: &'static str) {
+    fn send_notice(&self, notice: Vec<u8>, what: &'static str) {
         let engine = self.clone();
         tokio::spawn(async move {
-            if let Err(error) = engine.inner.store.announce(notice).await {
+            if let Err(error) = engine.inner.store.send_notice(notice).await {
                 tracing::debug!(%error, what, "could not tell the other nodes");
             }
         });

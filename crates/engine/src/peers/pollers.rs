@@ -51,7 +51,7 @@ impl Engine {
     }
 
     /// Starts serving a queue on this node: queues the tasks already pending on it in the
-    /// store, since the notices that announced them were not kept here. A no-op when the
+    /// store, since the notices that named them were not kept here. A no-op when the
     /// store is not shared or the queue is served already.
     pub(crate) async fn serve_queue(&self, queue: &QueueId) -> crate::Result<()> {
         if self.inner.peers.is_none() || !self.inner.matching.serve(queue) {
@@ -90,7 +90,7 @@ impl Engine {
             let engine = Engine { inner };
             let now = engine.now();
             engine
-                .announce_pollers(Time(now.0 - 2 * EVERY.as_nanos() as i64))
+                .share_pollers(Time(now.0 - 2 * EVERY.as_nanos() as i64))
                 .await;
             if tick % 12 == 0 {
                 let idle_since = Time(now.0 - IDLE.as_nanos() as i64);
@@ -99,7 +99,7 @@ impl Engine {
         }
     }
 
-    async fn announce_pollers(&self, since: Time) {
+    async fn share_pollers(&self, since: Time) {
         let Some(peers) = &self.inner.peers else {
             return;
         };
@@ -109,7 +109,7 @@ impl Engine {
             let mut batch = Vec::new();
             while let Some(poller) = seen.pop() {
                 batch.push(poller);
-                if encode(&Notice::Pollers(batch.clone())).len() > peers.max_announcement_len {
+                if encode(&Notice::Pollers(batch.clone())).len() > peers.max_notice_len {
                     let last = batch.pop().expect("just pushed");
                     if !batch.is_empty() {
                         seen.push(last);
@@ -121,7 +121,7 @@ impl Engine {
                 continue;
             }
             let notice = encode(&Notice::Pollers(batch));
-            if let Err(error) = self.inner.store.announce(notice).await {
+            if let Err(error) = self.inner.store.send_notice(notice).await {
                 tracing::debug!(%error, "could not tell other nodes about this node's pollers");
                 return;
             }

@@ -17,13 +17,13 @@ pub(super) struct RemoteQuery {
     received: std::time::Instant,
 }
 
-/// How long a query another node announced is kept here for a worker to take.
+/// How long a query another node sent is kept here for a worker to take.
 const REMOTE_QUERIES_KEPT: Duration = Duration::from_secs(120);
 
 impl Engine {
     /// Tells the other nodes of a query task this node queued, so that a worker polling
     /// another node may answer it. One too large for a notice stays with this node.
-    pub(crate) fn announce_query(
+    pub(crate) fn send_query(
         &self,
         key: &ExecutionKey,
         id: &str,
@@ -39,17 +39,17 @@ impl Engine {
             query: query.clone(),
             queue: queue.clone(),
         });
-        if notice.len() > peers.max_announcement_len {
+        if notice.len() > peers.max_notice_len {
             tracing::debug!(
                 ?key,
-                "query too large to announce; only this node's workers see it"
+                "query too large for a notice; only this node's workers see it"
             );
             return;
         }
-        self.announce(notice, "a query");
+        self.send_notice(notice, "a query");
     }
 
-    /// Sends a worker's answer to the node holding the query, if another node announced
+    /// Sends a worker's answer to the node holding the query, if another node sent
     /// it; false when no other node's query by that id was taken here.
     pub(crate) fn answer_remote_query(
         &self,
@@ -67,13 +67,13 @@ impl Engine {
                 id: id.to_owned(),
                 answer: answer.clone(),
             });
-            if notice.len() > peers.max_announcement_len {
+            if notice.len() > peers.max_notice_len {
                 tracing::warn!(
                     ?key,
                     "a query's answer is too large to send to the node holding it"
                 );
             } else {
-                self.announce(notice, "a query's answer");
+                self.send_notice(notice, "a query's answer");
             }
         }
         held

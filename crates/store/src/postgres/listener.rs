@@ -1,4 +1,4 @@
-//! The announcement feed: one connection LISTENing, reconnecting when lost.
+//! The notice feed: one connection LISTENing, reconnecting when lost.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
 use super::{CHANNEL, error_text, pg_error};
-use crate::{Announcement, Result};
+use crate::{Received, Result};
 
 /// A connection that LISTENs, with its notifications forwarded to a channel; the channel
 /// closes when the connection is lost.
@@ -50,13 +50,13 @@ impl Listener {
     }
 }
 
-/// Forwards other processes' announcements to the feed until the store is dropped,
+/// Forwards other processes' notices to the feed until the store is dropped,
 /// reconnecting whenever the connection is lost.
 pub(super) async fn listen(
     config: tokio_postgres::Config,
     mut listener: Listener,
     origin: String,
-    feed: broadcast::Sender<Announcement>,
+    feed: broadcast::Sender<Received>,
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
@@ -76,9 +76,9 @@ pub(super) async fn listen(
             }
             match base64::engine::general_purpose::STANDARD_NO_PAD.decode(payload) {
                 Ok(message) => {
-                    let _ = feed.send(Announcement::Message(message));
+                    let _ = feed.send(Received::Notice(message));
                 }
-                Err(error) => tracing::warn!(%error, "ignoring an undecodable announcement"),
+                Err(error) => tracing::warn!(%error, "ignoring an undecodable notice"),
             }
         }
         let mut backoff = Duration::from_millis(50);
@@ -90,13 +90,13 @@ pub(super) async fn listen(
             match Listener::open(&config).await {
                 Ok(listener) => break listener,
                 Err(error) => {
-                    tracing::warn!(%error, "cannot listen for announcements yet; retrying");
+                    tracing::warn!(%error, "cannot listen for notices yet; retrying");
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
         };
         // Listening again: whatever was committed meanwhile is in the database, and
-        // everything from now on will be announced.
-        let _ = feed.send(Announcement::Missed);
+        // every notice from now on will arrive.
+        let _ = feed.send(Received::Missed);
     }
 }

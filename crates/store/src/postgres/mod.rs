@@ -7,10 +7,10 @@
 //! compare-and-set on `current_runs`: `INSERT ... ON CONFLICT DO NOTHING` when the id has
 //! no run yet, `UPDATE ... WHERE run_id = $expected` otherwise.
 //!
-//! Announcements travel by LISTEN/NOTIFY on one channel. A `pg_notify` inside a commit's
+//! Notices travel by LISTEN/NOTIFY on one channel. A `pg_notify` inside a commit's
 //! transaction is delivered exactly when the transaction commits. One dedicated connection
 //! listens; when it is lost it reconnects with backoff, listens again and only then
-//! reports [`Announcement::Missed`], so a reader that resynchronises on it misses nothing.
+//! reports [`Received::Missed`], so a reader that resynchronises on it misses nothing.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -42,8 +42,8 @@ use crate::codec::{
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
 use crate::{
-    Announcement, Error, LogLine, Page, Result, Store, Write, plan_changed, plan_not_found,
-    run_not_found,
+    CurrentRunChange, Error, LogLine, Page, Received, Result, Store, Write, plan_changed,
+    plan_not_found, run_not_found,
 };
 
 /// The schema, in PostgreSQL's dialect (see [`crate::migrate`]). Text columns use the "C"
@@ -166,12 +166,12 @@ const POOL_SIZE: usize = 16;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// An origin tag: 32 hex digits and a separator.
 const ORIGIN_LEN: usize = 33;
-/// NOTIFY payloads are limited to 8000 bytes; announcements travel base64-encoded after
+/// NOTIFY payloads are limited to 8000 bytes; notices travel base64-encoded after
 /// their origin tag.
-const MAX_ANNOUNCEMENT: usize = (8000 - ORIGIN_LEN) / 4 * 3;
+const MAX_NOTICE: usize = (8000 - ORIGIN_LEN) / 4 * 3;
 const FEED_CAPACITY: usize = 1 << 16;
 
-/// A handle to one database; clones share the pool and the announcement feed.
+/// A handle to one database; clones share the pool and the notice feed.
 #[derive(Clone)]
 pub struct PostgresStore {
     inner: Arc<Inner>,
@@ -181,16 +181,16 @@ struct Inner {
     pool: Pool,
     /// `host:port/database`, for messages.
     place: String,
-    /// Tags this process's announcements, so its own are not delivered back to it.
+    /// Tags this process's notices, so its own are not delivered back to it.
     origin: String,
-    feed: broadcast::Sender<Announcement>,
+    feed: broadcast::Sender<Received>,
     /// Dropped with the store, which stops the listener.
     _stop_listening: oneshot::Sender<()>,
 }
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
-    /// creates or migrates the schema and starts listening for announcements.
+    /// creates or migrates the schema and starts listening for notices.
     pub async fn connect(url: &str) -> Result<PostgresStore> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| Error::InvalidArgument(format!("invalid PostgreSQL URL: {e}")))?;
@@ -690,7 +690,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         if let [write] = writes.as_slice()
             && write.expected_version.is_some()
-            && write.make_current.is_none()
+            && write.make_current == CurrentRunChange::Keep
             && write.search_index().is_none()
             && write.attempts.is_empty()
         {
@@ -1013,16 +1013,16 @@ impl Store for PostgresStore {
         Ok(broken)
     }
 
-    async fn announce(&self, message: Vec<u8>) -> Result<()> {
+    async fn send_notice(&self, message: Vec<u8>) -> Result<()> {
         let client = self.client().await?;
         notify(&client, &self.inner.origin, &message).await
     }
 
-    fn announcements(&self) -> Option<broadcast::Receiver<Announcement>> {
+    fn notices(&self) -> Option<broadcast::Receiver<Received>> {
         Some(self.inner.feed.subscribe())
     }
 
-    fn max_announcement_len(&self) -> usize {
-        MAX_ANNOUNCEMENT
+    fn max_notice_len(&self) -> usize {
+        MAX_NOTICE
     }
 }

@@ -2,9 +2,9 @@
 
 use base64::Engine as _;
 
-use super::{CHANNEL, MAX_ANNOUNCEMENT, is_unique_violation, pg_error};
+use super::{CHANNEL, MAX_NOTICE, is_unique_violation, pg_error};
 use crate::codec::{EVENT, EXECUTION, encode_as, encode_attempt};
-use crate::{Error, Result, Write};
+use crate::{CurrentRunChange, Error, Result, Write};
 
 pub(super) async fn apply_write(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -13,9 +13,9 @@ pub(super) async fn apply_write(
 ) -> Result<()> {
     let ex = &write.execution;
     let key = &ex.key;
-    if let Some(expected_current) = &write.make_current {
-        let claimed = match expected_current {
-            None => {
+    if write.make_current != CurrentRunChange::Keep {
+        let claimed = match &write.make_current {
+            CurrentRunChange::Keep | CurrentRunChange::First => {
                 let insert = tx
                     .prepare_cached(
                         "INSERT INTO current_runs (namespace, workflow_id, run_id) VALUES ($1, $2, $3)
@@ -26,7 +26,7 @@ pub(super) async fn apply_write(
                 tx.execute(&insert, &[&key.namespace, &key.workflow_id, &key.run_id])
                     .await
             }
-            Some(expected) => {
+            CurrentRunChange::After(expected) => {
                 let update = tx
                     .prepare_cached(
                         "UPDATE current_runs SET run_id = $3
@@ -110,7 +110,7 @@ pub(super) async fn apply_write(
             .await
             .map_err(|e| event_error(e, write))?;
     }
-    if let Some(message) = &write.announcement {
+    if let Some(message) = &write.notice {
         notify(tx, origin, message).await?;
     }
     index_search_attributes(tx, write).await?;
@@ -118,7 +118,7 @@ pub(super) async fn apply_write(
 }
 
 /// One execution's update as a single statement: the version check, the new state, its
-/// events and its announcement go together in one round trip. Alone it commits without a
+/// events and its notice go together in one round trip. Alone it commits without a
 /// transaction block, which makes it the cheapest commit and the most frequent one.
 pub(super) async fn update_execution(
     client: &impl deadpool_postgres::GenericClient,
@@ -140,17 +140,17 @@ pub(super) async fn update_execution(
                 SELECT updated.id, e.event_id, e.data
                 FROM updated, UNNEST($10::int8[], $11::bytea[]) AS e (event_id, data)
                 RETURNING 1
-            ), announced AS (
+            ), notified AS (
                 SELECT pg_notify($12, $13::text) FROM updated WHERE $13::text IS NOT NULL
             )
             SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM appended),
-                (SELECT count(*) FROM announced)",
+                (SELECT count(*) FROM notified)",
         )
         .await
         .map_err(pg_error)?;
     let (ids, data) = encoded_events(write)?;
     let payload = write
-        .announcement
+        .notice
         .as_deref()
         .map(|message| notification_payload(origin, message))
         .transpose()?;
@@ -301,9 +301,9 @@ fn event_error(error: tokio_postgres::Error, write: &Write) -> Error {
 
 /// A NOTIFY payload: the sender's origin tag and the message, base64-encoded.
 fn notification_payload(origin: &str, message: &[u8]) -> Result<String> {
-    if message.len() > MAX_ANNOUNCEMENT {
+    if message.len() > MAX_NOTICE {
         return Err(Error::InvalidArgument(format!(
-            "an announcement of {} bytes is longer than the {MAX_ANNOUNCEMENT} this store carries",
+            "a notice of {} bytes is longer than the {MAX_NOTICE} this store carries",
             message.len()
         )));
     }

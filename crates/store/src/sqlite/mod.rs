@@ -231,16 +231,16 @@ impl Store for SqliteStore {
         reads::undecodable_rows(self).await
     }
 
-    async fn announce(&self, _message: Vec<u8>) -> Result<()> {
+    async fn send_notice(&self, _message: Vec<u8>) -> Result<()> {
         // No other process can open the database while this one writes to it.
         Ok(())
     }
 
-    fn announcements(&self) -> Option<tokio::sync::broadcast::Receiver<crate::Announcement>> {
+    fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<crate::Received>> {
         None
     }
 
-    fn max_announcement_len(&self) -> usize {
+    fn max_notice_len(&self) -> usize {
         usize::MAX
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use super::sql_error;
 use crate::codec::{EVENT, EXECUTION, encode_as, encode_attempt};
-use crate::{Error, Result, Write};
+use crate::{CurrentRunChange, Error, Result, Write};
 
 /// How many queued requests one transaction takes at most.
 const MAX_BATCH: usize = 512;
@@ -76,7 +76,11 @@ fn commit_batch(conn: &mut Connection, batch: &[(Vec<Write>, Reply)]) -> Vec<Res
 fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
     let ex = &write.execution;
     let key = &ex.key;
-    if let Some(expected_current) = &write.make_current {
+    if write.make_current != CurrentRunChange::Keep {
+        let expected_current = match &write.make_current {
+            CurrentRunChange::After(run_id) => Some(run_id.clone()),
+            CurrentRunChange::Keep | CurrentRunChange::First => None,
+        };
         let current: Option<String> = tx
             .prepare_cached(
                 "SELECT run_id FROM current_runs WHERE namespace = ? AND workflow_id = ?",
@@ -85,7 +89,7 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
             .query_row(params![key.namespace, key.workflow_id], |row| row.get(0))
             .optional()
             .map_err(sql_error)?;
-        if current != *expected_current {
+        if current != expected_current {
             return Err(Error::Conflict(format!(
                 "workflow id '{}' got a new run meanwhile",
                 key.workflow_id

@@ -8,6 +8,8 @@ use std::task::Poll;
 
 use keel_core::{Event, Execution, ExecutionKey, Namespace};
 
+use crate::CurrentRunChange;
+
 use super::fixtures::{
     Run, advance, assert_stored, at, create_run, create_write, filter, namespace_named,
     new_namespace, ok, refused, run_key, started, stored, task_retried, terminated, unique,
@@ -33,7 +35,11 @@ pub async fn concurrent_commits(store: &dyn Store) {
         .collect();
     let mut calls = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        calls.push(store.commit(vec![create_write(&run.execution, &run.events, Some(None))]));
+        calls.push(store.commit(vec![create_write(
+            &run.execution,
+            &run.events,
+            CurrentRunChange::First,
+        )]));
         if let Some(namespace) = namespaces.get(i) {
             calls.push(store.create_namespace(namespace.clone()));
         }
@@ -118,11 +124,13 @@ pub async fn concurrent_commits(store: &dyn Store) {
             Run { execution, events }
         })
         .collect();
-    let results = join_all(
-        contenders
-            .iter()
-            .map(|run| store.commit(vec![create_write(&run.execution, &run.events, Some(None))])),
-    )
+    let results = join_all(contenders.iter().map(|run| {
+        store.commit(vec![create_write(
+            &run.execution,
+            &run.events,
+            CurrentRunChange::First,
+        )])
+    }))
     .await;
     let winner = single_winner(
         results,
@@ -176,7 +184,11 @@ pub async fn concurrent_commits(store: &dyn Store) {
     let (stale, stale_events) = terminated(&contenders[0].execution, "stale", at(200));
     let mut writes = Vec::new();
     for good in &goods {
-        writes.push(create_write(&good.execution, &good.events, Some(None)));
+        writes.push(create_write(
+            &good.execution,
+            &good.events,
+            CurrentRunChange::First,
+        ));
         writes.push(update_write(
             &contenders[0].execution,
             &stale,

@@ -11,7 +11,7 @@ use keel_core::search::{SearchAttribute, SearchAttributeType, SearchAttributes, 
 use keel_core::visibility::{Filter, parse_filter};
 use keel_core::{Blob, BlobMap, Event, Execution, ExecutionKey, Namespace, StartParams, Time};
 
-use crate::{Error, ExecutionSummary, Result, Store, Write};
+use crate::{CurrentRunChange, Error, ExecutionSummary, Result, Store, Write};
 
 /// 2024-01-01T00:00:00Z; the suite's times are whole seconds after it.
 const EPOCH_2024: i64 = 1_704_067_200_000_000_000;
@@ -203,7 +203,7 @@ pub(super) fn terminated(
 pub(super) fn create_write(
     execution: &Execution,
     events: &[Event],
-    make_current: Option<Option<String>>,
+    make_current: CurrentRunChange,
 ) -> Write {
     Write {
         execution: execution.clone(),
@@ -211,7 +211,7 @@ pub(super) fn create_write(
         events: events.to_vec(),
         make_current,
         attempts: Vec::new(),
-        announcement: None,
+        notice: None,
     }
 }
 
@@ -221,9 +221,9 @@ pub(super) fn update_write(read: &Execution, next: &Execution, events: &[Event])
         execution: next.clone(),
         expected_version: Some(read.version),
         events: events.to_vec(),
-        make_current: None,
+        make_current: CurrentRunChange::Keep,
         attempts: Vec::new(),
-        announcement: None,
+        notice: None,
     }
 }
 
@@ -238,7 +238,11 @@ pub(super) async fn create_run(
     let (execution, events) = started(key, workflow_type, task_queue, now);
     ok(
         store
-            .commit(vec![create_write(&execution, &events, Some(None))])
+            .commit(vec![create_write(
+                &execution,
+                &events,
+                CurrentRunChange::First,
+            )])
             .await,
         "creating the first run of a workflow id",
     );

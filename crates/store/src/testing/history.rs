@@ -2,6 +2,8 @@
 
 use keel_core::Event;
 
+use crate::CurrentRunChange;
+
 use super::fixtures::{
     at, create_run, create_write, new_namespace, ok, run_key, started, task_retried, update_write,
 };
@@ -63,9 +65,13 @@ pub async fn history_ranges(store: &dyn Store) {
     let (other, other_events) = started(other_key.clone(), "flow", "q", at(20));
     ok(
         store
-            .commit(vec![create_write(&other, &other_events, None)])
+            .commit(vec![create_write(
+                &other,
+                &other_events,
+                CurrentRunChange::Keep,
+            )])
             .await,
-        "creating another run of the workflow id with make_current: None",
+        "creating another run of the workflow id with make_current: Keep",
     );
     assert_eq!(
         ok(store.history(&other_key, 1, usize::MAX).await, "history()"),
@@ -80,7 +86,7 @@ pub async fn history_ranges(store: &dyn Store) {
     assert_eq!(
         ok(store.current_run(&ns, "long").await, "current_run()").map(|current| current.run_id),
         Some("run-1".to_owned()),
-        "store conformance: a create with make_current: None must leave the current run alone"
+        "store conformance: a create with make_current: Keep must leave the current run alone"
     );
     assert_eq!(
         ok(

@@ -3,6 +3,8 @@
 use keel_core::Status;
 use keel_core::visibility::parse_rfc3339_nanos;
 
+use crate::CurrentRunChange;
+
 use super::fixtures::{
     advance, assert_stored, at, create_run, create_write, filter, new_namespace, ok, refused,
     run_key, sort_summaries, started, task_retried, terminated, unique,
@@ -204,7 +206,7 @@ pub async fn list_pagination(store: &dyn Store) {
         // Three runs share each start time: ties are broken by run id.
         let (execution, events) = started(key, kind, "q", at(i / 3));
         summaries.push(ExecutionSummary::of(&execution));
-        writes.push(create_write(&execution, &events, Some(None)));
+        writes.push(create_write(&execution, &events, CurrentRunChange::First));
     }
     ok(store.commit(writes).await, "a commit of 23 creates");
 

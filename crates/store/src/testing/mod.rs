@@ -7,7 +7,7 @@
 //! the checks are independent of each other and of whatever else the store holds; the store
 //! need not be empty.
 //!
-//! Stores that several processes share also pass [`announcements`], given two handles on
+//! Stores that several processes share also pass [`notices`], given two handles on
 //! one database. [`PostgresCluster`] starts a throwaway PostgreSQL for such tests.
 //!
 //! Test data comes from the real core ([`Execution::start`] and its transitions), so it is
@@ -15,19 +15,19 @@
 //! `expected_version` the version that was read. Every violation panics with a message that
 //! starts with `store conformance:` and names the rule that was broken.
 //!
-//! [`announcements`]: fn@announcements
+//! [`notices`]: fn@notices
 //! [`Execution::start`]: keel_core::Execution::start
 //! [`Write`]: crate::Write
 
 use crate::Store;
 
-mod announcements;
 mod attempts;
 mod concurrency;
 mod fixtures;
 mod history;
 mod listing;
 mod namespaces;
+mod notices;
 mod operator_views;
 mod plans;
 mod postgres_cluster;
@@ -36,12 +36,12 @@ mod sample;
 mod schedules;
 mod search_attributes;
 
-pub use announcements::announcements;
 pub use attempts::activity_attempts;
 pub use concurrency::{concurrent_commits, concurrent_tasks};
 pub use history::history_ranges;
 pub use listing::{list_filters, list_pagination, namespace_isolation};
 pub use namespaces::namespaces;
+pub use notices::notices;
 pub use operator_views::operator_views;
 pub use plans::planned_runs;
 pub use postgres_cluster::PostgresCluster;

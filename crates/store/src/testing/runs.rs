@@ -4,6 +4,8 @@
 use keel_core::reuse::CurrentRun;
 use keel_core::{Event, Execution, Status};
 
+use crate::CurrentRunChange;
+
 use super::fixtures::{
     Run, Stored, advance, assert_stored, at, create_run, create_write, filter, new_namespace, ok,
     refused, refused_any, run_key, started, stored, task_retried, terminated, update_write,
@@ -23,9 +25,13 @@ pub async fn create_and_read(store: &dyn Store) {
     let (execution, events) = started(key.clone(), "order", "orders", at(1));
     ok(
         store
-            .commit(vec![create_write(&execution, &events, Some(None))])
+            .commit(vec![create_write(
+                &execution,
+                &events,
+                CurrentRunChange::First,
+            )])
             .await,
-        "creating the first run of a workflow id with make_current: Some(None)",
+        "creating the first run of a workflow id with make_current: First",
     );
     assert_eq!(
         ok(store.execution(&key).await, "execution()"),
@@ -55,7 +61,11 @@ pub async fn create_and_read(store: &dyn Store) {
     let after = stored(store, &key).await;
     refused(
         store
-            .commit(vec![create_write(&execution, &events, None)])
+            .commit(vec![create_write(
+                &execution,
+                &events,
+                CurrentRunChange::Keep,
+            )])
             .await,
         &["AlreadyExists"],
         "creating (expected_version: None) a run that exists already",
@@ -70,10 +80,14 @@ pub async fn create_and_read(store: &dyn Store) {
     let (execution2, events2) = started(other.clone(), "order", "orders", at(2));
     refused(
         store
-            .commit(vec![create_write(&execution2, &events2, Some(None))])
+            .commit(vec![create_write(
+                &execution2,
+                &events2,
+                CurrentRunChange::First,
+            )])
             .await,
         &["Conflict"],
-        "creating a run with make_current: Some(None) while the workflow id has a current run",
+        "creating a run with make_current: First while the workflow id has a current run",
     );
     assert_eq!(
         stored(store, &other).await,
@@ -115,10 +129,10 @@ pub async fn new_run_replaces_current(store: &dyn Store) {
             .commit(vec![create_write(
                 &second,
                 &second_events,
-                Some(Some("run-1".into())),
+                CurrentRunChange::After("run-1".into()),
             )])
             .await,
-        "creating a second run with make_current: Some(Some(<current run id>))",
+        "creating a second run with make_current: After(<current run id>)",
     );
     let current = Some(CurrentRun {
         run_id: "run-2".into(),
@@ -156,7 +170,7 @@ pub async fn new_run_replaces_current(store: &dyn Store) {
                 .commit(vec![create_write(
                     &third,
                     &third_events,
-                    Some(expected_current),
+                    CurrentRunChange::replacing(expected_current),
                 )])
                 .await,
             &["Conflict"],
@@ -287,7 +301,11 @@ pub async fn duplicate_events(store: &dyn Store) {
     other_events[1].id = other_events[0].id;
     refused_any(
         store
-            .commit(vec![create_write(&other, &other_events, Some(None))])
+            .commit(vec![create_write(
+                &other,
+                &other_events,
+                CurrentRunChange::First,
+            )])
             .await,
         "a create carrying the same event id twice",
     );
@@ -318,7 +336,10 @@ pub async fn atomic_batches(store: &dyn Store) {
     bad.expected_version = Some(existing.execution.version + 5);
     refused(
         store
-            .commit(vec![create_write(&a, &a_events, Some(None)), bad])
+            .commit(vec![
+                create_write(&a, &a_events, CurrentRunChange::First),
+                bad,
+            ])
             .await,
         &["Conflict"],
         "a commit whose second write has a stale version",
@@ -343,7 +364,7 @@ pub async fn atomic_batches(store: &dyn Store) {
         store
             .commit(vec![
                 update_write(&existing.execution, &retried, &retried_events),
-                create_write(&b, &b_events, Some(None)),
+                create_write(&b, &b_events, CurrentRunChange::First),
             ])
             .await,
         "a commit whose second write repeats an event id",
@@ -366,9 +387,9 @@ pub async fn atomic_batches(store: &dyn Store) {
     ok(
         store
             .commit(vec![
-                create_write(&c, &c_events, Some(None)),
+                create_write(&c, &c_events, CurrentRunChange::First),
                 update_write(&existing.execution, &retried, &retried_events),
-                create_write(&d, &d_events, Some(None)),
+                create_write(&d, &d_events, CurrentRunChange::First),
             ])
             .await,
         "a commit of two creates and an update",
@@ -404,7 +425,7 @@ pub async fn atomic_batches(store: &dyn Store) {
     ok(
         store
             .commit(vec![
-                create_write(&e, &e_events, Some(None)),
+                create_write(&e, &e_events, CurrentRunChange::First),
                 update_write(&e, &e_next, &e_next_events),
             ])
             .await,

@@ -8,7 +8,7 @@ use super::fixtures::{
     Run, advance, assert_stored, at, create_run, create_write, filter, namespace_named,
     new_namespace, ok, run_key, sort_summaries, started, task_retried, terminated,
 };
-use crate::{ExecutionSummary, Store};
+use crate::{CurrentRunChange, ExecutionSummary, Store};
 
 /// What [`write_sample`] committed, for [`check_sample`] to find again.
 #[derive(Clone, Debug)]
@@ -42,7 +42,7 @@ pub async fn write_sample(store: &dyn Store) -> Sample {
             .commit(vec![create_write(
                 &newer,
                 &newer_events,
-                Some(Some("run-1".into())),
+                CurrentRunChange::After("run-1".into()),
             )])
             .await,
         "creating a second run",

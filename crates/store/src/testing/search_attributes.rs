@@ -3,6 +3,8 @@
 use keel_core::search::{SearchAttribute, SearchAttributes, SearchValue};
 use keel_core::{Blob, Event, Execution, ExecutionKey, StartParams, Time};
 
+use crate::CurrentRunChange;
+
 use super::fixtures::{
     at, completed_with, create_run, create_write, filter, keyword, new_namespace, ok, refused,
     run_key, typed, update_write,
@@ -73,8 +75,8 @@ pub async fn search_attribute_filters(store: &dyn Store) {
         SearchAttributes::new(),
         at(3),
     );
-    let writes =
-        [&red, &blue, &bare].map(|(execution, events)| create_write(execution, events, Some(None)));
+    let writes = [&red, &blue, &bare]
+        .map(|(execution, events)| create_write(execution, events, CurrentRunChange::First));
     ok(
         store.commit(writes.to_vec()).await,
         "creating runs with search attributes",
