@@ -38,7 +38,7 @@ use keel_store::Store;
 pub use activity_tasks::{ActivityOutcome, ActivityTarget, PolledActivityTask};
 pub use keel_store::LogLine;
 pub use keel_store::{ExecutionSummary, Page};
-pub use matching::{PollerInfo, QueueId, TaskKind};
+pub use matching::{PollerInfo, QueueId, SeenPoller, TaskKind};
 pub use metrics::MetricsSnapshot;
 pub use queries::{HistoryPage, HistoryRequest};
 pub use reset::ResetWorkflow;

@@ -27,6 +27,14 @@ pub struct QueueId {
     pub kind: TaskKind,
 }
 
+/// A worker seen polling a queue, and when it last did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeenPoller {
+    pub queue: QueueId,
+    pub identity: String,
+    pub last_poll: Time,
+}
+
 #[derive(Clone, Debug)]
 pub struct QueuedTask {
     pub key: ExecutionKey,
@@ -355,8 +363,8 @@ impl Matching {
         pollers
     }
 
-    /// Every worker seen polling here since `since`: its queue, identity and last poll.
-    pub fn recent_pollers(&self, since: Time) -> Vec<(QueueId, String, Time)> {
+    /// Every worker seen polling here since `since`.
+    pub fn recent_pollers(&self, since: Time) -> Vec<SeenPoller> {
         let queues = self.inner.queues.lock();
         queues
             .iter()
@@ -365,7 +373,11 @@ impl Matching {
                     .pollers
                     .iter()
                     .filter(|(_, at)| **at >= since)
-                    .map(|(identity, at)| (id.clone(), identity.clone(), *at))
+                    .map(|(identity, at)| SeenPoller {
+                        queue: id.clone(),
+                        identity: identity.clone(),
+                        last_poll: *at,
+                    })
             })
             .collect()
     }

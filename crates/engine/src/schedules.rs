@@ -254,7 +254,10 @@ impl Engine {
         for decision in schedule.decide() {
             match decision {
                 Decision::Start(start) => {
-                    let (workflow_id, request_id) = schedule.start_of(&start);
+                    let keel_core::schedule::StartIds {
+                        workflow_id,
+                        request_id,
+                    } = schedule.start_of(&start);
                     let request =
                         self.scheduled_start(&schedule, &start, workflow_id.clone(), request_id);
                     match self.start_workflow(request).await {

@@ -99,6 +99,13 @@ pub struct Definition {
     pub state: ScheduleState,
 }
 
+/// The workflow id and request id a schedule's start uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartIds {
+    pub workflow_id: String,
+    pub request_id: String,
+}
+
 /// A due action waiting to be taken.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BufferedStart {
@@ -414,8 +421,9 @@ impl Schedule {
         }
     }
 
-    /// The workflow id and request id of the start for `start`.
-    pub fn start_of(&self, start: &BufferedStart) -> (String, String) {
+    /// The ids the workflow started for `start` gets: the same for every node and every
+    /// repetition, so a start repeated after a crash finds the run started before.
+    pub fn start_of(&self, start: &BufferedStart) -> StartIds {
         let action = &self.definition.action;
         let workflow_id = if self.definition.policies.keep_original_workflow_id {
             action.workflow_id.clone()
@@ -426,7 +434,10 @@ impl Schedule {
             "schedule:{}:{}:{}",
             self.namespace, self.id, start.nominal.0
         );
-        (workflow_id, request_id)
+        StartIds {
+            workflow_id,
+            request_id,
+        }
     }
 
     /// Records a workflow the schedule started.
@@ -607,7 +618,7 @@ mod tests {
     fn start_all(schedule: &mut Schedule, decisions: &[Decision]) {
         for decision in decisions {
             if let Decision::Start(start) = decision {
-                let (workflow_id, _) = schedule.start_of(start);
+                let workflow_id = schedule.start_of(start).workflow_id;
                 let run_id = format!("run-{}", start.nominal.0);
                 schedule.started(start, workflow_id, run_id);
             }
@@ -627,7 +638,10 @@ mod tests {
         let Decision::Start(start) = &decisions[0] else {
             unreachable!()
         };
-        let (workflow_id, request_id) = schedule.start_of(start);
+        let StartIds {
+            workflow_id,
+            request_id,
+        } = schedule.start_of(start);
         assert_eq!(workflow_id, "report-2024-01-01T00:00:10Z");
         assert_eq!(
             request_id,

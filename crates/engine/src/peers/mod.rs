@@ -49,7 +49,7 @@ pub(crate) use pollers::POLLERS_KEPT;
 use queries::RemoteQuery;
 
 use crate::Engine;
-use crate::matching::QueueId;
+use crate::matching::{QueueId, SeenPoller};
 use crate::workflow_queries::{QueryAnswer, WorkflowQuery};
 
 /// Set when the store is shared with other nodes.
@@ -87,7 +87,7 @@ pub(crate) enum Notice {
     /// A namespace was registered or updated.
     Namespaces,
     /// Workers polling the sender lately: queue, identity, last poll.
-    Pollers(Vec<(QueueId, String, Time)>),
+    Pollers(Vec<SeenPoller>),
     /// A query the sender holds, for whichever node's workers poll `queue`.
     Query {
         key: ExecutionKey,
@@ -284,6 +284,27 @@ fn decode(message: &[u8]) -> Result<Notice, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Format 1 sent pollers as (queue, identity, last poll) tuples; the named struct
+    /// must encode the same, or the format number must change.
+    #[test]
+    fn seen_pollers_encode_as_format_1_did() {
+        let queue = QueueId {
+            namespace: "default".into(),
+            name: "orders".into(),
+            kind: crate::matching::TaskKind::Activity,
+        };
+        let named = SeenPoller {
+            queue: queue.clone(),
+            identity: "worker-1".into(),
+            last_poll: Time(42),
+        };
+        let tuple = (queue, "worker-1".to_owned(), Time(42));
+        assert_eq!(
+            postcard::to_stdvec(&named).unwrap(),
+            postcard::to_stdvec(&tuple).unwrap()
+        );
+    }
 
     #[test]
     fn notices_carry_their_format_and_others_are_refused() {

@@ -8,7 +8,7 @@ use keel_core::Time;
 use super::{Notice, encode};
 use crate::Engine;
 use crate::executions::pending_tasks;
-use crate::matching::QueueId;
+use crate::matching::{QueueId, SeenPoller};
 
 /// How long workers other nodes saw polling stay listed here.
 pub(crate) const POLLERS_KEPT: Duration = Duration::from_secs(300);
@@ -30,16 +30,16 @@ impl Engine {
     }
 
     /// Records the workers another node saw polling.
-    pub(super) fn remember_peer_pollers(&self, seen: Vec<(QueueId, String, Time)>) {
+    pub(super) fn remember_peer_pollers(&self, seen: Vec<SeenPoller>) {
         let peers = self.inner.peers.as_ref().expect("notices come from peers");
         let mut pollers = peers.pollers.lock();
-        for (queue, identity, at) in seen {
+        for poller in seen {
             let last = pollers
-                .entry(queue)
+                .entry(poller.queue)
                 .or_default()
-                .entry(identity)
-                .or_insert(at);
-            *last = (*last).max(at);
+                .entry(poller.identity)
+                .or_insert(poller.last_poll);
+            *last = (*last).max(poller.last_poll);
         }
         // Workers come and go (each with a sticky queue of its own): forget those
         // not seen for longer than a describe looks back.
