@@ -159,7 +159,9 @@ fn every_command_has_help() {
     for args in [
         vec!["--help"],
         vec!["server", "--help"],
-        vec!["bench", "--help"],
+        vec!["doctor", "--help"],
+        vec!["execution", "--help"],
+        vec!["plan", "--help"],
     ] {
         let output = keel().args(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");

@@ -107,6 +107,11 @@ impl Server {
         Server::spawn(data_dir, "127.0.0.1:0", None, &[]).await
     }
 
+    /// The PostgreSQL database a server runs on; `None` for SQLite.
+    pub fn db_url(&self) -> Option<&str> {
+        self.db_url.as_deref()
+    }
+
     /// Where a SQLite server keeps its data.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

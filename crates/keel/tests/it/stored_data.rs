@@ -5,7 +5,9 @@ use temporalio_client::grpc::WorkflowService;
 use temporalio_client::tonic::{Code, Request};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowSignalOptions, WorkflowStartOptions};
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
-use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeWorkflowExecutionRequest;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest,
+};
 
 use crate::harness::{Backend, Server, count, on_both_backends, unique, with_worker};
 use crate::rest_client::Rest;
@@ -84,17 +86,40 @@ on_both_backends! {
         assert_eq!(opened.error_code(500), "data_loss");
         assert!(opened.json()["error"]["message"].as_str().unwrap().contains(&broken));
 
+        // One event of a finished run garbled too: its history is data loss, naming the event;
+        // the run's summary still reads.
+        let damaged = &healthy[0];
+        server
+            .run_sql(&format!(
+                "UPDATE history SET data = {garbage} WHERE event_id = 3 AND execution = \
+                 (SELECT id FROM executions WHERE workflow_id = '{damaged}')"
+            ))
+            .await;
+        let history = GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: damaged.clone(), run_id: String::new() }),
+            ..Default::default()
+        };
+        let refused = WorkflowService::get_workflow_execution_history(&mut client.clone(), Request::new(history))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::DataLoss, "{refused}");
+        assert!(refused.message().contains(damaged) && refused.message().contains("event 3"), "{refused}");
+        let summary = rest.ok(&format!("/api/v1/executions/{damaged}?view=summary")).await;
+        assert_eq!(summary["status"], "completed", "{summary}");
+
         let doctor = server.store_command("doctor").output().unwrap();
         assert!(!doctor.status.success(), "doctor must fail on a broken row");
         let stdout = String::from_utf8_lossy(&doctor.stdout);
         let named: Vec<&str> = stdout.lines().collect();
-        assert_eq!(named.len(), 1, "{stdout}");
-        assert!(named[0].contains(&broken) && named[0].contains("state"), "{stdout}");
+        assert_eq!(named.len(), 2, "{stdout}");
+        assert!(named.iter().any(|row| row.contains(&broken) && row.contains("state")), "{stdout}");
+        assert!(named.iter().any(|row| row.contains(damaged) && row.contains("event 3")), "{stdout}");
         let stderr = String::from_utf8_lossy(&doctor.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("1 stored row"), "{stderr}");
+        assert!(stderr.contains("2 stored rows"), "{stderr}");
 
-        server.run_sql(&format!("DELETE FROM executions WHERE workflow_id = '{broken}'")).await;
+        server.run_sql(&format!("DELETE FROM executions WHERE workflow_id IN ('{broken}', '{damaged}')")).await;
         let doctor = server.store_command("doctor").output().unwrap();
         assert!(doctor.status.success(), "{}", String::from_utf8_lossy(&doctor.stderr));
     }
@@ -102,9 +127,10 @@ on_both_backends! {
 
 /// Databases written by earlier Keels, each holding finished runs of many kinds and runs
 /// caught mid-way: waiting for a signal, on an overdue timer, on a child, on a task no
-/// worker has taken yet. A new one is added (never replacing the older ones) with
-/// `KEEL_WRITE_FIXTURE=<name> cargo test -p keel --test it stored_data::databases`, which
-/// writes `crates/keel/tests/fixtures/stored/<name>.db` before the check runs.
+/// worker has taken yet. SQLite's are database files (`<name>.db`), PostgreSQL's are
+/// `pg_dump` output (`<name>.sql`). New ones are added (never replacing the older ones)
+/// with `KEEL_WRITE_FIXTURE=<name> cargo test -p keel --test it stored_data::databases`,
+/// which writes both before the checks run.
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stored");
 
 /// What each fixture holds, by workflow id.
@@ -125,15 +151,14 @@ mod fixture {
     pub const PLAN: &str = "later";
 }
 
-/// Writes a fixture database with today's Keel.
-async fn write_fixture(path: &std::path::Path) {
+/// Writes a fixture with today's Keel: a SQLite database file, or a PostgreSQL dump.
+async fn write_fixture(backend: Backend, path: &std::path::Path) {
     use crate::workflows::{ChildPlan, FanOut, Flaky, Greeting, Parent, Sleeper};
     use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleSpec};
     use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowTerminateOptions};
     use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
-    let temp = tempfile::tempdir().unwrap();
-    let mut server = Server::start_in(temp.path()).await;
+    let mut server = Server::start_on(backend).await;
     let client = server.client().await;
     let start = |id: &str| WorkflowStartOptions::new(fixture::QUEUE, id).build();
     with_worker(&client, fixture::QUEUE, async {
@@ -214,6 +239,12 @@ async fn write_fixture(path: &std::path::Path) {
             .await
             .unwrap();
         crate::harness::wait_for_event(&client, fixture::SLEEPING, EventType::TimerStarted).await;
+        crate::harness::wait_for_event(
+            &client,
+            fixture::PARENT,
+            EventType::ChildWorkflowExecutionStarted,
+        )
+        .await;
         crate::harness::wait_for_event(&client, fixture::CHILD, EventType::TimerStarted).await;
     })
     .await;
@@ -252,129 +283,166 @@ async fn write_fixture(path: &std::path::Path) {
         .await;
     assert_eq!(planned.status, 201, "{}", planned.text());
 
-    // SIGKILL leaves the last commits in the WAL; fold them into one self-contained file.
     server.kill().await;
-    let db = rusqlite::Connection::open(server.data_dir().join("keel.db")).unwrap();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(path);
-    db.execute("VACUUM INTO ?", [path.to_str().unwrap()])
-        .unwrap();
+    match backend {
+        Backend::Sqlite => {
+            // SIGKILL leaves the last commits in the WAL; fold them into one file.
+            let db = rusqlite::Connection::open(server.data_dir().join("keel.db")).unwrap();
+            db.execute("VACUUM INTO ?", [path.to_str().unwrap()])
+                .unwrap();
+        }
+        Backend::Postgres => {
+            let url = server.db_url().expect("a PostgreSQL server");
+            let dump = crate::harness::postgres_cluster().dump(url);
+            std::fs::write(path, dump).unwrap();
+        }
+    }
 }
 
-/// Every fixture database opens, decodes throughout, and its runs caught mid-way complete
-/// with today's Keel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn databases_written_by_earlier_keels_read_and_their_runs_complete() {
-    use crate::harness::{assert_well_formed, history};
-    use crate::workflows::{Greeting, Parent, Sleeper};
-
-    if let Ok(name) = std::env::var("KEEL_WRITE_FIXTURE") {
-        write_fixture(&std::path::Path::new(FIXTURES).join(format!("{name}.db"))).await;
-    }
+/// The fixtures of one backend, by the extension of their files.
+fn fixtures(extension: &str) -> Vec<std::path::PathBuf> {
     let mut fixtures: Vec<_> = std::fs::read_dir(FIXTURES)
         .expect("the fixtures directory")
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "db"))
+        .filter(|path| path.extension().is_some_and(|e| e == extension))
         .collect();
     fixtures.sort();
-    assert!(!fixtures.is_empty(), "no fixture databases in {FIXTURES}");
+    assert!(
+        !fixtures.is_empty(),
+        "no .{extension} fixtures in {FIXTURES}"
+    );
+    fixtures
+}
 
-    for fixture_db in fixtures {
-        let temp = tempfile::tempdir().unwrap();
-        std::fs::copy(&fixture_db, temp.path().join("keel.db")).unwrap();
-        let server = Server::start_in(temp.path()).await;
-        let doctor = server.store_command("doctor").output().unwrap();
-        assert!(
-            doctor.status.success(),
-            "{}: {}{}",
-            fixture_db.display(),
-            String::from_utf8_lossy(&doctor.stdout),
-            String::from_utf8_lossy(&doctor.stderr)
-        );
-        let client = server.client().await;
-        assert_eq!(
-            count(&client, "ExecutionStatus = 'Completed'").await,
-            3,
-            "{}",
-            fixture_db.display()
-        );
-        assert_eq!(count(&client, "ExecutionStatus = 'Terminated'").await, 1);
-        assert_eq!(count(&client, "ExecutionStatus = 'Running'").await, 5);
-
-        with_worker(&client, fixture::QUEUE, async {
-            let accumulating = client.get_workflow_handle::<Accumulator>(fixture::ACCUMULATING);
-            assert_eq!(
-                accumulating
-                    .query(
-                        Accumulator::total,
-                        (),
-                        temporalio_client::WorkflowQueryOptions::default()
-                    )
-                    .await
-                    .unwrap(),
-                7
-            );
-            accumulating
-                .signal(Accumulator::finish, (), WorkflowSignalOptions::default())
-                .await
-                .unwrap();
-            assert_eq!(
-                accumulating
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await
-                    .unwrap(),
-                (7, 2)
-            );
-            let sleeping = client.get_workflow_handle::<Sleeper>(fixture::SLEEPING);
-            assert_eq!(
-                sleeping
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await
-                    .unwrap(),
-                2
-            );
-            let parent = client.get_workflow_handle::<Parent>(fixture::PARENT);
-            assert_eq!(
-                parent
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await
-                    .unwrap(),
-                "2"
-            );
-        })
-        .await;
-        with_worker(&client, fixture::LATER_QUEUE, async {
-            let queued = client.get_workflow_handle::<Greeting>(fixture::QUEUED);
-            assert_eq!(
-                queued
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await
-                    .unwrap(),
-                "hello, later"
-            );
-        })
-        .await;
-        for id in [
-            fixture::GREETED,
-            fixture::FLAKY,
-            fixture::FANNED_OUT,
-            fixture::ACCUMULATING,
-            fixture::PARENT,
-        ] {
-            assert_well_formed(&history(&client, id).await);
+on_both_backends! {
+    /// Every fixture opens, decodes throughout, and its runs caught mid-way complete with
+    /// today's Keel.
+    async fn databases_written_by_earlier_keels_read_and_their_runs_complete(backend: Backend) {
+        let extension = match backend {
+            Backend::Sqlite => "db",
+            Backend::Postgres => "sql",
+        };
+        if let Ok(name) = std::env::var("KEEL_WRITE_FIXTURE") {
+            let path = std::path::Path::new(FIXTURES).join(format!("{name}.{extension}"));
+            write_fixture(backend, &path).await;
         }
-
-        let rest = Rest::new(&server.http_addr);
-        let flaky = rest
-            .ok(&format!("/api/v1/executions/{}", fixture::FLAKY))
-            .await;
-        let earlier = &flaky["task_runs"][0]["earlier_attempts"];
-        assert_eq!(earlier.as_array().map(Vec::len), Some(2), "{flaky}");
-        let schedule = rest
-            .ok(&format!("/api/v1/schedules/{}", fixture::SCHEDULE))
-            .await;
-        assert_eq!(schedule["paused"], true, "{schedule}");
-        let plan = rest.ok(&format!("/api/v1/plans/{}", fixture::PLAN)).await;
-        assert_eq!(plan["workflow_type"], "Greeting", "{plan}");
+        for fixture in fixtures(extension) {
+            match backend {
+                Backend::Sqlite => {
+                    let temp = tempfile::tempdir().unwrap();
+                    std::fs::copy(&fixture, temp.path().join("keel.db")).unwrap();
+                    let server = Server::start_in(temp.path()).await;
+                    check_fixture(&server, &fixture).await;
+                }
+                Backend::Postgres => {
+                    let url = crate::harness::postgres_cluster().restore(&fixture);
+                    let server = Server::node(&url).await;
+                    check_fixture(&server, &fixture).await;
+                }
+            }
+        }
     }
+}
+
+/// A server on a fixture: nothing is broken in it, its runs caught mid-way complete, and
+/// what it holds reads as it was written.
+async fn check_fixture(server: &Server, fixture_db: &std::path::Path) {
+    use crate::harness::{assert_well_formed, history};
+    use crate::workflows::{Greeting, Parent, Sleeper};
+
+    let doctor = server.store_command("doctor").output().unwrap();
+    assert!(
+        doctor.status.success(),
+        "{}: {}{}",
+        fixture_db.display(),
+        String::from_utf8_lossy(&doctor.stdout),
+        String::from_utf8_lossy(&doctor.stderr)
+    );
+    let client = server.client().await;
+    assert_eq!(
+        count(&client, "ExecutionStatus = 'Completed'").await,
+        3,
+        "{}",
+        fixture_db.display()
+    );
+    assert_eq!(count(&client, "ExecutionStatus = 'Terminated'").await, 1);
+    assert_eq!(count(&client, "ExecutionStatus = 'Running'").await, 5);
+
+    with_worker(&client, fixture::QUEUE, async {
+        let accumulating = client.get_workflow_handle::<Accumulator>(fixture::ACCUMULATING);
+        assert_eq!(
+            accumulating
+                .query(
+                    Accumulator::total,
+                    (),
+                    temporalio_client::WorkflowQueryOptions::default()
+                )
+                .await
+                .unwrap(),
+            7
+        );
+        accumulating
+            .signal(Accumulator::finish, (), WorkflowSignalOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            accumulating
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            (7, 2)
+        );
+        let sleeping = client.get_workflow_handle::<Sleeper>(fixture::SLEEPING);
+        assert_eq!(
+            sleeping
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            2
+        );
+        let parent = client.get_workflow_handle::<Parent>(fixture::PARENT);
+        assert_eq!(
+            parent
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            "2"
+        );
+    })
+    .await;
+    with_worker(&client, fixture::LATER_QUEUE, async {
+        let queued = client.get_workflow_handle::<Greeting>(fixture::QUEUED);
+        assert_eq!(
+            queued
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap(),
+            "hello, later"
+        );
+    })
+    .await;
+    for id in [
+        fixture::GREETED,
+        fixture::FLAKY,
+        fixture::FANNED_OUT,
+        fixture::ACCUMULATING,
+        fixture::PARENT,
+    ] {
+        assert_well_formed(&history(&client, id).await);
+    }
+
+    let rest = Rest::new(&server.http_addr);
+    let flaky = rest
+        .ok(&format!("/api/v1/executions/{}", fixture::FLAKY))
+        .await;
+    let earlier = &flaky["task_runs"][0]["earlier_attempts"];
+    assert_eq!(earlier.as_array().map(Vec::len), Some(2), "{flaky}");
+    let schedule = rest
+        .ok(&format!("/api/v1/schedules/{}", fixture::SCHEDULE))
+        .await;
+    assert_eq!(schedule["paused"], true, "{schedule}");
+    let plan = rest.ok(&format!("/api/v1/plans/{}", fixture::PLAN)).await;
+    assert_eq!(plan["workflow_type"], "Greeting", "{plan}");
 }

@@ -101,6 +101,46 @@ impl PostgresCluster {
         self.url(&name)
     }
 
+    /// The database at `url` (one of this cluster's) as plain SQL, without owners or grants,
+    /// so that it restores into any database: what `pg_dump` makes of it.
+    pub fn dump(&self, url: &str) -> String {
+        let output = Command::new(self.bin.join("pg_dump"))
+            .args(["--no-owner", "--no-privileges", "--dbname", url])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run pg_dump: {e}"));
+        assert!(
+            output.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("pg_dump writes text")
+    }
+
+    /// A new database holding what `dump` made; answers its URL.
+    pub fn restore(&self, dump: &Path) -> String {
+        let url = self.create_database();
+        let output = Command::new(self.bin.join("psql"))
+            .args([
+                "--quiet",
+                "--no-psqlrc",
+                "--set",
+                "ON_ERROR_STOP=1",
+                "--dbname",
+                &url,
+            ])
+            .arg("--file")
+            .arg(dump)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+        assert!(
+            output.status.success(),
+            "restoring {} failed: {}",
+            dump.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        url
+    }
+
     /// Stops the server with a fast shutdown (clients are disconnected, nothing is lost).
     pub fn stop(&mut self) {
         if let Some(mut server) = self.server.take() {
