@@ -10,6 +10,7 @@ use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use crate::harness::{
     Server, assert_well_formed, count, event_types, history, postgres_cluster, unique, with_workers,
 };
+use crate::rest_client::Rest;
 use crate::workflows::{FanOut, Greeting, Pipeline, Sleeper};
 
 /// Three nodes on a fresh database of the shared test cluster.
@@ -326,9 +327,14 @@ async fn a_commit_dispatching_more_tasks_than_a_notice_holds_reaches_the_other_n
     // A's worker polls: too many tasks for one notice, so A must read them from the store.
     let (workflow_queue, activity_queue) = (unique("fan-out"), unique("fan-out-activities"));
     let id = unique("fan-out");
+    let (rest_a, rest_b) = (
+        Rest::new(&nodes[0].http_addr),
+        Rest::new(&nodes[1].http_addr),
+    );
     let work = async {
-        // Both workers are polling before the activities exist.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Both workers are polling (each on its own node) before the activities exist.
+        polled(&rest_a, &activity_queue, "activity").await;
+        polled(&rest_b, &workflow_queue, "workflow").await;
         b.start_workflow(
             FanOut::run,
             (activity_queue.clone(), 100u32),
@@ -483,4 +489,16 @@ async fn signals_queries_and_updates_reach_a_worker_on_another_node() {
     .await;
     assert!(clean.iter().all(|c| *c));
     assert_completed_once(&b, &workflow_id).await;
+}
+
+/// Waits until a worker polls `queue` for `kind` tasks on the node `rest` talks to.
+async fn polled(rest: &Rest, queue: &str, kind: &str) {
+    for _ in 0..400 {
+        let described = rest.ok(&format!("/api/v1/task-queues/{queue}")).await;
+        if described[kind]["pollers"].as_u64().unwrap_or(0) > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no worker polled {queue} for {kind} tasks");
 }
