@@ -10,6 +10,7 @@ mod children;
 mod cli;
 mod cli_executions;
 mod cluster;
+mod contract;
 mod crash;
 mod database_restart;
 mod harness;

@@ -56,12 +56,16 @@ impl Response {
 pub struct Rest {
     /// `host:port`
     addr: String,
+    /// The server's OpenAPI document, read at the first request: every JSON answer to a
+    /// documented route must match the schema documented for its status.
+    contract: tokio::sync::OnceCell<crate::contract::Contract>,
 }
 
 impl Rest {
     pub fn new(http_url: &str) -> Rest {
         Rest {
             addr: http_url.trim_start_matches("http://").to_owned(),
+            contract: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -88,6 +92,28 @@ impl Rest {
     }
 
     pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        let response = self.exchange(method, path, headers, body).await;
+        let contract = self
+            .contract
+            .get_or_init(|| async {
+                let document = self
+                    .exchange("GET", "/api/v1/openapi.json", &[], None)
+                    .await
+                    .json();
+                crate::contract::Contract::new(document)
+            })
+            .await;
+        contract.check(method, path, &response);
+        response
+    }
+
+    async fn exchange(
         &self,
         method: &str,
         path: &str,

@@ -1,0 +1,129 @@
+//! The REST API's OpenAPI document as a contract every test holds the server to: each JSON
+//! answer to a documented route must match the schema documented for its status (JSON
+//! Schema 2020-12, as OpenAPI 3.1 defines it). A field renamed in a handler, a status not
+//! documented, a shape the document does not describe: each fails the test that met it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use crate::rest_client::Response;
+
+pub struct Contract {
+    document: Value,
+    /// Validators by JSON pointer to the schema they check.
+    validators: Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+}
+
+impl Contract {
+    pub fn new(document: Value) -> Contract {
+        Contract {
+            document,
+            validators: Mutex::default(),
+        }
+    }
+
+    /// Fails the test when `response` to `method path` breaks the document.
+    pub fn check(&self, method: &str, path: &str, response: &Response) {
+        let path = path.split('?').next().unwrap_or(path);
+        let Some(template) = self.template_of(path) else {
+            // Not a documented route (the UI's pages, or a path a test made up).
+            return;
+        };
+        let is_json = response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"));
+        if !is_json {
+            return;
+        }
+        let operation = format!(
+            "/paths/{}/{}",
+            escape(&template),
+            method.to_ascii_lowercase()
+        );
+        if self.document.pointer(&operation).is_none() {
+            // A method the route does not have: the 405 answer is checked by its own test.
+            return;
+        }
+        let Some(schema) = self.response_schema(&operation, response.status) else {
+            panic!(
+                "{method} {path} answered {}, a status {template} does not document for {method}: {}",
+                response.status,
+                response.text()
+            );
+        };
+        let validator = self.validator(&schema);
+        let body = response.json();
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .take(5)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {path} answered {} with a body its documented schema refuses:\n  {}\nbody: {body}",
+            response.status,
+            errors.join("\n  ")
+        );
+    }
+
+    /// The documented path template `path` is an instance of.
+    fn template_of(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let paths = self.document["paths"].as_object()?;
+        // An exact template first (`/executions/bulk` before `/executions/{workflow_id}`).
+        if paths.contains_key(path) {
+            return Some(path.to_owned());
+        }
+        paths
+            .keys()
+            .find(|template| {
+                let parts: Vec<&str> = template.split('/').collect();
+                parts.len() == segments.len()
+                    && parts
+                        .iter()
+                        .zip(&segments)
+                        .all(|(part, segment)| part.starts_with('{') || part == segment)
+            })
+            .cloned()
+    }
+
+    /// The pointer to the schema documented for `status` under `operation`.
+    fn response_schema(&self, operation: &str, status: u16) -> Option<String> {
+        let responses = self.document.pointer(&format!("{operation}/responses"))?;
+        let range = format!("{}XX", status / 100);
+        let key = [status.to_string(), range, "default".to_owned()]
+            .into_iter()
+            .find(|key| responses.get(key).is_some())?;
+        let mut pointer = format!("{operation}/responses/{key}");
+        if let Some(reference) = responses[&key]["$ref"].as_str() {
+            pointer = reference.trim_start_matches('#').to_owned();
+        }
+        let schema = format!("{pointer}/content/application~1json/schema");
+        self.document.pointer(&schema).map(|_| schema)
+    }
+
+    fn validator(&self, schema: &str) -> std::sync::Arc<jsonschema::Validator> {
+        let mut validators = self.validators.lock().unwrap();
+        validators
+            .entry(schema.to_owned())
+            .or_insert_with(|| {
+                // The whole document as the root, so `#/components/...` references resolve.
+                let mut root = self.document.clone();
+                let fragment = schema.replace('{', "%7B").replace('}', "%7D");
+                root["$ref"] = json!(format!("#{fragment}"));
+                let validator = jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .build(&root)
+                    .unwrap_or_else(|e| panic!("the documented schema {schema} is invalid: {e}"));
+                std::sync::Arc::new(validator)
+            })
+            .clone()
+    }
+}
+
+/// A path as a JSON pointer token.
+fn escape(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
+}
