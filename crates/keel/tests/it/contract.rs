@@ -24,19 +24,15 @@ impl Contract {
         }
     }
 
-    /// Fails the test when `response` to `method path` breaks the document.
-    pub fn check(&self, method: &str, path: &str, response: &Response) {
+    /// Fails the test when `method path` with `request` (its body) and the `response` it got
+    /// break the document: a body the server took must be one the document describes, and
+    /// every JSON answer must match the schema documented for its status.
+    pub fn check(&self, method: &str, path: &str, request: Option<&[u8]>, response: &Response) {
         let path = path.split('?').next().unwrap_or(path);
         let Some(template) = self.template_of(path) else {
             // Not a documented route (the UI's pages, or a path a test made up).
             return;
         };
-        let is_json = response
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("application/json"));
-        if !is_json {
-            return;
-        }
         let operation = format!(
             "/paths/{}/{}",
             escape(&template),
@@ -44,6 +40,15 @@ impl Contract {
         );
         if self.document.pointer(&operation).is_none() {
             // A method the route does not have: the 405 answer is checked by its own test.
+            return;
+        }
+        if (200..300).contains(&response.status) {
+            self.check_request(method, path, &operation, request);
+        }
+        let is_json = response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"));
+        if !is_json {
             return;
         }
         let Some(schema) = self.response_schema(&operation, response.status) else {
@@ -64,6 +69,35 @@ impl Contract {
             errors.is_empty(),
             "{method} {path} answered {} with a body its documented schema refuses:\n  {}\nbody: {body}",
             response.status,
+            errors.join("\n  ")
+        );
+    }
+
+    /// A JSON body the server accepted must match the documented request schema.
+    fn check_request(&self, method: &str, path: &str, operation: &str, request: Option<&[u8]>) {
+        let Some(body) = request.filter(|body| !body.is_empty()) else {
+            return;
+        };
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        let schema = format!("{operation}/requestBody/content/application~1json/schema");
+        if self.document.pointer(&schema).is_none() {
+            assert!(
+                body == json!({}),
+                "{method} {path} took a body the document does not describe: {body}"
+            );
+            return;
+        }
+        let errors: Vec<String> = self
+            .validator(&schema)
+            .iter_errors(&body)
+            .take(5)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {path} took a body its documented request schema refuses:\n  {}\nbody: {body}",
             errors.join("\n  ")
         );
     }

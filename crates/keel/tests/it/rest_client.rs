@@ -109,7 +109,7 @@ impl Rest {
                 crate::contract::Contract::new(document)
             })
             .await;
-        contract.check(method, path, &response);
+        contract.check(method, path, body, &response);
         response
     }
 
