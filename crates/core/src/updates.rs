@@ -94,15 +94,27 @@ impl Execution {
     }
 
     /// Updates a workflow task must carry to the worker: every admitted one, by id.
-    pub fn admitted_updates(&self) -> Vec<(String, Blob)> {
+    pub fn admitted_updates(&self) -> Vec<AdmittedUpdate> {
         self.updates
             .iter()
             .filter_map(|(id, stage)| match stage {
-                UpdateStage::Admitted { request, .. } => Some((id.clone(), request.clone())),
+                UpdateStage::Admitted { request, .. } => Some(AdmittedUpdate {
+                    update_id: id.clone(),
+                    request: request.clone(),
+                }),
                 _ => None,
             })
             .collect()
     }
+}
+
+/// An update a worker has not accepted or rejected yet: what the next workflow task
+/// carries to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdmittedUpdate {
+    pub update_id: String,
+    /// The client's encoded request.
+    pub request: Blob,
 }
 
 impl Tx<'_> {

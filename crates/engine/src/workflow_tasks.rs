@@ -28,7 +28,7 @@ pub struct PolledWorkflowTask {
     /// Queries riding along with this workflow task, by id.
     pub queries: Vec<(String, WorkflowQuery)>,
     /// Updates for the worker (encoded requests, by update id), and the event they follow.
-    pub updates: Vec<(String, keel_core::Blob)>,
+    pub updates: Vec<keel_core::updates::AdmittedUpdate>,
     pub updates_follow_event_id: i64,
 }
 
@@ -48,7 +48,7 @@ struct StartedInfo {
     started_time: Time,
     /// A transient task's unwritten events, which end the history the worker is sent.
     transient_events: Vec<Event>,
-    updates: Vec<(String, keel_core::Blob)>,
+    updates: Vec<keel_core::updates::AdmittedUpdate>,
 }
 
 impl Engine {

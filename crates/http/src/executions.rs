@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use keel_core::overview::Phase;
 use keel_core::reset::ResetPoint;
-use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter};
+use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter, SortKey};
 use keel_core::{CancelRequest, ExecutionKey, Signal};
 use keel_engine::{Engine, HistoryRequest, ResetWorkflow};
 use serde_json::{Value, json};
@@ -137,12 +137,12 @@ pub fn query_condition(
 }
 
 /// The order a list request's `sort` means.
-fn sort_order(params: &Params) -> ApiResult<(Field, Direction)> {
+fn sort_order(params: &Params) -> ApiResult<SortKey> {
     Ok(match params.get("sort").unwrap_or("start_time") {
-        "start_time" | "-start_time" => (Field::StartTime, Direction::Desc),
-        "+start_time" => (Field::StartTime, Direction::Asc),
-        "close_time" | "-close_time" => (Field::CloseTime, Direction::Desc),
-        "+close_time" => (Field::CloseTime, Direction::Asc),
+        "start_time" | "-start_time" => SortKey::new(Field::StartTime, Direction::Desc),
+        "+start_time" => SortKey::new(Field::StartTime, Direction::Asc),
+        "close_time" | "-close_time" => SortKey::new(Field::CloseTime, Direction::Desc),
+        "+close_time" => SortKey::new(Field::CloseTime, Direction::Asc),
         other => {
             return Err(ApiError::bad_request(format!(
                 "sort '{other}' is not one of start_time, -start_time, +start_time, close_time, -close_time, +close_time"

@@ -25,7 +25,9 @@
 //! [`SqlWhere::params`], in order (a PostgreSQL backend renumbers them `$n`).
 
 use keel_core::search::{SearchAttributeType, text_words};
-use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter, FilterError, Value};
+use keel_core::visibility::{
+    CompareOp, Condition, Direction, Field, Filter, FilterError, SortKey, Value,
+};
 
 /// A bind parameter for a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,13 +93,13 @@ fn column(field: &Field) -> Result<&'static str, FilterError> {
     })
 }
 
-fn order_by(keys: &[(Field, Direction)]) -> Result<String, FilterError> {
+fn order_by(keys: &[SortKey]) -> Result<String, FilterError> {
     if keys.is_empty() {
         return Ok(DEFAULT_ORDER_BY.to_string());
     }
     let mut parts = Vec::with_capacity(keys.len() + 1);
-    for (field, dir) in keys {
-        let dir = match dir {
+    for SortKey { field, direction } in keys {
+        let dir = match direction {
             Direction::Asc => "ASC",
             Direction::Desc => "DESC",
         };
@@ -110,12 +112,12 @@ fn order_by(keys: &[(Field, Direction)]) -> Result<String, FilterError> {
         parts.push(format!("{} {dir}{nulls}", column(field)?));
     }
     // Break ties by run id so that the order (and thus paging) is total.
-    if !keys.iter().any(|(f, _)| *f == Field::RunId) {
-        let last = if keys.last().unwrap().1 == Direction::Asc {
-            "ASC"
-        } else {
-            "DESC"
-        };
+    if !keys.iter().any(|key| key.field == Field::RunId) {
+        // `keys` is not empty here (checked above); ties follow the last key's direction.
+        let ascending = keys
+            .last()
+            .is_some_and(|key| key.direction == Direction::Asc);
+        let last = if ascending { "ASC" } else { "DESC" };
         parts.push(format!("run_id {last}"));
     }
     Ok(parts.join(", "))

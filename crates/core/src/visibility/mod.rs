@@ -46,7 +46,20 @@ pub enum FilterError {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Filter {
     pub condition: Option<Condition>,
-    pub order_by: Vec<(Field, Direction)>,
+    pub order_by: Vec<SortKey>,
+}
+
+/// One key of an ORDER BY: a field and which way it sorts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub field: Field,
+    pub direction: Direction,
+}
+
+impl SortKey {
+    pub fn new(field: Field, direction: Direction) -> SortKey {
+        SortKey { field, direction }
+    }
 }
 
 /// A search attribute. Built-in names are case-sensitive, as in Temporal; any other

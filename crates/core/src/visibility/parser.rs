@@ -3,7 +3,7 @@
 
 use super::lexer::{Tok, Token, syntax};
 use super::values::normalize;
-use super::{Condition, Direction, Field, Filter, FilterError, Kind, Value};
+use super::{Condition, Direction, Field, Filter, FilterError, Kind, SortKey, Value};
 use crate::search::SearchAttributeType;
 
 const KEYWORDS: [&str; 14] = [
@@ -52,7 +52,7 @@ pub(super) fn parse(
                 p.eat_kw("ASC");
                 Direction::Asc
             };
-            filter.order_by.push((field, dir));
+            filter.order_by.push(SortKey::new(field, dir));
             if !p.eat(&Tok::Comma) {
                 break;
             }
@@ -270,7 +270,9 @@ impl Parser<'_> {
 mod tests {
     use crate::search::SearchAttributeType;
     use crate::visibility::tests::{and, cond, eq, err, or, parse_filter, s};
-    use crate::visibility::{CompareOp, Condition, Direction, Field, Filter, FilterError, Value};
+    use crate::visibility::{
+        CompareOp, Condition, Direction, Field, Filter, FilterError, SortKey, Value,
+    };
 
     #[test]
     fn empty_query_has_no_condition() {
@@ -367,14 +369,17 @@ mod tests {
         assert_eq!(
             f.order_by,
             vec![
-                (Field::StartTime, Direction::Desc),
-                (Field::RunId, Direction::Asc),
-                (Field::HistoryLength, Direction::Asc)
+                SortKey::new(Field::StartTime, Direction::Desc),
+                SortKey::new(Field::RunId, Direction::Asc),
+                SortKey::new(Field::HistoryLength, Direction::Asc)
             ]
         );
         let f = parse_filter("order by CloseTime desc").unwrap();
         assert_eq!(f.condition, None);
-        assert_eq!(f.order_by, vec![(Field::CloseTime, Direction::Desc)]);
+        assert_eq!(
+            f.order_by,
+            vec![SortKey::new(Field::CloseTime, Direction::Desc)]
+        );
         assert_eq!(err("ORDER BY"), "expected a field name at end of query");
         assert_eq!(
             err("ORDER StartTime"),

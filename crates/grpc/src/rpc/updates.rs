@@ -146,17 +146,17 @@ fn outcome(status: &UpdateStatus) -> Result<Option<update::Outcome>, Status> {
 
 /// The protocol messages that carry admitted updates to a worker.
 pub(crate) fn update_messages(
-    updates: &[(String, keel_core::Blob)],
+    updates: &[keel_core::updates::AdmittedUpdate],
     follow_event_id: i64,
 ) -> Vec<protocol::Message> {
     updates
         .iter()
-        .map(|(update_id, request)| protocol::Message {
-            id: format!("{update_id}/request"),
-            protocol_instance_id: update_id.clone(),
+        .map(|update| protocol::Message {
+            id: format!("{}/request", update.update_id),
+            protocol_instance_id: update.update_id.clone(),
             body: Some(prost_wkt_types::Any {
                 type_url: REQUEST_TYPE.into(),
-                value: request.0.clone(),
+                value: update.request.0.clone(),
             }),
             sequencing_id: Some(protocol::message::SequencingId::EventId(follow_event_id)),
         })
