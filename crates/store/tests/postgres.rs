@@ -160,3 +160,28 @@ async fn a_database_migrated_by_a_newer_keel_is_refused() {
         Ok(_) => panic!("a database from a newer keel must be refused"),
     }
 }
+
+/// A notice on the channel that this store cannot read (not its shape, or not base64) is
+/// not ignored: readers hear `Missed`, and resynchronise from the database.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_notice_tells_readers_they_missed_something() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database();
+    let store = connect(&url).await;
+    let mut feed = store.notices().expect("a shared store has a notice feed");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for garbage in ["no-origin-at-all", "someone-else:***not base64***"] {
+        client
+            .execute("SELECT pg_notify('keel', $1)", &[&garbage])
+            .await
+            .unwrap();
+        let heard = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+            .await
+            .unwrap_or_else(|_| panic!("nothing heard after {garbage:?}"))
+            .unwrap();
+        assert_eq!(heard, keel_store::Received::Missed, "after {garbage:?}");
+    }
+}

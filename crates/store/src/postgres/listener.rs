@@ -69,6 +69,10 @@ pub(super) async fn listen(
                 break;
             };
             let Some((from, payload)) = notification.payload().split_once(':') else {
+                // Not a notice this store sends: what it said is lost, so readers must
+                // read afresh rather than trust what they derived.
+                tracing::warn!("an unreadable notice on the channel; readers resynchronise");
+                let _ = feed.send(Received::Missed);
                 continue;
             };
             if from == origin {
@@ -78,7 +82,10 @@ pub(super) async fn listen(
                 Ok(message) => {
                     let _ = feed.send(Received::Notice(message));
                 }
-                Err(error) => tracing::warn!(%error, "ignoring an undecodable notice"),
+                Err(error) => {
+                    tracing::warn!(%error, "an undecodable notice; readers resynchronise");
+                    let _ = feed.send(Received::Missed);
+                }
             }
         }
         let mut backoff = Duration::from_millis(50);
