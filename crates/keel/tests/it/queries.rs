@@ -14,7 +14,7 @@ use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::query::v1::WorkflowQuery;
 use temporalio_common::protos::temporal::api::workflowservice::v1::QueryWorkflowRequest;
 
-use crate::harness::{Backend, Server, history, on_both_backends, unique, with_worker};
+use crate::harness::{Backend, Server, describe, history, on_both_backends, unique, with_worker};
 use crate::workflows::Accumulator;
 
 fn raw_query(workflow_id: &str, query_type: &str) -> QueryWorkflowRequest {
@@ -62,8 +62,17 @@ on_both_backends! {
                     .unwrap();
                 assert_eq!(total, expected, "after signal {n}");
             }
-            // Asked again while the workflow idles: answered from the worker's cache.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Asked again once the workflow idles (no workflow task pending): answered from
+            // the worker's cache.
+            let mut idle = false;
+            for _ in 0..400 {
+                if describe(&client, &workflow_id).await.pending_workflow_task.is_none() {
+                    idle = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert!(idle, "the workflow never went idle");
             let total = handle
                 .query(Accumulator::total, (), WorkflowQueryOptions::default())
                 .await
