@@ -16,14 +16,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::render;
 use crate::request::Params;
 
+pub const ANALYTICS_PARAMS: &[&str] = &["namespace", "from", "to", "bucket", "type"];
+
 pub async fn analytics(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(
-        raw.as_deref(),
-        &["namespace", "from", "to", "bucket", "type"],
-    )?;
+    let params = Params::parse(raw.as_deref(), ANALYTICS_PARAMS)?;
     let now = engine.now();
     let (bucket, default_span) = match params.get("bucket").unwrap_or("hour") {
         "hour" => (Duration::from_secs(3_600), Duration::from_secs(86_400)),

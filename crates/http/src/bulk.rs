@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::executions::{
     FILTER_PARAMS, IDENTITY, cancel_run, filter_of, query_condition, signal_from,
 };
-use crate::request::{Body, Params, json_body};
+use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body};
 
 /// At most this many executions are acted on by one request.
 pub const MAX_BULK: usize = 10_000;
@@ -30,7 +30,7 @@ pub async fn bulk(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let body = Body::new(
         json_body(body)?,
         &["action", "query", "filter", "reason", "signal", "dry_run"],

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::render;
-use crate::request::{Body, Params, decode_cursor, encode_cursor, json_body, parse_time, resolve};
+use crate::request::{
+    Body, Params, RUN_PARAMS, decode_cursor, encode_cursor, json_body, parse_time, resolve,
+};
 
 /// Who the history records as having acted, for actions taken over REST.
 pub const IDENTITY: &str = "keel-rest";
@@ -36,7 +38,10 @@ pub const FILTER_PARAMS: &[&str] = &[
     "query",
 ];
 /// What the list route takes besides the filter.
-const PAGE_PARAMS: &[&str] = &["namespace", "sort", "limit", "cursor"];
+pub const PAGE_PARAMS: &[&str] = &["namespace", "sort", "limit", "cursor"];
+/// What one execution's route takes.
+pub const GET_PARAMS: &[&str] = &["namespace", "run_id", "view"];
+pub const HISTORY_PARAMS: &[&str] = &["namespace", "run_id", "cursor", "limit", "format"];
 
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let known: Vec<&str> = FILTER_PARAMS.iter().chain(PAGE_PARAMS).copied().collect();
@@ -162,7 +167,7 @@ pub async fn get(
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id", "view"])?;
+    let params = Params::parse(raw.as_deref(), GET_PARAMS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
     match params.get("view").unwrap_or("full") {
         "full" => {
@@ -196,10 +201,7 @@ pub async fn history(
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(
-        raw.as_deref(),
-        &["namespace", "run_id", "cursor", "limit", "format"],
-    )?;
+    let params = Params::parse(raw.as_deref(), HISTORY_PARAMS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
     match params.get("format") {
         None | Some("keel") => {}
@@ -261,7 +263,7 @@ async fn running_target(
     body: Result<Bytes, BytesRejection>,
     fields: &[&str],
 ) -> ApiResult<(ExecutionKey, Body)> {
-    let params = Params::parse(raw_query, &["namespace", "run_id"])?;
+    let params = Params::parse(raw_query, RUN_PARAMS)?;
     let body = Body::new(json_body(body)?, fields)?;
     let key = resolve(engine, &params, workflow_id).await?;
     let execution = engine
@@ -386,7 +388,7 @@ pub async fn reset(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let body = Body::new(
         json_body(body)?,
         &["to", "reason", "reapply_signals", "request_id"],

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::executions::{FILTER_PARAMS, filter_of, handler_name, inputs_from, not_found};
-use crate::request::{Body, Params, json_body, resolve};
+use crate::request::{Body, NAMESPACE_PARAMS, Params, RUN_PARAMS, json_body, resolve};
 
 /// How long a query or an update waits for a worker's answer unless the request says
 /// otherwise.
@@ -24,7 +24,7 @@ pub async fn query(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let body = Body::new(json_body(body)?, &["name", "input", "inputs", "timeout_ms"])?;
     let name = handler_name(&body, "query")?;
     let inputs = inputs_from(&body)?;
@@ -63,7 +63,7 @@ pub async fn update(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let body = Body::new(
         json_body(body)?,
         &["name", "input", "inputs", "timeout_ms", "update_id"],
@@ -131,7 +131,11 @@ pub async fn count(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let known: Vec<&str> = FILTER_PARAMS.iter().copied().chain(["namespace"]).collect();
+    let known: Vec<&str> = FILTER_PARAMS
+        .iter()
+        .chain(NAMESPACE_PARAMS)
+        .copied()
+        .collect();
     let params = Params::parse(raw.as_deref(), &known)?;
     let count = engine
         .count_executions(params.namespace(), &filter_of(&engine, &params)?)

@@ -31,6 +31,7 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 use keel_engine::Engine;
+use request::{NAMESPACE_PARAMS, NO_PARAMS, RUN_PARAMS};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -47,8 +48,8 @@ pub fn router(engine: Engine, access: Access) -> Router {
     for Route { path, endpoints } in routes() {
         let methods = endpoints
             .into_iter()
-            .fold(MethodRouter::new(), |methods, (_, endpoint)| {
-                methods.merge(endpoint)
+            .fold(MethodRouter::new(), |methods, endpoint| {
+                methods.merge(endpoint.handler)
             });
         api = api.route(path, methods);
     }
@@ -68,18 +69,34 @@ pub fn router(engine: Engine, access: Access) -> Router {
 /// One path of the REST API and what answers each method on it.
 struct Route {
     path: &'static str,
-    endpoints: Vec<(Method, MethodRouter<Engine>)>,
+    endpoints: Vec<Endpoint>,
 }
 
-/// `handler` answering `method`; the method is named once, for the router and for the check
-/// against the OpenAPI document.
-fn endpoint<H, T>(method: Method, handler: H) -> (Method, MethodRouter<Engine>)
+/// A method on a path: the query parameters its handler takes (the lists it parses with)
+/// and the handler.
+struct Endpoint {
+    // The method and parameters are what the document is checked against (the tests);
+    // the router itself needs only the handler, which carries the method too.
+    #[cfg_attr(not(test), allow(dead_code))]
+    method: Method,
+    #[cfg_attr(not(test), allow(dead_code))]
+    query: &'static [&'static [&'static str]],
+    handler: MethodRouter<Engine>,
+}
+
+/// `handler` answering `method` with the query parameters in `query`: named once, for the
+/// router and for the check against the OpenAPI document.
+fn endpoint<H, T>(method: Method, query: &'static [&'static [&'static str]], handler: H) -> Endpoint
 where
     H: Handler<T, Engine>,
     T: 'static,
 {
     let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
-    (method, on(filter, handler))
+    Endpoint {
+        method,
+        query,
+        handler: on(filter, handler),
+    }
 }
 
 /// Every route of the REST API (the web UI's pages and assets are `ui.rs`'s). A test checks
@@ -88,112 +105,150 @@ fn routes() -> Vec<Route> {
     use Method as M;
     let route = |path, endpoints| Route { path, endpoints };
     vec![
-        route("/healthz", vec![endpoint(M::GET, health)]),
-        route("/metrics", vec![endpoint(M::GET, analytics::metrics)]),
-        route("/api/v1/openapi.json", vec![endpoint(M::GET, openapi)]),
+        route("/healthz", vec![endpoint(M::GET, &[NO_PARAMS], health)]),
+        route(
+            "/metrics",
+            vec![endpoint(M::GET, &[NO_PARAMS], analytics::metrics)],
+        ),
+        route(
+            "/api/v1/openapi.json",
+            vec![endpoint(M::GET, &[NO_PARAMS], openapi)],
+        ),
         route(
             "/api/v1/executions",
-            vec![endpoint(M::GET, executions::list)],
+            vec![endpoint(
+                M::GET,
+                &[executions::FILTER_PARAMS, executions::PAGE_PARAMS],
+                executions::list,
+            )],
         ),
         route(
             "/api/v1/executions/bulk",
-            vec![endpoint(M::POST, bulk::bulk)],
+            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], bulk::bulk)],
         ),
         route(
             "/api/v1/executions-count",
-            vec![endpoint(M::GET, interact::count)],
+            vec![endpoint(
+                M::GET,
+                &[executions::FILTER_PARAMS, NAMESPACE_PARAMS],
+                interact::count,
+            )],
         ),
         route(
             "/api/v1/executions/{workflow_id}",
-            vec![endpoint(M::GET, executions::get)],
+            vec![endpoint(M::GET, &[executions::GET_PARAMS], executions::get)],
         ),
         route(
             "/api/v1/executions/{workflow_id}/history",
-            vec![endpoint(M::GET, executions::history)],
+            vec![endpoint(
+                M::GET,
+                &[executions::HISTORY_PARAMS],
+                executions::history,
+            )],
         ),
         route(
             "/api/v1/executions/{workflow_id}/logs",
-            vec![endpoint(M::GET, logs::get), endpoint(M::POST, logs::append)],
+            vec![
+                endpoint(M::GET, &[logs::GET_PARAMS], logs::get),
+                endpoint(M::POST, &[RUN_PARAMS], logs::append),
+            ],
         ),
         route(
             "/api/v1/executions/{workflow_id}/stream",
-            vec![endpoint(M::GET, streams::execution)],
+            vec![endpoint(
+                M::GET,
+                &[streams::EXECUTION_PARAMS],
+                streams::execution,
+            )],
         ),
         route(
             "/api/v1/executions/{workflow_id}/cancel",
-            vec![endpoint(M::POST, executions::cancel)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], executions::cancel)],
         ),
         route(
             "/api/v1/executions/{workflow_id}/terminate",
-            vec![endpoint(M::POST, executions::terminate)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], executions::terminate)],
         ),
         route(
             "/api/v1/executions/{workflow_id}/signal",
-            vec![endpoint(M::POST, executions::signal)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], executions::signal)],
         ),
         route(
             "/api/v1/executions/{workflow_id}/query",
-            vec![endpoint(M::POST, interact::query)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], interact::query)],
         ),
         route(
             "/api/v1/executions/{workflow_id}/update",
-            vec![endpoint(M::POST, interact::update)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], interact::update)],
         ),
         route(
             "/api/v1/executions/{workflow_id}/reset",
-            vec![endpoint(M::POST, executions::reset)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], executions::reset)],
         ),
         route(
             "/api/v1/stream/executions",
-            vec![endpoint(M::GET, streams::executions)],
+            vec![endpoint(M::GET, &[NAMESPACE_PARAMS], streams::executions)],
         ),
-        route("/api/v1/task-queues", vec![endpoint(M::GET, queues::list)]),
+        route(
+            "/api/v1/task-queues",
+            vec![endpoint(M::GET, &[NAMESPACE_PARAMS], queues::list)],
+        ),
         route(
             "/api/v1/task-queues/{name}",
-            vec![endpoint(M::GET, queues::describe)],
+            vec![endpoint(M::GET, &[NAMESPACE_PARAMS], queues::describe)],
         ),
-        route("/api/v1/workers", vec![endpoint(M::GET, queues::workers)]),
+        route(
+            "/api/v1/workers",
+            vec![endpoint(M::GET, &[NAMESPACE_PARAMS], queues::workers)],
+        ),
         route(
             "/api/v1/namespaces",
             vec![
-                endpoint(M::GET, queues::namespaces),
-                endpoint(M::POST, queues::create_namespace),
+                endpoint(M::GET, &[NO_PARAMS], queues::namespaces),
+                endpoint(M::POST, &[NO_PARAMS], queues::create_namespace),
             ],
         ),
         route(
             "/api/v1/analytics",
-            vec![endpoint(M::GET, analytics::analytics)],
+            vec![endpoint(
+                M::GET,
+                &[analytics::ANALYTICS_PARAMS],
+                analytics::analytics,
+            )],
         ),
-        route("/api/v1/schedules", vec![endpoint(M::GET, schedules::list)]),
+        route(
+            "/api/v1/schedules",
+            vec![endpoint(M::GET, &[NAMESPACE_PARAMS], schedules::list)],
+        ),
         route(
             "/api/v1/schedules/{schedule_id}",
             vec![
-                endpoint(M::GET, schedules::get),
-                endpoint(M::DELETE, schedules::delete),
+                endpoint(M::GET, &[NAMESPACE_PARAMS], schedules::get),
+                endpoint(M::DELETE, &[NAMESPACE_PARAMS], schedules::delete),
             ],
         ),
         route(
             "/api/v1/schedules/{schedule_id}/{action}",
-            vec![endpoint(M::POST, schedules::act)],
+            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], schedules::act)],
         ),
         route(
             "/api/v1/plans",
             vec![
-                endpoint(M::GET, plans::list),
-                endpoint(M::POST, plans::create),
+                endpoint(M::GET, &[NAMESPACE_PARAMS], plans::list),
+                endpoint(M::POST, &[NAMESPACE_PARAMS], plans::create),
             ],
         ),
         route(
             "/api/v1/plans/{plan_id}",
             vec![
-                endpoint(M::GET, plans::get),
-                endpoint(M::PATCH, plans::edit),
-                endpoint(M::DELETE, plans::delete),
+                endpoint(M::GET, &[NAMESPACE_PARAMS], plans::get),
+                endpoint(M::PATCH, &[NAMESPACE_PARAMS], plans::edit),
+                endpoint(M::DELETE, &[plans::DELETE_PARAMS], plans::delete),
             ],
         ),
         route(
             "/api/v1/plans/{plan_id}/start",
-            vec![endpoint(M::POST, plans::start)],
+            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], plans::start)],
         ),
     ]
 }
@@ -263,7 +318,7 @@ mod tests {
                 route
                     .endpoints
                     .into_iter()
-                    .map(move |(method, _)| (route.path.to_owned(), method.to_string()))
+                    .map(move |endpoint| (route.path.to_owned(), endpoint.method.to_string()))
             })
             .collect();
         let undocumented: Vec<_> = served.difference(&documented).collect();
@@ -276,5 +331,46 @@ mod tests {
             unserved.is_empty(),
             "in openapi.json but not served: {unserved:?}"
         );
+    }
+
+    /// Each operation documents exactly the query parameters its handler takes.
+    #[test]
+    fn the_openapi_document_names_exactly_the_query_parameters_taken() {
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let parameter = |value: &serde_json::Value| -> serde_json::Value {
+            match value["$ref"].as_str() {
+                Some(reference) => document
+                    .pointer(reference.trim_start_matches('#'))
+                    .unwrap_or_else(|| panic!("{reference} is not in the document"))
+                    .clone(),
+                None => value.clone(),
+            }
+        };
+        for route in routes() {
+            let operations = &document["paths"][route.path];
+            for endpoint in route.endpoints {
+                let method = endpoint.method.as_str().to_ascii_lowercase();
+                let listed = operations["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .chain(operations[&method]["parameters"].as_array())
+                    .flatten();
+                let documented: BTreeSet<String> = listed
+                    .map(parameter)
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap().to_owned())
+                    .collect();
+                let taken: BTreeSet<String> = endpoint
+                    .query
+                    .iter()
+                    .flat_map(|list| list.iter().map(|name| (*name).to_owned()))
+                    .collect();
+                assert_eq!(
+                    documented, taken,
+                    "{} {}: documented query parameters, then taken ones",
+                    endpoint.method, route.path
+                );
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::executions::not_found;
 use crate::render;
-use crate::request::{Params, json_body, resolve};
+use crate::request::{Params, RUN_PARAMS, json_body, resolve};
 
 /// How far a reader has got in a run's log: history events and appended lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -120,12 +120,14 @@ pub fn milestones_after(events: &[Event], from: i64, milestones: &mut Milestones
         .collect()
 }
 
+pub const GET_PARAMS: &[&str] = &["namespace", "run_id", "after", "limit"];
+
 pub async fn get(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id", "after", "limit"])?;
+    let params = Params::parse(raw.as_deref(), GET_PARAMS)?;
     let from = match params.get("after") {
         None => Position::default(),
         Some(raw) => Position::parse(raw).ok_or_else(|| {
@@ -160,7 +162,7 @@ pub async fn append(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id"])?;
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let mut body = json_body(body)?;
     let lines = match body.remove("lines") {
         Some(Value::Array(lines)) if body.is_empty() => lines,

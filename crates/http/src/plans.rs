@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::executions::inputs_from;
 use crate::render;
-use crate::request::{Body, Params, json_body, parse_time};
+use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body, parse_time};
 
 const FIELDS: &[&str] = &[
     "id",
@@ -29,7 +29,7 @@ const FIELDS: &[&str] = &[
 ];
 
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let plans = engine.plans(params.namespace()).await?;
     Ok(Json(json!({
         "plans": plans.iter().map(plan).collect::<Vec<_>>(),
@@ -41,7 +41,7 @@ pub async fn create(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let body = Body::new(json_body(body)?, &FIELDS[..FIELDS.len() - 1])?;
     let required = |name: &str, what: &str| -> ApiResult<String> {
         body.string(name)?
@@ -72,7 +72,7 @@ pub async fn get(
     Path(plan_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     Ok(Json(plan(
         &engine.plan(params.namespace(), &plan_id).await?,
     )))
@@ -85,7 +85,7 @@ pub async fn edit(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let fields = json_body(body)?;
     let start_at_given = fields.contains_key("start_at");
     let body = Body::new(fields, &FIELDS[1..])?;
@@ -118,12 +118,14 @@ pub async fn edit(
     Ok(Json(plan(&edited)))
 }
 
+pub const DELETE_PARAMS: &[&str] = &["namespace", "version"];
+
 pub async fn delete(
     State(engine): State<Engine>,
     Path(plan_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "version"])?;
+    let params = Params::parse(raw.as_deref(), DELETE_PARAMS)?;
     let version = params
         .get("version")
         .map(|_| params.integer("version", 1, i64::MAX, 1))
@@ -141,7 +143,7 @@ pub async fn start(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     Body::new(json_body(body)?, &[])?;
     let run = engine.start_plan(params.namespace(), &plan_id).await?;
     Ok(Json(json!({

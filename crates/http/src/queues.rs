@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::render;
-use crate::request::{Body, Params, json_body};
+use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, json_body};
 
 fn queue_kind(kind: &QueueKindInfo, with_pollers: bool) -> Value {
     let mut value = json!({
@@ -44,7 +44,7 @@ fn task_queue(info: &TaskQueueInfo, with_pollers: bool) -> Value {
 }
 
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let queues = engine.task_queues(params.namespace())?;
     Ok(Json(json!({
         "task_queues": queues.iter().map(|q| task_queue(q, false)).collect::<Vec<_>>(),
@@ -56,7 +56,7 @@ pub async fn describe(
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let queue = engine.task_queue(params.namespace(), &name)?;
     Ok(Json(task_queue(&queue, true)))
 }
@@ -65,7 +65,7 @@ pub async fn workers(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let workers = engine.workers(params.namespace())?;
     Ok(Json(json!({
         "workers": workers.iter().map(|w| json!({
@@ -97,7 +97,7 @@ pub async fn namespaces(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    Params::parse(raw.as_deref(), &[])?;
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
     let mut namespaces = engine.namespaces();
     namespaces.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(json!({
@@ -110,7 +110,7 @@ pub async fn create_namespace(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    Params::parse(raw.as_deref(), &[])?;
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
     let body = Body::new(
         json_body(body)?,
         &["name", "description", "owner_email", "retention_days"],

@@ -188,3 +188,11 @@ pub fn decode_cursor(params: &Params) -> ApiResult<Vec<u8>> {
         }),
     }
 }
+
+/// The query parameters a route takes, named once for its handler (which refuses any
+/// other) and for the route table (which a test checks against the OpenAPI document).
+pub const NO_PARAMS: &[&str] = &[];
+/// `?namespace=`, which every route about a namespace's things takes.
+pub const NAMESPACE_PARAMS: &[&str] = &["namespace"];
+/// A run of an execution: its namespace and, optionally, which run.
+pub const RUN_PARAMS: &[&str] = &["namespace", "run_id"];

@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::render;
-use crate::request::{Body, Params, json_body};
+use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body};
 
 /// Next action times listed per schedule, and on one schedule's page.
 const LIST_NEXT_TIMES: usize = 3;
 const DETAIL_NEXT_TIMES: usize = 10;
 
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let now = engine.now();
     let schedules = engine.schedules(params.namespace()).await?;
     Ok(Json(json!({
@@ -32,7 +32,7 @@ pub async fn get(
     Path(schedule_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let schedule = engine
         .describe_schedule(params.namespace(), &schedule_id)
         .await?;
@@ -65,7 +65,7 @@ pub async fn act(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let body = Body::new(json_body(body)?, &["note"])?;
     let note = body.string("note")?.unwrap_or_default().to_owned();
     let patch = match verb.as_str() {
@@ -106,7 +106,7 @@ pub async fn delete(
     Path(schedule_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     engine
         .delete_schedule(params.namespace(), &schedule_id)
         .await?;

@@ -20,7 +20,7 @@ use keel_core::milestones::Milestones;
 
 use crate::logs::{Position, milestone_line, stored_line};
 use crate::render;
-use crate::request::{Params, resolve};
+use crate::request::{NAMESPACE_PARAMS, Params, resolve};
 
 /// How long a run's stream waits for news before looking again.
 const WAKE_EVERY: Duration = Duration::from_secs(15);
@@ -36,13 +36,15 @@ fn message(kind: &str, data: &serde_json::Value) -> SseEvent {
     SseEvent::default().event(kind).data(data.to_string())
 }
 
+pub const EXECUTION_PARAMS: &[&str] = &["namespace", "run_id", "last_event_id"];
+
 pub async fn execution(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<EventStream> {
-    let params = Params::parse(raw.as_deref(), &["namespace", "run_id", "last_event_id"])?;
+    let params = Params::parse(raw.as_deref(), EXECUTION_PARAMS)?;
     // A browser's EventSource sends Last-Event-ID itself only when it reconnects on its
     // own; a page that opens the stream anew says where to resume in the query string.
     let resume_after = match headers.get("last-event-id") {
@@ -161,7 +163,7 @@ pub async fn executions(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<EventStream> {
-    let params = Params::parse(raw.as_deref(), &["namespace"])?;
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let namespace = params.namespace().to_owned();
     engine.namespace(&namespace)?;
     let mut changes = engine.watch_changes();
