@@ -25,16 +25,15 @@ enum Action {
     Signal(keel_core::Signal),
 }
 
+pub const BULK_FIELDS: &[&str] = &["action", "query", "filter", "reason", "signal", "dry_run"];
+
 pub async fn bulk(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
-    let body = Body::new(
-        json_body(body)?,
-        &["action", "query", "filter", "reason", "signal", "dry_run"],
-    )?;
+    let body = Body::new(json_body(body)?, BULK_FIELDS)?;
     let action = match body.string("action")? {
         Some("cancel") => Action::Cancel,
         Some("terminate") => Action::Terminate,

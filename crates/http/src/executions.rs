@@ -42,6 +42,10 @@ pub const PAGE_PARAMS: &[&str] = &["namespace", "sort", "limit", "cursor"];
 /// What one execution's route takes.
 pub const GET_PARAMS: &[&str] = &["namespace", "run_id", "view"];
 pub const HISTORY_PARAMS: &[&str] = &["namespace", "run_id", "cursor", "limit", "format"];
+/// The body fields the actions on one run take.
+pub const REASON_FIELDS: &[&str] = &["reason"];
+pub const SIGNAL_FIELDS: &[&str] = &["name", "input", "inputs"];
+pub const RESET_FIELDS: &[&str] = &["to", "reason", "reapply_signals", "request_id"];
 
 pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     let known: Vec<&str> = FILTER_PARAMS.iter().chain(PAGE_PARAMS).copied().collect();
@@ -291,7 +295,7 @@ pub async fn cancel(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let (key, body) =
-        running_target(&engine, &workflow_id, raw.as_deref(), body, &["reason"]).await?;
+        running_target(&engine, &workflow_id, raw.as_deref(), body, REASON_FIELDS).await?;
     let reason = body.string("reason")?.unwrap_or_default().to_owned();
     cancel_run(&engine, &key, reason).await?;
     Ok(acted_on(&key))
@@ -316,7 +320,7 @@ pub async fn terminate(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let (key, body) =
-        running_target(&engine, &workflow_id, raw.as_deref(), body, &["reason"]).await?;
+        running_target(&engine, &workflow_id, raw.as_deref(), body, REASON_FIELDS).await?;
     let reason = body.string("reason")?.unwrap_or_default();
     engine
         .terminate(&key, reason, None, IDENTITY)
@@ -373,8 +377,8 @@ pub async fn signal(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let fields = ["name", "input", "inputs"];
-    let (key, body) = running_target(&engine, &workflow_id, raw.as_deref(), body, &fields).await?;
+    let (key, body) =
+        running_target(&engine, &workflow_id, raw.as_deref(), body, SIGNAL_FIELDS).await?;
     engine
         .signal(&key, signal_from(&body)?)
         .await
@@ -389,10 +393,7 @@ pub async fn reset(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
-    let body = Body::new(
-        json_body(body)?,
-        &["to", "reason", "reapply_signals", "request_id"],
-    )?;
+    let body = Body::new(json_body(body)?, RESET_FIELDS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
     let events = whole_history(&engine, &key).await?;
     let point = match body.value("to") {

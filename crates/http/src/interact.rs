@@ -18,6 +18,9 @@ use crate::request::{Body, NAMESPACE_PARAMS, Params, RUN_PARAMS, json_body, reso
 const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER_TIMEOUT_MS: u64 = 60_000;
 
+pub const QUERY_FIELDS: &[&str] = &["name", "input", "inputs", "timeout_ms"];
+pub const UPDATE_FIELDS: &[&str] = &["name", "input", "inputs", "timeout_ms", "update_id"];
+
 pub async fn query(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
@@ -25,7 +28,7 @@ pub async fn query(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
-    let body = Body::new(json_body(body)?, &["name", "input", "inputs", "timeout_ms"])?;
+    let body = Body::new(json_body(body)?, QUERY_FIELDS)?;
     let name = handler_name(&body, "query")?;
     let inputs = inputs_from(&body)?;
     let timeout = timeout_of(&body)?;
@@ -64,10 +67,7 @@ pub async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
-    let body = Body::new(
-        json_body(body)?,
-        &["name", "input", "inputs", "timeout_ms", "update_id"],
-    )?;
+    let body = Body::new(json_body(body)?, UPDATE_FIELDS)?;
     let name = handler_name(&body, "update")?;
     let inputs = inputs_from(&body)?;
     let timeout = timeout_of(&body)?;

@@ -31,7 +31,7 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 use keel_engine::Engine;
-use request::{NAMESPACE_PARAMS, NO_PARAMS, RUN_PARAMS};
+use request::{NAMESPACE_PARAMS, NO_FIELDS, NO_PARAMS, RUN_PARAMS};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -81,7 +81,18 @@ struct Endpoint {
     method: Method,
     #[cfg_attr(not(test), allow(dead_code))]
     query: &'static [&'static [&'static str]],
+    /// The top-level fields of the JSON body it takes; none for a route without a body.
+    #[cfg_attr(not(test), allow(dead_code))]
+    body: &'static [&'static [&'static str]],
     handler: MethodRouter<Engine>,
+}
+
+impl Endpoint {
+    /// The body fields the handler takes (the lists it reads the body with).
+    fn body(mut self, fields: &'static [&'static [&'static str]]) -> Endpoint {
+        self.body = fields;
+        self
+    }
 }
 
 /// `handler` answering `method` with the query parameters in `query`: named once, for the
@@ -95,6 +106,7 @@ where
     Endpoint {
         method,
         query,
+        body: &[],
         handler: on(filter, handler),
     }
 }
@@ -124,7 +136,7 @@ fn routes() -> Vec<Route> {
         ),
         route(
             "/api/v1/executions/bulk",
-            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], bulk::bulk)],
+            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], bulk::bulk).body(&[bulk::BULK_FIELDS])],
         ),
         route(
             "/api/v1/executions-count",
@@ -150,7 +162,8 @@ fn routes() -> Vec<Route> {
             "/api/v1/executions/{workflow_id}/logs",
             vec![
                 endpoint(M::GET, &[logs::GET_PARAMS], logs::get),
-                endpoint(M::POST, &[RUN_PARAMS], logs::append),
+                endpoint(M::POST, &[RUN_PARAMS], logs::append)
+                    .body(&[logs::LINE_FIELDS, &["lines"]]),
             ],
         ),
         route(
@@ -163,27 +176,41 @@ fn routes() -> Vec<Route> {
         ),
         route(
             "/api/v1/executions/{workflow_id}/cancel",
-            vec![endpoint(M::POST, &[RUN_PARAMS], executions::cancel)],
+            vec![
+                endpoint(M::POST, &[RUN_PARAMS], executions::cancel)
+                    .body(&[executions::REASON_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/executions/{workflow_id}/terminate",
-            vec![endpoint(M::POST, &[RUN_PARAMS], executions::terminate)],
+            vec![
+                endpoint(M::POST, &[RUN_PARAMS], executions::terminate)
+                    .body(&[executions::REASON_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/executions/{workflow_id}/signal",
-            vec![endpoint(M::POST, &[RUN_PARAMS], executions::signal)],
+            vec![
+                endpoint(M::POST, &[RUN_PARAMS], executions::signal)
+                    .body(&[executions::SIGNAL_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/executions/{workflow_id}/query",
-            vec![endpoint(M::POST, &[RUN_PARAMS], interact::query)],
+            vec![endpoint(M::POST, &[RUN_PARAMS], interact::query).body(&[interact::QUERY_FIELDS])],
         ),
         route(
             "/api/v1/executions/{workflow_id}/update",
-            vec![endpoint(M::POST, &[RUN_PARAMS], interact::update)],
+            vec![
+                endpoint(M::POST, &[RUN_PARAMS], interact::update).body(&[interact::UPDATE_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/executions/{workflow_id}/reset",
-            vec![endpoint(M::POST, &[RUN_PARAMS], executions::reset)],
+            vec![
+                endpoint(M::POST, &[RUN_PARAMS], executions::reset)
+                    .body(&[executions::RESET_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/stream/executions",
@@ -205,7 +232,8 @@ fn routes() -> Vec<Route> {
             "/api/v1/namespaces",
             vec![
                 endpoint(M::GET, &[NO_PARAMS], queues::namespaces),
-                endpoint(M::POST, &[NO_PARAMS], queues::create_namespace),
+                endpoint(M::POST, &[NO_PARAMS], queues::create_namespace)
+                    .body(&[queues::NAMESPACE_FIELDS]),
             ],
         ),
         route(
@@ -229,26 +257,29 @@ fn routes() -> Vec<Route> {
         ),
         route(
             "/api/v1/schedules/{schedule_id}/{action}",
-            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], schedules::act)],
+            vec![
+                endpoint(M::POST, &[NAMESPACE_PARAMS], schedules::act)
+                    .body(&[schedules::ACT_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/plans",
             vec![
                 endpoint(M::GET, &[NAMESPACE_PARAMS], plans::list),
-                endpoint(M::POST, &[NAMESPACE_PARAMS], plans::create),
+                endpoint(M::POST, &[NAMESPACE_PARAMS], plans::create).body(&[plans::CREATE_FIELDS]),
             ],
         ),
         route(
             "/api/v1/plans/{plan_id}",
             vec![
                 endpoint(M::GET, &[NAMESPACE_PARAMS], plans::get),
-                endpoint(M::PATCH, &[NAMESPACE_PARAMS], plans::edit),
+                endpoint(M::PATCH, &[NAMESPACE_PARAMS], plans::edit).body(&[plans::EDIT_FIELDS]),
                 endpoint(M::DELETE, &[plans::DELETE_PARAMS], plans::delete),
             ],
         ),
         route(
             "/api/v1/plans/{plan_id}/start",
-            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], plans::start)],
+            vec![endpoint(M::POST, &[NAMESPACE_PARAMS], plans::start).body(&[NO_FIELDS])],
         ),
     ]
 }
@@ -368,6 +399,54 @@ mod tests {
                 assert_eq!(
                     documented, taken,
                     "{} {}: documented query parameters, then taken ones",
+                    endpoint.method, route.path
+                );
+            }
+        }
+    }
+
+    /// Each operation documents exactly the body fields its handler takes: the properties
+    /// of its request schema, and of each alternative when it has several.
+    #[test]
+    fn the_openapi_document_names_exactly_the_body_fields_taken() {
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let resolve = |schema: &serde_json::Value| -> serde_json::Value {
+            let mut schema = schema.clone();
+            while let Some(reference) = schema["$ref"].as_str().map(str::to_owned) {
+                schema = document
+                    .pointer(reference.trim_start_matches('#'))
+                    .unwrap_or_else(|| panic!("{reference} is not in the document"))
+                    .clone();
+            }
+            schema
+        };
+        for route in routes() {
+            for endpoint in route.endpoints {
+                let method = endpoint.method.as_str().to_ascii_lowercase();
+                let schema = &document["paths"][route.path][&method]["requestBody"]["content"]["application/json"]
+                    ["schema"];
+                let mut documented = BTreeSet::new();
+                if !schema.is_null() {
+                    let schema = resolve(schema);
+                    let alternatives = ["oneOf", "anyOf"]
+                        .iter()
+                        .filter_map(|key| schema[*key].as_array())
+                        .flatten()
+                        .map(&resolve);
+                    for part in std::iter::once(schema.clone()).chain(alternatives) {
+                        if let Some(properties) = part["properties"].as_object() {
+                            documented.extend(properties.keys().cloned());
+                        }
+                    }
+                }
+                let taken: BTreeSet<String> = endpoint
+                    .body
+                    .iter()
+                    .flat_map(|list| list.iter().map(|name| (*name).to_owned()))
+                    .collect();
+                assert_eq!(
+                    documented, taken,
+                    "{} {}: documented body fields, then taken ones",
                     endpoint.method, route.path
                 );
             }

@@ -156,6 +156,9 @@ pub async fn get(
     })))
 }
 
+/// The fields of one appended line; a body is one line, or `{"lines": [..]}`.
+pub const LINE_FIELDS: &[&str] = &["message", "level", "task_run", "worker"];
+
 pub async fn append(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
@@ -208,7 +211,7 @@ fn new_line(index: usize, line: &Value) -> ApiResult<NewLogLine> {
     };
     if let Some(unknown) = fields
         .keys()
-        .find(|name| !["message", "level", "task_run", "worker"].contains(&name.as_str()))
+        .find(|name| !LINE_FIELDS.contains(&name.as_str()))
     {
         return Err(ApiError::bad_request(format!(
             "line {index}: unknown field '{unknown}' (known: message, level, task_run, worker)"

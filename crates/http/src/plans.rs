@@ -14,10 +14,21 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::executions::inputs_from;
 use crate::render;
-use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body, parse_time};
+use crate::request::{Body, NAMESPACE_PARAMS, NO_FIELDS, Params, json_body, parse_time};
 
-const FIELDS: &[&str] = &[
+/// What a new plan says.
+pub const CREATE_FIELDS: &[&str] = &[
     "id",
+    "workflow_type",
+    "task_queue",
+    "workflow_id",
+    "input",
+    "inputs",
+    "start_at",
+    "note",
+];
+/// What an edit may change, and the version it expects.
+pub const EDIT_FIELDS: &[&str] = &[
     "workflow_type",
     "task_queue",
     "workflow_id",
@@ -42,7 +53,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
-    let body = Body::new(json_body(body)?, &FIELDS[..FIELDS.len() - 1])?;
+    let body = Body::new(json_body(body)?, CREATE_FIELDS)?;
     let required = |name: &str, what: &str| -> ApiResult<String> {
         body.string(name)?
             .filter(|value| !value.trim().is_empty())
@@ -88,7 +99,7 @@ pub async fn edit(
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let fields = json_body(body)?;
     let start_at_given = fields.contains_key("start_at");
-    let body = Body::new(fields, &FIELDS[1..])?;
+    let body = Body::new(fields, EDIT_FIELDS)?;
     let text =
         |name: &str| -> ApiResult<Option<String>> { Ok(body.string(name)?.map(str::to_owned)) };
     let edit = PlanEdit {
@@ -144,7 +155,7 @@ pub async fn start(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
-    Body::new(json_body(body)?, &[])?;
+    Body::new(json_body(body)?, NO_FIELDS)?;
     let run = engine.start_plan(params.namespace(), &plan_id).await?;
     Ok(Json(json!({
         "id": plan_id,

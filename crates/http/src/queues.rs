@@ -105,16 +105,15 @@ pub async fn namespaces(
     })))
 }
 
+pub const NAMESPACE_FIELDS: &[&str] = &["name", "description", "owner_email", "retention_days"];
+
 pub async fn create_namespace(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     Params::parse(raw.as_deref(), NO_PARAMS)?;
-    let body = Body::new(
-        json_body(body)?,
-        &["name", "description", "owner_email", "retention_days"],
-    )?;
+    let body = Body::new(json_body(body)?, NAMESPACE_FIELDS)?;
     let name = body
         .string("name")?
         .filter(|name| !name.is_empty())

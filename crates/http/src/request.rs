@@ -196,3 +196,5 @@ pub const NO_PARAMS: &[&str] = &[];
 pub const NAMESPACE_PARAMS: &[&str] = &["namespace"];
 /// A run of an execution: its namespace and, optionally, which run.
 pub const RUN_PARAMS: &[&str] = &["namespace", "run_id"];
+/// A body that must be empty (`{}`) or absent.
+pub const NO_FIELDS: &[&str] = &[];

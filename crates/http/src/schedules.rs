@@ -59,6 +59,8 @@ pub async fn get(
 }
 
 /// `POST /api/v1/schedules/{id}/{pause|unpause|trigger}`.
+pub const ACT_FIELDS: &[&str] = &["note"];
+
 pub async fn act(
     State(engine): State<Engine>,
     Path((schedule_id, verb)): Path<(String, String)>,
@@ -66,7 +68,7 @@ pub async fn act(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
-    let body = Body::new(json_body(body)?, &["note"])?;
+    let body = Body::new(json_body(body)?, ACT_FIELDS)?;
     let note = body.string("note")?.unwrap_or_default().to_owned();
     let patch = match verb.as_str() {
         "pause" => Patch {
