@@ -6,8 +6,9 @@
 //! an older Keel stored still reads after types grow: a new field carries
 //! `#[serde(default)]`, a new variant is simply added. A change that an older format cannot
 //! be read as (a renamed or removed field, a changed meaning) takes a new format number, and
-//! decoding dispatches on the number. The fixture database and blobs under
-//! `crates/keel/tests/fixtures/` pin what each format looks like.
+//! decoding dispatches on the number. What each format looks like is pinned by the
+//! databases earlier Keels wrote (`crates/keel/tests/fixtures/stored/`) and by encoded
+//! blobs (`crates/store/fixtures/`).
 //!
 //! A blob that does not decode is data loss, reported as [`Error::DataLoss`] naming the row,
 //! never as a transient failure to retry.
