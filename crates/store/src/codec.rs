@@ -92,31 +92,107 @@ pub(crate) fn decode_as<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// The kinds of stored rows `keel doctor` checks, with what a row's format column says.
+/// The kinds of stored rows `keel doctor` checks.
+#[derive(Clone, Copy)]
 pub(crate) enum Stored {
     Execution,
     Event,
+    Attempt,
     Namespace,
     Schedule,
-    Plan { format: i64 },
-    Attempt { format: i64 },
+    Plan,
 }
 
-/// Why a stored row of `kind` does not decode, or `None` when it does.
-pub(crate) fn check(kind: Stored, bytes: &[u8], row: impl FnOnce() -> String) -> Option<String> {
+/// What `keel doctor` reads, one query per kind of row, in SQL both backends run. Every
+/// query answers the same columns, so one function names a row whatever the backend:
+/// namespace (a namespace's name for namespaces), id (workflow, schedule or plan id), run
+/// id, two numbers (an event id; an activity's scheduled event id and attempt), the format
+/// column (0 where the format is in the blob's header) and the blob.
+pub(crate) const SCANS: [(Stored, &str); 6] = [
+    (
+        Stored::Execution,
+        "SELECT namespace, workflow_id, run_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT),
+            CAST(0 AS BIGINT), state
+         FROM executions",
+    ),
+    (
+        Stored::Event,
+        "SELECT e.namespace, e.workflow_id, e.run_id, CAST(h.event_id AS BIGINT), CAST(0 AS BIGINT),
+            CAST(0 AS BIGINT), h.data
+         FROM history h JOIN executions e ON e.id = h.execution",
+    ),
+    (
+        Stored::Attempt,
+        "SELECT e.namespace, e.workflow_id, e.run_id, CAST(a.scheduled_event_id AS BIGINT),
+            CAST(a.attempt AS BIGINT), CAST(a.format AS BIGINT), a.data
+         FROM activity_attempts a JOIN executions e ON e.id = a.execution",
+    ),
+    (
+        Stored::Namespace,
+        "SELECT name, '', '', CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), data
+         FROM namespaces",
+    ),
+    (
+        Stored::Schedule,
+        "SELECT namespace, schedule_id, '', CAST(0 AS BIGINT), CAST(0 AS BIGINT),
+            CAST(0 AS BIGINT), data
+         FROM schedules",
+    ),
+    (
+        Stored::Plan,
+        "SELECT namespace, plan_id, '', CAST(0 AS BIGINT), CAST(0 AS BIGINT),
+            CAST(format AS BIGINT), data
+         FROM planned_runs",
+    ),
+];
+
+/// One row as a [`SCANS`] query answers it.
+pub(crate) struct ScannedRow {
+    pub namespace: String,
+    pub id: String,
+    pub run_id: String,
+    pub first: i64,
+    pub second: i64,
+    pub format: i64,
+    pub data: Vec<u8>,
+}
+
+/// Why a scanned row of `kind` does not decode, naming it, or `None` when it does.
+pub(crate) fn check(kind: Stored, row: &ScannedRow) -> Option<String> {
+    let run = || {
+        run_row(&keel_core::ExecutionKey {
+            namespace: row.namespace.clone(),
+            workflow_id: row.id.clone(),
+            run_id: row.run_id.clone(),
+        })
+    };
+    let name = || match kind {
+        Stored::Execution => run(),
+        Stored::Event => format!("event {} of {}", row.first, run()),
+        Stored::Attempt => format!(
+            "attempt {} of the activity scheduled by event {} of {}",
+            row.second,
+            row.first,
+            run()
+        ),
+        Stored::Namespace => format!("namespace '{}'", row.namespace),
+        Stored::Schedule => format!("schedule '{}' in namespace '{}'", row.id, row.namespace),
+        Stored::Plan => format!("planned run '{}' in namespace '{}'", row.id, row.namespace),
+    };
+    let bytes = &row.data;
     let decoded = match kind {
-        Stored::Execution => decode_as::<keel_core::Execution>(EXECUTION, bytes, row).map(drop),
-        Stored::Event => decode_as::<keel_core::Event>(EVENT, bytes, row).map(drop),
-        Stored::Namespace => decode_as::<keel_core::Namespace>(NAMESPACE, bytes, row).map(drop),
+        Stored::Execution => decode_as::<keel_core::Execution>(EXECUTION, bytes, name).map(drop),
+        Stored::Event => decode_as::<keel_core::Event>(EVENT, bytes, name).map(drop),
+        Stored::Namespace => decode_as::<keel_core::Namespace>(NAMESPACE, bytes, name).map(drop),
         Stored::Schedule => {
-            decode_as::<keel_core::schedule::Schedule>(SCHEDULE, bytes, row).map(drop)
+            decode_as::<keel_core::schedule::Schedule>(SCHEDULE, bytes, name).map(drop)
         }
-        Stored::Plan { format } => decode_plan(format, bytes)
+        Stored::Plan => decode_plan(row.format, bytes)
             .map(drop)
-            .map_err(|e| Error::DataLoss(format!("{}: {e}", row()))),
-        Stored::Attempt { format } => decode_attempt(format, bytes)
+            .map_err(|e| Error::DataLoss(format!("{}: {e}", name()))),
+        Stored::Attempt => decode_attempt(row.format, bytes)
             .map(drop)
-            .map_err(|e| Error::DataLoss(format!("{}: {e}", row()))),
+            .map_err(|e| Error::DataLoss(format!("{}: {e}", name()))),
     };
     decoded.err().map(|error| match error {
         Error::DataLoss(message) => message,
@@ -131,6 +207,12 @@ pub(crate) fn run_row(key: &keel_core::ExecutionKey) -> String {
         key.workflow_id, key.run_id, key.namespace
     )
 }
+
+/// The columns a listing shows a run by when its state does not decode, in the order of
+/// [`SummaryColumns`]; both backends select them before the state.
+pub(crate) const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, \
+    task_queue, status, start_time, close_time, history_length, phase, worker";
+pub(crate) const SUMMARY_COLUMN_COUNT: usize = 11;
 
 /// What the executions table keeps of a run beside its state.
 pub(crate) struct SummaryColumns {

@@ -36,8 +36,8 @@ use listener::{Listener, listen};
 use writes::{apply_write, notify, update_execution};
 
 use crate::codec::{
-    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, Stored, decode_as, decode_attempt, decode_offset,
-    decode_plan, encode_as, encode_plan, page, run_row,
+    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, SUMMARY_COLUMN_COUNT, SUMMARY_COLUMNS, decode_as,
+    decode_attempt, decode_offset, decode_plan, encode_as, encode_plan, page, run_row,
 };
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
@@ -901,8 +901,7 @@ impl Store for PostgresStore {
         values.push(SqlParam::Int(page_size as i64 + 1));
         values.push(SqlParam::Int(offset));
         let sql = format!(
-            "SELECT namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time,
-                close_time, history_length, phase, worker, state
+            "SELECT {SUMMARY_COLUMNS}, state
              FROM executions WHERE {condition} ORDER BY {order_by}
              LIMIT ${limit_at}::int8 OFFSET ${}::int8",
             limit_at + 1
@@ -926,7 +925,7 @@ impl Store for PostgresStore {
                     phase: row.get(9),
                     worker: row.get(10),
                 };
-                codec::summary(columns, row.get::<_, &[u8]>(11))
+                codec::summary(columns, row.get::<_, &[u8]>(SUMMARY_COLUMN_COUNT))
             })
             .collect();
         Ok(page(executions, offset, page_size))
@@ -947,67 +946,23 @@ impl Store for PostgresStore {
         use futures::TryStreamExt;
         let client = self.client().await?;
         let mut broken = Vec::new();
-        let scans: [(&str, fn(&tokio_postgres::Row) -> Option<String>); 6] = [
-            ("SELECT namespace, workflow_id, run_id, state FROM executions", |row| {
-                codec::check(Stored::Execution, row.get(3), || run_row(&key_of(row)))
-            }),
-            (
-                "SELECT e.namespace, e.workflow_id, e.run_id, h.event_id, h.data
-                 FROM history h JOIN executions e ON e.id = h.execution",
-                |row| {
-                    codec::check(Stored::Event, row.get(4), || {
-                        format!("event {} of {}", row.get::<_, i64>(3), run_row(&key_of(row)))
-                    })
-                },
-            ),
-            (
-                "SELECT e.namespace, e.workflow_id, e.run_id, a.scheduled_event_id, a.attempt, a.format, a.data
-                 FROM activity_attempts a JOIN executions e ON e.id = a.execution",
-                |row| {
-                    let kind = Stored::Attempt { format: row.get(5) };
-                    codec::check(kind, row.get(6), || {
-                        format!(
-                            "attempt {} of the activity scheduled by event {} of {}",
-                            row.get::<_, i32>(4),
-                            row.get::<_, i64>(3),
-                            run_row(&key_of(row))
-                        )
-                    })
-                },
-            ),
-            ("SELECT name, data FROM namespaces", |row| {
-                codec::check(Stored::Namespace, row.get(1), || {
-                    format!("namespace '{}'", row.get::<_, &str>(0))
-                })
-            }),
-            ("SELECT namespace, schedule_id, data FROM schedules", |row| {
-                codec::check(Stored::Schedule, row.get(2), || {
-                    format!(
-                        "schedule '{}' in namespace '{}'",
-                        row.get::<_, &str>(1),
-                        row.get::<_, &str>(0)
-                    )
-                })
-            }),
-            ("SELECT namespace, plan_id, format, data FROM planned_runs", |row| {
-                let kind = Stored::Plan { format: row.get(2) };
-                codec::check(kind, row.get(3), || {
-                    format!(
-                        "planned run '{}' in namespace '{}'",
-                        row.get::<_, &str>(1),
-                        row.get::<_, &str>(0)
-                    )
-                })
-            }),
-        ];
-        for (sql, check) in scans {
+        for (kind, sql) in codec::SCANS {
             let rows = client
                 .query_raw(sql, std::iter::empty::<&str>())
                 .await
                 .map_err(pg_error)?;
             futures::pin_mut!(rows);
             while let Some(row) = rows.try_next().await.map_err(pg_error)? {
-                broken.extend(check(&row));
+                let scanned = codec::ScannedRow {
+                    namespace: row.get(0),
+                    id: row.get(1),
+                    run_id: row.get(2),
+                    first: row.get(3),
+                    second: row.get(4),
+                    format: row.get(5),
+                    data: row.get(6),
+                };
+                broken.extend(codec::check(kind, &scanned));
             }
         }
         Ok(broken)

@@ -10,16 +10,11 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use super::{SqliteStore, sql_error};
 use crate::codec::{
-    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, Stored, decode_as, decode_attempt, decode_offset,
-    decode_plan, page, run_row,
+    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, SUMMARY_COLUMN_COUNT, SUMMARY_COLUMNS, decode_as,
+    decode_attempt, decode_offset, decode_plan, page, run_row,
 };
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::{Error, LogLine, Page, Result};
-
-/// The columns a listing shows a run by when its state does not decode.
-const SUMMARY_COLUMNS: &str = "namespace, workflow_id, run_id, workflow_type, task_queue, status, \
-    start_time, close_time, history_length, phase, worker";
-const SUMMARY_COLUMN_COUNT: usize = 11;
 
 fn key_of(row: &rusqlite::Row) -> rusqlite::Result<ExecutionKey> {
     Ok(ExecutionKey {
@@ -395,56 +390,22 @@ pub(super) async fn undecodable_rows(store: &SqliteStore) -> Result<Vec<String>>
     store
         .read(|conn| {
             let mut broken = Vec::new();
-            let mut scan = |sql: &str, check: &dyn Fn(&rusqlite::Row) -> rusqlite::Result<Option<String>>| {
+            for (kind, sql) in codec::SCANS {
                 let mut stmt = conn.prepare(sql).map_err(sql_error)?;
                 let mut rows = stmt.query([]).map_err(sql_error)?;
                 while let Some(row) = rows.next().map_err(sql_error)? {
-                    broken.extend(check(row).map_err(sql_error)?);
+                    let scanned = codec::ScannedRow {
+                        namespace: row.get(0).map_err(sql_error)?,
+                        id: row.get(1).map_err(sql_error)?,
+                        run_id: row.get(2).map_err(sql_error)?,
+                        first: row.get(3).map_err(sql_error)?,
+                        second: row.get(4).map_err(sql_error)?,
+                        format: row.get(5).map_err(sql_error)?,
+                        data: row.get(6).map_err(sql_error)?,
+                    };
+                    broken.extend(codec::check(kind, &scanned));
                 }
-                Ok::<_, Error>(())
-            };
-            scan("SELECT namespace, workflow_id, run_id, state FROM executions", &|row| {
-                let key = key_of(row)?;
-                Ok(codec::check(Stored::Execution, &row.get::<_, Vec<u8>>(3)?, || run_row(&key)))
-            })?;
-            scan(
-                "SELECT e.namespace, e.workflow_id, e.run_id, h.event_id, h.data
-                 FROM history h JOIN executions e ON e.id = h.execution",
-                &|row| {
-                    let (key, event_id): (_, i64) = (key_of(row)?, row.get(3)?);
-                    Ok(codec::check(Stored::Event, &row.get::<_, Vec<u8>>(4)?, || {
-                        format!("event {event_id} of {}", run_row(&key))
-                    }))
-                },
-            )?;
-            scan(
-                "SELECT e.namespace, e.workflow_id, e.run_id, a.scheduled_event_id, a.attempt, a.format, a.data
-                 FROM activity_attempts a JOIN executions e ON e.id = a.execution",
-                &|row| {
-                    let (key, scheduled, attempt): (_, i64, i64) = (key_of(row)?, row.get(3)?, row.get(4)?);
-                    let kind = Stored::Attempt { format: row.get(5)? };
-                    Ok(codec::check(kind, &row.get::<_, Vec<u8>>(6)?, || {
-                        format!("attempt {attempt} of the activity scheduled by event {scheduled} of {}", run_row(&key))
-                    }))
-                },
-            )?;
-            scan("SELECT name, data FROM namespaces", &|row| {
-                let name: String = row.get(0)?;
-                Ok(codec::check(Stored::Namespace, &row.get::<_, Vec<u8>>(1)?, || format!("namespace '{name}'")))
-            })?;
-            scan("SELECT namespace, schedule_id, data FROM schedules", &|row| {
-                let (namespace, id): (String, String) = (row.get(0)?, row.get(1)?);
-                Ok(codec::check(Stored::Schedule, &row.get::<_, Vec<u8>>(2)?, || {
-                    format!("schedule '{id}' in namespace '{namespace}'")
-                }))
-            })?;
-            scan("SELECT namespace, plan_id, format, data FROM planned_runs", &|row| {
-                let (namespace, id): (String, String) = (row.get(0)?, row.get(1)?);
-                let kind = Stored::Plan { format: row.get(2)? };
-                Ok(codec::check(kind, &row.get::<_, Vec<u8>>(3)?, || {
-                    format!("planned run '{id}' in namespace '{namespace}'")
-                }))
-            })?;
+            }
             Ok(broken)
         })
         .await
