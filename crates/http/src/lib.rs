@@ -102,7 +102,7 @@ where
     H: Handler<T, Engine>,
     T: 'static,
 {
-    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    let filter = MethodFilter::try_from(method.clone()).expect("routes use standard methods");
     Endpoint {
         method,
         query,
