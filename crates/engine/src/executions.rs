@@ -8,10 +8,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use keel_core::{Effect, Event, Execution, ExecutionKey, Outcome, QueueKind, Rejection, Time};
 use keel_store::{CurrentRunChange, Write};
+use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::matching::{QueueId, QueuedTask, TaskKind};

@@ -7,11 +7,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
-
-use parking_lot::Mutex;
 use std::time::Instant;
 
 use keel_core::{ExecutionKey, TaskRef, Time};
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -1,11 +1,11 @@
 //! Namespaces, cached in memory and written through to the store.
 
-use parking_lot::RwLock;
 use std::collections::BTreeMap;
 
 use keel_core::Namespace;
 use keel_core::namespace::{DEFAULT_NAMESPACE, DEFAULT_RETENTION};
 use keel_core::search::{SearchAttributeType, is_reserved};
+use parking_lot::RwLock;
 
 use crate::{Engine, Error, Result};
 

@@ -7,9 +7,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use keel_core::{ExecutionKey, Time};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 #[derive(Default)]

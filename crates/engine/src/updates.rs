@@ -5,12 +5,12 @@
 //! A rejection removes the update from the state and writes nothing, so its outcome is
 //! handed to the waiters in memory (`Rejections`).
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use keel_core::updates::UpdateStage;
 use keel_core::{Blob, EventKind, ExecutionKey};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::{Engine, Error, Result};

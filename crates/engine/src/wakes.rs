@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-
-use parking_lot::Mutex;
 use std::time::Duration;
 
 use keel_core::Time;
+use parking_lot::Mutex;
 
 use crate::{Engine, Inner, Result};
 

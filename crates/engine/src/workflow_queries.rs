@@ -14,13 +14,13 @@
 //! no workflow task is left to carry them, they become query tasks. Registration and that
 //! check both happen under the execution's lock, so a query never falls between the two.
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use keel_core::{
     Blob, BlobMap, Execution, ExecutionKey, QueueKind, Status, TaskQueue, TaskRef, TaskToken,
 };
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::matching::{QueueId, QueuedTask, TaskKind};

@@ -31,12 +31,12 @@
 //!
 //! [`BACKUP_DELAY`]: changes::BACKUP_DELAY
 
-use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use keel_core::{ExecutionKey, TaskQueue, Time};
 use keel_store::Received;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 

@@ -9,8 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 
-use parking_lot::Mutex;
-
 use async_trait::async_trait;
 use keel_core::attempts::EndedAttempt;
 use keel_core::plan::PlannedRun;
@@ -18,6 +16,7 @@ use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
 use keel_core::{Event, Execution, ExecutionKey, Namespace};
+use parking_lot::Mutex;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
