@@ -57,10 +57,7 @@ pub async fn bulk(
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("give 'query' or 'filter', not both"));
         }
-        (Some(query), None) => Filter {
-            condition: query_condition(&engine, params.namespace(), query)?,
-            order_by: Vec::new(),
-        },
+        (Some(query), None) => Filter::all_of(query_condition(&engine, params.namespace(), query)?),
         (None, Some(Value::Object(filter))) => {
             let raw = filter_as_query_string(filter)?;
             filter_of(&engine, &Params::parse(Some(&raw), FILTER_PARAMS)?)?

@@ -122,10 +122,7 @@ pub fn filter_of(engine: &Engine, params: &Params) -> ApiResult<Filter> {
     if let Some(query) = params.get("query") {
         conditions.extend(query_condition(engine, params.namespace(), query)?);
     }
-    Ok(Filter {
-        condition: Condition::all(conditions),
-        order_by: Vec::new(),
-    })
+    Ok(Filter::all_of(conditions))
 }
 
 /// The condition of a `query` written in Temporal's list-filter language; ordering is the

@@ -305,6 +305,15 @@ impl Filter {
         }
     }
 
+    /// What every one of `conditions` matches (everything when there are none), in the
+    /// default order.
+    pub fn all_of(conditions: impl IntoIterator<Item = Condition>) -> Filter {
+        Filter {
+            condition: Condition::all(conditions),
+            order_by: Vec::new(),
+        }
+    }
+
     /// What this filter matches that also meets `condition`.
     pub fn and(mut self, condition: Condition) -> Filter {
         self.condition = Condition::all(self.condition.take().into_iter().chain([condition]));

@@ -169,10 +169,7 @@ pub(crate) async fn list_open_workflow_executions(
     let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &Filter {
-            condition: Condition::all(conditions),
-            order_by: Vec::new(),
-        },
+        &Filter::all_of(conditions),
         r.maximum_page_size,
         &r.next_page_token,
     )
@@ -213,10 +210,7 @@ pub(crate) async fn list_closed_workflow_executions(
     let (executions, next_page_token) = listing(
         frontend,
         &r.namespace,
-        &Filter {
-            condition: Condition::all(conditions),
-            order_by: Vec::new(),
-        },
+        &Filter::all_of(conditions),
         r.maximum_page_size,
         &r.next_page_token,
     )
