@@ -70,6 +70,17 @@ pub(crate) fn decode_as<T: serde::de::DeserializeOwned>(
         [HEADER_MARK, version, body @ ..] => (*version, body),
         _ => (1, bytes),
     };
+    decode_version(format, version.into(), body, row)
+}
+
+/// Reads `body`, stored in `version` of `format`: every version so far is read by the type
+/// as it is now; a newer one is refused by name.
+fn decode_version<T: serde::de::DeserializeOwned>(
+    format: Format,
+    version: i64,
+    body: &[u8],
+    row: impl FnOnce() -> String,
+) -> Result<T> {
     match version {
         1 => rmp_serde::from_slice(body).map_err(|e| {
             Error::DataLoss(format!(
@@ -78,7 +89,7 @@ pub(crate) fn decode_as<T: serde::de::DeserializeOwned>(
                 row()
             ))
         }),
-        newer if newer > format.current => Err(Error::DataLoss(format!(
+        newer if newer > i64::from(format.current) => Err(Error::DataLoss(format!(
             "the stored {} of {} is in format {newer}, written by a newer Keel; this one reads up to format {}",
             format.what,
             row(),
@@ -159,25 +170,18 @@ pub(crate) struct ScannedRow {
 
 /// Why a scanned row of `kind` does not decode, naming it, or `None` when it does.
 pub(crate) fn check(kind: Stored, row: &ScannedRow) -> Option<String> {
-    let run = || {
-        run_row(&keel_core::ExecutionKey {
-            namespace: row.namespace.clone(),
-            workflow_id: row.id.clone(),
-            run_id: row.run_id.clone(),
-        })
+    let key = || keel_core::ExecutionKey {
+        namespace: row.namespace.clone(),
+        workflow_id: row.id.clone(),
+        run_id: row.run_id.clone(),
     };
     let name = || match kind {
-        Stored::Execution => run(),
-        Stored::Event => format!("event {} of {}", row.first, run()),
-        Stored::Attempt => format!(
-            "attempt {} of the activity scheduled by event {} of {}",
-            row.second,
-            row.first,
-            run()
-        ),
+        Stored::Execution => run_row(&key()),
+        Stored::Event => format!("event {} of {}", row.first, run_row(&key())),
+        Stored::Attempt => attempt_row(&key(), row.first, row.second),
         Stored::Namespace => format!("namespace '{}'", row.namespace),
         Stored::Schedule => format!("schedule '{}' in namespace '{}'", row.id, row.namespace),
-        Stored::Plan => format!("planned run '{}' in namespace '{}'", row.id, row.namespace),
+        Stored::Plan => plan_row(&row.namespace, &row.id),
     };
     let bytes = &row.data;
     let decoded = match kind {
@@ -187,12 +191,8 @@ pub(crate) fn check(kind: Stored, row: &ScannedRow) -> Option<String> {
         Stored::Schedule => {
             decode_as::<keel_core::schedule::Schedule>(SCHEDULE, bytes, name).map(drop)
         }
-        Stored::Plan => decode_plan(row.format, bytes)
-            .map(drop)
-            .map_err(|e| Error::DataLoss(format!("{}: {e}", name()))),
-        Stored::Attempt => decode_attempt(row.format, bytes)
-            .map(drop)
-            .map_err(|e| Error::DataLoss(format!("{}: {e}", name()))),
+        Stored::Plan => decode_plan(row.format, bytes, name).map(drop),
+        Stored::Attempt => decode_attempt(row.format, bytes, name).map(drop),
     };
     decoded.err().map(|error| match error {
         Error::DataLoss(message) => message,
@@ -267,46 +267,56 @@ pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T
         .map_err(|e| Error::DataLoss(format!("stored data does not decode: {e}")))
 }
 
-/// The format of planned runs as this Keel stores them, kept in a column beside each row.
-/// A change to `PlannedRun` that an older format cannot read takes a new number, and
-/// `decode_plan` learns to read every older one (pinned by the fixtures in `fixtures/`).
-pub(crate) const PLAN_FORMAT: i64 = 1;
-/// The same for ended activity attempts (`EndedAttempt`).
-pub(crate) const ATTEMPT_FORMAT: i64 = 1;
+/// Planned runs (`PlannedRun`), whose format is kept in a column beside each row.
+pub const PLAN: Format = Format {
+    what: "data",
+    current: 1,
+};
+/// Ended activity attempts (`EndedAttempt`), whose format is kept in a column too.
+pub const ATTEMPT: Format = Format {
+    what: "data",
+    current: 1,
+};
 
 pub(crate) fn encode_plan(plan: &PlannedRun) -> Result<(i64, Vec<u8>)> {
-    Ok((PLAN_FORMAT, encode(plan)?))
+    Ok((PLAN.current.into(), encode(plan)?))
 }
 
-pub(crate) fn decode_plan(format: i64, bytes: &[u8]) -> Result<PlannedRun> {
-    decode_format("a planned run", format, PLAN_FORMAT, bytes)
+pub(crate) fn decode_plan(
+    format: i64,
+    bytes: &[u8],
+    row: impl FnOnce() -> String,
+) -> Result<PlannedRun> {
+    decode_version(PLAN, format, bytes, row)
 }
 
 pub(crate) fn encode_attempt(attempt: &EndedAttempt) -> Result<(i64, Vec<u8>)> {
-    Ok((ATTEMPT_FORMAT, encode(attempt)?))
+    Ok((ATTEMPT.current.into(), encode(attempt)?))
 }
 
-pub(crate) fn decode_attempt(format: i64, bytes: &[u8]) -> Result<EndedAttempt> {
-    decode_format("an activity attempt", format, ATTEMPT_FORMAT, bytes)
-}
-
-/// Reads a row stored in `format`; every format so far is read by the type as it is now.
-fn decode_format<T: serde::de::DeserializeOwned>(
-    what: &str,
+pub(crate) fn decode_attempt(
     format: i64,
-    current: i64,
     bytes: &[u8],
-) -> Result<T> {
-    match format {
-        1 => rmp_serde::from_slice(bytes)
-            .map_err(|e| Error::DataLoss(format!("{what} does not decode: {e}"))),
-        newer if newer > current => Err(Error::DataLoss(format!(
-            "{what} is stored in format {newer}, written by a newer Keel; this one reads up to format {current}"
-        ))),
-        other => Err(Error::DataLoss(format!(
-            "{what} is stored in unknown format {other}"
-        ))),
-    }
+    row: impl FnOnce() -> String,
+) -> Result<EndedAttempt> {
+    decode_version(ATTEMPT, format, bytes, row)
+}
+
+/// Where a planned run is, for errors.
+pub(crate) fn plan_row(namespace: &str, plan_id: &str) -> String {
+    format!("planned run '{plan_id}' in namespace '{namespace}'")
+}
+
+/// Where an ended activity attempt is, for errors.
+pub(crate) fn attempt_row(
+    key: &keel_core::ExecutionKey,
+    scheduled_event_id: i64,
+    attempt: i64,
+) -> String {
+    format!(
+        "attempt {attempt} of the activity scheduled by event {scheduled_event_id} of {}",
+        run_row(key)
+    )
 }
 
 /// The page of a listing at `offset`, from up to `page_size + 1` rows read there: the extra
@@ -417,10 +427,13 @@ mod tests {
     #[test]
     fn a_planned_run_stored_in_format_1_still_reads() {
         let stored = include_bytes!("../fixtures/planned_run_v1.msgpack");
-        assert_eq!(decode_plan(1, stored).unwrap(), plan_v1());
+        assert_eq!(decode_plan(1, stored, || "it".into()).unwrap(), plan_v1());
         let (format, written) = encode_plan(&plan_v1()).unwrap();
-        assert_eq!(format, PLAN_FORMAT);
-        assert_eq!(decode_plan(format, &written).unwrap(), plan_v1());
+        assert_eq!(format, i64::from(PLAN.current));
+        assert_eq!(
+            decode_plan(format, &written, || "it".into()).unwrap(),
+            plan_v1()
+        );
     }
 
     /// An attempt as format 1 stored it (the bytes in `fixtures/ended_attempt_v1.msgpack`).
@@ -450,18 +463,26 @@ mod tests {
     #[test]
     fn an_ended_attempt_stored_in_format_1_still_reads() {
         let stored = include_bytes!("../fixtures/ended_attempt_v1.msgpack");
-        assert_eq!(decode_attempt(1, stored).unwrap(), attempt_v1());
+        assert_eq!(
+            decode_attempt(1, stored, || "it".into()).unwrap(),
+            attempt_v1()
+        );
         let (format, written) = encode_attempt(&attempt_v1()).unwrap();
-        assert_eq!(format, ATTEMPT_FORMAT);
-        assert_eq!(decode_attempt(format, &written).unwrap(), attempt_v1());
-        let refused = decode_attempt(ATTEMPT_FORMAT + 1, &written).unwrap_err();
+        assert_eq!(format, i64::from(ATTEMPT.current));
+        assert_eq!(
+            decode_attempt(format, &written, || "it".into()).unwrap(),
+            attempt_v1()
+        );
+        let refused =
+            decode_attempt(i64::from(ATTEMPT.current) + 1, &written, || "it".into()).unwrap_err();
         assert!(refused.to_string().contains("newer Keel"), "{refused}");
     }
 
     #[test]
     fn a_planned_run_from_a_newer_keel_is_refused_with_a_reason() {
         let (_, written) = encode_plan(&plan_v1()).unwrap();
-        let refused = decode_plan(PLAN_FORMAT + 1, &written).unwrap_err();
+        let refused =
+            decode_plan(i64::from(PLAN.current) + 1, &written, || "it".into()).unwrap_err();
         assert!(refused.to_string().contains("newer Keel"), "{refused}");
     }
 

@@ -36,8 +36,9 @@ use listener::{Listener, listen};
 use writes::{apply_write, notify, update_execution};
 
 use crate::codec::{
-    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, SUMMARY_COLUMN_COUNT, SUMMARY_COLUMNS, decode_as,
-    decode_attempt, decode_offset, decode_plan, encode_as, encode_plan, page, run_row,
+    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, SUMMARY_COLUMN_COUNT, SUMMARY_COLUMNS,
+    attempt_row, decode_as, decode_attempt, decode_offset, decode_plan, encode_as, encode_plan,
+    page, plan_row, run_row,
 };
 use crate::filter_sql::{SqlParam, numbered_placeholders, to_sql};
 use crate::migrate::{self, Migration};
@@ -599,24 +600,29 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        row.map(|row| decode_plan(row.get(0), row.get::<_, &[u8]>(1)))
-            .transpose()
+        row.map(|row| {
+            decode_plan(row.get(0), row.get::<_, &[u8]>(1), || {
+                plan_row(namespace, plan_id)
+            })
+        })
+        .transpose()
     }
 
     async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT format, data FROM planned_runs WHERE $1::text IS NULL OR namespace = $1
-                 ORDER BY namespace, plan_id",
+                "SELECT namespace, plan_id, format, data FROM planned_runs
+                 WHERE $1::text IS NULL OR namespace = $1 ORDER BY namespace, plan_id",
                 &[&namespace],
             )
             .await
             .map_err(pg_error)?;
-        crate::decodable(
-            rows.iter()
-                .map(|row| decode_plan(row.get(0), row.get::<_, &[u8]>(1))),
-        )
+        crate::decodable(rows.iter().map(|row| {
+            decode_plan(row.get(2), row.get::<_, &[u8]>(3), || {
+                plan_row(row.get(0), row.get(1))
+            })
+        }))
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {
@@ -804,17 +810,19 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT a.format, a.data FROM activity_attempts a JOIN executions e ON e.id = a.execution
+                "SELECT a.scheduled_event_id, a.attempt, a.format, a.data
+                 FROM activity_attempts a JOIN executions e ON e.id = a.execution
                  WHERE e.namespace = $1 AND e.workflow_id = $2 AND e.run_id = $3
                  ORDER BY a.scheduled_event_id, a.attempt",
                 &[&key.namespace, &key.workflow_id, &key.run_id],
             )
             .await
             .map_err(pg_error)?;
-        crate::decodable(
-            rows.iter()
-                .map(|row| decode_attempt(row.get(0), row.get::<_, &[u8]>(1))),
-        )
+        crate::decodable(rows.iter().map(|row| {
+            decode_attempt(row.get(2), row.get::<_, &[u8]>(3), || {
+                attempt_row(key, row.get(0), i64::from(row.get::<_, i32>(1)))
+            })
+        }))
     }
 
     async fn logs(&self, key: &ExecutionKey, after: i64, max_lines: usize) -> Result<Vec<LogLine>> {

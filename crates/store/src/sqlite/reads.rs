@@ -10,8 +10,8 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use super::{SqliteStore, sql_error};
 use crate::codec::{
-    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, SUMMARY_COLUMN_COUNT, SUMMARY_COLUMNS, decode_as,
-    decode_attempt, decode_offset, decode_plan, page, run_row,
+    self, EVENT, EXECUTION, NAMESPACE, SCHEDULE, SUMMARY_COLUMN_COUNT, SUMMARY_COLUMNS,
+    attempt_row, decode_as, decode_attempt, decode_offset, decode_plan, page, plan_row, run_row,
 };
 use crate::filter_sql::{SqlParam, to_sql};
 use crate::{Error, LogLine, Page, Result};
@@ -133,7 +133,7 @@ pub(super) async fn plan(
                 )
                 .optional()
                 .map_err(sql_error)?;
-            row.map(|(format, data)| decode_plan(format, &data))
+            row.map(|(format, data)| decode_plan(format, &data, || plan_row(&namespace, &id)))
                 .transpose()
         })
         .await
@@ -145,18 +145,23 @@ pub(super) async fn plans(store: &SqliteStore, namespace: Option<&str>) -> Resul
         .read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT format, data FROM planned_runs WHERE ?1 IS NULL OR namespace = ?1
-                     ORDER BY namespace, plan_id",
+                    "SELECT namespace, plan_id, format, data FROM planned_runs
+                     WHERE ?1 IS NULL OR namespace = ?1 ORDER BY namespace, plan_id",
                 )
                 .map_err(sql_error)?;
             let rows = stmt
                 .query_map(params![namespace], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Vec<u8>>(3)?,
+                    ))
                 })
                 .map_err(sql_error)?;
             crate::decodable(rows.map(|row| {
-                let (format, data) = row.map_err(sql_error)?;
-                decode_plan(format, &data)
+                let (namespace, id, format, data) = row.map_err(sql_error)?;
+                decode_plan(format, &data, || plan_row(&namespace, &id))
             }))
         })
         .await
@@ -282,19 +287,25 @@ pub(super) async fn attempts(store: &SqliteStore, key: &ExecutionKey) -> Result<
         .read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT a.format, a.data FROM activity_attempts a JOIN executions e ON e.id = a.execution
+                    "SELECT a.scheduled_event_id, a.attempt, a.format, a.data
+                     FROM activity_attempts a JOIN executions e ON e.id = a.execution
                      WHERE e.namespace = ? AND e.workflow_id = ? AND e.run_id = ?
                      ORDER BY a.scheduled_event_id, a.attempt",
                 )
                 .map_err(sql_error)?;
             let rows = stmt
                 .query_map(params![key.namespace, key.workflow_id, key.run_id], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Vec<u8>>(3)?,
+                    ))
                 })
                 .map_err(sql_error)?;
             crate::decodable(rows.map(|row| {
-                let (format, data) = row.map_err(sql_error)?;
-                decode_attempt(format, &data)
+                let (scheduled, attempt, format, data) = row.map_err(sql_error)?;
+                decode_attempt(format, &data, || attempt_row(&key, scheduled, attempt))
             }))
         })
         .await
