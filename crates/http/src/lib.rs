@@ -324,12 +324,34 @@ pub async fn serve(
 mod tests {
     use std::collections::BTreeSet;
 
+    use serde_json::Value;
+
     use super::*;
+
+    /// `value` with its `$ref`s followed, within `document`.
+    fn resolved(document: &Value, value: &Value) -> Value {
+        let mut value = value.clone();
+        while let Some(reference) = value["$ref"].as_str().map(str::to_owned) {
+            value = document
+                .pointer(reference.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("{reference} is not in the document"))
+                .clone();
+        }
+        value
+    }
+
+    /// Every name in `lists`.
+    fn names(lists: &[&[&str]]) -> BTreeSet<String> {
+        lists
+            .iter()
+            .flat_map(|list| list.iter().map(|name| (*name).to_owned()))
+            .collect()
+    }
 
     /// Every route is documented and every documented route is routed, with its methods.
     #[test]
     fn the_openapi_document_names_exactly_the_routes_served() {
-        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let document: Value = serde_json::from_str(OPENAPI).unwrap();
         let documented: BTreeSet<(String, String)> = document["paths"]
             .as_object()
             .unwrap()
@@ -367,16 +389,7 @@ mod tests {
     /// Each operation documents exactly the query parameters its handler takes.
     #[test]
     fn the_openapi_document_names_exactly_the_query_parameters_taken() {
-        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
-        let parameter = |value: &serde_json::Value| -> serde_json::Value {
-            match value["$ref"].as_str() {
-                Some(reference) => document
-                    .pointer(reference.trim_start_matches('#'))
-                    .unwrap_or_else(|| panic!("{reference} is not in the document"))
-                    .clone(),
-                None => value.clone(),
-            }
-        };
+        let document: Value = serde_json::from_str(OPENAPI).unwrap();
         for route in routes() {
             let operations = &document["paths"][route.path];
             for endpoint in route.endpoints {
@@ -387,19 +400,16 @@ mod tests {
                     .chain(operations[&method]["parameters"].as_array())
                     .flatten();
                 let documented: BTreeSet<String> = listed
-                    .map(parameter)
+                    .map(|parameter| resolved(&document, parameter))
                     .filter(|p| p["in"] == "query")
                     .map(|p| p["name"].as_str().unwrap().to_owned())
                     .collect();
-                let taken: BTreeSet<String> = endpoint
-                    .query
-                    .iter()
-                    .flat_map(|list| list.iter().map(|name| (*name).to_owned()))
-                    .collect();
                 assert_eq!(
-                    documented, taken,
+                    documented,
+                    names(endpoint.query),
                     "{} {}: documented query parameters, then taken ones",
-                    endpoint.method, route.path
+                    endpoint.method,
+                    route.path
                 );
             }
         }
@@ -409,17 +419,7 @@ mod tests {
     /// of its request schema, and of each alternative when it has several.
     #[test]
     fn the_openapi_document_names_exactly_the_body_fields_taken() {
-        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
-        let resolve = |schema: &serde_json::Value| -> serde_json::Value {
-            let mut schema = schema.clone();
-            while let Some(reference) = schema["$ref"].as_str().map(str::to_owned) {
-                schema = document
-                    .pointer(reference.trim_start_matches('#'))
-                    .unwrap_or_else(|| panic!("{reference} is not in the document"))
-                    .clone();
-            }
-            schema
-        };
+        let document: Value = serde_json::from_str(OPENAPI).unwrap();
         for route in routes() {
             for endpoint in route.endpoints {
                 let method = endpoint.method.as_str().to_ascii_lowercase();
@@ -427,27 +427,24 @@ mod tests {
                     ["schema"];
                 let mut documented = BTreeSet::new();
                 if !schema.is_null() {
-                    let schema = resolve(schema);
+                    let schema = resolved(&document, schema);
                     let alternatives = ["oneOf", "anyOf"]
                         .iter()
                         .filter_map(|key| schema[*key].as_array())
                         .flatten()
-                        .map(&resolve);
+                        .map(|alternative| resolved(&document, alternative));
                     for part in std::iter::once(schema.clone()).chain(alternatives) {
                         if let Some(properties) = part["properties"].as_object() {
                             documented.extend(properties.keys().cloned());
                         }
                     }
                 }
-                let taken: BTreeSet<String> = endpoint
-                    .body
-                    .iter()
-                    .flat_map(|list| list.iter().map(|name| (*name).to_owned()))
-                    .collect();
                 assert_eq!(
-                    documented, taken,
+                    documented,
+                    names(endpoint.body),
                     "{} {}: documented body fields, then taken ones",
-                    endpoint.method, route.path
+                    endpoint.method,
+                    route.path
                 );
             }
         }
