@@ -58,13 +58,8 @@ impl Contract {
                 response.text()
             );
         };
-        let validator = self.validator(&schema);
         let body = response.json();
-        let errors: Vec<String> = validator
-            .iter_errors(&body)
-            .take(5)
-            .map(|error| format!("{} at {}", error, error.instance_path()))
-            .collect();
+        let errors = self.refusals(&schema, &body);
         assert!(
             errors.is_empty(),
             "{method} {path} answered {} with a body its documented schema refuses:\n  {}\nbody: {body}",
@@ -89,12 +84,7 @@ impl Contract {
             );
             return;
         }
-        let errors: Vec<String> = self
-            .validator(&schema)
-            .iter_errors(&body)
-            .take(5)
-            .map(|error| format!("{} at {}", error, error.instance_path()))
-            .collect();
+        let errors = self.refusals(&schema, &body);
         assert!(
             errors.is_empty(),
             "{method} {path} took a body its documented request schema refuses:\n  {}\nbody: {body}",
@@ -136,6 +126,16 @@ impl Contract {
         }
         let schema = format!("{pointer}/content/application~1json/schema");
         self.document.pointer(&schema).map(|_| schema)
+    }
+
+    /// Why the schema at `schema` refuses `body` (the first few reasons); empty when it
+    /// does not.
+    fn refusals(&self, schema: &str, body: &Value) -> Vec<String> {
+        self.validator(schema)
+            .iter_errors(body)
+            .take(5)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect()
     }
 
     fn validator(&self, schema: &str) -> std::sync::Arc<jsonschema::Validator> {
