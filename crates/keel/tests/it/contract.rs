@@ -4,7 +4,7 @@
 //! documented, a shape the document does not describe: each fails the test that met it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
@@ -13,14 +13,25 @@ use crate::rest_client::Response;
 pub struct Contract {
     document: Value,
     /// Validators by JSON pointer to the schema they check.
-    validators: Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
 impl Contract {
-    pub fn new(document: Value) -> Contract {
-        Contract {
-            document,
-            validators: Mutex::default(),
+    /// The contract of `document`. Every server of this test process serves the same
+    /// document, so its contract (and the validators it compiles) is made once and shared.
+    pub fn of(document: Value) -> Arc<Contract> {
+        static LAST: Mutex<Option<Arc<Contract>>> = Mutex::new(None);
+        let mut last = LAST.lock().unwrap();
+        match last.as_ref() {
+            Some(contract) if contract.document == document => contract.clone(),
+            _ => {
+                let contract = Arc::new(Contract {
+                    document,
+                    validators: Mutex::default(),
+                });
+                *last = Some(contract.clone());
+                contract
+            }
         }
     }
 
@@ -138,7 +149,7 @@ impl Contract {
             .collect()
     }
 
-    fn validator(&self, schema: &str) -> std::sync::Arc<jsonschema::Validator> {
+    fn validator(&self, schema: &str) -> Arc<jsonschema::Validator> {
         let mut validators = self.validators.lock().unwrap();
         validators
             .entry(schema.to_owned())
@@ -151,7 +162,7 @@ impl Contract {
                     .with_draft(jsonschema::Draft::Draft202012)
                     .build(&root)
                     .unwrap_or_else(|e| panic!("the documented schema {schema} is invalid: {e}"));
-                std::sync::Arc::new(validator)
+                Arc::new(validator)
             })
             .clone()
     }

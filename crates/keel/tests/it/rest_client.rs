@@ -58,7 +58,7 @@ pub struct Rest {
     addr: String,
     /// The server's OpenAPI document, read at the first request: every JSON answer to a
     /// documented route must match the schema documented for its status.
-    contract: tokio::sync::OnceCell<crate::contract::Contract>,
+    contract: tokio::sync::OnceCell<std::sync::Arc<crate::contract::Contract>>,
 }
 
 impl Rest {
@@ -106,7 +106,7 @@ impl Rest {
                     .exchange("GET", "/api/v1/openapi.json", &[], None)
                     .await
                     .json();
-                crate::contract::Contract::new(document)
+                crate::contract::Contract::of(document)
             })
             .await;
         contract.check(method, path, body, &response);
