@@ -5,12 +5,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keel_engine::Error as EngineError;
-use serde_json::json;
+
+use crate::openapi::{ErrorBody, ErrorCode, ErrorDetail};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -20,7 +21,7 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message: message.into(),
         }
     }
@@ -28,7 +29,7 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
-            code: "not_found",
+            code: ErrorCode::NotFound,
             message: message.into(),
         }
     }
@@ -36,7 +37,7 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::CONFLICT,
-            code: "conflict",
+            code: ErrorCode::Conflict,
             message: message.into(),
         }
     }
@@ -44,7 +45,7 @@ impl ApiError {
     pub fn payload_too_large(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "payload_too_large",
+            code: ErrorCode::PayloadTooLarge,
             message: message.into(),
         }
     }
@@ -55,22 +56,26 @@ impl From<EngineError> for ApiError {
         let message = error.to_string();
         let (status, code) = match error {
             EngineError::NotFound(_) | EngineError::NamespaceNotFound(_) => {
-                (StatusCode::NOT_FOUND, "not_found")
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
             EngineError::AlreadyStarted { .. }
             | EngineError::AlreadyExists(_)
-            | EngineError::NamespaceAlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
-            EngineError::FailedPrecondition(_) => (StatusCode::CONFLICT, "conflict"),
-            EngineError::InvalidArgument(_) | EngineError::QueryFailed { .. } => {
-                (StatusCode::BAD_REQUEST, "bad_request")
+            | EngineError::NamespaceAlreadyExists(_) => {
+                (StatusCode::CONFLICT, ErrorCode::AlreadyExists)
             }
-            EngineError::Unimplemented(_) => (StatusCode::NOT_IMPLEMENTED, "unimplemented"),
-            EngineError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            EngineError::FailedPrecondition(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            EngineError::InvalidArgument(_) | EngineError::QueryFailed { .. } => {
+                (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
+            }
+            EngineError::Unimplemented(_) => {
+                (StatusCode::NOT_IMPLEMENTED, ErrorCode::Unimplemented)
+            }
+            EngineError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, ErrorCode::Timeout),
             // A conflict the engine could not retry away is a transient condition too.
             EngineError::Unavailable(_) | EngineError::Conflict(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
-            EngineError::DataLoss(_) => (StatusCode::INTERNAL_SERVER_ERROR, "data_loss"),
+            EngineError::DataLoss(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::DataLoss),
         };
         ApiError {
             status,
@@ -83,9 +88,14 @@ impl From<EngineError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::warn!(code = self.code, message = %self.message, "REST request failed");
+            tracing::warn!(code = ?self.code, message = %self.message, "REST request failed");
         }
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

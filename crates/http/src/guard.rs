@@ -76,7 +76,7 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
     if !access.host_allowed(host_name(&authority)) {
         return ApiError {
             status: StatusCode::FORBIDDEN,
-            code: "forbidden",
+            code: crate::openapi::ErrorCode::Forbidden,
             message: format!(
                 "this server does not answer for host '{}' (a defence against DNS rebinding); to reach it by that name, start keel with --allow-host {}",
                 host_name(&authority),
@@ -115,7 +115,7 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
         {
             return ApiError {
                 status: StatusCode::FORBIDDEN,
-                code: "forbidden",
+                code: crate::openapi::ErrorCode::Forbidden,
                 message: format!(
                     "requests from the page origin '{origin}' are refused (cross-site requests cannot change executions); to allow that origin, start keel with --cors-origin {origin}"
                 ),
@@ -126,7 +126,7 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
         {
             return ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "unsupported_media_type",
+                code: crate::openapi::ErrorCode::UnsupportedMediaType,
                 message: format!(
                     "{} requests must send 'Content-Type: application/json'",
                     request.method()

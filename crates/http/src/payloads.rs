@@ -6,7 +6,67 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use keel_core::{Blob, Event};
 use keel_wire::json::{self as wire, JSON_ENCODING, NULL_ENCODING, UpdateOutcome};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+/// One payload as shown: the JSON value it carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Payload(pub Value);
+
+impl PartialSchema for Payload {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some(
+                "One payload: its JSON value when its encoding is `json/plain`, `null` for \
+                 `binary/null`, and otherwise `{\"encoding\": \"...\", \"data_base64\": \"...\"}`.",
+            ))
+            .examples([
+                json!({"order": 42}),
+                Value::Null,
+                json!({"encoding": "binary/protobuf", "data_base64": "CgRhYmNk"}),
+            ])
+            .into()
+    }
+}
+
+impl ToSchema for Payload {}
+
+/// Several payloads, as Temporal carries inputs and outputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Payloads(pub Vec<Payload>);
+
+impl PartialSchema for Payloads {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(Payload::name_ref())
+            .description(Some(
+                "Several payloads (Temporal carries inputs and outputs as lists).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Payloads {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Payload::name().into_owned(), Payload::schema()));
+    }
+}
+
+trait NameRef {
+    fn name_ref() -> RefOr<Schema>;
+}
+
+impl<T: ToSchema> NameRef for T {
+    fn name_ref() -> RefOr<Schema> {
+        RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+    }
+}
 
 /// One event for people: its id, time, type and attributes, with payloads shown as the
 /// values they carry.
@@ -70,20 +130,18 @@ fn snake_case(camel: &str) -> String {
     snake
 }
 
-/// Encoded `Payloads` as a JSON array of their values; `Null` for none.
-pub fn payloads(blob: Option<&Blob>) -> Value {
-    let Some(blob) = blob else {
-        return Value::Null;
+/// Encoded `Payloads` as their values; none for none. Bytes that do not decode are shown
+/// as one payload of unknown encoding.
+pub fn payloads(blob: Option<&Blob>) -> Option<Payloads> {
+    let blob = blob?;
+    let shown = match wire::decode_payloads(blob) {
+        Some(payloads) => payloads
+            .iter()
+            .map(|p| Payload(shown(&p.encoding, &p.data)))
+            .collect(),
+        None => vec![Payload(undecodable(blob))],
     };
-    match wire::decode_payloads(blob) {
-        Some(payloads) => Value::Array(
-            payloads
-                .iter()
-                .map(|p| shown(&p.encoding, &p.data))
-                .collect(),
-        ),
-        None => undecodable(blob),
-    }
+    Some(Payloads(shown))
 }
 
 /// An encoded `Payload` (a memo entry, a search attribute) as its value.
@@ -164,8 +222,9 @@ mod tests {
     fn payloads_round_trip_as_json_values() {
         let values = vec![json!({"order": 7}), json!("text"), json!(null)];
         let blob = wire::encode_payloads(&values);
-        assert_eq!(payloads(Some(&blob)), Value::Array(values));
-        assert_eq!(payloads(None), Value::Null);
+        let shown = payloads(Some(&blob)).unwrap().0;
+        assert_eq!(shown, values.into_iter().map(Payload).collect::<Vec<_>>());
+        assert_eq!(payloads(None), None);
     }
 
     #[test]

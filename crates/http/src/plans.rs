@@ -9,12 +9,156 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use keel_core::plan::{FieldEdit, PlanEdit, PlannedRun, PlannedStart};
 use keel_engine::Engine;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::executions::inputs_from;
-use crate::render;
+use crate::openapi::{Conflict, NamespaceParam, NotFound, Timestamp};
+use crate::payloads::{Payloads, payloads};
 use crate::request::{Body, NAMESPACE_PARAMS, NO_FIELDS, Params, json_body, parse_time};
+
+#[derive(OpenApi)]
+#[openapi(paths(list, create, get, edit, delete, start))]
+pub struct Api;
+
+/// Work saved to start later. Starting it (by hand or at start_at) removes it; the
+/// execution is what remains.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PlannedRun)]
+pub struct PlanView {
+    namespace: String,
+    id: String,
+    /// Bumped by every change; send it back to edit or delete only what you read.
+    version: i64,
+    workflow_type: String,
+    task_queue: String,
+    workflow_id: String,
+    /// The input payloads; null when the run starts without input.
+    input: Option<Payloads>,
+    start_at: Option<Timestamp>,
+    note: String,
+    create_time: Timestamp,
+    update_time: Option<Timestamp>,
+    /// Why its last start at start_at failed (it is tried again every 30 s until edited,
+    /// started or deleted).
+    start_error: Option<String>,
+}
+
+impl From<&PlannedRun> for PlanView {
+    fn from(plan: &PlannedRun) -> PlanView {
+        PlanView {
+            namespace: plan.namespace.clone(),
+            id: plan.id.clone(),
+            version: plan.version,
+            workflow_type: plan.what.workflow_type.clone(),
+            task_queue: plan.what.task_queue.clone(),
+            workflow_id: plan.what.workflow_id.clone(),
+            input: payloads(plan.what.input.as_ref()),
+            start_at: plan.start_at.map(Timestamp),
+            note: plan.note.clone(),
+            create_time: Timestamp(plan.create_time),
+            update_time: plan.update_time.map(Timestamp),
+            start_error: plan.start_error.clone(),
+        }
+    }
+}
+
+/// The namespace's planned runs.
+#[derive(Serialize, ToSchema)]
+pub struct PlanList {
+    plans: Vec<PlanView>,
+}
+
+/// A new plan.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct PlanCreate {
+    /// The plan's id; generated when absent.
+    id: Option<String>,
+    /// The workflow type to start.
+    workflow_type: String,
+    /// The task queue its workers poll.
+    task_queue: String,
+    /// The workflow id the run gets; the plan's id when empty.
+    workflow_id: Option<String>,
+    /// The workflow's one input, any JSON value.
+    input: Option<Value>,
+    /// Several inputs (instead of input).
+    inputs: Option<Vec<Value>>,
+    /// When it starts by itself; null or absent: when a person starts it.
+    start_at: Option<Timestamp>,
+    #[schema(max_length = 4000)]
+    note: Option<String>,
+}
+
+/// What an edit changes: only the fields given.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct PlanChange {
+    /// The workflow type to start.
+    workflow_type: Option<String>,
+    /// The task queue its workers poll.
+    task_queue: Option<String>,
+    /// The workflow id the run gets; the plan's id when empty.
+    workflow_id: Option<String>,
+    /// The workflow's one input, any JSON value.
+    input: Option<Value>,
+    /// Several inputs (instead of input).
+    inputs: Option<Vec<Value>>,
+    /// When it starts by itself; null: when a person starts it; absent: unchanged.
+    start_at: Option<Timestamp>,
+    #[schema(max_length = 4000)]
+    note: Option<String>,
+    /// Change it only if the plan is still at this version.
+    version: Option<i64>,
+}
+
+/// A start that must have no fields (`{}` or no body).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
+/// A deleted plan.
+#[derive(Serialize, ToSchema)]
+pub struct PlanDeleted {
+    id: String,
+    deleted: bool,
+}
+
+/// The run a started plan became.
+#[derive(Serialize, ToSchema)]
+pub struct PlanStarted {
+    id: String,
+    started: bool,
+    namespace: String,
+    workflow_id: String,
+    run_id: String,
+}
+
+/// The plan a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub struct PlanIdPath {
+    /// The plan's id.
+    plan_id: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`DELETE_PARAMS`); this describes it
+pub struct DeleteParams {
+    /// The namespace the request concerns.
+    #[param(default = "default", min_length = 1)]
+    namespace: Option<String>,
+    /// Only if the plan is still at this version.
+    #[param(minimum = 1)]
+    version: Option<i64>,
+}
 
 /// What a new plan says.
 pub const CREATE_FIELDS: &[&str] = &[
@@ -39,19 +183,50 @@ pub const EDIT_FIELDS: &[&str] = &[
     "version",
 ];
 
-pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+/// List planned runs
+///
+/// The soonest first; those without a start time last.
+#[utoipa::path(
+    get,
+    path = "/api/v1/plans",
+    operation_id = "listPlans",
+    tag = "Plans",
+    params(NamespaceParam),
+    responses(
+        (status = 200, description = "The namespace's planned runs.", body = PlanList),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn list(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<PlanList>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let plans = engine.plans(params.namespace()).await?;
-    Ok(Json(json!({
-        "plans": plans.iter().map(plan).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PlanList {
+        plans: plans.iter().map(PlanView::from).collect(),
+    }))
 }
 
+/// Save a planned run
+#[utoipa::path(
+    post,
+    path = "/api/v1/plans",
+    operation_id = "createPlan",
+    tag = "Plans",
+    params(NamespaceParam),
+    request_body = PlanCreate,
+    responses(
+        (status = 201, description = "Saved.", body = PlanView),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn create(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PlanView>)> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let body = Body::new(json_body(body)?, CREATE_FIELDS)?;
     let required = |name: &str, what: &str| -> ApiResult<String> {
@@ -75,27 +250,54 @@ pub async fn create(
             body.string("note")?.unwrap_or_default().to_owned(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(plan(&created))))
+    Ok((StatusCode::CREATED, Json(PlanView::from(&created))))
 }
 
+/// One planned run
+#[utoipa::path(
+    get,
+    path = "/api/v1/plans/{plan_id}",
+    operation_id = "getPlan",
+    tag = "Plans",
+    params(PlanIdPath, NamespaceParam),
+    responses(
+        (status = 200, description = "The plan.", body = PlanView),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get(
     State(engine): State<Engine>,
     Path(plan_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanView>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
-    Ok(Json(plan(
-        &engine.plan(params.namespace(), &plan_id).await?,
-    )))
+    let plan = engine.plan(params.namespace(), &plan_id).await?;
+    Ok(Json(PlanView::from(&plan)))
 }
 
-/// `PATCH`: changes the fields given; `version`, when given, must be the one read.
+/// Change a planned run
+///
+/// Changes only the fields given; start_at null clears the start time. With version, only
+/// if the plan is still at that version (409 otherwise).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/plans/{plan_id}",
+    operation_id = "editPlan",
+    tag = "Plans",
+    params(PlanIdPath, NamespaceParam),
+    request_body = PlanChange,
+    responses(
+        (status = 200, description = "The changed plan.", body = PlanView),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn edit(
     State(engine): State<Engine>,
     Path(plan_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanView>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let fields = json_body(body)?;
     let start_at_given = fields.contains_key("start_at");
@@ -126,16 +328,29 @@ pub async fn edit(
     let edited = engine
         .edit_plan(params.namespace(), &plan_id, edit, version)
         .await?;
-    Ok(Json(plan(&edited)))
+    Ok(Json(PlanView::from(&edited)))
 }
 
 pub const DELETE_PARAMS: &[&str] = &["namespace", "version"];
 
+/// Delete a planned run
+#[utoipa::path(
+    delete,
+    path = "/api/v1/plans/{plan_id}",
+    operation_id = "deletePlan",
+    tag = "Plans",
+    params(PlanIdPath, DeleteParams),
+    responses(
+        (status = 200, description = "Deleted.", body = PlanDeleted),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn delete(
     State(engine): State<Engine>,
     Path(plan_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanDeleted>> {
     let params = Params::parse(raw.as_deref(), DELETE_PARAMS)?;
     let version = params
         .get("version")
@@ -144,26 +359,45 @@ pub async fn delete(
     engine
         .delete_plan(params.namespace(), &plan_id, version)
         .await?;
-    Ok(Json(json!({"id": plan_id, "deleted": true})))
+    Ok(Json(PlanDeleted {
+        id: plan_id,
+        deleted: true,
+    }))
 }
 
-/// `POST .../{id}/start`: starts it now; answers the run it became.
+/// Start a planned run now
+///
+/// Starts its workflow and removes the plan. Starting the same plan twice at once starts
+/// one run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/plans/{plan_id}/start",
+    operation_id = "startPlan",
+    tag = "Plans",
+    params(PlanIdPath, NamespaceParam),
+    request_body(content = Option<NoFields>),
+    responses(
+        (status = 200, description = "The run it became.", body = PlanStarted),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn start(
     State(engine): State<Engine>,
     Path(plan_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanStarted>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     Body::new(json_body(body)?, NO_FIELDS)?;
     let run = engine.start_plan(params.namespace(), &plan_id).await?;
-    Ok(Json(json!({
-        "id": plan_id,
-        "started": true,
-        "namespace": run.namespace,
-        "workflow_id": run.workflow_id,
-        "run_id": run.run_id,
-    })))
+    Ok(Json(PlanStarted {
+        id: plan_id,
+        started: true,
+        namespace: run.namespace,
+        workflow_id: run.workflow_id,
+        run_id: run.run_id,
+    }))
 }
 
 /// The payloads of `input`/`inputs` when either is given (`inputs: []` clears the input).
@@ -184,22 +418,5 @@ fn start_at_of(body: &Body) -> ApiResult<FieldEdit<keel_core::Time>> {
     Ok(match body.string("start_at")? {
         None => FieldEdit::Clear,
         Some(raw) => FieldEdit::Set(parse_time("start_at", raw)?),
-    })
-}
-
-fn plan(plan: &PlannedRun) -> Value {
-    json!({
-        "namespace": plan.namespace,
-        "id": plan.id,
-        "version": plan.version,
-        "workflow_type": plan.what.workflow_type,
-        "task_queue": plan.what.task_queue,
-        "workflow_id": plan.what.workflow_id,
-        "input": crate::payloads::payloads(plan.what.input.as_ref()),
-        "start_at": render::opt_time(plan.start_at),
-        "note": plan.note,
-        "create_time": render::time(plan.create_time),
-        "update_time": render::opt_time(plan.update_time),
-        "start_error": plan.start_error,
     })
 }

@@ -45,6 +45,33 @@ pub fn status(status: Status) -> &'static str {
     }
 }
 
+/// Temporal's status of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+    Terminated,
+    ContinuedAsNew,
+    TimedOut,
+}
+
+impl From<Status> for ExecutionStatus {
+    fn from(status: Status) -> ExecutionStatus {
+        match status {
+            Status::Running => ExecutionStatus::Running,
+            Status::Completed => ExecutionStatus::Completed,
+            Status::Failed => ExecutionStatus::Failed,
+            Status::Canceled => ExecutionStatus::Canceled,
+            Status::Terminated => ExecutionStatus::Terminated,
+            Status::ContinuedAsNew => ExecutionStatus::ContinuedAsNew,
+            Status::TimedOut => ExecutionStatus::TimedOut,
+        }
+    }
+}
+
 /// The status a REST name stands for (both spellings of cancelled are taken).
 pub fn parse_status(name: &str) -> Option<Status> {
     Some(match name.to_ascii_lowercase().as_str() {

@@ -8,65 +8,269 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use keel_core::schedule::{ActionResult, OverlapPolicy, Patch, Schedule, Trigger};
 use keel_engine::Engine;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
-use crate::render;
+use crate::openapi::{Millis, NamespaceParam, NotFound, Timestamp};
+use crate::render::ExecutionStatus;
 use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body};
+
+#[derive(OpenApi)]
+#[openapi(paths(list, get, delete, act))]
+pub struct Api;
 
 /// Next action times listed per schedule, and on one schedule's page.
 const LIST_NEXT_TIMES: usize = 3;
 const DETAIL_NEXT_TIMES: usize = 10;
 
-pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+/// A schedule, as the list shows it; its spec in words.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleSummary {
+    schedule_id: String,
+    /// The spec in words, e.g. `every 1h; at 09:30 on Mon–Fri (UTC)`.
+    spec: String,
+    /// The workflow id its runs get (each with the time it was due appended).
+    workflow_id: String,
+    workflow_type: String,
+    task_queue: String,
+    paused: bool,
+    /// Why it was paused or unpaused, as the last person to do so said.
+    notes: String,
+    /// When it acts next.
+    next_action_times: Vec<Timestamp>,
+    /// What it did lately, the latest first.
+    recent_actions: Vec<ScheduleAction>,
+    /// How many runs it has started.
+    action_count: i64,
+}
+
+/// One schedule, with its policies and the runs of it still going.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleDetail {
+    #[serde(flatten)]
+    summary: ScheduleSummary,
+    policies: SchedulePolicies,
+    /// Runs it may still start; null when it has no limit.
+    remaining_actions: Option<i64>,
+    /// Its runs that are running now.
+    running: Vec<ScheduleAction>,
+    /// Actions skipped for being later than the catch-up window.
+    missed_catchup_window: i64,
+    /// Actions skipped by the overlap policy.
+    overlap_skipped: i64,
+    create_time: Timestamp,
+    update_time: Option<Timestamp>,
+}
+
+/// How a schedule behaves when runs overlap, are late or fail.
+#[derive(Serialize, ToSchema)]
+pub struct SchedulePolicies {
+    /// What to do when a run is due while the last one still runs.
+    overlap: Overlap,
+    /// How late an action may still be taken (after downtime).
+    catchup_window_ms: Millis,
+    /// Whether a failed run pauses the schedule.
+    pause_on_failure: bool,
+}
+
+/// Temporal's overlap policies.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    Skip,
+    BufferOne,
+    BufferAll,
+    CancelOther,
+    TerminateOther,
+    AllowAll,
+}
+
+impl From<OverlapPolicy> for Overlap {
+    fn from(policy: OverlapPolicy) -> Overlap {
+        match policy {
+            OverlapPolicy::Skip => Overlap::Skip,
+            OverlapPolicy::BufferOne => Overlap::BufferOne,
+            OverlapPolicy::BufferAll => Overlap::BufferAll,
+            OverlapPolicy::CancelOther => Overlap::CancelOther,
+            OverlapPolicy::TerminateOther => Overlap::TerminateOther,
+            OverlapPolicy::AllowAll => Overlap::AllowAll,
+        }
+    }
+}
+
+/// A run a schedule started.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleAction {
+    /// When it was due.
+    schedule_time: Timestamp,
+    /// When it was started.
+    actual_time: Timestamp,
+    workflow_id: String,
+    run_id: String,
+    status: ExecutionStatus,
+}
+
+impl From<&ActionResult> for ScheduleAction {
+    fn from(result: &ActionResult) -> ScheduleAction {
+        ScheduleAction {
+            schedule_time: Timestamp(result.schedule_time),
+            actual_time: Timestamp(result.actual_time),
+            workflow_id: result.workflow_id.clone(),
+            run_id: result.run_id.clone(),
+            status: result.status.into(),
+        }
+    }
+}
+
+/// The namespace's schedules.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleList {
+    schedules: Vec<ScheduleSummary>,
+}
+
+/// The schedule a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub struct ScheduleIdPath {
+    /// The schedule's id.
+    #[param(min_length = 1)]
+    schedule_id: String,
+}
+
+/// What `POST .../{action}` does.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub enum ScheduleVerb {
+    Pause,
+    Unpause,
+    Trigger,
+}
+
+/// The schedule and action a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub struct ScheduleActionPath {
+    /// The schedule's id.
+    #[param(min_length = 1)]
+    schedule_id: String,
+    /// What to do.
+    #[param(inline)]
+    action: ScheduleVerb,
+}
+
+/// List schedules
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    operation_id = "listSchedules",
+    tag = "Schedules",
+    params(NamespaceParam),
+    responses(
+        (status = 200, description = "The namespace's schedules.", body = ScheduleList),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn list(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<ScheduleList>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let now = engine.now();
     let schedules = engine.schedules(params.namespace()).await?;
-    Ok(Json(json!({
-        "schedules": schedules.iter().map(|s| summary(s, now, LIST_NEXT_TIMES)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ScheduleList {
+        schedules: schedules
+            .iter()
+            .map(|schedule| summary(schedule, now, LIST_NEXT_TIMES))
+            .collect(),
+    }))
 }
 
+/// One schedule
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{schedule_id}",
+    operation_id = "getSchedule",
+    tag = "Schedules",
+    params(ScheduleIdPath, NamespaceParam),
+    responses(
+        (
+            status = 200,
+            description = "The schedule with its next 10 times, policies and running workflows.",
+            body = ScheduleDetail,
+        ),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get(
     State(engine): State<Engine>,
     Path(schedule_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ScheduleDetail>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let schedule = engine
         .describe_schedule(params.namespace(), &schedule_id)
         .await?;
-    let mut answer = summary(&schedule, engine.now(), DETAIL_NEXT_TIMES);
     let policies = &schedule.definition.policies;
     let state = &schedule.definition.state;
-    let extra = json!({
-        "policies": {
-            "overlap": overlap(policies.overlap),
-            "catchup_window_ms": render::millis(policies.catchup_window),
-            "pause_on_failure": policies.pause_on_failure,
+    Ok(Json(ScheduleDetail {
+        summary: summary(&schedule, engine.now(), DETAIL_NEXT_TIMES),
+        policies: SchedulePolicies {
+            overlap: policies.overlap.into(),
+            catchup_window_ms: Millis(policies.catchup_window),
+            pause_on_failure: policies.pause_on_failure,
         },
-        "remaining_actions": state.limited_actions.then_some(state.remaining_actions),
-        "running": schedule.running.iter().map(action).collect::<Vec<_>>(),
-        "missed_catchup_window": schedule.missed_catchup_window,
-        "overlap_skipped": schedule.overlap_skipped,
-        "create_time": render::time(schedule.create_time),
-        "update_time": render::opt_time(schedule.update_time),
-    });
-    if let (Value::Object(fields), Value::Object(extra)) = (&mut answer, extra) {
-        fields.extend(extra);
-    }
-    Ok(Json(answer))
+        remaining_actions: state.limited_actions.then_some(state.remaining_actions),
+        running: schedule.running.iter().map(ScheduleAction::from).collect(),
+        missed_catchup_window: schedule.missed_catchup_window,
+        overlap_skipped: schedule.overlap_skipped,
+        create_time: Timestamp(schedule.create_time),
+        update_time: schedule.update_time.map(Timestamp),
+    }))
 }
 
 /// `POST /api/v1/schedules/{id}/{pause|unpause|trigger}`.
 pub const ACT_FIELDS: &[&str] = &["note"];
 
+/// What to say with a pause or unpause.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct ScheduleNote {
+    /// Why: kept on the schedule for the next person.
+    note: Option<String>,
+}
+
+/// What a schedule action did.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleActed {
+    schedule_id: String,
+    /// The action done: pause, unpause or trigger.
+    done: String,
+}
+
+/// Pause, unpause or trigger a schedule
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{schedule_id}/{action}",
+    operation_id = "actOnSchedule",
+    tag = "Schedules",
+    params(ScheduleActionPath, NamespaceParam),
+    request_body(content = Option<ScheduleNote>),
+    responses(
+        (status = 200, description = "Done.", body = ScheduleActed),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn act(
     State(engine): State<Engine>,
     Path((schedule_id, verb)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ScheduleActed>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let body = Body::new(json_body(body)?, ACT_FIELDS)?;
     let note = body.string("note")?.unwrap_or_default().to_owned();
@@ -100,59 +304,70 @@ pub async fn act(
     engine
         .patch_schedule(params.namespace(), &schedule_id, patch)
         .await?;
-    Ok(Json(json!({"schedule_id": schedule_id, "done": verb})))
+    Ok(Json(ScheduleActed {
+        schedule_id,
+        done: verb,
+    }))
 }
 
+/// What a deleted schedule was.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleDeleted {
+    schedule_id: String,
+    deleted: bool,
+}
+
+/// Delete a schedule
+///
+/// The workflows it started go on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/schedules/{schedule_id}",
+    operation_id = "deleteSchedule",
+    tag = "Schedules",
+    params(ScheduleIdPath, NamespaceParam),
+    responses(
+        (status = 200, description = "Deleted.", body = ScheduleDeleted),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete(
     State(engine): State<Engine>,
     Path(schedule_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ScheduleDeleted>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     engine
         .delete_schedule(params.namespace(), &schedule_id)
         .await?;
-    Ok(Json(json!({"schedule_id": schedule_id, "deleted": true})))
+    Ok(Json(ScheduleDeleted {
+        schedule_id,
+        deleted: true,
+    }))
 }
 
-fn summary(schedule: &Schedule, now: keel_core::Time, next_times: usize) -> Value {
+fn summary(schedule: &Schedule, now: keel_core::Time, next_times: usize) -> ScheduleSummary {
     let definition = &schedule.definition;
     let params = &definition.action.params;
-    json!({
-        "schedule_id": schedule.id,
-        "spec": definition.spec.describe(),
-        "workflow_id": definition.action.workflow_id,
-        "workflow_type": params.workflow_type,
-        "task_queue": params.task_queue,
-        "paused": definition.state.paused,
-        "notes": definition.state.notes,
-        "next_action_times": schedule
+    ScheduleSummary {
+        schedule_id: schedule.id.clone(),
+        spec: definition.spec.describe(),
+        workflow_id: definition.action.workflow_id.clone(),
+        workflow_type: params.workflow_type.clone(),
+        task_queue: params.task_queue.clone(),
+        paused: definition.state.paused,
+        notes: definition.state.notes.clone(),
+        next_action_times: schedule
             .future_action_times(now, next_times)
             .into_iter()
-            .map(render::time)
-            .collect::<Vec<_>>(),
-        "recent_actions": schedule.recent_actions.iter().rev().map(action).collect::<Vec<_>>(),
-        "action_count": schedule.action_count,
-    })
-}
-
-fn action(result: &ActionResult) -> Value {
-    json!({
-        "schedule_time": render::time(result.schedule_time),
-        "actual_time": render::time(result.actual_time),
-        "workflow_id": result.workflow_id,
-        "run_id": result.run_id,
-        "status": render::status(result.status),
-    })
-}
-
-fn overlap(policy: OverlapPolicy) -> &'static str {
-    match policy {
-        OverlapPolicy::Skip => "skip",
-        OverlapPolicy::BufferOne => "buffer_one",
-        OverlapPolicy::BufferAll => "buffer_all",
-        OverlapPolicy::CancelOther => "cancel_other",
-        OverlapPolicy::TerminateOther => "terminate_other",
-        OverlapPolicy::AllowAll => "allow_all",
+            .map(Timestamp)
+            .collect(),
+        recent_actions: schedule
+            .recent_actions
+            .iter()
+            .rev()
+            .map(ScheduleAction::from)
+            .collect(),
+        action_count: schedule.action_count,
     }
 }
