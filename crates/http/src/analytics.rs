@@ -1,5 +1,6 @@
 //! `GET /api/v1/analytics` and the Prometheus endpoint `GET /metrics`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -10,23 +11,225 @@ use axum::response::IntoResponse;
 use keel_engine::Engine;
 use keel_engine::metrics::DURATION_BUCKETS;
 use keel_engine::operators::{AnalyticsRequest, Stats, TypeAnalytics};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{Millis, NotFound, Timestamp};
 use crate::render;
 use crate::request::Params;
 
+#[derive(OpenApi)]
+#[openapi(paths(analytics, metrics))]
+pub struct Api;
+
 pub const ANALYTICS_PARAMS: &[&str] = &["namespace", "from", "to", "bucket", "type"];
 
+/// `ANALYTICS_PARAMS`, described.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`ANALYTICS_PARAMS`); this describes them
+pub struct AnalyticsParams {
+    /// The namespace the request concerns.
+    #[param(default = "default", min_length = 1)]
+    namespace: Option<String>,
+    /// Start of the range (RFC 3339); absent: one day before `to` with hourly buckets, 30
+    /// days before it with daily ones.
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<Timestamp>,
+    /// End of the range (RFC 3339); absent: now. Must be after `from`.
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<Timestamp>,
+    /// Length of a throughput bucket.
+    #[param(inline, default = "hour")]
+    bucket: Option<Bucket>,
+    /// Only executions of this workflow type.
+    r#type: Option<String>,
+}
+
+/// The length of a throughput bucket.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    Hour,
+    Day,
+}
+
+/// Counts, success rate, durations and throughput over a time range.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Analytics)]
+pub struct AnalyticsView {
+    /// Start of the range.
+    from: Timestamp,
+    /// End of the range.
+    to: Timestamp,
+    /// The throughput bucket.
+    bucket: Bucket,
+    /// Whether the range held more runs than the figures are computed from (they then cover
+    /// only part of it).
+    truncated: bool,
+    executions: ExecutionCounts,
+    /// Completed over closed, from 0 to 1; null when none closed.
+    #[schema(minimum = 0, maximum = 1)]
+    success_rate: Option<f64>,
+    /// Start to close of the runs closed in the range.
+    duration_ms: DurationStats,
+    /// First workflow task due to first picked up, of the runs started in the range.
+    queue_wait_ms: DurationStats,
+    /// Closes per bucket, from `from`.
+    throughput: Vec<ThroughputBucket>,
+    /// The same figures (without throughput) per workflow type.
+    by_type: BTreeMap<String, TypeFigures>,
+    /// How busy each worker is.
+    workers: Vec<WorkerUtilization>,
+}
+
+/// How many runs started in the range, and how the runs closed in it ended.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionCounts {
+    /// Runs started in the range.
+    started: u64,
+    /// Of the runs started in the range, those still running.
+    running: u64,
+    /// Runs completed in the range.
+    completed: u64,
+    /// Runs failed in the range.
+    failed: u64,
+    /// Runs canceled in the range.
+    canceled: u64,
+    /// Runs terminated in the range.
+    terminated: u64,
+    /// Runs timed out in the range.
+    timed_out: u64,
+    /// Runs continued as new in the range.
+    continued_as_new: u64,
+}
+
+impl From<&TypeAnalytics> for ExecutionCounts {
+    fn from(figures: &TypeAnalytics) -> ExecutionCounts {
+        ExecutionCounts {
+            started: figures.started,
+            running: figures.running,
+            completed: figures.completed,
+            failed: figures.failed,
+            canceled: figures.canceled,
+            terminated: figures.terminated,
+            timed_out: figures.timed_out,
+            continued_as_new: figures.continued_as_new,
+        }
+    }
+}
+
+/// The figures of one workflow type.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TypeAnalytics)]
+pub struct TypeFigures {
+    executions: ExecutionCounts,
+    /// Completed over closed, from 0 to 1; null when none closed.
+    #[schema(minimum = 0, maximum = 1)]
+    success_rate: Option<f64>,
+    /// Start to close of the runs closed in the range.
+    duration_ms: DurationStats,
+    /// First workflow task due to first picked up, of the runs started in the range.
+    queue_wait_ms: DurationStats,
+}
+
+impl From<&TypeAnalytics> for TypeFigures {
+    fn from(figures: &TypeAnalytics) -> TypeFigures {
+        TypeFigures {
+            executions: figures.into(),
+            success_rate: figures.success_rate,
+            duration_ms: (&figures.duration).into(),
+            queue_wait_ms: (&figures.queue_wait).into(),
+        }
+    }
+}
+
+/// Figures of a set of durations, in milliseconds; each null when count is 0.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Stats)]
+pub struct DurationStats {
+    /// How many values.
+    count: u64,
+    /// Mean.
+    avg: Option<Millis>,
+    /// Minimum.
+    min: Option<Millis>,
+    /// Maximum.
+    max: Option<Millis>,
+    /// Median.
+    p50: Option<Millis>,
+    /// 95th percentile.
+    p95: Option<Millis>,
+}
+
+impl From<&Stats> for DurationStats {
+    fn from(stats: &Stats) -> DurationStats {
+        DurationStats {
+            count: stats.count,
+            avg: stats.avg.map(Millis),
+            min: stats.min.map(Millis),
+            max: stats.max.map(Millis),
+            p50: stats.p50.map(Millis),
+            p95: stats.p95.map(Millis),
+        }
+    }
+}
+
+/// Closes in one time bucket.
+#[derive(Serialize, ToSchema)]
+pub struct ThroughputBucket {
+    /// Start of the bucket.
+    start: Timestamp,
+    /// Runs completed in the bucket.
+    completed: u64,
+    /// Runs failed, timed out or terminated in the bucket.
+    failed: u64,
+    /// Runs canceled in the bucket.
+    canceled: u64,
+}
+
+/// How busy a worker is.
+#[derive(Serialize, ToSchema)]
+pub struct WorkerUtilization {
+    /// The worker's identity.
+    identity: String,
+    /// Share of its capacity in use, from 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
+    utilization: f64,
+    /// Tasks it holds now.
+    tasks_in_flight: u64,
+}
+
+/// Get analytics
+///
+/// Counts, success rate, durations, queue waits and throughput of the namespace's
+/// executions over a time range, overall and per workflow type.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics",
+    operation_id = "getAnalytics",
+    tag = "Analytics",
+    params(AnalyticsParams),
+    responses(
+        (status = 200, description = "The figures over the range.", body = AnalyticsView),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn analytics(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AnalyticsView>> {
     let params = Params::parse(raw.as_deref(), ANALYTICS_PARAMS)?;
     let now = engine.now();
-    let (bucket, default_span) = match params.get("bucket").unwrap_or("hour") {
-        "hour" => (Duration::from_secs(3_600), Duration::from_secs(86_400)),
+    let (bucket, bucket_length, default_span) = match params.get("bucket").unwrap_or("hour") {
+        "hour" => (
+            Bucket::Hour,
+            Duration::from_secs(3_600),
+            Duration::from_secs(86_400),
+        ),
         "day" => (
+            Bucket::Day,
             Duration::from_secs(86_400),
             Duration::from_secs(30 * 86_400),
         ),
@@ -45,65 +248,62 @@ pub async fn analytics(
             namespace: params.namespace().to_owned(),
             from,
             to,
-            bucket,
+            bucket: bucket_length,
             workflow_type: params.get("type").map(str::to_owned),
         })
         .await?;
-    Ok(Json(json!({
-        "from": render::time(analytics.from),
-        "to": render::time(analytics.to),
-        "bucket": params.get("bucket").unwrap_or("hour"),
-        "truncated": analytics.truncated,
-        "executions": figures(&analytics.overall),
-        "success_rate": analytics.overall.success_rate,
-        "duration_ms": stats(&analytics.overall.duration),
-        "queue_wait_ms": stats(&analytics.overall.queue_wait),
-        "throughput": analytics.throughput.iter().map(|bucket| json!({
-            "start": render::time(bucket.start),
-            "completed": bucket.completed,
-            "failed": bucket.failed,
-            "canceled": bucket.canceled,
-        })).collect::<Vec<_>>(),
-        "by_type": analytics.by_type.iter().map(|(name, figures_of_type)| (name.clone(), json!({
-            "executions": figures(figures_of_type),
-            "success_rate": figures_of_type.success_rate,
-            "duration_ms": stats(&figures_of_type.duration),
-            "queue_wait_ms": stats(&figures_of_type.queue_wait),
-        }))).collect::<serde_json::Map<_, _>>(),
-        "workers": engine.workers(params.namespace())?.iter().map(|w| json!({
-            "identity": w.identity,
-            "utilization": w.utilization,
-            "tasks_in_flight": w.tasks_in_flight,
-        })).collect::<Vec<_>>(),
-    })))
+    let workers = engine.workers(params.namespace())?;
+    Ok(Json(AnalyticsView {
+        from: Timestamp(analytics.from),
+        to: Timestamp(analytics.to),
+        bucket,
+        truncated: analytics.truncated,
+        executions: (&analytics.overall).into(),
+        success_rate: analytics.overall.success_rate,
+        duration_ms: (&analytics.overall.duration).into(),
+        queue_wait_ms: (&analytics.overall.queue_wait).into(),
+        throughput: analytics
+            .throughput
+            .iter()
+            .map(|bucket| ThroughputBucket {
+                start: Timestamp(bucket.start),
+                completed: bucket.completed,
+                failed: bucket.failed,
+                canceled: bucket.canceled,
+            })
+            .collect(),
+        by_type: analytics
+            .by_type
+            .iter()
+            .map(|(name, figures)| (name.clone(), figures.into()))
+            .collect(),
+        workers: workers
+            .iter()
+            .map(|worker| WorkerUtilization {
+                identity: worker.identity.clone(),
+                utilization: worker.utilization,
+                tasks_in_flight: worker.tasks_in_flight as u64,
+            })
+            .collect(),
+    }))
 }
 
-fn figures(figures: &TypeAnalytics) -> Value {
-    json!({
-        "started": figures.started,
-        "running": figures.running,
-        "completed": figures.completed,
-        "failed": figures.failed,
-        "canceled": figures.canceled,
-        "terminated": figures.terminated,
-        "timed_out": figures.timed_out,
-        "continued_as_new": figures.continued_as_new,
-    })
-}
-
-fn stats(stats: &Stats) -> Value {
-    json!({
-        "count": stats.count,
-        "avg": render::opt_millis(stats.avg),
-        "min": render::opt_millis(stats.min),
-        "max": render::opt_millis(stats.max),
-        "p50": render::opt_millis(stats.p50),
-        "p95": render::opt_millis(stats.p95),
-    })
-}
-
+/// Get Prometheus metrics
+///
 /// Prometheus text exposition: this node's counters since it started, and gauges of
 /// queues and workers per namespace.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "Operations",
+    responses((
+        status = 200,
+        description = "The server's metrics in Prometheus text exposition format.",
+        body = String,
+        content_type = "text/plain",
+    )),
+)]
 pub async fn metrics(State(engine): State<Engine>) -> impl IntoResponse {
     let snapshot = engine.metrics();
     let mut out = String::new();

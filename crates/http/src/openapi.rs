@@ -57,6 +57,7 @@ fn build() -> Value {
     let mut generated = Keel::openapi();
     for part in [
         crate::operations::Api::openapi(),
+        crate::analytics::Api::openapi(),
         crate::queues::Api::openapi(),
         crate::schedules::Api::openapi(),
         crate::plans::Api::openapi(),
