@@ -41,11 +41,6 @@ pub use guard::{Access, host_name};
 /// The largest request body taken: a payload at its limit, with room for the JSON around it.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// The OpenAPI document of the REST API, generated from the handlers' types.
-pub fn openapi_document() -> &'static str {
-    openapi::document()
-}
-
 pub fn router(engine: Engine, access: Access) -> Router {
     let mut api = Router::new();
     for Route { path, endpoints } in routes() {
@@ -346,7 +341,7 @@ mod tests {
     /// hand-written rest refer to each other's schemas.
     #[test]
     fn every_reference_in_the_openapi_document_resolves() {
-        let document: Value = serde_json::from_str(openapi_document()).unwrap();
+        let document: Value = serde_json::from_str(openapi::document()).unwrap();
         let mut pending = vec![document.clone()];
         let mut references = 0;
         while let Some(value) = pending.pop() {
@@ -372,7 +367,7 @@ mod tests {
     /// Every route is documented and every documented route is routed, with its methods.
     #[test]
     fn the_openapi_document_names_exactly_the_routes_served() {
-        let document: Value = serde_json::from_str(openapi_document()).unwrap();
+        let document: Value = serde_json::from_str(openapi::document()).unwrap();
         let documented: BTreeSet<(String, String)> = document["paths"]
             .as_object()
             .unwrap()
@@ -410,7 +405,7 @@ mod tests {
     /// Each operation documents exactly the query parameters its handler takes.
     #[test]
     fn the_openapi_document_names_exactly_the_query_parameters_taken() {
-        let document: Value = serde_json::from_str(openapi_document()).unwrap();
+        let document: Value = serde_json::from_str(openapi::document()).unwrap();
         for route in routes() {
             let operations = &document["paths"][route.path];
             for endpoint in route.endpoints {
@@ -440,7 +435,7 @@ mod tests {
     /// of its request schema, and of each alternative when it has several.
     #[test]
     fn the_openapi_document_names_exactly_the_body_fields_taken() {
-        let document: Value = serde_json::from_str(openapi_document()).unwrap();
+        let document: Value = serde_json::from_str(openapi::document()).unwrap();
         for route in routes() {
             for endpoint in route.endpoints {
                 let method = endpoint.method.as_str().to_ascii_lowercase();

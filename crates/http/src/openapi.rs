@@ -65,35 +65,27 @@ fn build() -> Value {
         generated.merge(part);
     }
     let mut document = serde_json::to_value(generated).expect("the document serializes");
-    document["openapi"] = json!("3.1.0");
     require_every_answered_field(&mut document);
     unwrap_descriptions(&mut document);
     let legacy: Value = serde_json::from_str(LEGACY).expect("openapi.legacy.json is JSON");
-    for section in ["paths", "components/schemas", "components/parameters"] {
-        let pointer = format!("/{section}");
-        let Some(entries) = legacy.pointer(&pointer).and_then(Value::as_object) else {
-            continue;
-        };
-        for (name, entry) in entries {
-            let target = document
-                .pointer_mut(&pointer)
-                .and_then(Value::as_object_mut);
-            let target = match target {
-                Some(target) => target,
-                None => {
-                    let (parent, key) = section.split_once('/').unwrap_or(("", section));
-                    let parent = if parent.is_empty() {
-                        &mut document
-                    } else {
-                        &mut document[parent]
-                    };
-                    parent[key] = json!({});
-                    parent[key].as_object_mut().expect("just made")
-                }
-            };
+    for section in [
+        &["paths"][..],
+        &["components", "schemas"],
+        &["components", "parameters"],
+    ] {
+        let (mut target, mut entries) = (&mut document, &legacy);
+        for key in section {
+            (target, entries) = (&mut target[*key], &entries[*key]);
+        }
+        if target.is_null() {
+            *target = json!({});
+        }
+        let target = target.as_object_mut().expect("a section is an object");
+        for (name, entry) in entries.as_object().into_iter().flatten() {
             assert!(
                 target.insert(name.clone(), entry.clone()).is_none(),
-                "{section}/{name} is both generated and in openapi.legacy.json"
+                "{}/{name} is both generated and in openapi.legacy.json",
+                section.join("/")
             );
         }
     }

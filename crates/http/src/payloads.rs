@@ -44,7 +44,7 @@ pub struct Payloads(pub Vec<Payload>);
 impl PartialSchema for Payloads {
     fn schema() -> RefOr<Schema> {
         ArrayBuilder::new()
-            .items(Payload::name_ref())
+            .items(utoipa::openapi::Ref::from_schema_name(Payload::name()))
             .description(Some(
                 "Several payloads (Temporal carries inputs and outputs as lists).",
             ))
@@ -55,16 +55,6 @@ impl PartialSchema for Payloads {
 impl ToSchema for Payloads {
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         schemas.push((Payload::name().into_owned(), Payload::schema()));
-    }
-}
-
-trait NameRef {
-    fn name_ref() -> RefOr<Schema>;
-}
-
-impl<T: ToSchema> NameRef for T {
-    fn name_ref() -> RefOr<Schema> {
-        RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
     }
 }
 
