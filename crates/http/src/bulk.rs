@@ -8,13 +8,21 @@ use axum::extract::{RawQuery, State};
 use keel_core::ExecutionKey;
 use keel_core::visibility::{Condition, Filter};
 use keel_engine::Engine;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::executions::{
-    FILTER_PARAMS, IDENTITY, cancel_run, filter_of, query_condition, signal_from,
+    ExecutionFilter, FILTER_PARAMS, IDENTITY, SignalRequest, cancel_run, filter_of,
+    query_condition, signal_from,
 };
+use crate::openapi::{NamespaceParam, NotFound};
 use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body};
+
+#[derive(OpenApi)]
+#[openapi(paths(bulk))]
+pub struct Api;
 
 /// At most this many executions are acted on by one request.
 pub const MAX_BULK: usize = 10_000;
@@ -27,11 +35,83 @@ enum Action {
 
 pub const BULK_FIELDS: &[&str] = &["action", "query", "filter", "reason", "signal", "dry_run"];
 
+/// Cancels, terminates or signals every running execution matching `query` or `filter`
+/// (exactly one of them). Only running executions match.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct BulkRequest {
+    action: BulkAction,
+    /// A Temporal list filter selecting the executions.
+    query: Option<String>,
+    /// The list's parameters, instead of `query`.
+    filter: Option<ExecutionFilter>,
+    /// Why, recorded in each history (cancel, terminate).
+    reason: Option<String>,
+    /// The signal to send; required by action `signal`.
+    signal: Option<SignalRequest>,
+    /// Only count the matching executions; change nothing.
+    #[schema(default = false)]
+    dry_run: Option<bool>,
+}
+
+/// What to do to every matching execution.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // read by name; this describes it
+pub enum BulkAction {
+    Cancel,
+    Terminate,
+    Signal,
+}
+
+/// A dry run's count, or the outcome of the action.
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    /// Whether it was a dry run, which changed nothing.
+    dry_run: bool,
+    /// How many running executions matched.
+    #[schema(minimum = 0)]
+    matched: u64,
+    /// On how many the action succeeded; null for a dry run.
+    #[schema(minimum = 0)]
+    succeeded: Option<u64>,
+    /// The executions the action failed on; null for a dry run.
+    failed: Option<Vec<BulkFailure>>,
+}
+
+/// An execution the bulk action failed on.
+#[derive(Serialize, ToSchema)]
+pub struct BulkFailure {
+    /// The execution's workflow id.
+    workflow_id: String,
+    /// The run's id.
+    run_id: String,
+    /// Why the action failed on it.
+    error: String,
+}
+
+/// Cancel, terminate or signal executions in bulk
+///
+/// Applies one action to every running execution matching a filter. A dry run counts them
+/// and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/bulk",
+    operation_id = "bulkExecutions",
+    tag = "Executions",
+    params(NamespaceParam),
+    request_body(content = BulkRequest, description = "The action and the executions it applies to."),
+    responses(
+        (status = 200, description = "A dry run's count, or the outcome of the action.", body = BulkResult),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn bulk(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BulkResult>> {
     let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
     let body = Body::new(json_body(body)?, BULK_FIELDS)?;
     let action = match body.string("action")? {
@@ -77,7 +157,12 @@ pub async fn bulk(
     let namespace = params.namespace();
     let matched = engine.count_executions(namespace, &filter).await?;
     if body.bool("dry_run")?.unwrap_or(false) {
-        return Ok(Json(json!({"dry_run": true, "matched": matched})));
+        return Ok(Json(BulkResult {
+            dry_run: true,
+            matched: matched as u64,
+            succeeded: None,
+            failed: None,
+        }));
     }
     if matched as usize > MAX_BULK {
         return Err(ApiError::bad_request(format!(
@@ -115,19 +200,19 @@ pub async fn bulk(
         };
         match result {
             Ok(()) => succeeded += 1,
-            Err(error) => failed.push(json!({
-                "workflow_id": key.workflow_id,
-                "run_id": key.run_id,
-                "error": error.message,
-            })),
+            Err(error) => failed.push(BulkFailure {
+                workflow_id: key.workflow_id.clone(),
+                run_id: key.run_id.clone(),
+                error: error.message,
+            }),
         }
     }
-    Ok(Json(json!({
-        "dry_run": false,
-        "matched": keys.len(),
-        "succeeded": succeeded,
-        "failed": failed,
-    })))
+    Ok(Json(BulkResult {
+        dry_run: false,
+        matched: keys.len() as u64,
+        succeeded: Some(succeeded),
+        failed: Some(failed),
+    }))
 }
 
 /// A `filter` object's fields as the list route's query string.

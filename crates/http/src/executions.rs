@@ -9,15 +9,338 @@ use axum::extract::{Path, RawQuery, State};
 use keel_core::overview::Phase;
 use keel_core::reset::ResetPoint;
 use keel_core::visibility::{CompareOp, Condition, Direction, Field, Filter, SortKey};
-use keel_core::{CancelRequest, ExecutionKey, Signal};
+use keel_core::{ExecutionKey, Signal};
 use keel_engine::{Engine, HistoryRequest, ResetWorkflow};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
-use crate::render;
+use crate::openapi::{Conflict, CursorParam, NamespaceParam, NotFound, RunParam, WorkflowIdPath};
+use crate::payloads::{Event, Payload, Payloads};
+use crate::render::{
+    self, ExecutionDetail, ExecutionPhase, ExecutionStatus, ExecutionSummaryView, Summary,
+};
 use crate::request::{
     Body, Params, RUN_PARAMS, decode_cursor, encode_cursor, json_body, parse_time, resolve,
 };
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, get, history, cancel, terminate, signal, reset),
+    components(schemas(ExecutionFilter))
+)]
+pub struct Api;
+
+/// The filters of a list, all of which must hold (AND).
+#[derive(IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read by name (`FILTER_PARAMS`); this describes it
+pub struct ExecutionFilter {
+    /// Only executions with one of these Temporal statuses; comma-separated
+    /// (`status=running,failed`).
+    #[param(style = Form, explode = false, min_items = 1)]
+    #[schema(schema_with = listed::<ExecutionStatus>)]
+    status: Option<Vec<ExecutionStatus>>,
+    /// Only executions in one of these board phases; comma-separated
+    /// (`phase=pending,running`). See `ExecutionPhase`.
+    #[param(style = Form, explode = false, min_items = 1)]
+    #[schema(schema_with = listed::<ExecutionPhase>)]
+    phase: Option<Vec<ExecutionPhase>>,
+    /// Only executions of this workflow type.
+    #[serde(rename = "type")]
+    workflow_type: Option<String>,
+    /// Only executions on this task queue.
+    queue: Option<String>,
+    /// Only executions handled (or last handled) by the worker with this identity.
+    worker: Option<String>,
+    /// Only children of the execution with this workflow id.
+    parent: Option<String>,
+    /// Free text on ids: a workflow id prefix, or an exact run id.
+    search: Option<String>,
+    /// Only executions started at or after this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    started_after: Option<String>,
+    /// Only executions started before this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    started_before: Option<String>,
+    /// Only executions closed at or after this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    closed_after: Option<String>,
+    /// Only executions closed before this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    closed_before: Option<String>,
+    /// A Temporal list filter, e.g. `WorkflowType = 'x' AND StartTime >
+    /// '2026-01-01T00:00:00Z'`, combined with the others by AND. It may not order (that is
+    /// `sort`).
+    query: Option<String>,
+}
+
+/// Names in a `filter` object: comma-separated, or a list.
+fn listed<T: ToSchema>() -> RefOr<Schema> {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String),
+        )
+        .item(
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(utoipa::openapi::Ref::from_schema_name(T::name()))
+                .min_items(Some(1)),
+        )
+        .description(Some("Comma-separated, or a list."))
+        .into()
+}
+
+/// How a list's page is ordered and cut.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`PAGE_PARAMS`); this describes it
+pub struct ListPageParams {
+    /// Order of the page. `start_time` (the default) and `close_time` sort newest first,
+    /// like `-start_time` and `-close_time`; a `+` prefix sorts oldest first.
+    #[param(inline, default = "start_time")]
+    sort: Option<Sort>,
+    /// Page size: at most this many executions.
+    #[param(minimum = 1, maximum = 1000, default = 50)]
+    limit: Option<i64>,
+}
+
+/// The orders of a list.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by name (`sort_order`); this describes it
+pub enum Sort {
+    #[serde(rename = "start_time")]
+    StartTime,
+    #[serde(rename = "-start_time")]
+    StartTimeNewestFirst,
+    #[serde(rename = "+start_time")]
+    StartTimeOldestFirst,
+    #[serde(rename = "close_time")]
+    CloseTime,
+    #[serde(rename = "-close_time")]
+    CloseTimeNewestFirst,
+    #[serde(rename = "+close_time")]
+    CloseTimeOldestFirst,
+}
+
+/// A page of executions.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionPage {
+    /// This page's executions.
+    executions: Vec<Summary>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// What `GET /api/v1/executions/{workflow_id}` takes besides the run.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`GET_PARAMS`); this describes it
+pub struct ViewParam {
+    /// `summary`: the run's Summary and pending_reason, read without its history.
+    #[param(inline, default = "full")]
+    view: Option<View>,
+}
+
+/// How much of a run to answer.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // read by name; this describes it
+pub enum View {
+    Full,
+    Summary,
+}
+
+/// One run, as much of it as asked for.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ExecutionView {
+    Full(Box<ExecutionDetail>),
+    Summary(Box<ExecutionSummaryView>),
+}
+
+impl PartialSchema for ExecutionView {
+    fn schema() -> RefOr<Schema> {
+        crate::openapi::any_of(&["ExecutionDetail", "ExecutionSummaryView"])
+    }
+}
+
+impl ToSchema for ExecutionView {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            ("ExecutionDetail", ExecutionDetail::schema()),
+            ("ExecutionSummaryView", ExecutionSummaryView::schema()),
+        ] {
+            schemas.push((name.into(), schema));
+        }
+        ExecutionDetail::schemas(schemas);
+        ExecutionSummaryView::schemas(schemas);
+    }
+}
+
+/// What the history route takes besides the run.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`HISTORY_PARAMS`); this describes it
+pub struct HistoryParams {
+    /// Page size: at most this many events.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<i64>,
+    /// `keel` (the default): a page of `Event`s. `temporal`: the whole history as
+    /// Temporal's JSON export (`{"events": [...]}` in protobuf JSON, what SDK replayers
+    /// load); `cursor` and `limit` do not apply.
+    #[param(inline, default = "keel")]
+    format: Option<HistoryFormat>,
+}
+
+/// The shapes a history is answered in.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // read by name; this describes it
+pub enum HistoryFormat {
+    Keel,
+    Temporal,
+}
+
+/// A page of a run's history.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryPage {
+    /// This page's events, in order.
+    events: Vec<Event>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A run's whole history as Temporal's JSON export (what `temporal workflow show -o json`
+/// writes), which the SDKs' replayers load.
+#[derive(Serialize, ToSchema)]
+pub struct TemporalHistory {
+    /// Every event of the run, Temporal's `HistoryEvent` in protobuf JSON.
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<Value>,
+}
+
+/// A history, in the format asked for.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum HistoryView {
+    Keel(HistoryPage),
+    Temporal(TemporalHistory),
+}
+
+impl PartialSchema for HistoryView {
+    fn schema() -> RefOr<Schema> {
+        crate::openapi::any_of(&["HistoryPage", "TemporalHistory"])
+    }
+}
+
+impl ToSchema for HistoryView {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("HistoryPage".into(), HistoryPage::schema()));
+        schemas.push(("TemporalHistory".into(), TemporalHistory::schema()));
+        HistoryPage::schemas(schemas);
+    }
+}
+
+/// The run an action applied to.
+#[derive(Serialize, ToSchema)]
+pub struct ActionResult {
+    /// The execution's workflow id.
+    workflow_id: String,
+    /// The run acted on.
+    run_id: String,
+}
+
+/// Requests cancellation of the run.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct CancelRequest {
+    /// Why, recorded in the history.
+    reason: Option<String>,
+}
+
+/// Terminates the run.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct TerminateRequest {
+    /// Why, recorded in the history.
+    reason: Option<String>,
+}
+
+/// Sends a signal to the run. Give at most one of `input` and `inputs`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct SignalRequest {
+    /// The signal's name.
+    #[schema(min_length = 1)]
+    name: String,
+    /// The signal's input: one payload, any JSON (an array is one payload too). Absent: no
+    /// payload.
+    input: Option<Payload>,
+    /// Several payloads, instead of `input`.
+    inputs: Option<Payloads>,
+}
+
+/// Resets the execution to an earlier point; it continues in a new run.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct ResetRequest {
+    /// Where to reset to: a named point, or the id of a `WorkflowTaskCompleted` event.
+    #[schema(default = "last_failed_task")]
+    to: Option<ResetTo>,
+    /// Why, recorded in the history.
+    reason: Option<String>,
+    /// Whether signals received after the reset point are sent to the new run.
+    #[schema(default = true)]
+    reapply_signals: Option<bool>,
+    /// Makes a retried reset answer the run the first one made.
+    request_id: Option<String>,
+}
+
+/// A point of a run's history to reset to.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // read by `ResetPoint::named`; this describes it
+pub enum ResetTo {
+    Named(ResetPointName),
+    /// The id of a `WorkflowTaskCompleted` event.
+    EventId(u64),
+}
+
+/// The named reset points: the workflow task that failed last, the last completed one, the
+/// first one.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, clippy::enum_variant_names)] // read by `ResetPoint::named`; this describes it
+pub enum ResetPointName {
+    LastFailedTask,
+    LastTask,
+    FirstTask,
+}
+
+/// The run a reset made.
+#[derive(Serialize, ToSchema)]
+pub struct ResetResult {
+    /// The execution's workflow id.
+    workflow_id: String,
+    /// The new run.
+    run_id: String,
+    /// The run that was reset.
+    base_run_id: String,
+    /// The `WorkflowTaskCompleted` event the new run continues after.
+    reset_to_event_id: i64,
+}
 
 /// Who the history records as having acted, for actions taken over REST.
 pub const IDENTITY: &str = "keel-rest";
@@ -47,7 +370,25 @@ pub const REASON_FIELDS: &[&str] = &["reason"];
 pub const SIGNAL_FIELDS: &[&str] = &["name", "input", "inputs"];
 pub const RESET_FIELDS: &[&str] = &["to", "reason", "reapply_signals", "request_id"];
 
-pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+/// List executions
+///
+/// Executions of the namespace matching all the given filters (AND), newest first by
+/// default, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions",
+    operation_id = "listExecutions",
+    tag = "Executions",
+    params(NamespaceParam, ExecutionFilter, ListPageParams, CursorParam),
+    responses(
+        (status = 200, description = "A page of executions.", body = ExecutionPage),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn list(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<ExecutionPage>> {
     let known: Vec<&str> = FILTER_PARAMS.iter().chain(PAGE_PARAMS).copied().collect();
     let params = Params::parse(raw.as_deref(), &known)?;
     let mut filter = filter_of(&engine, &params)?;
@@ -57,10 +398,10 @@ pub async fn list(State(engine): State<Engine>, RawQuery(raw): RawQuery) -> ApiR
     let page = engine
         .list_executions(params.namespace(), &filter, limit as usize, &token)
         .await?;
-    Ok(Json(json!({
-        "executions": page.executions.iter().map(render::summary).collect::<Vec<_>>(),
-        "next_cursor": encode_cursor(&page.next_page_token),
-    })))
+    Ok(Json(ExecutionPage {
+        executions: page.executions.iter().map(Summary::from).collect(),
+        next_cursor: encode_cursor(&page.next_page_token),
+    }))
 }
 
 /// The list filter a list request's parameters mean. Also what a bulk action's `filter`
@@ -163,11 +504,26 @@ fn split_list(list: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
+/// Get an execution
+///
+/// One run of an execution (the current one unless `run_id` names another) with what the
+/// detail view shows.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{workflow_id}",
+    operation_id = "getExecution",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam, ViewParam),
+    responses(
+        (status = 200, description = "The run's summary, timing, payloads, task runs and children; with `view=summary`, its Summary and pending_reason only.", body = ExecutionView),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ExecutionView>> {
     let params = Params::parse(raw.as_deref(), GET_PARAMS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
     match params.get("view").unwrap_or("full") {
@@ -176,7 +532,9 @@ pub async fn get(
                 .overview(&key)
                 .await
                 .map_err(|e| not_found(e, &key))?;
-            Ok(Json(render::detail(&run)))
+            Ok(Json(ExecutionView::Full(Box::new(ExecutionDetail::from(
+                &run,
+            )))))
         }
         // What a list shows of the run, and why it waits: no history is read.
         "summary" => {
@@ -184,12 +542,12 @@ pub async fn get(
                 .describe(&key)
                 .await
                 .map_err(|e| not_found(e, &key))?;
-            let mut answer = render::summary(&keel_engine::ExecutionSummary::of(&execution));
-            answer["pending_reason"] = engine
-                .pending_reason(&execution)
-                .as_ref()
-                .map_or(Value::Null, render::pending_reason);
-            Ok(Json(answer))
+            Ok(Json(ExecutionView::Summary(Box::new(
+                ExecutionSummaryView {
+                    summary: Summary::from(&keel_engine::ExecutionSummary::of(&execution)),
+                    pending_reason: engine.pending_reason(&execution).as_ref().map(Into::into),
+                },
+            ))))
         }
         other => Err(ApiError::bad_request(format!(
             "view must be full or summary, not '{other}'"
@@ -197,18 +555,35 @@ pub async fn get(
     }
 }
 
+/// Get an execution's history
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{workflow_id}/history",
+    operation_id = "getExecutionHistory",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam, CursorParam, HistoryParams),
+    responses(
+        (status = 200, description = "A page of events; with `format=temporal`, the whole history as Temporal's JSON export.", body = HistoryView),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn history(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HistoryView>> {
     let params = Params::parse(raw.as_deref(), HISTORY_PARAMS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
     match params.get("format") {
         None | Some("keel") => {}
         Some("temporal") => {
             let events = whole_history(&engine, &key).await?;
-            return Ok(Json(keel_wire::json::history_export(&events)));
+            let export = keel_wire::json::history_export(&events);
+            let events = match export.get("events") {
+                Some(Value::Array(events)) => events.clone(),
+                _ => Vec::new(),
+            };
+            return Ok(Json(HistoryView::Temporal(TemporalHistory { events })));
         }
         Some(other) => {
             return Err(ApiError::bad_request(format!(
@@ -228,9 +603,9 @@ pub async fn history(
         })
         .await
         .map_err(|e| not_found(e, &key))?;
-    Ok(Json(json!({
-        "events": page.events.iter().map(crate::payloads::event).collect::<Vec<_>>(),
-        "next_cursor": encode_cursor(&page.next_page_token),
+    Ok(Json(HistoryView::Keel(HistoryPage {
+        events: page.events.iter().map(Event::from).collect(),
+        next_cursor: encode_cursor(&page.next_page_token),
     })))
 }
 
@@ -281,16 +656,35 @@ async fn running_target(
     Ok((key, body))
 }
 
-fn acted_on(key: &ExecutionKey) -> Json<Value> {
-    Json(json!({"workflow_id": key.workflow_id, "run_id": key.run_id}))
+fn acted_on(key: &ExecutionKey) -> Json<ActionResult> {
+    Json(ActionResult {
+        workflow_id: key.workflow_id.clone(),
+        run_id: key.run_id.clone(),
+    })
 }
 
+/// Cancel an execution
+///
+/// Requests cancellation of the execution's current run (or of `run_id`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/cancel",
+    operation_id = "cancelExecution",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = Option<CancelRequest>, description = "The action's parameters; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The run whose cancellation was requested.", body = ActionResult),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn cancel(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ActionResult>> {
     let (key, body) =
         running_target(&engine, &workflow_id, raw.as_deref(), body, REASON_FIELDS).await?;
     let reason = body.string("reason")?.unwrap_or_default().to_owned();
@@ -299,7 +693,7 @@ pub async fn cancel(
 }
 
 pub async fn cancel_run(engine: &Engine, key: &ExecutionKey, reason: String) -> ApiResult<()> {
-    let request = CancelRequest {
+    let request = keel_core::CancelRequest {
         reason,
         identity: IDENTITY.into(),
         external: None,
@@ -310,12 +704,28 @@ pub async fn cancel_run(engine: &Engine, key: &ExecutionKey, reason: String) -> 
         .map_err(|e| not_found(e, key))
 }
 
+/// Terminate an execution
+///
+/// Terminates the execution's current run (or `run_id`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/terminate",
+    operation_id = "terminateExecution",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = Option<TerminateRequest>, description = "The action's parameters; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The run that was terminated.", body = ActionResult),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn terminate(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ActionResult>> {
     let (key, body) =
         running_target(&engine, &workflow_id, raw.as_deref(), body, REASON_FIELDS).await?;
     let reason = body.string("reason")?.unwrap_or_default();
@@ -368,12 +778,28 @@ pub fn inputs_from(body: &Body) -> ApiResult<Vec<Value>> {
     })
 }
 
+/// Signal an execution
+///
+/// Sends a signal to the execution's current run (or to `run_id`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/signal",
+    operation_id = "signalExecution",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = SignalRequest, description = "The action's parameters."),
+    responses(
+        (status = 200, description = "The run that was signalled.", body = ActionResult),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn signal(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ActionResult>> {
     let (key, body) =
         running_target(&engine, &workflow_id, raw.as_deref(), body, SIGNAL_FIELDS).await?;
     engine
@@ -383,12 +809,28 @@ pub async fn signal(
     Ok(acted_on(&key))
 }
 
+/// Reset an execution
+///
+/// Resets the execution's current run (or `run_id`) to an earlier point; the execution continues in a new run. `409 conflict` when the run has no such point.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/reset",
+    operation_id = "resetExecution",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = Option<ResetRequest>, description = "The action's parameters; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The new run.", body = ResetResult),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn reset(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ResetResult>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let body = Body::new(json_body(body)?, RESET_FIELDS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
@@ -427,10 +869,10 @@ pub async fn reset(
         })
         .await
         .map_err(|e| not_found(e, &key))?;
-    Ok(Json(json!({
-        "workflow_id": key.workflow_id,
-        "run_id": new_run_id,
-        "base_run_id": key.run_id,
-        "reset_to_event_id": finish_event_id,
-    })))
+    Ok(Json(ResetResult {
+        workflow_id: key.workflow_id,
+        run_id: new_run_id,
+        base_run_id: key.run_id,
+        reset_to_event_id: finish_event_id,
+    }))
 }

@@ -465,4 +465,32 @@ mod tests {
             }
         }
     }
+
+    /// The names a document enum lists, which must be what the engine takes: the enum only
+    /// describes a body read field by field, so nothing else ties the two together.
+    fn documented_enum(schema: &str) -> Vec<String> {
+        let document: Value = serde_json::from_str(openapi::document()).expect("JSON");
+        let names = &document["components"]["schemas"][schema]["enum"];
+        let names = names
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} is an enum"));
+        names
+            .iter()
+            .map(|name| name.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn documented_names_are_the_ones_the_engine_takes() {
+        assert_eq!(
+            documented_enum("ResetPointName"),
+            keel_core::reset::ResetPoint::NAMES
+        );
+        assert_eq!(documented_enum("LogLevel"), keel_engine::operators::LEVELS);
+        let document: Value = serde_json::from_str(openapi::document()).expect("JSON");
+        assert_eq!(
+            document["components"]["schemas"]["LogLines"]["properties"]["lines"]["maxItems"],
+            keel_engine::operators::MAX_LINES_PER_APPEND
+        );
+    }
 }

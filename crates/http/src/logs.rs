@@ -12,12 +12,18 @@ use keel_core::Event;
 use keel_core::milestones::Milestones;
 use keel_engine::operators::NewLogLine;
 use keel_engine::{Engine, LogLine};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::executions::not_found;
-use crate::render;
+use crate::openapi::{NamespaceParam, NotFound, RunParam, Timestamp, WorkflowIdPath};
 use crate::request::{Params, RUN_PARAMS, json_body, resolve};
+
+#[derive(OpenApi)]
+#[openapi(paths(get, append))]
+pub struct Api;
 
 /// How far a reader has got in a run's log: history events and appended lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,29 +48,59 @@ impl std::fmt::Display for Position {
     }
 }
 
-/// One line of a run's log, from either source.
+/// One log line of a run.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LogLine)]
 pub struct Line {
-    pub time: keel_core::Time,
-    pub json: Value,
-    pub event_id: Option<i64>,
+    /// The appended line's sequence number; null for a history milestone.
     pub seq: Option<i64>,
+    /// For a history milestone, the event it comes from; else null.
+    #[schema(minimum = 1)]
+    pub event_id: Option<i64>,
+    /// When the line was appended, or the milestone happened.
+    pub time: Timestamp,
+    #[schema(value_type = LogLevel)]
+    level: String,
+    /// The line's text.
+    message: String,
+    source: LogSource,
+    /// The activity id of the task run the line belongs to; null for the run as a whole.
+    task_run: Option<String>,
+    /// Identity of the worker that wrote (or ran) it; null if none.
+    worker: Option<String>,
+}
+
+/// A log line's level.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // levels are checked by the engine; this describes them
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Where a line comes from. `history`: a milestone derived from the history (started, task
+/// runs started/completed/failed, timers, signals, closed); `worker`: an appended line.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    History,
+    Worker,
 }
 
 pub fn stored_line(line: &LogLine) -> Line {
     Line {
-        time: line.time,
-        event_id: None,
         seq: Some(line.seq),
-        json: json!({
-            "seq": line.seq,
-            "event_id": null,
-            "time": render::time(line.time),
-            "level": line.level,
-            "message": line.message,
-            "source": "worker",
-            "task_run": (!line.task_run.is_empty()).then_some(&line.task_run),
-            "worker": (!line.worker.is_empty()).then_some(&line.worker),
-        }),
+        event_id: None,
+        time: Timestamp(line.time),
+        level: line.level.clone(),
+        message: line.message.clone(),
+        source: LogSource::Worker,
+        task_run: (!line.task_run.is_empty()).then(|| line.task_run.clone()),
+        worker: (!line.worker.is_empty()).then(|| line.worker.clone()),
     }
 }
 
@@ -72,19 +108,14 @@ pub fn stored_line(line: &LogLine) -> Line {
 pub fn milestone_line(milestones: &mut Milestones, event: &Event) -> Option<Line> {
     let milestone = milestones.of(event)?;
     Some(Line {
-        time: event.time,
-        event_id: Some(event.id),
         seq: None,
-        json: json!({
-            "seq": null,
-            "event_id": event.id,
-            "time": render::time(event.time),
-            "level": milestone.level.name(),
-            "message": milestone.message,
-            "source": "history",
-            "task_run": milestone.task_run,
-            "worker": milestone.worker,
-        }),
+        event_id: Some(event.id),
+        time: Timestamp(event.time),
+        level: milestone.level.name().to_owned(),
+        message: milestone.message,
+        source: LogSource::History,
+        task_run: milestone.task_run,
+        worker: milestone.worker,
     })
 }
 
@@ -98,7 +129,7 @@ pub fn merge(
 ) -> (Vec<Line>, Position) {
     milestones.extend(stored);
     // Stable: on equal times, a milestone comes before a line appended at that instant.
-    milestones.sort_by_key(|line| line.time);
+    milestones.sort_by_key(|line| line.time.0);
     milestones.truncate(limit);
     let mut position = from;
     for line in &milestones {
@@ -122,11 +153,50 @@ pub fn milestones_after(events: &[Event], from: i64, milestones: &mut Milestones
 
 pub const GET_PARAMS: &[&str] = &["namespace", "run_id", "after", "limit"];
 
+/// Where a page of lines starts and how long it is.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`GET_PARAMS`); this describes it
+pub struct LogPageParams {
+    /// Only lines after this position: the `next_after` of the previous page (or the `id` of
+    /// a stream message), passed unchanged; absent: from the beginning.
+    #[param(min_length = 1)]
+    after: Option<String>,
+    /// Page size: at most this many lines.
+    #[param(minimum = 1, maximum = 1000, default = 200)]
+    limit: Option<i64>,
+}
+
+/// A page of a run's log lines.
+#[derive(Serialize, ToSchema)]
+pub struct LogPage {
+    /// Appended lines and history milestones, in time order.
+    lines: Vec<Line>,
+    /// The position after the last line of this page (opaque); pass it as `after` for the
+    /// next page. Equal to `after` when there is nothing new.
+    next_after: String,
+}
+
+/// Get an execution's log lines
+///
+/// The lines appended to the run, interleaved in time order with milestones derived from
+/// its history (`source: history`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{workflow_id}/logs",
+    operation_id = "getExecutionLogs",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam, LogPageParams),
+    responses(
+        (status = 200, description = "A page of lines, in time order.", body = LogPage),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn get(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogPage>> {
     let params = Params::parse(raw.as_deref(), GET_PARAMS)?;
     let from = match params.get("after") {
         None => Position::default(),
@@ -150,21 +220,79 @@ pub async fn get(
         limit,
         from,
     );
-    Ok(Json(json!({
-        "lines": lines.into_iter().map(|line| line.json).collect::<Vec<_>>(),
-        "next_after": next.to_string(),
-    })))
+    Ok(Json(LogPage {
+        lines,
+        next_after: next.to_string(),
+    }))
 }
 
 /// The fields of one appended line; a body is one line, or `{"lines": [..]}`.
 pub const LINE_FIELDS: &[&str] = &["message", "level", "task_run", "worker"];
 
+/// A log line to append.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`new_line`); this describes it
+pub struct LogLineCreate {
+    /// The line's text (at most 16 KiB).
+    #[schema(min_length = 1)]
+    message: String,
+    #[schema(default = "info")]
+    level: Option<LogLevel>,
+    /// The activity id of the task run the line belongs to.
+    task_run: Option<String>,
+    /// Identity of the worker writing the line.
+    worker: Option<String>,
+}
+
+/// Several lines to append, in order.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`append`); this describes it
+pub struct LogLines {
+    #[schema(min_items = 1, max_items = 1000)]
+    lines: Vec<LogLineCreate>,
+}
+
+/// Lines to append: `{"lines": [...]}`, or a single line object without `lines`. The whole
+/// request is refused if one line is invalid.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // read field by field (`append`); this describes it
+pub enum LogAppendRequest {
+    Many(LogLines),
+    One(LogLineCreate),
+}
+
+/// The outcome of an append.
+#[derive(Serialize, ToSchema)]
+pub struct LogAppendResult {
+    /// How many lines were appended.
+    appended: usize,
+}
+
+/// Append log lines to an execution
+///
+/// Appends lines to the run (running or closed). At most 1000 lines per request and 16 KiB
+/// per message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/logs",
+    operation_id = "appendExecutionLogs",
+    tag = "Executions",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = LogAppendRequest, description = "The lines to append."),
+    responses(
+        (status = 200, description = "How many lines were appended.", body = LogAppendResult),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn append(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogAppendResult>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let mut body = json_body(body)?;
     let lines = match body.remove("lines") {
@@ -191,7 +319,7 @@ pub async fn append(
         .append_logs(&key, lines)
         .await
         .map_err(|e| not_found(e, &key))?;
-    Ok(Json(json!({"appended": appended})))
+    Ok(Json(LogAppendResult { appended }))
 }
 
 fn new_line(index: usize, line: &Value) -> ApiResult<NewLogLine> {

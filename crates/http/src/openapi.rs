@@ -5,10 +5,6 @@
 //! joins them, adds what every operation shares (its error answers) and serves the result.
 //! Tests check the document against the route table both ways (lib.rs) and every request
 //! and answer of the REST tests against its schemas (the integration suite).
-//!
-//! Not every route is generated yet: `openapi.legacy.json` holds the hand-written paths
-//! and schemas of the routes whose handlers still answer untyped JSON. A route moves out
-//! of it when its handler gets typed answers and `#[utoipa::path]`.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -49,46 +45,26 @@ pub fn document() -> &'static str {
 )]
 struct Keel;
 
-/// The hand-written part: paths and schemas of the routes not generated yet.
-const LEGACY: &str = include_str!("openapi.legacy.json");
-
 /// Every module's operations in one document, with the shared error answers added.
 fn build() -> Value {
     let mut generated = Keel::openapi();
     for part in [
-        crate::operations::Api::openapi(),
-        crate::analytics::Api::openapi(),
+        crate::executions::Api::openapi(),
+        crate::logs::Api::openapi(),
+        crate::interact::Api::openapi(),
+        crate::bulk::Api::openapi(),
+        crate::streams::Api::openapi(),
         crate::queues::Api::openapi(),
+        crate::analytics::Api::openapi(),
         crate::schedules::Api::openapi(),
         crate::plans::Api::openapi(),
+        crate::operations::Api::openapi(),
     ] {
         generated.merge(part);
     }
     let mut document = serde_json::to_value(generated).expect("the document serializes");
     require_every_answered_field(&mut document);
     unwrap_descriptions(&mut document);
-    let legacy: Value = serde_json::from_str(LEGACY).expect("openapi.legacy.json is JSON");
-    for section in [
-        &["paths"][..],
-        &["components", "schemas"],
-        &["components", "parameters"],
-    ] {
-        let (mut target, mut entries) = (&mut document, &legacy);
-        for key in section {
-            (target, entries) = (&mut target[*key], &entries[*key]);
-        }
-        if target.is_null() {
-            *target = json!({});
-        }
-        let target = target.as_object_mut().expect("a section is an object");
-        for (name, entry) in entries.as_object().into_iter().flatten() {
-            assert!(
-                target.insert(name.clone(), entry.clone()).is_none(),
-                "{}/{name} is both generated and in openapi.legacy.json",
-                section.join("/")
-            );
-        }
-    }
     add_error_answers(&mut document);
     document
 }
@@ -341,6 +317,47 @@ pub struct NamespaceParam {
     /// The namespace the request concerns.
     #[param(default = "default", min_length = 1)]
     namespace: Option<String>,
+}
+
+/// The execution a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub struct WorkflowIdPath {
+    /// The execution's workflow id, percent-encoded as one path segment (a `/` in the id is
+    /// sent as `%2F`).
+    #[param(min_length = 1)]
+    workflow_id: String,
+}
+
+/// `?run_id=`, which every route about one run of an execution takes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (request::RUN_PARAMS); this describes it
+pub struct RunParam {
+    /// A run of the execution other than the current one; absent: the current (latest)
+    /// run.
+    #[param(min_length = 1)]
+    run_id: Option<String>,
+}
+
+/// `?cursor=`, which paged routes take.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (request::decode_cursor); this describes it
+pub struct CursorParam {
+    /// The `next_cursor` of the previous page, unchanged (opaque); absent: the first page.
+    cursor: Option<String>,
+}
+
+/// An answer that is one of several schemas which may overlap (a detail view is also a
+/// summary), so `anyOf` rather than utoipa's `oneOf`.
+pub fn any_of(names: &[&str]) -> RefOr<Schema> {
+    let mut any = utoipa::openapi::schema::AnyOfBuilder::new();
+    for name in names {
+        any = any.item(utoipa::openapi::Ref::from_schema_name(*name));
+    }
+    any.into()
 }
 
 /// `response = NotFound` in a handler's `#[utoipa::path]`: a reference to the shared

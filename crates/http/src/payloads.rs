@@ -4,13 +4,15 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use keel_core::{Blob, Event};
-use keel_wire::json::{self as wire, JSON_ENCODING, NULL_ENCODING, UpdateOutcome};
+use keel_core::Blob;
+use keel_wire::json::{self as wire, JSON_ENCODING, NULL_ENCODING};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
+
+use crate::openapi::Timestamp;
 
 /// One payload as shown: the JSON value it carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,66 +60,151 @@ impl ToSchema for Payloads {
     }
 }
 
-/// One event for people: its id, time, type and attributes, with payloads shown as the
-/// values they carry.
-pub fn event(event: &Event) -> Value {
-    let proto = wire::event_json(event);
-    let attributes = proto
-        .as_object()
-        .and_then(|fields| {
-            fields
-                .iter()
-                .find(|(name, _)| name.ends_with("EventAttributes"))
-                .map(|(_, value)| value.clone())
-        })
-        .unwrap_or_else(|| json!({}));
-    json!({
-        "event_id": event.id,
-        "time": proto.get("eventTime").cloned().unwrap_or(Value::Null),
-        "type": event.kind.name(),
-        "attributes": readable(attributes),
-    })
+/// One history event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    /// The event's id, from 1, in history order.
+    #[schema(minimum = 1)]
+    event_id: i64,
+    /// When the event happened.
+    time: Timestamp,
+    /// Temporal's event type, e.g. `WorkflowExecutionStarted`.
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    /// The event's attributes, Temporal's, in protobuf JSON, with payloads shown as the
+    /// values they carry.
+    #[schema(value_type = Object)]
+    attributes: Value,
 }
 
-/// A failure and its causes for people: message, kind, type, details, stack trace.
-pub fn failure(failure: &keel_core::Failure) -> Value {
-    readable_failure(&wire::failure_json(failure))
-}
-
-fn readable_failure(proto: &Value) -> Value {
-    let field = |name: &str| proto.get(name).cloned().unwrap_or(Value::Null);
-    let info = proto.as_object().and_then(|fields| {
-        fields
-            .iter()
-            .find(|(name, _)| name.ends_with("FailureInfo"))
-    });
-    let kind = info.map_or("unknown".to_owned(), |(name, _)| {
-        snake_case(name.trim_end_matches("FailureInfo"))
-    });
-    let info = info.map_or(Value::Null, |(_, value)| readable(value.clone()));
-    json!({
-        "message": field("message"),
-        "source": field("source"),
-        "kind": kind,
-        "type": info.get("type").cloned().unwrap_or(Value::Null),
-        "non_retryable": info.get("nonRetryable").cloned().unwrap_or(Value::Bool(false)),
-        "stack_trace": field("stackTrace"),
-        "info": info,
-        "cause": proto.get("cause").map_or(Value::Null, readable_failure),
-    })
-}
-
-fn snake_case(camel: &str) -> String {
-    let mut snake = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            snake.push('_');
-            snake.push(c.to_ascii_lowercase());
-        } else {
-            snake.push(c);
+impl From<&keel_core::Event> for Event {
+    fn from(event: &keel_core::Event) -> Event {
+        let proto = wire::event_json(event);
+        let attributes = proto
+            .as_object()
+            .and_then(|fields| {
+                fields
+                    .iter()
+                    .find(|(name, _)| name.ends_with("EventAttributes"))
+                    .map(|(_, value)| value.clone())
+            })
+            .unwrap_or_else(|| json!({}));
+        Event {
+            event_id: event.id,
+            time: Timestamp(event.time),
+            event_type: event.kind.name(),
+            attributes: readable(attributes),
         }
     }
-    snake
+}
+
+/// A failure, with the chain of its causes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Failure {
+    /// What went wrong.
+    message: String,
+    /// The SDK or component that produced the failure, or null.
+    source: Option<String>,
+    kind: FailureKind,
+    /// The error type the failing code named; null for kinds without one.
+    #[serde(rename = "type")]
+    error_type: Option<String>,
+    /// Whether retrying is pointless.
+    non_retryable: bool,
+    /// The failing code's stack trace, when it sent one.
+    stack_trace: Option<String>,
+    /// The kind's details as Temporal records them (payloads shown as values); null for an
+    /// unknown kind.
+    #[schema(value_type = Option<Object>)]
+    info: Value,
+    /// The failure that caused this one, or null.
+    #[schema(no_recursion)]
+    cause: Option<Box<Failure>>,
+}
+
+/// What kind of failure it is (which of Temporal's failure infos it carries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Application,
+    Timeout,
+    Canceled,
+    Terminated,
+    Server,
+    ResetWorkflow,
+    Activity,
+    ChildWorkflowExecution,
+    NexusOperationExecution,
+    NexusHandler,
+    Unknown,
+}
+
+impl FailureKind {
+    /// The kind of the failure info a protobuf JSON field names.
+    fn of_info(field: &str) -> FailureKind {
+        match field {
+            "applicationFailureInfo" => FailureKind::Application,
+            "timeoutFailureInfo" => FailureKind::Timeout,
+            "canceledFailureInfo" => FailureKind::Canceled,
+            "terminatedFailureInfo" => FailureKind::Terminated,
+            "serverFailureInfo" => FailureKind::Server,
+            "resetWorkflowFailureInfo" => FailureKind::ResetWorkflow,
+            "activityFailureInfo" => FailureKind::Activity,
+            "childWorkflowExecutionFailureInfo" => FailureKind::ChildWorkflowExecution,
+            "nexusOperationExecutionFailureInfo" => FailureKind::NexusOperationExecution,
+            "nexusHandlerFailureInfo" => FailureKind::NexusHandler,
+            _ => FailureKind::Unknown,
+        }
+    }
+}
+
+impl From<&keel_core::Failure> for Failure {
+    fn from(failure: &keel_core::Failure) -> Failure {
+        Failure::from_proto_json(&wire::failure_json(failure))
+    }
+}
+
+impl Failure {
+    /// A failure the server itself reports, with only a kind and a message.
+    pub fn new(kind: FailureKind, message: &str) -> Failure {
+        Failure {
+            message: message.to_owned(),
+            source: None,
+            kind,
+            error_type: None,
+            non_retryable: false,
+            stack_trace: None,
+            info: Value::Null,
+            cause: None,
+        }
+    }
+
+    /// A failure as Temporal's protobuf JSON has it (which leaves out empty fields).
+    fn from_proto_json(proto: &Value) -> Failure {
+        let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        let info = proto.as_object().and_then(|fields| {
+            fields
+                .iter()
+                .find(|(name, _)| name.ends_with("FailureInfo"))
+        });
+        let kind = info.map_or(FailureKind::Unknown, |(name, _)| FailureKind::of_info(name));
+        let info = info.map_or(Value::Null, |(_, value)| readable(value.clone()));
+        Failure {
+            message: text(proto.get("message")).unwrap_or_default(),
+            source: text(proto.get("source")),
+            kind,
+            error_type: text(info.get("type")),
+            non_retryable: info
+                .get("nonRetryable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            stack_trace: text(proto.get("stackTrace")),
+            info,
+            cause: proto
+                .get("cause")
+                .map(|cause| Box::new(Failure::from_proto_json(cause))),
+        }
+    }
 }
 
 /// Encoded `Payloads` as their values; none for none. Bytes that do not decode are shown
@@ -142,14 +229,25 @@ pub fn payload(blob: &Blob) -> Value {
     }
 }
 
-/// A stored update outcome as JSON: `{"result": [..]}` for success, `{"failure": Failure}`
-/// for a rejection or a failed handler.
-pub fn update_outcome(blob: &Blob) -> Value {
-    match wire::update_outcome(blob) {
-        UpdateOutcome::Succeeded(result) => json!({"result": payloads(result.as_ref())}),
-        UpdateOutcome::Failed(failure) => json!({"failure": readable_failure(&failure)}),
-        UpdateOutcome::Undecodable(error) => {
-            json!({"failure": {"message": format!("the stored outcome does not decode: {error}")}})
+/// A stored update outcome: its result, or why it was rejected or failed.
+pub enum UpdateOutcome {
+    Succeeded(Option<Payloads>),
+    Failed(Failure),
+}
+
+impl From<&Blob> for UpdateOutcome {
+    fn from(blob: &Blob) -> UpdateOutcome {
+        match wire::update_outcome(blob) {
+            wire::UpdateOutcome::Succeeded(result) => {
+                UpdateOutcome::Succeeded(payloads(result.as_ref()))
+            }
+            wire::UpdateOutcome::Failed(failure) => {
+                UpdateOutcome::Failed(Failure::from_proto_json(&failure))
+            }
+            wire::UpdateOutcome::Undecodable(error) => UpdateOutcome::Failed(Failure::new(
+                FailureKind::Unknown,
+                &format!("the stored outcome does not decode: {error}"),
+            )),
         }
     }
 }

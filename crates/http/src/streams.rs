@@ -12,15 +12,56 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, KeepAliveStream, Sse};
 use keel_core::{EventKind, ExecutionKey};
 use keel_engine::{Engine, ExecutionSummary};
+use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use keel_core::milestones::Milestones;
 
 use crate::logs::{Position, milestone_line, stored_line};
-use crate::render;
+use crate::openapi::{NamespaceParam, NotFound, RunParam, WorkflowIdPath};
+use crate::payloads::Event;
+use crate::render::{CurrentWork, Summary};
 use crate::request::{NAMESPACE_PARAMS, Params, resolve};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(execution, executions),
+    components(schemas(LiveExecution, StreamError, Resync))
+)]
+pub struct Api;
+
+/// What a run's stream sends as `event: execution`: the run's Summary, what it is on now
+/// and how many task runs it scheduled and closed.
+#[derive(Serialize, ToSchema)]
+pub struct LiveExecution {
+    #[serde(flatten)]
+    summary: Summary,
+    current: CurrentWork,
+    task_runs: TaskRunCounts,
+}
+
+/// A run's task runs so far.
+#[derive(Serialize, ToSchema)]
+pub struct TaskRunCounts {
+    scheduled: u64,
+    closed: u64,
+}
+
+/// What `event: error` carries: reading the run failed, and the stream ends.
+#[derive(Serialize, ToSchema)]
+pub struct StreamError {
+    message: String,
+}
+
+/// What `event: resync` carries: the subscriber fell behind by this many changes and should
+/// list again.
+#[derive(Serialize, ToSchema)]
+pub struct Resync {
+    missed: u64,
+}
 
 /// How long a run's stream waits for news before looking again.
 const WAKE_EVERY: Duration = Duration::from_secs(15);
@@ -32,12 +73,51 @@ fn sse(receiver: mpsc::Receiver<Result<SseEvent, Infallible>>) -> EventStream {
     Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::default())
 }
 
-fn message(kind: &str, data: &serde_json::Value) -> SseEvent {
-    SseEvent::default().event(kind).data(data.to_string())
+fn message(kind: &str, data: &impl Serialize) -> SseEvent {
+    let data = serde_json::to_string(data).expect("answers serialize");
+    SseEvent::default().event(kind).data(data)
 }
 
 pub const EXECUTION_PARAMS: &[&str] = &["namespace", "run_id", "last_event_id"];
 
+/// Where a run's stream resumes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`EXECUTION_PARAMS`); this describes it
+pub struct ResumeParams {
+    /// Like the Last-Event-ID header, for clients that open the stream anew (a browser's
+    /// EventSource cannot set the header); the header wins when both are given.
+    #[param(min_length = 1)]
+    last_event_id: Option<String>,
+}
+
+/// The header a reconnecting client sends.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // read from the headers; this describes it
+pub struct ResumeHeader {
+    /// The `id` of the last message received (opaque, as sent); the stream resumes after it
+    /// instead of from the beginning.
+    #[param(rename = "Last-Event-ID", min_length = 1)]
+    last_event_id: Option<String>,
+}
+
+const EXECUTION_STREAM: &str = "Server-sent events for the run, from the beginning of its history and then as they happen: `event: history` (data: an `Event`), `event: log` (data: a `LogLine`), `event: execution` (data: a `LiveExecution`: the run's `Summary` with what it is on now, whenever its status, phase or length changes), `event: error` (data: a `StreamError`) if reading fails, and finally `event: closed` when the run closes (data: the closed run's `Summary`; clients should also accept an empty data field), after which the server ends the stream. Every `history` and `log` message has an `id`; reconnecting with the last one in `Last-Event-ID` resumes after it. Comment lines (`:`) are keep-alives; clients ignore event types they do not know.";
+
+/// Follow an execution live
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{workflow_id}/stream",
+    operation_id = "streamExecution",
+    tag = "Streams",
+    description = EXECUTION_STREAM,
+    params(WorkflowIdPath, NamespaceParam, RunParam, ResumeHeader, ResumeParams),
+    responses(
+        (status = 200, description = EXECUTION_STREAM, content_type = "text/event-stream", body = String,
+            example = "id: 1\nevent: history\ndata: {\"event_id\": 1, \"time\": \"2026-11-29T21:03:04.123456789Z\", \"type\": \"WorkflowExecutionStarted\", \"attributes\": {}}\n\n"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn execution(
     State(engine): State<Engine>,
     Path(workflow_id): Path<String>,
@@ -71,7 +151,9 @@ pub async fn execution(
             let _ = sender
                 .send(Ok(message(
                     "error",
-                    &serde_json::json!({"message": error.to_string()}),
+                    &StreamError {
+                        message: error.to_string(),
+                    },
                 )))
                 .await;
         }
@@ -107,13 +189,13 @@ async fn follow_run(
             }
             position.event_id = event.id;
             let id = position.to_string();
-            let history = message("history", &crate::payloads::event(event)).id(&id);
+            let history = message("history", &Event::from(event)).id(&id);
             if sender.send(Ok(history)).await.is_err() {
                 return Ok(());
             }
             if let Some(line) = line
                 && sender
-                    .send(Ok(message("log", &line.json).id(&id)))
+                    .send(Ok(message("log", &line).id(&id)))
                     .await
                     .is_err()
             {
@@ -123,7 +205,7 @@ async fn follow_run(
         let lines = engine.logs(key, position.seq, PAGE).await?;
         for line in &lines {
             position.seq = line.seq;
-            let sent = message("log", &stored_line(line).json).id(position.to_string());
+            let sent = message("log", &stored_line(line)).id(position.to_string());
             if sender.send(Ok(sent)).await.is_err() {
                 return Ok(());
             }
@@ -133,10 +215,14 @@ async fn follow_run(
         let state = (summary.status, summary.phase, summary.history_length);
         if shown != Some(state) {
             shown = Some(state);
-            let mut data = render::summary(&summary);
-            data["current"] = render::current_work(&execution);
-            data["task_runs"] = serde_json::json!({"scheduled": scheduled, "closed": closed});
-            let changed = message("execution", &data);
+            let changed = message(
+                "execution",
+                &LiveExecution {
+                    summary: Summary::from(&summary),
+                    current: CurrentWork::from(&execution),
+                    task_runs: TaskRunCounts { scheduled, closed },
+                },
+            );
             if sender.send(Ok(changed)).await.is_err() {
                 return Ok(());
             }
@@ -144,7 +230,7 @@ async fn follow_run(
         let caught_up = events.len() < PAGE && lines.len() < PAGE;
         if caught_up && !execution.is_running() && execution.next_event_id == next_event_id {
             let _ = sender
-                .send(Ok(message("closed", &render::summary(&summary))))
+                .send(Ok(message("closed", &Summary::from(&summary))))
                 .await;
             return Ok(());
         }
@@ -159,6 +245,22 @@ async fn follow_run(
     }
 }
 
+const EXECUTIONS_STREAM: &str = "Server-sent events: `event: execution` (data: a `Summary`) each time an execution of the namespace starts, changes phase or status, or closes; `event: resync` (data: a `Resync`) when the subscriber fell behind and should list again. Comment lines (`:`) are keep-alives; clients ignore event types they do not know.";
+
+/// Follow a namespace's executions live
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream/executions",
+    operation_id = "streamExecutions",
+    tag = "Streams",
+    description = EXECUTIONS_STREAM,
+    params(NamespaceParam),
+    responses(
+        (status = 200, description = EXECUTIONS_STREAM, content_type = "text/event-stream", body = String,
+            example = "event: execution\ndata: {\"workflow_id\": \"order-1\", \"status\": \"running\", \"phase\": \"pending\"}\n\n"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn executions(
     State(engine): State<Engine>,
     RawQuery(raw): RawQuery,
@@ -178,18 +280,13 @@ pub async fn executions(
             let sent = match change {
                 Ok(summary) if summary.key.namespace == namespace => {
                     sender
-                        .send(Ok(message("execution", &render::summary(&summary))))
+                        .send(Ok(message("execution", &Summary::from(&summary))))
                         .await
                 }
                 Ok(_) => continue,
                 // The subscriber fell behind: tell it to list again rather than trust its view.
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    sender
-                        .send(Ok(message(
-                            "resync",
-                            &serde_json::json!({"missed": missed}),
-                        )))
-                        .await
+                    sender.send(Ok(message("resync", &Resync { missed }))).await
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };

@@ -8,6 +8,8 @@ mod changes;
 mod logs;
 mod workers;
 
+pub use logs::{LEVELS, MAX_LINES_PER_APPEND};
+
 use keel_core::overview::{Overview, Phase};
 use keel_core::{Execution, ExecutionKey, Time};
 

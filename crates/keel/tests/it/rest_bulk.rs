@@ -31,7 +31,10 @@ async fn bulk_actions_count_first_then_act_on_what_matches() {
             )
             .await;
         assert_eq!(dry.status, 200, "{}", dry.text());
-        assert_eq!(dry.json(), json!({"dry_run": true, "matched": 3}));
+        assert_eq!(
+            dry.json(),
+            json!({"dry_run": true, "matched": 3, "succeeded": null, "failed": null})
+        );
         assert_eq!(count(&client, "ExecutionStatus = 'Running'").await, 4, "a dry run changes nothing");
 
         let signalled = rest
