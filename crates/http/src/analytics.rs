@@ -16,7 +16,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{Millis, NotFound, Timestamp};
-use crate::render;
+
 use crate::request::Params;
 
 #[derive(OpenApi)]
@@ -346,7 +346,7 @@ pub async fn metrics(State(engine): State<Engine>) -> impl IntoResponse {
         let _ = writeln!(
             out,
             "keel_executions_closed_total{{status=\"{}\"}} {count}",
-            render::status(*status)
+            crate::render::ExecutionStatus::from(*status).name()
         );
     }
     let _ = writeln!(

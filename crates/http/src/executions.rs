@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::openapi::{Conflict, CursorParam, NamespaceParam, NotFound, RunParam, WorkflowIdPath};
 use crate::payloads::{Event, Payload, Payloads};
 use crate::render::{
-    self, ExecutionDetail, ExecutionPhase, ExecutionStatus, ExecutionSummaryView, Summary,
+    ExecutionDetail, ExecutionPhase, ExecutionStatus, ExecutionSummaryView, Summary,
 };
 use crate::request::{
     Body, Params, RUN_PARAMS, decode_cursor, encode_cursor, json_body, parse_time, resolve,
@@ -412,7 +412,7 @@ pub fn filter_of(engine: &Engine, params: &Params) -> ApiResult<Filter> {
     if let Some(statuses) = params.get("status") {
         let statuses = split_list(statuses)
             .map(|name| {
-                render::parse_status(name).ok_or_else(|| {
+                ExecutionStatus::parse(name).ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "status '{name}' is not one of running, completed, failed, canceled, terminated, timed_out, continued_as_new"
                     ))
@@ -650,7 +650,7 @@ async fn running_target(
         return Err(ApiError::conflict(format!(
             "execution '{}' is already closed ({})",
             key.workflow_id,
-            render::status(execution.status)
+            ExecutionStatus::from(execution.status).name()
         )));
     }
     Ok((key, body))

@@ -24,26 +24,14 @@ pub fn time(time: Time) -> Value {
     }
 }
 
-/// The status's name in the API, for messages.
-pub fn status(status: Status) -> &'static str {
-    match status {
-        Status::Running => "running",
-        Status::Completed => "completed",
-        Status::Failed => "failed",
-        Status::Canceled => "canceled",
-        Status::Terminated => "terminated",
-        Status::ContinuedAsNew => "continued_as_new",
-        Status::TimedOut => "timed_out",
-    }
-}
-
 /// Temporal's status of an execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     Running,
     Completed,
     Failed,
+    #[serde(alias = "cancelled")]
     Canceled,
     Terminated,
     ContinuedAsNew,
@@ -64,18 +52,37 @@ impl From<Status> for ExecutionStatus {
     }
 }
 
-/// The status a REST name stands for (both spellings of cancelled are taken).
-pub fn parse_status(name: &str) -> Option<Status> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "running" => Status::Running,
-        "completed" => Status::Completed,
-        "failed" => Status::Failed,
-        "canceled" | "cancelled" => Status::Canceled,
-        "terminated" => Status::Terminated,
-        "continued_as_new" => Status::ContinuedAsNew,
-        "timed_out" => Status::TimedOut,
-        _ => return None,
-    })
+impl ExecutionStatus {
+    /// The status's name in the API (its JSON string), for messages and metric labels.
+    pub fn name(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::String(name)) => name,
+            _ => unreachable!("a unit variant serializes as its name"),
+        }
+    }
+
+    /// The status a REST name stands for, in any case (both spellings of cancelled are
+    /// taken).
+    pub fn parse(name: &str) -> Option<Status> {
+        let name = Value::String(name.to_ascii_lowercase());
+        serde_json::from_value::<ExecutionStatus>(name)
+            .ok()
+            .map(Status::from)
+    }
+}
+
+impl From<ExecutionStatus> for Status {
+    fn from(status: ExecutionStatus) -> Status {
+        match status {
+            ExecutionStatus::Running => Status::Running,
+            ExecutionStatus::Completed => Status::Completed,
+            ExecutionStatus::Failed => Status::Failed,
+            ExecutionStatus::Canceled => Status::Canceled,
+            ExecutionStatus::Terminated => Status::Terminated,
+            ExecutionStatus::ContinuedAsNew => Status::ContinuedAsNew,
+            ExecutionStatus::TimedOut => Status::TimedOut,
+        }
+    }
 }
 
 /// The column of the board an execution sits in: `pending` (running, but its current task
@@ -690,5 +697,30 @@ impl From<&keel_engine::operators::PendingReason> for PendingReason {
                 last_seen: Timestamp(worker.last_access_time),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_read_back_in_any_case() {
+        for status in [
+            Status::Running,
+            Status::Completed,
+            Status::Failed,
+            Status::Canceled,
+            Status::Terminated,
+            Status::ContinuedAsNew,
+            Status::TimedOut,
+        ] {
+            let name = ExecutionStatus::from(status).name();
+            assert_eq!(ExecutionStatus::parse(&name), Some(status), "{name}");
+            assert_eq!(ExecutionStatus::parse(&name.to_uppercase()), Some(status));
+        }
+        assert_eq!(ExecutionStatus::name(ExecutionStatus::TimedOut), "timed_out");
+        assert_eq!(ExecutionStatus::parse("Cancelled"), Some(Status::Canceled));
+        assert_eq!(ExecutionStatus::parse("done"), None);
     }
 }
