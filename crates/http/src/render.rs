@@ -719,7 +719,10 @@ mod tests {
             assert_eq!(ExecutionStatus::parse(&name), Some(status), "{name}");
             assert_eq!(ExecutionStatus::parse(&name.to_uppercase()), Some(status));
         }
-        assert_eq!(ExecutionStatus::name(ExecutionStatus::TimedOut), "timed_out");
+        assert_eq!(
+            ExecutionStatus::name(ExecutionStatus::TimedOut),
+            "timed_out"
+        );
         assert_eq!(ExecutionStatus::parse("Cancelled"), Some(Status::Canceled));
         assert_eq!(ExecutionStatus::parse("done"), None);
     }
