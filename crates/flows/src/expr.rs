@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
+use minijinja::value::ValueKind;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
@@ -22,6 +23,16 @@ fn environment() -> &'static Environment<'static> {
         environment.set_undefined_behavior(UndefinedBehavior::Strict);
         environment.set_fuel(Some(FUEL));
         environment.set_recursion_limit(64);
+        // Texts render values as JSON does (`true`, `[1, 2]`), not as Python would.
+        environment.set_formatter(|out, state, value| match value.kind() {
+            ValueKind::Bool | ValueKind::Seq | ValueKind::Map | ValueKind::None => {
+                let json = serde_json::to_string(value).map_err(|error| {
+                    minijinja::Error::new(minijinja::ErrorKind::BadSerialization, error.to_string())
+                })?;
+                out.write_str(&json).map_err(minijinja::Error::from)
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        });
         environment
     });
     &ENVIRONMENT

@@ -11,6 +11,8 @@ pub mod duration;
 pub mod error;
 pub mod expr;
 pub mod inputs;
+pub mod interpret;
+pub mod runtime;
 pub mod validate;
 mod yaml;
 
