@@ -158,6 +158,51 @@ pub fn index_rows(attributes: &SearchAttributes) -> Vec<IndexRow> {
     rows
 }
 
+/// One saved revision of a flow: its document as written. Revisions count from 1 and
+/// never change once saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRevision {
+    pub namespace: String,
+    pub flow_id: String,
+    pub revision: i64,
+    pub source: String,
+    pub created: Time,
+}
+
+/// How a flow revision's `source` is stored: the YAML document as written.
+pub const FLOW_SOURCE_FORMAT: i64 = 1;
+
+/// A flow revision row as read, refused as data loss when its format is not one this
+/// version reads.
+pub(crate) fn flow_revision_row(
+    namespace: String,
+    flow_id: String,
+    revision: i64,
+    format: i64,
+    source: String,
+    created: i64,
+) -> Result<FlowRevision> {
+    if format != FLOW_SOURCE_FORMAT {
+        return Err(Error::DataLoss(format!(
+            "revision {revision} of flow '{flow_id}' in namespace '{namespace}' has format {format}, which this version does not read"
+        )));
+    }
+    Ok(FlowRevision {
+        namespace,
+        flow_id,
+        revision,
+        source,
+        created: Time(created),
+    })
+}
+
+/// The error for a flow that does not exist.
+pub fn flow_not_found(namespace: &str, flow_id: &str) -> Error {
+    Error::NotFound(format!(
+        "flow '{flow_id}' not found in namespace '{namespace}'"
+    ))
+}
+
 /// The error for a planned run that does not exist.
 pub fn plan_not_found(plan_id: &str) -> Error {
     Error::NotFound(format!("planned run '{plan_id}' not found"))
@@ -298,6 +343,32 @@ pub trait Store: Send + Sync + 'static {
     async fn plan(&self, namespace: &str, plan_id: &str) -> Result<Option<PlannedRun>>;
     /// A namespace's planned runs, or every one, ordered by namespace and id.
     async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>>;
+
+    /// Saves `source` as the flow's next revision, unless it is the latest revision's
+    /// source already (then no revision is made). A deleted flow saved again is restored.
+    /// Answers the latest revision and whether it is new.
+    async fn save_flow(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        source: &str,
+        now: Time,
+    ) -> Result<(FlowRevision, bool)>;
+    /// One revision of a flow; `None` for the latest revision of a flow not deleted.
+    /// Revisions of a deleted flow stay readable by number (its executions run them).
+    async fn flow_revision(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        revision: Option<i64>,
+    ) -> Result<Option<FlowRevision>>;
+    /// Every revision of a flow, oldest first (also of a deleted flow).
+    async fn flow_revisions(&self, namespace: &str, flow_id: &str) -> Result<Vec<FlowRevision>>;
+    /// The latest revision of every flow not deleted, of a namespace or of all, ordered
+    /// by namespace and id.
+    async fn flows(&self, namespace: Option<&str>) -> Result<Vec<FlowRevision>>;
+    /// Marks a flow deleted (its revisions stay); NotFound when there is no such flow.
+    async fn delete_flow(&self, namespace: &str, flow_id: &str) -> Result<()>;
 
     /// Every stored row that does not decode, each named with what it belongs to (for
     /// `keel doctor`). Reads the whole store.

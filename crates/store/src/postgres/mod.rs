@@ -23,7 +23,7 @@ use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
-use keel_core::{Event, Execution, ExecutionKey, Namespace, Status};
+use keel_core::{Event, Execution, ExecutionKey, Namespace, Status, Time};
 use tokio::sync::{broadcast, oneshot};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -136,6 +136,25 @@ const MIGRATIONS: &[Migration] = &[
         format BIGINT NOT NULL,
         data BYTEA NOT NULL,
         PRIMARY KEY (execution, scheduled_event_id, attempt)
+    );"#,
+    },
+    Migration {
+        version: 7,
+        sql: r#"CREATE TABLE flow_revisions (
+        namespace TEXT COLLATE "C" NOT NULL,
+        flow_id TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        format BIGINT NOT NULL,
+        created BIGINT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (namespace, flow_id, revision)
+    );
+    CREATE TABLE flows (
+        namespace TEXT COLLATE "C" NOT NULL,
+        flow_id TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        deleted BOOLEAN NOT NULL,
+        PRIMARY KEY (namespace, flow_id)
     );"#,
     },
 ];
@@ -623,6 +642,192 @@ impl Store for PostgresStore {
                 plan_row(row.get(0), row.get(1))
             })
         }))
+    }
+
+    async fn save_flow(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        source: &str,
+        now: Time,
+    ) -> Result<(crate::FlowRevision, bool)> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        // The flow's row, locked: saves of one flow take turns.
+        tx.execute(
+            "INSERT INTO flows (namespace, flow_id, revision, deleted) VALUES ($1, $2, 0, TRUE)
+             ON CONFLICT DO NOTHING",
+            &[&namespace, &flow_id],
+        )
+        .await
+        .map_err(pg_error)?;
+        let row = tx
+            .query_one(
+                "SELECT f.revision, f.deleted, r.format, r.source, r.created FROM flows f
+                 LEFT JOIN flow_revisions r
+                 ON r.namespace = f.namespace AND r.flow_id = f.flow_id AND r.revision = f.revision
+                 WHERE f.namespace = $1 AND f.flow_id = $2 FOR UPDATE OF f",
+                &[&namespace, &flow_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        let (latest, deleted): (i64, bool) = (row.get(0), row.get(1));
+        let stored: Option<String> = row.get(3);
+        if latest > 0 && stored.as_deref() == Some(source) {
+            if deleted {
+                tx.execute(
+                    "UPDATE flows SET deleted = FALSE WHERE namespace = $1 AND flow_id = $2",
+                    &[&namespace, &flow_id],
+                )
+                .await
+                .map_err(pg_error)?;
+            }
+            tx.commit().await.map_err(pg_error)?;
+            let same = crate::flow_revision_row(
+                namespace.to_owned(),
+                flow_id.to_owned(),
+                latest,
+                row.get(2),
+                source.to_owned(),
+                row.get(4),
+            )?;
+            return Ok((same, false));
+        }
+        let revision = latest + 1;
+        tx.execute(
+            "INSERT INTO flow_revisions (namespace, flow_id, revision, format, created, source)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &namespace,
+                &flow_id,
+                &revision,
+                &crate::FLOW_SOURCE_FORMAT,
+                &now.0,
+                &source,
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.execute(
+            "UPDATE flows SET revision = $3, deleted = FALSE WHERE namespace = $1 AND flow_id = $2",
+            &[&namespace, &flow_id, &revision],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        let saved = crate::FlowRevision {
+            namespace: namespace.to_owned(),
+            flow_id: flow_id.to_owned(),
+            revision,
+            source: source.to_owned(),
+            created: now,
+        };
+        Ok((saved, true))
+    }
+
+    async fn flow_revision(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        revision: Option<i64>,
+    ) -> Result<Option<crate::FlowRevision>> {
+        let client = self.client().await?;
+        let row = match revision {
+            Some(revision) => client
+                .query_opt(
+                    "SELECT namespace, flow_id, revision, format, source, created FROM flow_revisions
+                     WHERE namespace = $1 AND flow_id = $2 AND revision = $3",
+                    &[&namespace, &flow_id, &revision],
+                )
+                .await,
+            None => client
+                .query_opt(
+                    "SELECT r.namespace, r.flow_id, r.revision, r.format, r.source, r.created
+                     FROM flows f JOIN flow_revisions r
+                     ON r.namespace = f.namespace AND r.flow_id = f.flow_id AND r.revision = f.revision
+                     WHERE f.namespace = $1 AND f.flow_id = $2 AND NOT f.deleted",
+                    &[&namespace, &flow_id],
+                )
+                .await,
+        }
+        .map_err(pg_error)?;
+        row.map(|row| {
+            crate::flow_revision_row(
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+            )
+        })
+        .transpose()
+    }
+
+    async fn flow_revisions(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> Result<Vec<crate::FlowRevision>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT namespace, flow_id, revision, format, source, created FROM flow_revisions
+                 WHERE namespace = $1 AND flow_id = $2 ORDER BY revision",
+                &[&namespace, &flow_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        crate::decodable(rows.iter().map(|row| {
+            crate::flow_revision_row(
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+            )
+        }))
+    }
+
+    async fn flows(&self, namespace: Option<&str>) -> Result<Vec<crate::FlowRevision>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT r.namespace, r.flow_id, r.revision, r.format, r.source, r.created
+                 FROM flows f JOIN flow_revisions r
+                 ON r.namespace = f.namespace AND r.flow_id = f.flow_id AND r.revision = f.revision
+                 WHERE NOT f.deleted AND ($1::text IS NULL OR f.namespace = $1)
+                 ORDER BY f.namespace, f.flow_id",
+                &[&namespace],
+            )
+            .await
+            .map_err(pg_error)?;
+        crate::decodable(rows.iter().map(|row| {
+            crate::flow_revision_row(
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+            )
+        }))
+    }
+
+    async fn delete_flow(&self, namespace: &str, flow_id: &str) -> Result<()> {
+        let client = self.client().await?;
+        let updated = client
+            .execute(
+                "UPDATE flows SET deleted = TRUE WHERE namespace = $1 AND flow_id = $2 AND NOT deleted",
+                &[&namespace, &flow_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        if updated == 0 {
+            return Err(crate::flow_not_found(namespace, flow_id));
+        }
+        Ok(())
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {

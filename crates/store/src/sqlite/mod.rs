@@ -15,7 +15,7 @@ use keel_core::plan::PlannedRun;
 use keel_core::reuse::CurrentRun;
 use keel_core::schedule::Schedule;
 use keel_core::visibility::Filter;
-use keel_core::{Event, Execution, ExecutionKey, Namespace};
+use keel_core::{Event, Execution, ExecutionKey, Namespace, Time};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -155,6 +155,41 @@ impl Store for SqliteStore {
 
     async fn plans(&self, namespace: Option<&str>) -> Result<Vec<PlannedRun>> {
         reads::plans(self, namespace).await
+    }
+
+    async fn save_flow(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        source: &str,
+        now: Time,
+    ) -> Result<(crate::FlowRevision, bool)> {
+        pooled_writes::save_flow(self, namespace, flow_id, source, now).await
+    }
+
+    async fn flow_revision(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        revision: Option<i64>,
+    ) -> Result<Option<crate::FlowRevision>> {
+        reads::flow_revision(self, namespace, flow_id, revision).await
+    }
+
+    async fn flow_revisions(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> Result<Vec<crate::FlowRevision>> {
+        reads::flow_revisions(self, namespace, flow_id).await
+    }
+
+    async fn flows(&self, namespace: Option<&str>) -> Result<Vec<crate::FlowRevision>> {
+        reads::flows(self, namespace).await
+    }
+
+    async fn delete_flow(&self, namespace: &str, flow_id: &str) -> Result<()> {
+        pooled_writes::delete_flow(self, namespace, flow_id).await
     }
 
     async fn delete_execution(&self, key: &ExecutionKey) -> Result<()> {

@@ -9,7 +9,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, sql_error};
 use crate::codec::{NAMESPACE, SCHEDULE, encode_as, encode_plan};
-use crate::{Error, LogLine, Result, plan_changed, plan_not_found, run_not_found};
+use crate::{
+    Error, FLOW_SOURCE_FORMAT, FlowRevision, LogLine, Result, flow_not_found, plan_changed,
+    plan_not_found, run_not_found,
+};
+use keel_core::Time;
 
 fn plan_exists(conn: &Connection, namespace: &str, plan_id: &str) -> Result<bool> {
     conn.query_row(
@@ -306,6 +310,96 @@ pub(super) async fn append_logs(
             }
             drop(insert);
             tx.commit().map_err(sql_error)
+        })
+        .await
+}
+
+pub(super) async fn save_flow(
+    store: &SqliteStore,
+    namespace: &str,
+    flow_id: &str,
+    source: &str,
+    now: Time,
+) -> Result<(FlowRevision, bool)> {
+    let (namespace, flow_id, source) =
+        (namespace.to_owned(), flow_id.to_owned(), source.to_owned());
+    store
+        .read(move |conn| {
+            let tx = write_transaction(conn)?;
+            let latest: Option<(i64, bool)> = tx
+                .query_row(
+                    "SELECT revision, deleted FROM flows WHERE namespace = ? AND flow_id = ?",
+                    params![namespace, flow_id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(sql_error)?;
+            let stored: Option<(i64, String, i64)> = match latest {
+                None => None,
+                Some((revision, _)) => tx
+                    .query_row(
+                        "SELECT format, source, created FROM flow_revisions
+                         WHERE namespace = ? AND flow_id = ? AND revision = ?",
+                        params![namespace, flow_id, revision],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(sql_error)?,
+            };
+            let revision = match (latest, stored) {
+                (Some((revision, deleted)), Some((format, stored, created))) if stored == source => {
+                    if deleted {
+                        tx.execute(
+                            "UPDATE flows SET deleted = 0 WHERE namespace = ? AND flow_id = ?",
+                            params![namespace, flow_id],
+                        )
+                        .map_err(sql_error)?;
+                        tx.commit().map_err(sql_error)?;
+                    }
+                    let same = crate::flow_revision_row(namespace, flow_id, revision, format, stored, created)?;
+                    return Ok((same, false));
+                }
+                (latest, _) => latest.map_or(1, |(revision, _)| revision + 1),
+            };
+            tx.execute(
+                "INSERT INTO flow_revisions (namespace, flow_id, revision, format, created, source)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                params![namespace, flow_id, revision, FLOW_SOURCE_FORMAT, now.0, source],
+            )
+            .map_err(sql_error)?;
+            tx.execute(
+                "INSERT INTO flows (namespace, flow_id, revision, deleted) VALUES (?, ?, ?, 0)
+                 ON CONFLICT (namespace, flow_id) DO UPDATE SET revision = excluded.revision, deleted = 0",
+                params![namespace, flow_id, revision],
+            )
+            .map_err(sql_error)?;
+            tx.commit().map_err(sql_error)?;
+            let saved = FlowRevision {
+                namespace,
+                flow_id,
+                revision,
+                source,
+                created: now,
+            };
+            Ok((saved, true))
+        })
+        .await
+}
+
+pub(super) async fn delete_flow(store: &SqliteStore, namespace: &str, flow_id: &str) -> Result<()> {
+    let (namespace, flow_id) = (namespace.to_owned(), flow_id.to_owned());
+    store
+        .read(move |conn| {
+            let updated = conn
+                .execute(
+                    "UPDATE flows SET deleted = 1 WHERE namespace = ? AND flow_id = ? AND deleted = 0",
+                    params![namespace, flow_id],
+                )
+                .map_err(sql_error)?;
+            if updated == 0 {
+                return Err(flow_not_found(&namespace, &flow_id));
+            }
+            Ok(())
         })
         .await
 }

@@ -421,3 +421,112 @@ pub(super) async fn undecodable_rows(store: &SqliteStore) -> Result<Vec<String>>
         })
         .await
 }
+
+/// The columns of a flow revision, in `flow_revision_row`'s order.
+const FLOW_REVISION: &str = "r.namespace, r.flow_id, r.revision, r.format, r.source, r.created";
+
+fn flow_revision_of(
+    row: &rusqlite::Row,
+) -> rusqlite::Result<(String, String, i64, i64, String, i64)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn flow_revisions_of(
+    stmt: &mut rusqlite::CachedStatement,
+    params: impl rusqlite::Params,
+) -> Result<Vec<crate::FlowRevision>> {
+    let rows = stmt
+        .query_map(params, flow_revision_of)
+        .map_err(sql_error)?;
+    crate::decodable(rows.map(|row| {
+        let (namespace, flow_id, revision, format, source, created) = row.map_err(sql_error)?;
+        crate::flow_revision_row(namespace, flow_id, revision, format, source, created)
+    }))
+}
+
+pub(super) async fn flow_revision(
+    store: &SqliteStore,
+    namespace: &str,
+    flow_id: &str,
+    revision: Option<i64>,
+) -> Result<Option<crate::FlowRevision>> {
+    let (namespace, flow_id) = (namespace.to_owned(), flow_id.to_owned());
+    store
+        .read(move |conn| {
+            let row = match revision {
+                Some(revision) => conn
+                    .query_row(
+                        &format!(
+                            "SELECT {FLOW_REVISION} FROM flow_revisions r
+                             WHERE r.namespace = ? AND r.flow_id = ? AND r.revision = ?"
+                        ),
+                        params![namespace, flow_id, revision],
+                        flow_revision_of,
+                    )
+                    .optional(),
+                None => conn
+                    .query_row(
+                        &format!(
+                            "SELECT {FLOW_REVISION} FROM flows f JOIN flow_revisions r
+                             ON r.namespace = f.namespace AND r.flow_id = f.flow_id AND r.revision = f.revision
+                             WHERE f.namespace = ? AND f.flow_id = ? AND f.deleted = 0"
+                        ),
+                        params![namespace, flow_id],
+                        flow_revision_of,
+                    )
+                    .optional(),
+            }
+            .map_err(sql_error)?;
+            row.map(|(namespace, flow_id, revision, format, source, created)| {
+                crate::flow_revision_row(namespace, flow_id, revision, format, source, created)
+            })
+            .transpose()
+        })
+        .await
+}
+
+pub(super) async fn flow_revisions(
+    store: &SqliteStore,
+    namespace: &str,
+    flow_id: &str,
+) -> Result<Vec<crate::FlowRevision>> {
+    let (namespace, flow_id) = (namespace.to_owned(), flow_id.to_owned());
+    store
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {FLOW_REVISION} FROM flow_revisions r
+                     WHERE r.namespace = ? AND r.flow_id = ? ORDER BY r.revision"
+                ))
+                .map_err(sql_error)?;
+            flow_revisions_of(&mut stmt, params![namespace, flow_id])
+        })
+        .await
+}
+
+pub(super) async fn flows(
+    store: &SqliteStore,
+    namespace: Option<&str>,
+) -> Result<Vec<crate::FlowRevision>> {
+    let namespace = namespace.map(str::to_owned);
+    store
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {FLOW_REVISION} FROM flows f JOIN flow_revisions r
+                     ON r.namespace = f.namespace AND r.flow_id = f.flow_id AND r.revision = f.revision
+                     WHERE f.deleted = 0 AND (?1 IS NULL OR f.namespace = ?1)
+                     ORDER BY f.namespace, f.flow_id"
+                ))
+                .map_err(sql_error)?;
+            flow_revisions_of(&mut stmt, params![namespace])
+        })
+        .await
+}

@@ -96,6 +96,25 @@ const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (execution, scheduled_event_id, attempt)
     ) WITHOUT ROWID;",
     },
+    Migration {
+        version: 7,
+        sql: "CREATE TABLE flow_revisions (
+        namespace TEXT NOT NULL,
+        flow_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        format INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (namespace, flow_id, revision)
+    ) WITHOUT ROWID;
+    CREATE TABLE flows (
+        namespace TEXT NOT NULL,
+        flow_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        PRIMARY KEY (namespace, flow_id)
+    ) WITHOUT ROWID;",
+    },
 ];
 
 /// Columns the operators' filters need. Rows written before them get the phase their status

@@ -24,6 +24,7 @@ use crate::Store;
 mod attempts;
 mod concurrency;
 mod fixtures;
+mod flows;
 mod history;
 mod listing;
 mod namespaces;
@@ -38,6 +39,7 @@ mod search_attributes;
 
 pub use attempts::activity_attempts;
 pub use concurrency::{concurrent_commits, concurrent_tasks};
+pub use flows::flows;
 pub use history::history_ranges;
 pub use listing::{list_filters, list_pagination, namespace_isolation};
 pub use namespaces::namespaces;
@@ -68,6 +70,7 @@ pub async fn run_all(store: &dyn Store) {
     untranslatable_filters(store).await;
     schedules(store).await;
     planned_runs(store).await;
+    flows(store).await;
     activity_attempts(store).await;
     search_attribute_filters(store).await;
     namespace_isolation(store).await;
