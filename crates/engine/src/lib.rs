@@ -10,6 +10,7 @@
 mod activity_tasks;
 mod children;
 mod executions;
+mod flows;
 pub mod matching;
 pub mod metrics;
 mod namespaces;
@@ -37,7 +38,7 @@ use keel_store::Store;
 
 pub use activity_tasks::{ActivityOutcome, ActivityTarget, PolledActivityTask};
 pub use keel_store::LogLine;
-pub use keel_store::{ExecutionSummary, Page};
+pub use keel_store::{ExecutionSummary, FlowRevision, Page};
 pub use matching::{PollerInfo, QueueId, SeenPoller, TaskKind};
 pub use metrics::MetricsSnapshot;
 pub use queries::{HistoryPage, HistoryRequest};

@@ -45,15 +45,25 @@ pub struct Execution<'h> {
 
 /// The commands that move `execution` of `flow` on; empty when it waits.
 pub fn decide(flow: &Flow, execution: &Execution) -> Vec<Command> {
+    walk(flow, execution).0
+}
+
+/// The pauses of a running execution that wait for a person to resume them: each task
+/// run id with its Pause task's id (whose `onResume` inputs the resume must give).
+pub fn waiting_pauses(flow: &Flow, execution: &Execution) -> Vec<(String, String)> {
+    walk(flow, execution).1
+}
+
+fn walk(flow: &Flow, execution: &Execution) -> (Vec<Command>, Vec<(String, String)>) {
     let facts = match Facts::read(execution.history) {
         Ok(facts) => facts,
-        Err(message) => return vec![fail_workflow(&message)],
+        Err(message) => return (vec![fail_workflow(&message)], Vec::new()),
     };
     if facts.closed {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     if facts.cancel_requested {
-        return vec![Command::CancelWorkflow { details: None }];
+        return (vec![Command::CancelWorkflow { details: None }], Vec::new());
     }
     let mut walk = Walk {
         flow,
@@ -75,6 +85,7 @@ pub fn decide(flow: &Flow, execution: &Execution) -> Vec<Command> {
         },
         commands: Vec::new(),
         touched: 0,
+        waiting: Vec::new(),
     };
     walk.collect_outputs(&flow.tasks, &Place::root());
     walk.collect_outputs(&flow.errors, &Place::root());
@@ -109,7 +120,7 @@ pub fn decide(flow: &Flow, execution: &Execution) -> Vec<Command> {
             }
         }
     }
-    walk.commands
+    (walk.commands, walk.waiting)
 }
 
 fn fail_workflow(message: &str) -> Command {
@@ -430,6 +441,8 @@ struct Walk<'a> {
     commands: Vec<Command>,
     /// How many facts the walk has read: a branch that read none has not started.
     touched: usize,
+    /// Pauses waiting for a person, by task run id, with their task.
+    waiting: Vec<(String, String)>,
 }
 
 impl Walk<'_> {
@@ -759,6 +772,7 @@ impl Walk<'_> {
                     }
                     return Progress::Done;
                 }
+                self.waiting.push((task_run.clone(), task.id.clone()));
                 match task.timeout {
                     None => Progress::Running,
                     Some(timeout) => match self.timer(&timeout_timer, timeout) {

@@ -146,3 +146,27 @@ pub struct Resume {
     #[serde(default)]
     pub inputs: Map<String, Value>,
 }
+
+/// How long a flow's workflow task may take: deciding is pure and quick.
+pub const WORKFLOW_TASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What starting an execution of `flow` at `revision` sends the engine: its workflow type
+/// is the flow's id, its queue the flow worker's, its input the [`FlowStart`].
+pub fn start_params(
+    flow: &crate::Flow,
+    start: &FlowStart,
+    identity: &str,
+    request_id: &str,
+) -> keel_core::StartParams {
+    keel_core::StartParams {
+        workflow_type: flow.id.clone(),
+        task_queue: FLOW_TASK_QUEUE.into(),
+        input: Some(keel_wire::json::encode_payloads(&[start.to_json()])),
+        workflow_execution_timeout: flow.timeout.unwrap_or_default(),
+        workflow_run_timeout: std::time::Duration::ZERO,
+        workflow_task_timeout: WORKFLOW_TASK_TIMEOUT,
+        identity: identity.to_owned(),
+        request_id: request_id.to_owned(),
+        ..Default::default()
+    }
+}

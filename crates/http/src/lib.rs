@@ -11,6 +11,7 @@ mod analytics;
 mod bulk;
 mod error;
 mod executions;
+mod flows;
 mod guard;
 mod interact;
 mod logs;
@@ -262,6 +263,36 @@ fn routes() -> Vec<Route> {
                 endpoint(M::POST, &[NAMESPACE_PARAMS], schedules::act)
                     .body(&[schedules::ACT_FIELDS]),
             ],
+        ),
+        route(
+            "/api/v1/flows",
+            vec![
+                endpoint(M::GET, &[NAMESPACE_PARAMS], flows::list),
+                endpoint(M::POST, &[NO_PARAMS], flows::save).body(&[flows::SAVE_FIELDS]),
+            ],
+        ),
+        route(
+            "/api/v1/flows/validate",
+            vec![endpoint(M::POST, &[NO_PARAMS], flows::validate).body(&[flows::SAVE_FIELDS])],
+        ),
+        route(
+            "/api/v1/flows/{namespace}/{flow_id}",
+            vec![
+                endpoint(M::GET, &[flows::GET_PARAMS], flows::get),
+                endpoint(M::DELETE, &[NO_PARAMS], flows::delete),
+            ],
+        ),
+        route(
+            "/api/v1/flows/{namespace}/{flow_id}/revisions",
+            vec![endpoint(M::GET, &[NO_PARAMS], flows::revisions)],
+        ),
+        route(
+            "/api/v1/flows/{namespace}/{flow_id}/run",
+            vec![endpoint(M::POST, &[NO_PARAMS], flows::run).body(&[flows::RUN_FIELDS])],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/resume",
+            vec![endpoint(M::POST, &[RUN_PARAMS], flows::resume).body(&[flows::RESUME_FIELDS])],
         ),
         route(
             "/api/v1/plans",

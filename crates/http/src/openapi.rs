@@ -40,6 +40,7 @@ pub fn document() -> &'static str {
         (name = "Operations", description = "Health, metrics and this document."),
         (name = "Schedules", description = "Schedules made through the Temporal API, shown and acted on."),
         (name = "Plans", description = "Planned runs: starts saved for later."),
+        (name = "Flows", description = "Declarative YAML flows: revisions, checks, runs and resumes."),
     ),
     components(schemas(ErrorBody)),
 )]
@@ -58,6 +59,7 @@ fn build() -> Value {
         crate::analytics::Api::openapi(),
         crate::schedules::Api::openapi(),
         crate::plans::Api::openapi(),
+        crate::flows::Api::openapi(),
         crate::operations::Api::openapi(),
     ] {
         generated.merge(part);

@@ -2,6 +2,7 @@
 
 mod cli;
 mod doctor;
+mod flows;
 mod server;
 
 use clap::{Parser, Subcommand};

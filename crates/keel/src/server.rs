@@ -55,6 +55,15 @@ pub struct Args {
     /// The largest memo a workflow may carry, in bytes.
     #[arg(long, env = "KEEL_MAX_MEMO_BYTES", default_value_t = 32 * 1024)]
     max_memo_bytes: usize,
+    /// Whether flows' `shell` tasks run on this server (`off` fails them, saying so).
+    #[arg(long, env = "KEEL_FLOW_SHELL", value_enum, default_value_t = Switch::On)]
+    flow_shell: Switch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -123,6 +132,13 @@ pub async fn run(args: Args) -> Result<()> {
         allowed_hosts,
         cors_origins: args.cors_origins.clone(),
     };
+    crate::flows::spawn(
+        engine.clone(),
+        crate::flows::RunnerOptions {
+            shell: args.flow_shell == Switch::On,
+        },
+        stopped.clone(),
+    );
     let http = tokio::spawn(keel_http::serve(
         engine,
         http_listener,

@@ -8,7 +8,7 @@ mod changes;
 mod logs;
 mod workers;
 
-pub use logs::{LEVELS, MAX_LINES_PER_APPEND};
+pub use logs::{LEVELS, MAX_LINES_PER_APPEND, MAX_MESSAGE_BYTES};
 
 use keel_core::overview::{Overview, Phase};
 use keel_core::{Execution, ExecutionKey, Time};

@@ -1,0 +1,687 @@
+//! `/api/v1/flows`: declarative flows. Save a flow document (each change a new revision),
+//! read, list, validate and delete flows, read their revisions, and run one with typed
+//! inputs. Resuming a paused flow execution is `POST /api/v1/executions/{id}/resume`.
+//!
+//! Documents are checked by `keel-flows` before anything is stored: a document with a
+//! problem is refused with its line and column, and nothing changes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use keel_engine::{Engine, FlowRevision};
+use keel_flows::inputs::{Input, InputType};
+use keel_flows::runtime::{FlowStart, RESUME_SIGNAL, Resume};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::executions::{IDENTITY, not_found, whole_history};
+use crate::openapi::{Conflict, NamespaceParam, NotFound, RunParam, Timestamp, WorkflowIdPath};
+use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json_body, resolve};
+
+#[derive(OpenApi)]
+#[openapi(paths(list, save, validate, get, delete, revisions, run, resume))]
+pub struct Api;
+
+pub const SAVE_FIELDS: &[&str] = &["source"];
+pub const GET_PARAMS: &[&str] = &["revision"];
+pub const RUN_FIELDS: &[&str] = &["inputs", "workflow_id", "revision"];
+pub const RESUME_FIELDS: &[&str] = &["task_run", "inputs"];
+
+/// A flow as lists show it: its latest revision.
+#[derive(Serialize, ToSchema)]
+pub struct FlowSummary {
+    namespace: String,
+    id: String,
+    /// The latest revision, from 1.
+    revision: i64,
+    description: String,
+    labels: std::collections::BTreeMap<String, String>,
+    /// The inputs a run takes.
+    inputs: Vec<FlowInput>,
+    /// How many tasks it has, nested ones included.
+    task_count: usize,
+    /// When the latest revision was saved.
+    updated: Timestamp,
+}
+
+/// A typed input of a flow (or of a pause's resume).
+#[derive(Serialize, ToSchema)]
+pub struct FlowInput {
+    id: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "STRING")]
+    input_type: &'static str,
+    description: String,
+    required: bool,
+    /// The value used when none is given.
+    #[schema(value_type = Object)]
+    default: Option<Value>,
+    /// STRING: a regular expression the whole value must match.
+    pattern: Option<String>,
+    min: Option<f64>,
+    max: Option<f64>,
+    /// SELECT: the values to choose from.
+    values: Vec<String>,
+}
+
+impl From<&Input> for FlowInput {
+    fn from(input: &Input) -> FlowInput {
+        FlowInput {
+            id: input.id.clone(),
+            input_type: input.input_type.name(),
+            description: input.description.clone(),
+            required: input.required && input.default.is_none(),
+            default: input.default.clone(),
+            pattern: input.pattern.clone(),
+            min: input.min,
+            max: input.max,
+            values: if input.input_type == InputType::Select {
+                input.values.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// One revision of a flow, with its document.
+#[derive(Serialize, ToSchema)]
+pub struct FlowDetail {
+    #[serde(flatten)]
+    summary: FlowSummary,
+    /// The flow document as saved.
+    source: String,
+}
+
+fn summary(stored: &FlowRevision) -> ApiResult<FlowSummary> {
+    let flow = keel_flows::parse(&stored.source).map_err(|problems| {
+        ApiError::from(keel_engine::Error::DataLoss(format!(
+            "revision {} of flow '{}' in namespace '{}' no longer reads: {problems}",
+            stored.revision, stored.flow_id, stored.namespace
+        )))
+    })?;
+    Ok(FlowSummary {
+        namespace: stored.namespace.clone(),
+        id: stored.flow_id.clone(),
+        revision: stored.revision,
+        description: flow.description.clone(),
+        labels: flow.labels.clone(),
+        inputs: flow.inputs.iter().map(FlowInput::from).collect(),
+        task_count: flow.all_tasks().len(),
+        updated: Timestamp(stored.created),
+    })
+}
+
+/// The namespace's flows.
+#[derive(Serialize, ToSchema)]
+pub struct FlowList {
+    flows: Vec<FlowSummary>,
+}
+
+/// List flows
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows",
+    operation_id = "listFlows",
+    tag = "Flows",
+    params(NamespaceParam),
+    responses(
+        (status = 200, description = "The latest revision of each of the namespace's flows.", body = FlowList),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn list(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<FlowList>> {
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
+    let flows = engine.flows(params.namespace()).await?;
+    Ok(Json(FlowList {
+        flows: flows.iter().map(summary).collect::<ApiResult<_>>()?,
+    }))
+}
+
+/// A flow document to save or check.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct FlowSource {
+    /// The flow document, YAML. Its `namespace` (default `default`) and `id` say which
+    /// flow it is.
+    #[schema(min_length = 1)]
+    source: String,
+}
+
+/// A saved flow.
+#[derive(Serialize, ToSchema)]
+pub struct FlowSaved {
+    namespace: String,
+    id: String,
+    /// The latest revision.
+    revision: i64,
+    /// Whether this save made a new revision (false: the document was unchanged).
+    created: bool,
+}
+
+/// The document a body's `source` holds, read and checked.
+fn source_of(body: &Body) -> ApiResult<(String, Result<keel_flows::Flow, keel_flows::Problems>)> {
+    let source = body
+        .string("source")?
+        .filter(|source| !source.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("field 'source' (the flow document, YAML) is required")
+        })?
+        .to_owned();
+    let parsed = keel_flows::parse(&source);
+    Ok((source, parsed))
+}
+
+/// Save a flow
+///
+/// Saves a flow document. A changed document becomes the flow's next revision; an
+/// unchanged one makes none. A document with a problem is refused (400, naming its line
+/// and column) and nothing is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows",
+    operation_id = "saveFlow",
+    tag = "Flows",
+    request_body(content = FlowSource, description = "The flow document."),
+    responses(
+        (status = 200, description = "The flow's latest revision.", body = FlowSaved),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn save(
+    State(engine): State<Engine>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<FlowSaved>> {
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
+    let body = Body::new(json_body(body)?, SAVE_FIELDS)?;
+    let (source, parsed) = source_of(&body)?;
+    let flow = parsed.map_err(|problems| {
+        ApiError::bad_request(format!("the flow document is refused: {problems}"))
+    })?;
+    let (saved, created) = engine.save_flow(&flow.namespace, &flow.id, &source).await?;
+    Ok(Json(FlowSaved {
+        namespace: saved.namespace,
+        id: saved.flow_id,
+        revision: saved.revision,
+        created,
+    }))
+}
+
+/// What a check of a flow document found.
+#[derive(Serialize, ToSchema)]
+pub struct Validation {
+    valid: bool,
+    /// Every problem, in document order; empty when valid.
+    problems: Vec<ValidationProblem>,
+}
+
+/// One problem of a flow document.
+#[derive(Serialize, ToSchema)]
+pub struct ValidationProblem {
+    /// 1-based; null for a problem of the document as a whole.
+    line: Option<usize>,
+    column: Option<usize>,
+    message: String,
+}
+
+/// Check a flow document
+///
+/// Reads and checks a flow document without saving it: every problem with its line and
+/// column, for editors.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/validate",
+    operation_id = "validateFlow",
+    tag = "Flows",
+    request_body(content = FlowSource, description = "The flow document."),
+    responses((status = 200, description = "What the check found.", body = Validation)),
+)]
+pub async fn validate(
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Validation>> {
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
+    let body = Body::new(json_body(body)?, SAVE_FIELDS)?;
+    let (_, parsed) = source_of(&body)?;
+    let problems = match parsed {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems
+            .0
+            .into_iter()
+            .map(|problem| ValidationProblem {
+                line: problem.at.map(|at| at.line),
+                column: problem.at.map(|at| at.column),
+                message: problem.message,
+            })
+            .collect(),
+    };
+    Ok(Json(Validation {
+        valid: problems.is_empty(),
+        problems,
+    }))
+}
+
+/// The flow a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub struct FlowPath {
+    /// The flow's namespace.
+    #[param(min_length = 1)]
+    namespace: String,
+    /// The flow's id.
+    #[param(min_length = 1)]
+    flow_id: String,
+}
+
+/// Which revision to read.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`GET_PARAMS`); this describes it
+pub struct RevisionParam {
+    /// A revision number; absent: the latest.
+    #[param(minimum = 1)]
+    revision: Option<i64>,
+}
+
+fn revision_param(params: &Params) -> ApiResult<Option<i64>> {
+    params
+        .get("revision")
+        .map(|_| params.integer("revision", 1, i64::MAX, 1))
+        .transpose()
+}
+
+/// Get a flow
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{namespace}/{flow_id}",
+    operation_id = "getFlow",
+    tag = "Flows",
+    params(FlowPath, RevisionParam),
+    responses(
+        (status = 200, description = "The revision, with its document.", body = FlowDetail),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn get(
+    State(engine): State<Engine>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<FlowDetail>> {
+    let params = Params::parse(raw.as_deref(), GET_PARAMS)?;
+    let stored = engine
+        .flow_revision(&namespace, &flow_id, revision_param(&params)?)
+        .await?;
+    Ok(Json(FlowDetail {
+        summary: summary(&stored)?,
+        source: stored.source,
+    }))
+}
+
+/// A deleted flow.
+#[derive(Serialize, ToSchema)]
+pub struct FlowDeleted {
+    namespace: String,
+    id: String,
+    deleted: bool,
+}
+
+/// Delete a flow
+///
+/// The flow leaves lists and can no longer be run; its revisions stay, and its running
+/// executions go on. Saving it again restores it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/flows/{namespace}/{flow_id}",
+    operation_id = "deleteFlow",
+    tag = "Flows",
+    params(FlowPath),
+    responses(
+        (status = 200, description = "The flow was deleted.", body = FlowDeleted),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn delete(
+    State(engine): State<Engine>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<FlowDeleted>> {
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
+    engine.delete_flow(&namespace, &flow_id).await?;
+    Ok(Json(FlowDeleted {
+        namespace,
+        id: flow_id,
+        deleted: true,
+    }))
+}
+
+/// A flow's revisions.
+#[derive(Serialize, ToSchema)]
+pub struct RevisionList {
+    /// Oldest first.
+    revisions: Vec<RevisionInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevisionInfo {
+    revision: i64,
+    /// When it was saved.
+    created: Timestamp,
+    /// The flow document of this revision.
+    source: String,
+}
+
+/// List a flow's revisions
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{namespace}/{flow_id}/revisions",
+    operation_id = "listFlowRevisions",
+    tag = "Flows",
+    params(FlowPath),
+    responses(
+        (status = 200, description = "Every revision, oldest first.", body = RevisionList),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn revisions(
+    State(engine): State<Engine>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<RevisionList>> {
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
+    let revisions = engine.flow_revisions(&namespace, &flow_id).await?;
+    Ok(Json(RevisionList {
+        revisions: revisions
+            .into_iter()
+            .map(|stored| RevisionInfo {
+                revision: stored.revision,
+                created: Timestamp(stored.created),
+                source: stored.source,
+            })
+            .collect(),
+    }))
+}
+
+/// What to run.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct FlowRunRequest {
+    /// The inputs, by id: JSON values, or text read into each input's type.
+    #[schema(value_type = Object)]
+    inputs: Option<Map<String, Value>>,
+    /// The execution's workflow id; generated when absent.
+    workflow_id: Option<String>,
+    /// The revision to run; absent: the latest.
+    #[schema(minimum = 1)]
+    revision: Option<i64>,
+}
+
+/// An execution a flow run started.
+#[derive(Serialize, ToSchema)]
+pub struct FlowRunStarted {
+    namespace: String,
+    workflow_id: String,
+    run_id: String,
+    /// The revision it runs.
+    revision: i64,
+}
+
+/// Run a flow
+///
+/// Starts an execution of the flow with the given inputs, checked against the flow's
+/// typed inputs first: a bad input is refused (400, naming it) and nothing starts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/{namespace}/{flow_id}/run",
+    operation_id = "runFlow",
+    tag = "Flows",
+    params(FlowPath),
+    request_body(content = Option<FlowRunRequest>, description = "The inputs; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The execution started.", body = FlowRunStarted),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub async fn run(
+    State(engine): State<Engine>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<FlowRunStarted>> {
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
+    let body = Body::new(json_body(body)?, RUN_FIELDS)?;
+    let given = match body.value("inputs") {
+        None => Map::new(),
+        Some(Value::Object(inputs)) => inputs.clone(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "field 'inputs' must be an object of input values, not {other}"
+            )));
+        }
+    };
+    let revision = match body.value("revision") {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_i64()
+                .filter(|revision| *revision >= 1)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "field 'revision' must be a revision number, not {value}"
+                    ))
+                })?,
+        ),
+    };
+    let workflow_id = body.string("workflow_id")?.map(str::to_owned);
+    let started = start_flow(&engine, &namespace, &flow_id, revision, &given, workflow_id).await?;
+    Ok(Json(started))
+}
+
+/// Starts an execution of a flow revision (the latest when `None`) with `given` inputs,
+/// checked first.
+pub async fn start_flow(
+    engine: &Engine,
+    namespace: &str,
+    flow_id: &str,
+    revision: Option<i64>,
+    given: &Map<String, Value>,
+    workflow_id: Option<String>,
+) -> ApiResult<FlowRunStarted> {
+    let stored = engine.flow_revision(namespace, flow_id, revision).await?;
+    let flow = keel_flows::parse(&stored.source).map_err(|problems| {
+        ApiError::from(keel_engine::Error::DataLoss(format!(
+            "revision {} of flow '{flow_id}' no longer reads: {problems}",
+            stored.revision
+        )))
+    })?;
+    let inputs = keel_flows::inputs::resolve(&flow.inputs, given)
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let workflow_id = workflow_id.unwrap_or_else(|| {
+        let uuid = uuid::Uuid::new_v4().simple().to_string();
+        format!("{flow_id}-{}", &uuid[..12])
+    });
+    let revision = u32::try_from(stored.revision)
+        .map_err(|_| ApiError::bad_request("the revision is too large"))?;
+    let start = FlowStart::new(namespace, flow_id, revision, inputs);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let result = engine
+        .start_workflow(keel_engine::StartRequest {
+            namespace: namespace.to_owned(),
+            workflow_id: workflow_id.clone(),
+            params: keel_flows::runtime::start_params(&flow, &start, IDENTITY, &request_id),
+            ..Default::default()
+        })
+        .await?;
+    Ok(FlowRunStarted {
+        namespace: namespace.to_owned(),
+        workflow_id,
+        run_id: result.run_id,
+        revision: stored.revision,
+    })
+}
+
+/// Resumes a paused task run.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct ResumeRequest {
+    /// The paused task run (e.g. `approve`, or `approve[2]` inside a loop); needed only
+    /// when more than one waits.
+    task_run: Option<String>,
+    /// The pause's `onResume` inputs, by id.
+    #[schema(value_type = Object)]
+    inputs: Option<Map<String, Value>>,
+}
+
+/// A resumed task run.
+#[derive(Serialize, ToSchema)]
+pub struct Resumed {
+    workflow_id: String,
+    run_id: String,
+    task_run: String,
+}
+
+/// Resume a paused flow execution
+///
+/// Resumes a Pause task run that waits for a person, with its `onResume` inputs checked
+/// first (400 naming a bad one). 409 when nothing waits.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/resume",
+    operation_id = "resumeExecution",
+    tag = "Flows",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = Option<ResumeRequest>, description = "Which pause, and its inputs; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The task run was resumed.", body = Resumed),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub async fn resume(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Resumed>> {
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
+    let body = Body::new(json_body(body)?, RESUME_FIELDS)?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let execution = engine
+        .describe(&key)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    if !execution.is_running() {
+        return Err(ApiError::conflict(format!(
+            "execution '{workflow_id}' is not running"
+        )));
+    }
+    let history = whole_history(&engine, &key).await?;
+    let start = history
+        .first()
+        .and_then(|event| match &event.kind {
+            keel_core::EventKind::WorkflowExecutionStarted(started) => started.input.as_ref(),
+            _ => None,
+        })
+        .and_then(keel_wire::json::decode_payloads)
+        .and_then(|payloads| payloads.into_iter().next())
+        .and_then(|payload| serde_json::from_slice::<Value>(&payload.data).ok())
+        .and_then(|value| FlowStart::from_json(&value).ok())
+        .ok_or_else(|| {
+            ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
+        })?;
+    let stored = engine
+        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
+        .await?;
+    let flow = keel_flows::parse(&stored.source)
+        .map_err(|problems| ApiError::bad_request(problems.to_string()))?;
+    let waiting = keel_flows::interpret::waiting_pauses(
+        &flow,
+        &keel_flows::interpret::Execution {
+            namespace: &key.namespace,
+            workflow_id: &key.workflow_id,
+            run_id: &key.run_id,
+            history: &history,
+        },
+    );
+    let wanted = body.string("task_run")?;
+    let (task_run, task_id) = match (wanted, waiting.as_slice()) {
+        (_, []) => {
+            return Err(ApiError::conflict(format!(
+                "execution '{workflow_id}' has no pause waiting to be resumed"
+            )));
+        }
+        (None, [one]) => one.clone(),
+        (None, many) => {
+            let names: Vec<&str> = many.iter().map(|(run, _)| run.as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "several pauses wait ({}); name one as 'task_run'",
+                names.join(", ")
+            )));
+        }
+        (Some(wanted), waiting) => waiting
+            .iter()
+            .find(|(run, _)| run == wanted)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::conflict(format!(
+                    "task run '{wanted}' is not a pause waiting to be resumed"
+                ))
+            })?,
+    };
+    let on_resume = flow
+        .all_tasks()
+        .into_iter()
+        .find(|task| task.id == task_id)
+        .and_then(|task| match &task.kind {
+            keel_flows::TaskKind::Pause { on_resume, .. } => Some(on_resume.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let given = match body.value("inputs") {
+        None => Map::new(),
+        Some(Value::Object(inputs)) => inputs.clone(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "field 'inputs' must be an object of input values, not {other}"
+            )));
+        }
+    };
+    let inputs = keel_flows::inputs::resolve(&on_resume, &given)
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let resume = Resume {
+        format: keel_flows::runtime::FORMAT,
+        task_run: task_run.clone(),
+        inputs,
+    };
+    let signal = keel_core::Signal {
+        name: RESUME_SIGNAL.into(),
+        input: Some(keel_wire::json::encode_payloads(&[serde_json::to_value(
+            resume,
+        )
+        .expect("a resume serializes")])),
+        header: Default::default(),
+        identity: IDENTITY.into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        external: None,
+    };
+    engine
+        .signal(&key, signal)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    Ok(Json(Resumed {
+        workflow_id: key.workflow_id,
+        run_id: key.run_id,
+        task_run,
+    }))
+}
