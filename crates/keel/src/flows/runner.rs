@@ -271,7 +271,8 @@ async fn shell(
         .or(scratch.clone())
         .expect("one is set");
     let script = format!("set -e\n{}", commands.join("\n"));
-    let child = tokio::process::Command::new("sh")
+    let mut child = tokio::process::Command::new("sh");
+    child
         .arg("-c")
         .arg(&script)
         .envs(env)
@@ -279,8 +280,18 @@ async fn shell(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+        .kill_on_drop(true);
+    // The commands die with the server: a server killed mid-task must not leave them
+    // running beside the attempt that runs the task run again after its restart.
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and touches only the forked child.
+    unsafe {
+        child.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = child.spawn();
     let mut child = match child {
         Ok(child) => child,
         Err(error) => {

@@ -13,6 +13,7 @@ mod cluster;
 mod contract;
 mod crash;
 mod database_restart;
+mod flows;
 mod harness;
 mod limits;
 mod namespaces;

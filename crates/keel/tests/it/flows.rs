@@ -1,0 +1,388 @@
+//! Declarative flows over REST, run by the server's own flow worker and task runner:
+//! branches, loops, a switch, a subflow and a shell task; refusals that store and start
+//! nothing; retries then the `errors` tasks; a pause resumed with checked inputs; and a
+//! shell task run whose server was killed, run again after the restart.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, Server, on_both_backends, unique};
+use crate::rest::eventually;
+use crate::rest_client::Rest;
+
+async fn save(rest: &Rest, source: &str) -> Value {
+    let saved = rest.post("/api/v1/flows", &json!({"source": source})).await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    saved.json()
+}
+
+async fn run(rest: &Rest, flow: &str, inputs: Value) -> String {
+    let started = rest
+        .post(
+            &format!("/api/v1/flows/default/{flow}/run"),
+            &json!({"inputs": inputs}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    started.json()["workflow_id"].as_str().unwrap().to_owned()
+}
+
+/// Waits (up to `limit`) for the execution to close; answers its detail.
+async fn closed(rest: &Rest, workflow_id: &str, limit: Duration) -> Value {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let detail = rest.ok(&format!("/api/v1/executions/{workflow_id}")).await;
+        if detail["status"] != "running" {
+            return detail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{workflow_id} still runs: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const BILLING: &str = r#"
+id: billing
+inputs:
+  - {id: amount, type: INT, min: 0}
+tasks:
+  - id: total
+    type: return
+    value: {total: "{{ inputs.amount * 2 }}"}
+outputs:
+  - {id: total, value: "{{ outputs.total.total }}"}
+"#;
+
+const ORDERS: &str = r#"
+id: orders
+description: Every kind of step at once.
+inputs:
+  - {id: items, type: ARRAY}
+  - {id: mode, type: SELECT, values: [fast, careful], defaults: fast}
+tasks:
+  - id: hello
+    type: log
+    message: "{{ inputs.items | length }} items"
+  - id: sides
+    type: Parallel
+    tasks:
+      - id: left
+        type: shell
+        commands:
+          - echo working on the left
+          - 'echo ''::{"outputs": {"side": "left"}}::'''
+      - id: right
+        type: return
+        value: {side: right}
+  - id: each
+    type: ForEach
+    values: "{{ inputs.items }}"
+    concurrencyLimit: 2
+    tasks:
+      - id: square
+        type: return
+        value: "{{ taskrun.value * taskrun.value }}"
+  - id: route
+    type: Switch
+    value: "{{ inputs.mode }}"
+    cases:
+      fast: [{id: quick, type: sleep, duration: 10ms}]
+      careful: [{id: slow, type: sleep, duration: 1s}]
+  - id: bill
+    type: Subflow
+    flowId: billing
+    inputs: {amount: "{{ inputs.items | length }}"}
+outputs:
+  - {id: squares, value: "{{ outputs.square }}"}
+  - {id: left, value: "{{ outputs.left.vars.side }}"}
+  - {id: right, value: "{{ outputs.right.side }}"}
+  - {id: billed, value: "{{ outputs.bill.total }}"}
+"#;
+
+on_both_backends! {
+    async fn a_flow_of_branches_loops_a_switch_a_subflow_and_a_shell_completes_with_its_outputs(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        assert_eq!(save(&rest, BILLING).await["revision"], 1);
+        let saved = save(&rest, ORDERS).await;
+        assert_eq!((saved["revision"].clone(), saved["created"].clone()), (json!(1), json!(true)));
+        assert_eq!(save(&rest, ORDERS).await["created"], false, "an unchanged save makes no revision");
+
+        let workflow_id = run(&rest, "orders", json!({"items": "[2, 3, 4]"})).await;
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(30)).await;
+        assert_eq!(detail["status"], "completed", "{detail}");
+        assert_eq!(detail["workflow_type"], "orders");
+        assert_eq!(
+            detail["output"],
+            json!([{"outputs": {"squares": {"2": 4, "3": 9, "4": 16}, "left": "left", "right": "right", "billed": 6}}])
+        );
+        let task_runs: Vec<(&str, &str)> = detail["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| (run["activity_id"].as_str().unwrap(), run["state"].as_str().unwrap()))
+            .collect();
+        for id in ["hello", "left", "right", "square[0]", "square[1]", "square[2]"] {
+            assert!(task_runs.contains(&(id, "completed")), "{id} in {task_runs:?}");
+        }
+        assert_eq!(detail["children"][0]["workflow_type"], "billing");
+        assert_eq!(detail["children"][0]["state"], "completed");
+        let logs = rest.ok(&format!("/api/v1/executions/{workflow_id}/logs?limit=1000")).await;
+        let lines: Vec<(&str, &str)> = logs["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|line| line["source"] == "worker")
+            .map(|line| (line["task_run"].as_str().unwrap_or(""), line["message"].as_str().unwrap()))
+            .collect();
+        assert!(lines.contains(&("left", "working on the left")), "{lines:?}");
+        assert!(lines.contains(&("hello", "3 items")), "{lines:?}");
+        assert!(!lines.iter().any(|(_, message)| message.contains("outputs")), "output lines are not logged: {lines:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_document_or_input_stores_and_starts_nothing() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let refused = rest
+        .post(
+            "/api/v1/flows",
+            &json!({"source": "id: broken\ntasks:\n  - id: a\n    type: shell\n    comands: [ls]\n"}),
+        )
+        .await;
+    assert_eq!(refused.error_code(400), "bad_request");
+    assert!(
+        refused.text().contains("line 5, column 5"),
+        "{}",
+        refused.text()
+    );
+    let refused = rest
+        .post(
+            "/api/v1/flows",
+            &json!({"source": "id: broken\ntasks:\n  - {id: a, type: log, message: '{{ outputs.nope }}'}\n"}),
+        )
+        .await;
+    assert!(
+        refused.text().contains("outputs.nope names no task"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        rest.ok("/api/v1/flows").await["flows"],
+        json!([]),
+        "nothing was stored"
+    );
+    let checked = rest
+        .post(
+            "/api/v1/flows/validate",
+            &json!({"source": "id: x\ntasks:\n  - {id: a, type: lgo}\n"}),
+        )
+        .await
+        .json();
+    assert_eq!(checked["valid"], false);
+    assert_eq!(checked["problems"][0]["line"], 3);
+    assert!(
+        checked["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown task type 'lgo'")
+    );
+
+    save(&rest, BILLING).await;
+    for (inputs, says) in [
+        (json!({}), "input 'amount': required"),
+        (json!({"amount": -1}), "below the minimum"),
+        (json!({"amount": 1, "discount": 2}), "input 'discount'"),
+    ] {
+        let refused = rest
+            .post(
+                "/api/v1/flows/default/billing/run",
+                &json!({"inputs": inputs}),
+            )
+            .await;
+        assert_eq!(refused.error_code(400), "bad_request");
+        assert!(
+            refused.text().contains(says),
+            "{inputs}: {}",
+            refused.text()
+        );
+    }
+    assert_eq!(
+        rest.ok("/api/v1/executions?type=billing").await["executions"],
+        json!([]),
+        "nothing started"
+    );
+    let missing = rest
+        .post("/api/v1/flows/default/nothing/run", &json!({}))
+        .await;
+    assert_eq!(missing.error_code(404), "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_task_is_retried_by_its_policy_then_the_errors_tasks_run() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    save(
+        &rest,
+        r#"
+id: flaky
+tasks:
+  - id: work
+    type: shell
+    commands: ["echo trying; exit 3"]
+    retry: {type: constant, interval: 100ms, maxAttempts: 3}
+  - {id: never, type: log, message: never}
+errors:
+  - {id: alert, type: log, level: error, message: "work failed"}
+"#,
+    )
+    .await;
+    let workflow_id = run(&rest, "flaky", json!({})).await;
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(30)).await;
+    assert_eq!(detail["status"], "failed", "{detail}");
+    assert!(
+        detail["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("task 'work' failed: exit code 3"),
+        "{}",
+        detail["error"]
+    );
+    let work = &detail["task_runs"][0];
+    assert_eq!(
+        (work["activity_id"].clone(), work["attempt"].clone()),
+        (json!("work"), json!(3))
+    );
+    assert_eq!(work["earlier_attempts"].as_array().unwrap().len(), 2);
+    let ids: Vec<&str> = detail["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["activity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["work", "alert"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_flow_resumes_with_checked_inputs() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    save(
+        &rest,
+        r#"
+id: approval
+tasks:
+  - id: approve
+    type: Pause
+    timeout: PT1H
+    onResume:
+      - {id: approved, type: BOOLEAN}
+      - {id: note, type: STRING, required: false}
+  - id: decide
+    type: If
+    condition: "{{ outputs.approve.approved }}"
+    then: [{id: ship, type: return, value: shipped}]
+    else: [{id: stop, type: Fail, message: "refused: {{ outputs.approve.note }}"}]
+outputs:
+  - {id: result, value: "{{ outputs.ship }}"}
+"#,
+    )
+    .await;
+    let workflow_id = run(&rest, "approval", json!({})).await;
+    let path = format!("/api/v1/executions/{workflow_id}");
+    // It waits for a person, with its timeout's timer running.
+    eventually(&rest, &path, |run| {
+        run["pending"]["timers"][0]["timer_id"] == "approve~timeout"
+    })
+    .await;
+    let resume = format!("/api/v1/executions/{workflow_id}/resume");
+    let refused = rest
+        .post(&resume, &json!({"inputs": {"approved": "perhaps"}}))
+        .await;
+    assert_eq!(refused.error_code(400), "bad_request");
+    assert!(
+        refused.text().contains("input 'approved'"),
+        "{}",
+        refused.text()
+    );
+    let refused = rest
+        .post(
+            &resume,
+            &json!({"task_run": "other", "inputs": {"approved": true}}),
+        )
+        .await;
+    assert_eq!(refused.error_code(409), "conflict");
+    let resumed = rest
+        .post(&resume, &json!({"inputs": {"approved": "true"}}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    assert_eq!(resumed.json()["task_run"], "approve");
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+    assert_eq!(
+        detail["output"],
+        json!([{"outputs": {"result": "shipped"}}]),
+        "{detail}"
+    );
+    let again = rest
+        .post(&resume, &json!({"inputs": {"approved": true}}))
+        .await;
+    assert_eq!(
+        again.error_code(409),
+        "conflict",
+        "a closed execution has nothing to resume"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_task_run_lost_with_its_killed_server_runs_again_after_the_restart() {
+    let mut server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let marker = server.data_dir().join(unique("attempts"));
+    save(
+        &rest,
+        &format!(
+            "id: long\ntasks:\n  - id: work\n    type: shell\n    commands: [\"echo started >> {0}\", \"sleep 2\", \"echo finished >> {0}\"]\n",
+            marker.display()
+        ),
+    )
+    .await;
+    let workflow_id = run(&rest, "long", json!({})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&marker)
+        .unwrap_or_default()
+        .contains("started")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell task never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill().await;
+    server.restart().await;
+    let rest = Rest::new(&server.http_addr);
+    // The lost task run is noticed when its heartbeat times out (30 s), then run again.
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(90)).await;
+    assert_eq!(detail["status"], "completed", "{detail}");
+    let attempts = std::fs::read_to_string(&marker).unwrap();
+    assert_eq!(
+        attempts, "started\nstarted\nfinished\n",
+        "killed once, then run to the end once"
+    );
+    let states: Vec<(&str, &str)> = detail["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                run["activity_id"].as_str().unwrap(),
+                run["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("work", "timed_out"), ("work#2", "completed")]);
+}
