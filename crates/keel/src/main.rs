@@ -23,6 +23,8 @@ enum Command {
     Execution(cli::execution::Args),
     /// Planned runs: starts saved for later, by hand or at a time.
     Plan(cli::plan::Args),
+    /// Declarative YAML flows: apply, validate, list, show and run them.
+    Flow(cli::flow::Args),
     /// Show the workers polling Keel.
     Worker(cli::worker::Args),
     /// Show task queues: pollers, backlog, oldest task.
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Execution(args) => runtime.block_on(cli::execution::run(args)),
         Command::Plan(args) => runtime.block_on(cli::plan::run(args)),
+        Command::Flow(args) => runtime.block_on(cli::flow::run(args)),
         Command::Worker(args) => runtime.block_on(cli::worker::run(args)),
         Command::Queue(args) => runtime.block_on(cli::queue::run(args)),
         Command::Namespace(args) => runtime.block_on(cli::namespace::run(args)),

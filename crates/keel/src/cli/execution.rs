@@ -59,6 +59,8 @@ enum Verb {
     Signal(actions::SignalArgs),
     /// Reset an execution to an earlier point; it continues in a new run.
     Reset(actions::ResetArgs),
+    /// Resume a paused flow execution (an approval), with the pause's inputs.
+    Resume(ResumeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -112,6 +114,46 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Verb::Signal(signal_args) => actions::signal(&session, namespace, &signal_args).await,
         Verb::Reset(reset_args) => actions::reset(&session, namespace, &reset_args).await,
+        Verb::Resume(resume_args) => resume(&session, namespace, &resume_args).await,
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct ResumeArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The paused task run, when more than one waits (e.g. approve, or approve[2]).
+    #[arg(long)]
+    task_run: Option<String>,
+    /// An input of the pause, as NAME=VALUE (repeat for each).
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+}
+
+async fn resume(session: &Session, namespace: &str, args: &ResumeArgs) -> Result<()> {
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "inputs".into(),
+        Value::Object(crate::cli::flow::input_pairs(&args.inputs)?),
+    );
+    if let Some(task_run) = &args.task_run {
+        body.insert("task_run".into(), Value::String(task_run.clone()));
+    }
+    let path = execution_path(&args.run.workflow_id, "/resume");
+    let answer = session
+        .client
+        .post_json(
+            &format!("{path}{}", run_query(namespace, &args.run)),
+            &Value::Object(body),
+        )
+        .await?;
+    match session.format {
+        Format::Json => print_json(&answer),
+        Format::Table => emit(&format!(
+            "resumed {} of {}\n",
+            crate::cli::table::text(&answer["task_run"]),
+            crate::cli::table::text(&answer["workflow_id"])
+        )),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod address;
 pub mod analytics;
 pub mod client;
 pub mod execution;
+pub mod flow;
 pub mod namespace;
 pub mod plan;
 pub mod queue;

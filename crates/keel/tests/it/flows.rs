@@ -386,3 +386,146 @@ async fn a_shell_task_run_lost_with_its_killed_server_runs_again_after_the_resta
         .collect();
     assert_eq!(states, [("work", "timed_out"), ("work#2", "completed")]);
 }
+
+/// Runs `keel ARGS --address ADDRESS`; answers (success, stdout, stderr).
+async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .args(["--address", address])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running keel");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/flows")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_examples_apply_and_run_from_the_cli() {
+    let server = Server::start().await;
+    let address = server.http_addr.as_str();
+    let examples = examples();
+    let (ok, out, err) = keel(
+        address,
+        &["flow", "apply", examples.to_str().unwrap(), "-o", "table"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    for flow in ["approval", "billing", "hello", "orders"] {
+        assert!(
+            out.contains(&format!("default/{flow}: revision 1 (saved)")),
+            "{out}"
+        );
+    }
+    let (ok, out, _) = keel(
+        address,
+        &["flow", "apply", examples.to_str().unwrap(), "-o", "table"],
+    )
+    .await;
+    assert!(
+        ok && out.contains("default/hello: revision 1 (unchanged)"),
+        "{out}"
+    );
+
+    let (ok, out, err) = keel(
+        address,
+        &[
+            "flow", "run", "hello", "--input", "name=Ada", "--wait", "-o", "json",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["outputs"], json!({"shouted": "ADA"}), "{out}");
+    let (ok, out, err) = keel(
+        address,
+        &[
+            "flow",
+            "run",
+            "orders",
+            "--input",
+            r#"orders=["a","b","c"]"#,
+            "--input",
+            "priority=express",
+            "--wait",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["outputs"]["billed"], 300, "{out}");
+    assert_eq!(
+        answer["outputs"]["packed"],
+        json!({"a": "packed a", "b": "packed b", "c": "packed c"})
+    );
+
+    let (ok, _, err) = keel(address, &["flow", "run", "hello", "--input", "name=R2D2"]).await;
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "one readable line: {err}");
+    assert!(
+        err.contains("input 'name'") && err.contains("does not match"),
+        "{err}"
+    );
+
+    let broken = server.data_dir().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "id: broken\ntasks:\n  - id: a\n    type: log\n    mesage: hi\n",
+    )
+    .unwrap();
+    let (ok, _, err) = keel(
+        address,
+        &["flow", "validate", broken.to_str().unwrap(), "-o", "table"],
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("broken.yaml:5:5:") && err.contains("'mesage'"),
+        "{err}"
+    );
+
+    let (ok, out, err) = keel(address, &["flow", "run", "approval", "-o", "json"]).await;
+    assert!(ok, "{err}");
+    let workflow_id = serde_json::from_str::<Value>(&out).unwrap()["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rest = Rest::new(&server.http_addr);
+    let path = format!("/api/v1/executions/{workflow_id}");
+    eventually(&rest, &path, |run| {
+        run["pending"]["timers"][0]["timer_id"] == "approve~timeout"
+    })
+    .await;
+    let (ok, out, err) = keel(
+        address,
+        &[
+            "execution",
+            "resume",
+            &workflow_id,
+            "--input",
+            "approved=true",
+            "--input",
+            "note=ship it",
+            "-o",
+            "table",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("resumed approve"), "{out}");
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+    assert_eq!(
+        detail["output"],
+        json!([{"outputs": {"note": "ship it"}}]),
+        "{detail}"
+    );
+}

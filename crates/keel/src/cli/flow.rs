@@ -1,0 +1,378 @@
+//! `keel flow`: declarative flows. Apply documents (a file or a directory of them; each
+//! change a new revision), check them, list and read flows and their revisions, and run
+//! one with `--input name=value` (checked by the server against the flow's typed inputs).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value, json};
+
+use crate::cli::table::{Table, short_time, text};
+use crate::cli::{Common, Format, NamespaceArg, Query, emit, percent_encode, print_json};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    namespace: NamespaceArg,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Verb {
+    /// Save flow documents: a file, or every .yaml/.yml file of a directory.
+    Apply { path: PathBuf },
+    /// Check a flow document without saving it; exits 1 when it has problems.
+    Validate { file: PathBuf },
+    /// List the namespace's flows.
+    List,
+    /// Show a flow's document (its latest revision, or --revision).
+    Get {
+        /// The flow's id, or NAMESPACE/ID.
+        flow: String,
+        #[arg(long)]
+        revision: Option<i64>,
+    },
+    /// List a flow's revisions.
+    Revisions {
+        /// The flow's id, or NAMESPACE/ID.
+        flow: String,
+    },
+    /// Start an execution of a flow.
+    Run {
+        /// The flow's id, or NAMESPACE/ID.
+        flow: String,
+        /// An input, as NAME=VALUE (repeat for each); the value is read into the input's
+        /// type (JSON for JSON and ARRAY inputs).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// The execution's workflow id [default: generated].
+        #[arg(long)]
+        workflow_id: Option<String>,
+        /// Run this revision [default: the latest].
+        #[arg(long)]
+        revision: Option<i64>,
+        /// Wait for the execution to end and print its outputs; exits 1 unless it
+        /// completed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Delete a flow (its revisions stay; running executions go on).
+    Delete {
+        /// The flow's id, or NAMESPACE/ID.
+        flow: String,
+    },
+}
+
+/// `NAME=VALUE` pairs as an object of text values, checked before any request.
+pub fn input_pairs(pairs: &[String]) -> Result<Map<String, Value>> {
+    let mut inputs = Map::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            bail!("--input {pair}: expected NAME=VALUE");
+        };
+        if name.is_empty() {
+            bail!("--input {pair}: the name is empty");
+        }
+        if inputs.insert(name.to_owned(), json!(value)).is_some() {
+            bail!("--input {name} is given twice");
+        }
+    }
+    Ok(inputs)
+}
+
+/// The namespace and id a `flow` argument names: `NAMESPACE/ID`, or an id in `namespace`.
+fn flow_path(namespace: &str, flow: &str) -> String {
+    let (namespace, id) = flow.split_once('/').unwrap_or((namespace, flow));
+    format!(
+        "/api/v1/flows/{}/{}",
+        percent_encode(namespace),
+        percent_encode(id)
+    )
+}
+
+/// The flow documents `path` names: itself, or a directory's YAML files in name order.
+fn documents(path: &Path) -> Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read the directory {}", path.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|file| {
+            file.extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{} holds no .yaml or .yml files", path.display());
+    }
+    Ok(files)
+}
+
+fn read(file: &Path) -> Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let session = args.common.session()?;
+    let client = &session.client;
+    let namespace = args.namespace.namespace.as_str();
+    let answer = match args.verb {
+        Verb::Apply { path } => {
+            let mut saved = Vec::new();
+            for file in documents(&path)? {
+                let source = read(&file)?;
+                let answer = client
+                    .post_json("/api/v1/flows", &json!({"source": source}))
+                    .await
+                    .with_context(|| file.display().to_string())?;
+                if session.format == Format::Table {
+                    let what = if answer["created"] == true {
+                        "saved"
+                    } else {
+                        "unchanged"
+                    };
+                    emit(&format!(
+                        "{}/{}: revision {} ({what})\n",
+                        text(&answer["namespace"]),
+                        text(&answer["id"]),
+                        answer["revision"]
+                    ))?;
+                }
+                saved.push(answer);
+            }
+            if session.format == Format::Table {
+                return Ok(());
+            }
+            json!({"flows": saved})
+        }
+        Verb::Validate { file } => {
+            let source = read(&file)?;
+            let answer = client
+                .post_json("/api/v1/flows/validate", &json!({"source": source}))
+                .await?;
+            if session.format == Format::Json {
+                print_json(&answer)?;
+            } else {
+                for problem in answer["problems"].as_array().cloned().unwrap_or_default() {
+                    let at = match (problem["line"].as_u64(), problem["column"].as_u64()) {
+                        (Some(line), Some(column)) => format!("{}:{line}:{column}", file.display()),
+                        _ => file.display().to_string(),
+                    };
+                    eprintln!("{at}: {}", text(&problem["message"]));
+                }
+                if answer["valid"] == true {
+                    emit(&format!("{}: valid\n", file.display()))?;
+                }
+            }
+            if answer["valid"] != true {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        Verb::List => {
+            let mut query = Query::new();
+            query.push("namespace", namespace);
+            let answer = client.get_json(&format!("/api/v1/flows{query}")).await?;
+            if session.format == Format::Table {
+                return print_list(&answer);
+            }
+            answer
+        }
+        Verb::Get { flow, revision } => {
+            let mut query = Query::new();
+            if let Some(revision) = revision {
+                query.push("revision", revision.to_string());
+            }
+            let answer = client
+                .get_json(&format!("{}{query}", flow_path(namespace, &flow)))
+                .await?;
+            if session.format == Format::Table {
+                return emit(&text(&answer["source"]));
+            }
+            answer
+        }
+        Verb::Revisions { flow } => {
+            let answer = client
+                .get_json(&format!("{}/revisions", flow_path(namespace, &flow)))
+                .await?;
+            if session.format == Format::Table {
+                let mut table = Table::new(&["REVISION", "SAVED", "LINES"]);
+                for revision in answer["revisions"].as_array().cloned().unwrap_or_default() {
+                    table.row(vec![
+                        revision["revision"].to_string(),
+                        short_time(&revision["created"]),
+                        text(&revision["source"]).lines().count().to_string(),
+                    ]);
+                }
+                return emit(&table.render());
+            }
+            answer
+        }
+        Verb::Run {
+            flow,
+            inputs,
+            workflow_id,
+            revision,
+            wait,
+        } => {
+            let mut body = Map::new();
+            body.insert("inputs".into(), Value::Object(input_pairs(&inputs)?));
+            if let Some(workflow_id) = workflow_id {
+                body.insert("workflow_id".into(), json!(workflow_id));
+            }
+            if let Some(revision) = revision {
+                body.insert("revision".into(), json!(revision));
+            }
+            let started = client
+                .post_json(
+                    &format!("{}/run", flow_path(namespace, &flow)),
+                    &Value::Object(body),
+                )
+                .await?;
+            if !wait {
+                if session.format == Format::Table {
+                    return emit(&format!(
+                        "started {} (revision {}) as run {}\n",
+                        text(&started["workflow_id"]),
+                        started["revision"],
+                        text(&started["run_id"])
+                    ));
+                }
+                started
+            } else {
+                let path = format!(
+                    "/api/v1/executions/{}?namespace={}&run_id={}",
+                    percent_encode(&text(&started["workflow_id"])),
+                    percent_encode(&text(&started["namespace"])),
+                    percent_encode(&text(&started["run_id"]))
+                );
+                let detail = loop {
+                    let detail = client.get_json(&path).await?;
+                    if detail["status"] != "running" {
+                        break detail;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                };
+                let outputs = detail["output"][0]["outputs"].clone();
+                let answer = json!({
+                    "workflow_id": started["workflow_id"],
+                    "run_id": started["run_id"],
+                    "status": detail["status"],
+                    "outputs": outputs,
+                    "error": detail["error"]["message"],
+                });
+                if session.format == Format::Table {
+                    emit(&format!(
+                        "{} {}\n",
+                        text(&started["workflow_id"]),
+                        text(&detail["status"])
+                    ))?;
+                    if !outputs.is_null() {
+                        emit(&format!("{}\n", serde_json::to_string_pretty(&outputs)?))?;
+                    }
+                } else {
+                    print_json(&answer)?;
+                }
+                if detail["status"] != "completed" {
+                    bail!(
+                        "{} {}: {}",
+                        text(&started["workflow_id"]),
+                        text(&detail["status"]),
+                        text(&detail["error"]["message"])
+                    );
+                }
+                return Ok(());
+            }
+        }
+        Verb::Delete { flow } => {
+            let answer = client.delete_json(&flow_path(namespace, &flow)).await?;
+            if session.format == Format::Table {
+                return emit(&format!(
+                    "deleted flow {}/{}\n",
+                    text(&answer["namespace"]),
+                    text(&answer["id"])
+                ));
+            }
+            answer
+        }
+    };
+    print_json(&answer)
+}
+
+fn print_list(answer: &Value) -> Result<()> {
+    let flows = answer["flows"].as_array().cloned().unwrap_or_default();
+    if flows.is_empty() {
+        eprintln!("no flows; save one with `keel flow apply FILE`");
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "ID",
+        "REVISION",
+        "TASKS",
+        "INPUTS",
+        "UPDATED",
+        "DESCRIPTION",
+    ]);
+    for flow in &flows {
+        let inputs: Vec<String> = flow["inputs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|input| format!("{}:{}", text(&input["id"]), text(&input["type"])))
+            .collect();
+        table.row(vec![
+            text(&flow["id"]),
+            flow["revision"].to_string(),
+            flow["task_count"].to_string(),
+            inputs.join(" "),
+            short_time(&flow["updated"]),
+            text(&flow["description"]),
+        ]);
+    }
+    emit(&table.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_name_value_pairs() {
+        let inputs = input_pairs(&["a=1".into(), "b=x=y".into(), "c=".into()]).unwrap();
+        assert_eq!(
+            Value::Object(inputs),
+            json!({"a": "1", "b": "x=y", "c": ""})
+        );
+        assert!(
+            input_pairs(&["novalue".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("NAME=VALUE")
+        );
+        assert!(
+            input_pairs(&["a=1".into(), "a=2".into()])
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn a_flow_is_named_by_id_or_namespace_and_id() {
+        assert_eq!(
+            flow_path("default", "orders"),
+            "/api/v1/flows/default/orders"
+        );
+        assert_eq!(
+            flow_path("default", "shop/orders"),
+            "/api/v1/flows/shop/orders"
+        );
+    }
+}
