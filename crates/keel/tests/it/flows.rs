@@ -529,3 +529,44 @@ async fn the_examples_apply_and_run_from_the_cli() {
         "{detail}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_task_is_done_by_an_sdk_worker_on_its_queue() {
+    let server = Server::start().await;
+    let client = server.client().await;
+    let rest = Rest::new(&server.http_addr);
+    let queue = unique("flow-activities");
+    save(
+        &rest,
+        &format!(
+            r#"
+id: external
+inputs:
+  - {{id: name, type: STRING}}
+tasks:
+  - id: greet
+    type: activity
+    activityType: "TestActivities::greet"
+    taskQueue: {queue}
+    input: "{{{{ inputs.name }}}}"
+    timeout: PT30S
+outputs:
+  - {{id: greeting, value: "{{{{ outputs.greet }}}}"}}
+"#
+        ),
+    )
+    .await;
+    let workflow_id = run(&rest, "external", json!({"name": "Ada"})).await;
+    let detail = crate::harness::with_worker(
+        &client,
+        &queue,
+        closed(&rest, &workflow_id, Duration::from_secs(30)),
+    )
+    .await;
+    assert_eq!(
+        detail["output"],
+        json!([{"outputs": {"greeting": "hello, Ada"}}]),
+        "{detail}"
+    );
+    assert_eq!(detail["task_runs"][0]["task_queue"], queue.as_str());
+}
