@@ -1046,3 +1046,126 @@ pub fn retry_policy(retry: Option<&Retry>) -> keel_core::RetryPolicy {
         non_retryable_error_types: Vec::new(),
     }
 }
+
+/// The outputs of the task runs an execution finished, by task run id, to reuse in a
+/// restart or replay: those taken from an earlier execution (its start's `reused`), and
+/// those of activities completed in this history, all of them or (with `before`) only
+/// those completed before that task run was first scheduled. Subflows are run again.
+pub fn finished_outputs(
+    history: &[Event],
+    before: Option<&str>,
+) -> Result<BTreeMap<String, Value>, String> {
+    let facts = Facts::read(history)?;
+    let base = |activity_id: &str| {
+        activity_id
+            .split('#')
+            .next()
+            .unwrap_or(activity_id)
+            .to_owned()
+    };
+    let cutoff = match before {
+        None => i64::MAX,
+        Some(task_run) => history
+            .iter()
+            .find_map(|event| match &event.kind {
+                EventKind::ActivityTaskScheduled(scheduled)
+                    if base(&scheduled.activity_id) == task_run =>
+                {
+                    Some(event.id)
+                }
+                EventKind::MarkerRecorded {
+                    marker_name,
+                    details,
+                    ..
+                } if marker_name == DECISION_MARKER => details
+                    .get("data")
+                    .map(|blob| first_value(Some(blob)))
+                    .and_then(|value| serde_json::from_value::<Decision>(value).ok())
+                    .filter(|decision| decision.task_run == task_run)
+                    .map(|_| event.id),
+                _ => None,
+            })
+            .ok_or_else(|| format!("task run '{task_run}' did not run in this execution"))?,
+    };
+    let mut outputs = facts.start.reused.clone();
+    if before.is_some() {
+        outputs.clear();
+    }
+    let mut scheduled: HashMap<i64, String> = HashMap::new();
+    for event in history {
+        match &event.kind {
+            EventKind::ActivityTaskScheduled(activity) => {
+                scheduled.insert(event.id, base(&activity.activity_id));
+            }
+            EventKind::ActivityTaskCompleted {
+                result,
+                scheduled_event_id,
+                ..
+            } if event.id < cutoff => {
+                if let Some(task_run) = scheduled.get(scheduled_event_id) {
+                    outputs.insert(task_run.clone(), first_value(result.as_ref()));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(outputs)
+}
+
+/// The first task run that failed in a history (an activity that failed or timed out for
+/// good), where a replay starts by default.
+pub fn first_failed_task_run(history: &[Event]) -> Option<String> {
+    let mut scheduled: HashMap<i64, String> = HashMap::new();
+    for event in history {
+        match &event.kind {
+            EventKind::ActivityTaskScheduled(activity) => {
+                let base = activity
+                    .activity_id
+                    .split('#')
+                    .next()
+                    .unwrap_or(&activity.activity_id);
+                scheduled.insert(event.id, base.to_owned());
+            }
+            EventKind::ActivityTaskFailed {
+                scheduled_event_id, ..
+            }
+            | EventKind::ActivityTaskTimedOut {
+                scheduled_event_id, ..
+            } => {
+                if let Some(task_run) = scheduled.get(scheduled_event_id) {
+                    return Some(task_run.clone());
+                }
+            }
+            EventKind::MarkerRecorded {
+                marker_name,
+                details,
+                ..
+            } if marker_name == DECISION_MARKER => {
+                let decision = details
+                    .get("data")
+                    .map(|blob| first_value(Some(blob)))
+                    .and_then(|value| serde_json::from_value::<Decision>(value).ok());
+                if let Some(Decision {
+                    task_run,
+                    error: Some(_),
+                    ..
+                }) = decision
+                {
+                    return Some(task_run);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The start payload a flow execution's first event carries.
+pub fn flow_start(history: &[Event]) -> Result<FlowStart, String> {
+    let Some(EventKind::WorkflowExecutionStarted(started)) =
+        history.first().map(|event| &event.kind)
+    else {
+        return Err("the history does not start with WorkflowExecutionStarted".into());
+    };
+    FlowStart::from_json(&first_value(started.input.as_ref()))
+}

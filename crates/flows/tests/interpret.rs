@@ -371,3 +371,30 @@ fn replayed_task_runs_are_not_run_again() {
     assert_eq!(sim.open_ids(), ["two"]);
     assert_eq!(sim.open_activities()[0].2["task"]["value"], 11);
 }
+
+#[test]
+fn finished_outputs_are_those_before_the_chosen_task_run() {
+    let mut sim = Sim::start(
+        "id: three\ntasks:\n  - {id: a, type: return, value: 1}\n  - {id: b, type: shell, commands: [x]}\n  - {id: c, type: return, value: 3}\n",
+        json!({}),
+    );
+    sim.step();
+    sim.run_builtin("a");
+    sim.step();
+    sim.lose("b");
+    sim.step();
+    sim.fail("b#2", "broke");
+    sim.step();
+    assert!(matches!(sim.closed, Some(Err(_))));
+    let all = keel_flows::interpret::finished_outputs(&sim.history, None).unwrap();
+    assert_eq!(all, [("a".to_owned(), json!(1))].into());
+    assert_eq!(
+        keel_flows::interpret::first_failed_task_run(&sim.history).as_deref(),
+        Some("b")
+    );
+    let before_b = keel_flows::interpret::finished_outputs(&sim.history, Some("b")).unwrap();
+    assert_eq!(before_b, [("a".to_owned(), json!(1))].into());
+    let before_a = keel_flows::interpret::finished_outputs(&sim.history, Some("a")).unwrap();
+    assert!(before_a.is_empty());
+    assert!(keel_flows::interpret::finished_outputs(&sim.history, Some("c")).is_err());
+}

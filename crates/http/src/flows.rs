@@ -22,13 +22,16 @@ use crate::openapi::{Conflict, NamespaceParam, NotFound, RunParam, Timestamp, Wo
 use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json_body, resolve};
 
 #[derive(OpenApi)]
-#[openapi(paths(list, save, validate, get, delete, revisions, run, resume))]
+#[openapi(paths(
+    list, save, validate, get, delete, revisions, run, resume, restart, replay
+))]
 pub struct Api;
 
 pub const SAVE_FIELDS: &[&str] = &["source"];
 pub const GET_PARAMS: &[&str] = &["revision"];
 pub const RUN_FIELDS: &[&str] = &["inputs", "workflow_id", "revision"];
 pub const RESUME_FIELDS: &[&str] = &["task_run", "inputs"];
+pub const REPLAY_FIELDS: &[&str] = &["from_task_run", "revision", "workflow_id"];
 
 /// A flow as lists show it: its latest revision.
 #[derive(Serialize, ToSchema)]
@@ -483,7 +486,16 @@ pub async fn run(
         ),
     };
     let workflow_id = body.string("workflow_id")?.map(str::to_owned);
-    let started = start_flow(&engine, &namespace, &flow_id, revision, &given, workflow_id).await?;
+    let started = start_flow(
+        &engine,
+        &namespace,
+        &flow_id,
+        revision,
+        &given,
+        workflow_id,
+        Default::default(),
+    )
+    .await?;
     Ok(Json(started))
 }
 
@@ -496,6 +508,7 @@ pub async fn start_flow(
     revision: Option<i64>,
     given: &Map<String, Value>,
     workflow_id: Option<String>,
+    reused: std::collections::BTreeMap<String, Value>,
 ) -> ApiResult<FlowRunStarted> {
     let stored = engine.flow_revision(namespace, flow_id, revision).await?;
     let flow = keel_flows::parse(&stored.source).map_err(|problems| {
@@ -512,7 +525,8 @@ pub async fn start_flow(
     });
     let revision = u32::try_from(stored.revision)
         .map_err(|_| ApiError::bad_request("the revision is too large"))?;
-    let start = FlowStart::new(namespace, flow_id, revision, inputs);
+    let mut start = FlowStart::new(namespace, flow_id, revision, inputs);
+    start.reused = reused;
     let request_id = uuid::Uuid::new_v4().to_string();
     let result = engine
         .start_workflow(keel_engine::StartRequest {
@@ -528,6 +542,181 @@ pub async fn start_flow(
         run_id: result.run_id,
         revision: stored.revision,
     })
+}
+
+/// A closed flow execution's run, its history and its start, for a restart or replay.
+async fn closed_flow_run(
+    engine: &Engine,
+    raw: Option<&str>,
+    workflow_id: &str,
+) -> ApiResult<(
+    keel_core::ExecutionKey,
+    keel_core::Status,
+    Vec<keel_core::Event>,
+    FlowStart,
+)> {
+    let params = Params::parse(raw, RUN_PARAMS)?;
+    let key = resolve(engine, &params, workflow_id).await?;
+    let execution = engine
+        .describe(&key)
+        .await
+        .map_err(|e| not_found(e, &key))?;
+    if execution.is_running() {
+        return Err(ApiError::conflict(format!(
+            "execution '{workflow_id}' is still running"
+        )));
+    }
+    let history = whole_history(engine, &key).await?;
+    let start = keel_flows::interpret::flow_start(&history).map_err(|_| {
+        ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
+    })?;
+    Ok((key, execution.status, history, start))
+}
+
+/// A restart or replay: the execution started, and the task runs whose outputs it reuses.
+#[derive(Serialize, ToSchema)]
+pub struct Rerun {
+    #[serde(flatten)]
+    started: FlowRunStarted,
+    /// The task runs not run again: their outputs come from the earlier run.
+    reused: Vec<String>,
+}
+
+/// Restart a failed flow execution
+///
+/// The execution continues in a new run of the same workflow id, on the same revision:
+/// every task run that completed keeps its outputs and is not run again; the failed ones
+/// (and what follows them) run. 409 unless the run failed, timed out, was cancelled or
+/// terminated.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/restart",
+    operation_id = "restartExecution",
+    tag = "Flows",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = Option<crate::plans::NoFields>, description = "No fields; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The new run.", body = Rerun),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub async fn restart(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Rerun>> {
+    Body::new(json_body(body)?, crate::request::NO_FIELDS)?;
+    let (key, status, history, start) =
+        closed_flow_run(&engine, raw.as_deref(), &workflow_id).await?;
+    if status == keel_core::Status::Completed || status == keel_core::Status::ContinuedAsNew {
+        return Err(ApiError::conflict(format!(
+            "execution '{workflow_id}' {}: only a failed one restarts; replay it instead",
+            crate::render::ExecutionStatus::from(status).name()
+        )));
+    }
+    let reused =
+        keel_flows::interpret::finished_outputs(&history, None).map_err(ApiError::conflict)?;
+    let names = reused.keys().cloned().collect();
+    let started = start_flow(
+        &engine,
+        &key.namespace,
+        &start.flow,
+        start.revision.map(i64::from),
+        &start.inputs,
+        Some(key.workflow_id.clone()),
+        reused,
+    )
+    .await?;
+    Ok(Json(Rerun {
+        started,
+        reused: names,
+    }))
+}
+
+/// What a replay runs.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct ReplayRequest {
+    /// The task run to run from: those that finished before it was scheduled keep their
+    /// outputs. Absent: the first task run that failed.
+    from_task_run: Option<String>,
+    /// The revision to run; absent: the flow's latest (a fixed one, say).
+    #[schema(minimum = 1)]
+    revision: Option<i64>,
+    /// The new execution's workflow id; generated when absent.
+    workflow_id: Option<String>,
+}
+
+/// Replay a flow execution
+///
+/// Starts a new execution of the flow with the same inputs, on the latest revision (or
+/// `revision`), which keeps the outputs of every task run that finished before
+/// `from_task_run` (default: the first that failed) and runs from there.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{workflow_id}/replay",
+    operation_id = "replayExecution",
+    tag = "Flows",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    request_body(content = Option<ReplayRequest>, description = "Where to replay from; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The new execution.", body = Rerun),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub async fn replay(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Rerun>> {
+    let body = Body::new(json_body(body)?, REPLAY_FIELDS)?;
+    let (key, _, history, start) = closed_flow_run(&engine, raw.as_deref(), &workflow_id).await?;
+    let from = match body.string("from_task_run")? {
+        Some(task_run) => Some(task_run.to_owned()),
+        None => keel_flows::interpret::first_failed_task_run(&history),
+    };
+    let reused = keel_flows::interpret::finished_outputs(&history, from.as_deref())
+        .map_err(ApiError::bad_request)?;
+    let revision = match body.value("revision") {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_i64()
+                .filter(|revision| *revision >= 1)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "field 'revision' must be a revision number, not {value}"
+                    ))
+                })?,
+        ),
+    };
+    let new_id = body
+        .string("workflow_id")?
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let uuid = uuid::Uuid::new_v4().simple().to_string();
+            format!("{}-replay-{}", key.workflow_id, &uuid[..8])
+        });
+    let names = reused.keys().cloned().collect();
+    let started = start_flow(
+        &engine,
+        &key.namespace,
+        &start.flow,
+        revision,
+        &start.inputs,
+        Some(new_id),
+        reused,
+    )
+    .await?;
+    Ok(Json(Rerun {
+        started,
+        reused: names,
+    }))
 }
 
 /// Resumes a paused task run.

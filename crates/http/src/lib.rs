@@ -291,6 +291,14 @@ fn routes() -> Vec<Route> {
             vec![endpoint(M::POST, &[NO_PARAMS], flows::run).body(&[flows::RUN_FIELDS])],
         ),
         route(
+            "/api/v1/executions/{workflow_id}/restart",
+            vec![endpoint(M::POST, &[RUN_PARAMS], flows::restart).body(&[NO_FIELDS])],
+        ),
+        route(
+            "/api/v1/executions/{workflow_id}/replay",
+            vec![endpoint(M::POST, &[RUN_PARAMS], flows::replay).body(&[flows::REPLAY_FIELDS])],
+        ),
+        route(
             "/api/v1/executions/{workflow_id}/resume",
             vec![endpoint(M::POST, &[RUN_PARAMS], flows::resume).body(&[flows::RESUME_FIELDS])],
         ),

@@ -61,6 +61,11 @@ enum Verb {
     Reset(actions::ResetArgs),
     /// Resume a paused flow execution (an approval), with the pause's inputs.
     Resume(ResumeArgs),
+    /// Restart a failed flow execution: a new run of it re-runs only what failed.
+    Restart(RunArgs),
+    /// Replay a flow execution as a new one on the latest (or a given) revision, reusing
+    /// the outputs of what finished before the task run it replays from.
+    Replay(ReplayArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -115,6 +120,62 @@ pub async fn run(args: Args) -> Result<()> {
         Verb::Signal(signal_args) => actions::signal(&session, namespace, &signal_args).await,
         Verb::Reset(reset_args) => actions::reset(&session, namespace, &reset_args).await,
         Verb::Resume(resume_args) => resume(&session, namespace, &resume_args).await,
+        Verb::Restart(run_args) => {
+            rerun(&session, namespace, &run_args, "/restart", json!({})).await
+        }
+        Verb::Replay(replay_args) => {
+            let mut body = serde_json::Map::new();
+            if let Some(from) = &replay_args.from {
+                body.insert("from_task_run".into(), json!(from));
+            }
+            if let Some(revision) = replay_args.revision {
+                body.insert("revision".into(), json!(revision));
+            }
+            rerun(
+                &session,
+                namespace,
+                &replay_args.run,
+                "/replay",
+                Value::Object(body),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The task run to replay from [default: the first that failed].
+    #[arg(long = "from", value_name = "TASK_RUN")]
+    from: Option<String>,
+    /// The flow revision to run [default: the latest].
+    #[arg(long)]
+    revision: Option<i64>,
+}
+
+async fn rerun(
+    session: &Session,
+    namespace: &str,
+    run: &RunArgs,
+    verb: &str,
+    body: Value,
+) -> Result<()> {
+    let path = execution_path(&run.workflow_id, verb);
+    let answer = session
+        .client
+        .post_json(&format!("{path}{}", run_query(namespace, run)), &body)
+        .await?;
+    match session.format {
+        Format::Json => print_json(&answer),
+        Format::Table => emit(&format!(
+            "started {} run {} on revision {} (reusing {} task runs)\n",
+            text(&answer["workflow_id"]),
+            text(&answer["run_id"]),
+            answer["revision"],
+            answer["reused"].as_array().map_or(0, Vec::len)
+        )),
     }
 }
 

@@ -570,3 +570,101 @@ outputs:
     );
     assert_eq!(detail["task_runs"][0]["task_queue"], queue.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_restarts_and_a_fixed_flow_replays_reusing_earlier_outputs() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let ready = server.data_dir().join(unique("ready"));
+    let flow = |extra: &str| {
+        format!(
+            "id: mend\ntasks:\n  - {{id: first, type: return, value: {{n: 41}}}}\n  - {{id: gate, type: shell, commands: [\"test -e {}\"]}}\n{extra}  - {{id: last, type: return, value: \"{{{{ outputs.first.n + 1 }}}}\"}}\noutputs:\n  - {{id: answer, value: \"{{{{ outputs.last }}}}\"}}\n",
+            ready.display()
+        )
+    };
+    save(&rest, &flow("")).await;
+    let workflow_id = run(&rest, "mend", json!({})).await;
+    let failed = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+
+    // Restart: the same execution goes on in a new run; `first` is not run again.
+    let refused = rest
+        .post(
+            &format!("/api/v1/executions/{workflow_id}/replay"),
+            &json!({"from_task_run": "nope"}),
+        )
+        .await;
+    assert_eq!(refused.error_code(400), "bad_request");
+    std::fs::write(&ready, "").unwrap();
+    let restarted = rest
+        .post(
+            &format!("/api/v1/executions/{workflow_id}/restart"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(restarted.status, 200, "{}", restarted.text());
+    let restarted = restarted.json();
+    assert_eq!(restarted["workflow_id"], workflow_id.as_str());
+    assert_eq!(restarted["reused"], json!(["first"]));
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+    assert_eq!(detail["run_id"], restarted["run_id"]);
+    assert_eq!(
+        detail["output"],
+        json!([{"outputs": {"answer": 42}}]),
+        "{detail}"
+    );
+    let ran: Vec<&str> = detail["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["activity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["gate", "last"]);
+    let again = rest
+        .post(
+            &format!("/api/v1/executions/{workflow_id}/restart"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        again.error_code(409),
+        "conflict",
+        "a completed execution does not restart"
+    );
+
+    // Replay: revision 2 fails on purpose; revision 3 fixes it; the replay of the failed
+    // execution on the latest revision reuses what finished before the failure.
+    save(
+        &rest,
+        &flow("  - {id: broken, type: Fail, message: not yet}\n"),
+    )
+    .await;
+    let failing = run(&rest, "mend", json!({})).await;
+    assert_eq!(
+        closed(&rest, &failing, Duration::from_secs(20)).await["status"],
+        "failed"
+    );
+    assert_eq!(save(&rest, &flow("")).await["revision"], 3);
+    let replayed = rest
+        .post(&format!("/api/v1/executions/{failing}/replay"), &json!({}))
+        .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.text());
+    let replayed = replayed.json();
+    assert_eq!(replayed["revision"], 3);
+    assert_eq!(replayed["reused"], json!(["first", "gate"]));
+    let detail = closed(
+        &rest,
+        replayed["workflow_id"].as_str().unwrap(),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(detail["status"], "completed", "{detail}");
+    assert_eq!(detail["output"], json!([{"outputs": {"answer": 42}}]));
+    let ran: Vec<&str> = detail["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["activity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["last"]);
+}
