@@ -18,12 +18,14 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::executions::{IDENTITY, not_found, whole_history};
-use crate::openapi::{Conflict, NamespaceParam, NotFound, RunParam, Timestamp, WorkflowIdPath};
+use crate::openapi::{
+    AnyJson, Conflict, NamespaceParam, NotFound, RunParam, Timestamp, WorkflowIdPath,
+};
 use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json_body, resolve};
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    list, save, validate, get, delete, revisions, run, resume, restart, replay
+    list, save, validate, get, delete, revisions, run, webhook, resume, restart, replay
 ))]
 pub struct Api;
 
@@ -31,6 +33,7 @@ pub const SAVE_FIELDS: &[&str] = &["source"];
 pub const GET_PARAMS: &[&str] = &["revision"];
 pub const RUN_FIELDS: &[&str] = &["inputs", "workflow_id", "revision"];
 pub const RESUME_FIELDS: &[&str] = &["task_run", "inputs"];
+pub const WEBHOOK_PARAMS: &[&str] = &["wait"];
 pub const REPLAY_FIELDS: &[&str] = &["from_task_run", "revision", "workflow_id"];
 
 /// A flow as lists show it: its latest revision.
@@ -59,9 +62,8 @@ pub struct FlowInput {
     input_type: &'static str,
     description: String,
     required: bool,
-    /// The value used when none is given.
-    #[schema(value_type = Object)]
-    default: Option<Value>,
+    /// The value used when none is given; null when there is none.
+    default: AnyJson,
     /// STRING: a regular expression the whole value must match.
     pattern: Option<String>,
     min: Option<f64>,
@@ -77,7 +79,7 @@ impl From<&Input> for FlowInput {
             input_type: input.input_type.name(),
             description: input.description.clone(),
             required: input.required && input.default.is_none(),
-            default: input.default.clone(),
+            default: AnyJson(input.default.clone().unwrap_or(Value::Null)),
             pattern: input.pattern.clone(),
             min: input.min,
             max: input.max,
@@ -873,4 +875,160 @@ pub async fn resume(
         run_id: key.run_id,
         task_run,
     }))
+}
+
+/// The flow and webhook key a path names.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by axum's `Path`; this describes it
+pub struct WebhookPath {
+    /// The flow's namespace.
+    #[param(min_length = 1)]
+    namespace: String,
+    /// The flow's id.
+    #[param(min_length = 1)]
+    flow_id: String,
+    /// The `key` of one of the flow's Webhook triggers: the webhook's password.
+    #[param(min_length = 1)]
+    key: String,
+}
+
+/// Whether to wait for the execution.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`WEBHOOK_PARAMS`); this describes it
+pub struct WebhookParams {
+    /// Wait (up to a minute) for the execution to end, and answer its outputs.
+    #[param(default = false)]
+    wait: Option<bool>,
+}
+
+/// The flow's inputs, by id, as a JSON object.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read as a whole; this describes it
+#[schema(value_type = Object)]
+pub struct WebhookInputs(Map<String, Value>);
+
+/// An execution a webhook started, and with `wait=true` how it ended.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    namespace: String,
+    workflow_id: String,
+    run_id: String,
+    revision: i64,
+    status: crate::render::ExecutionStatus,
+    /// The flow's outputs, once it completed; else null.
+    outputs: AnyJson,
+}
+
+/// How long `wait=true` waits for the execution.
+const WEBHOOK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Start a flow from a webhook
+///
+/// Starts an execution of the flow, its inputs the request body's fields, when the path's
+/// key is the key of one of its Webhook triggers (404 otherwise). With `wait=true` the
+/// answer comes when the execution ends (or after a minute, still running), with its
+/// outputs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/flows/{namespace}/{flow_id}/webhook/{key}",
+    operation_id = "flowWebhook",
+    tag = "Flows",
+    params(WebhookPath, WebhookParams),
+    request_body(content = Option<WebhookInputs>, description = "The inputs; an empty body is `{}`."),
+    responses(
+        (status = 200, description = "The execution started (and, waiting, how it ended).", body = WebhookAnswer),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn webhook(
+    State(engine): State<Engine>,
+    Path((namespace, flow_id, key)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<WebhookAnswer>> {
+    let params = Params::parse(raw.as_deref(), WEBHOOK_PARAMS)?;
+    let wait = match params.get("wait") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "query parameter 'wait' must be true or false, not '{other}'"
+            )));
+        }
+    };
+    let inputs = json_body(body)?;
+    let refused = || {
+        ApiError::not_found(format!(
+            "flow '{flow_id}' in namespace '{namespace}' has no webhook with this key"
+        ))
+    };
+    let stored = engine
+        .flow_revision(&namespace, &flow_id, None)
+        .await
+        .map_err(|_| refused())?;
+    let flow = keel_flows::parse(&stored.source).map_err(|_| refused())?;
+    let known = flow.triggers.iter().any(|trigger| match &trigger.kind {
+        keel_flows::document::TriggerKind::Webhook { key: expected } => same_secret(expected, &key),
+        _ => false,
+    });
+    if !known {
+        return Err(refused());
+    }
+    let started = start_flow(
+        &engine,
+        &namespace,
+        &flow_id,
+        Some(stored.revision),
+        &inputs,
+        None,
+        Default::default(),
+    )
+    .await?;
+    let key = keel_core::ExecutionKey {
+        namespace: namespace.clone(),
+        workflow_id: started.workflow_id.clone(),
+        run_id: started.run_id.clone(),
+    };
+    let deadline = std::time::Instant::now() + WEBHOOK_WAIT;
+    let mut execution = engine.describe(&key).await?;
+    while wait && execution.is_running() && std::time::Instant::now() < deadline {
+        engine
+            .wait_for_run(&key, execution.next_event_id, deadline)
+            .await?;
+        execution = engine.describe(&key).await?;
+    }
+    let outputs = if execution.status == keel_core::Status::Completed {
+        let history = whole_history(&engine, &key).await?;
+        history.last().and_then(|event| match &event.kind {
+            keel_core::EventKind::WorkflowExecutionCompleted { result, .. } => result
+                .as_ref()
+                .and_then(keel_wire::json::decode_payloads)
+                .and_then(|payloads| payloads.into_iter().next())
+                .and_then(|payload| serde_json::from_slice::<Value>(&payload.data).ok())
+                .and_then(|value| value.get("outputs").cloned()),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    Ok(Json(WebhookAnswer {
+        namespace,
+        workflow_id: started.workflow_id,
+        run_id: started.run_id,
+        revision: started.revision,
+        status: execution.status.into(),
+        outputs: AnyJson(outputs.unwrap_or(Value::Null)),
+    }))
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+fn same_secret(expected: &str, given: &str) -> bool {
+    let (expected, given) = (expected.as_bytes(), given.as_bytes());
+    let mut difference = expected.len() ^ given.len();
+    for (index, byte) in expected.iter().enumerate() {
+        difference |= usize::from(byte ^ given.get(index).copied().unwrap_or(0));
+    }
+    difference == 0
 }

@@ -291,6 +291,10 @@ fn routes() -> Vec<Route> {
             vec![endpoint(M::POST, &[NO_PARAMS], flows::run).body(&[flows::RUN_FIELDS])],
         ),
         route(
+            "/api/v1/flows/{namespace}/{flow_id}/webhook/{key}",
+            vec![endpoint(M::POST, &[flows::WEBHOOK_PARAMS], flows::webhook)],
+        ),
+        route(
             "/api/v1/executions/{workflow_id}/restart",
             vec![endpoint(M::POST, &[RUN_PARAMS], flows::restart).body(&[NO_FIELDS])],
         ),

@@ -311,6 +311,22 @@ impl PartialSchema for Millis {
 
 impl ToSchema for Millis {}
 
+/// Any JSON value, as a flow's data is (inputs, outputs, defaults).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct AnyJson(pub Value);
+
+impl PartialSchema for AnyJson {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some("Any JSON value."))
+            .into()
+    }
+}
+
+impl ToSchema for AnyJson {}
+
 /// `?namespace=`, which every route about a namespace's things takes.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -110,6 +110,14 @@ on_both_backends! {
         let saved = save(&rest, ORDERS).await;
         assert_eq!((saved["revision"].clone(), saved["created"].clone()), (json!(1), json!(true)));
         assert_eq!(save(&rest, ORDERS).await["created"], false, "an unchanged save makes no revision");
+        let listed = rest.ok("/api/v1/flows").await;
+        let ids: Vec<&str> = listed["flows"].as_array().unwrap().iter().map(|flow| flow["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["billing", "orders"]);
+        let orders = rest.ok("/api/v1/flows/default/orders?revision=1").await;
+        assert_eq!(orders["inputs"][1], json!({"id": "mode", "type": "SELECT", "description": "", "required": false,
+            "default": "fast", "pattern": null, "min": null, "max": null, "values": ["fast", "careful"]}));
+        assert_eq!(orders["source"], ORDERS);
+        assert_eq!(rest.ok("/api/v1/flows/default/orders/revisions").await["revisions"].as_array().unwrap().len(), 1);
 
         let workflow_id = run(&rest, "orders", json!({"items": "[2, 3, 4]"})).await;
         let detail = closed(&rest, &workflow_id, Duration::from_secs(30)).await;
@@ -667,4 +675,65 @@ async fn a_failed_execution_restarts_and_a_fixed_flow_replays_reusing_earlier_ou
         .map(|run| run["activity_id"].as_str().unwrap())
         .collect();
     assert_eq!(ran, ["last"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_starts_a_run_and_answers_its_outputs() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    save(
+        &rest,
+        r#"
+id: hooked
+inputs:
+  - {id: order, type: INT}
+tasks:
+  - {id: price, type: return, value: "{{ inputs.order * 10 }}"}
+outputs:
+  - {id: price, value: "{{ outputs.price }}"}
+triggers:
+  - {id: shop, type: Webhook, key: a-long-enough-secret-key}
+"#,
+    )
+    .await;
+    let hook = "/api/v1/flows/default/hooked/webhook/a-long-enough-secret-key";
+    let answer = rest
+        .post(&format!("{hook}?wait=true"), &json!({"order": 7}))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let answer = answer.json();
+    assert_eq!(
+        (answer["status"].clone(), answer["outputs"].clone()),
+        (json!("completed"), json!({"price": 70}))
+    );
+    let started = rest.post(hook, &json!({"order": 1})).await.json();
+    assert_eq!(
+        started["outputs"],
+        Value::Null,
+        "without wait, it answers at once"
+    );
+    let detail = closed(
+        &rest,
+        started["workflow_id"].as_str().unwrap(),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(detail["output"], json!([{"outputs": {"price": 10}}]));
+
+    let wrong = rest
+        .post(
+            "/api/v1/flows/default/hooked/webhook/not-the-key",
+            &json!({"order": 1}),
+        )
+        .await;
+    assert_eq!(wrong.error_code(404), "not_found");
+    let bad = rest.post(hook, &json!({"order": "seven"})).await;
+    assert_eq!(bad.error_code(400), "bad_request");
+    assert!(bad.text().contains("input 'order'"), "{}", bad.text());
+    let runs = rest.ok("/api/v1/executions?type=hooked").await;
+    assert_eq!(
+        runs["executions"].as_array().unwrap().len(),
+        2,
+        "refused calls start nothing"
+    );
 }
