@@ -102,15 +102,16 @@ pub fn check(flow: &Flow, problems: &mut Vec<Problem>) {
         let what = format!("trigger '{}'", trigger.id);
         match &trigger.kind {
             TriggerKind::Schedule { cron, timezone, .. } => {
-                if let Err(error) = keel_core::cron::CronSchedule::parse(cron) {
+                // Read as the schedule it becomes will read it.
+                if let Err(error) = keel_core::schedule::spec::parse_cron(cron) {
                     checker.report(trigger.at, format!("{what}: cron '{cron}': {error}"));
                 }
                 if let Some(zone) = timezone
-                    && zone.parse::<chrono_tz::Tz>().is_err()
+                    && let Err(error) = keel_core::schedule::spec::time_zone(zone)
                 {
                     checker.report(
                         trigger.at,
-                        format!("{what}: '{zone}' is not a time zone such as Europe/Paris"),
+                        format!("{what}: {error} (name one such as Europe/Paris)"),
                     );
                 }
             }

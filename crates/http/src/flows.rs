@@ -211,7 +211,9 @@ pub async fn save(
     let flow = parsed.map_err(|problems| {
         ApiError::bad_request(format!("the flow document is refused: {problems}"))
     })?;
+    let schedules = schedule_triggers(&flow)?;
     let (saved, created) = engine.save_flow(&flow.namespace, &flow.id, &source).await?;
+    sync_schedules(&engine, &flow, saved.revision, schedules).await?;
     Ok(Json(FlowSaved {
         namespace: saved.namespace,
         id: saved.flow_id,
@@ -361,6 +363,11 @@ pub async fn delete(
 ) -> ApiResult<Json<FlowDeleted>> {
     Params::parse(raw.as_deref(), NO_PARAMS)?;
     engine.delete_flow(&namespace, &flow_id).await?;
+    for schedule in engine.schedules(&namespace).await? {
+        if schedule.id.starts_with(&schedule_prefix(&flow_id)) {
+            engine.delete_schedule(&namespace, &schedule.id).await?;
+        }
+    }
     Ok(Json(FlowDeleted {
         namespace,
         id: flow_id,
@@ -1031,4 +1038,124 @@ fn same_secret(expected: &str, given: &str) -> bool {
         difference |= usize::from(byte ^ given.get(index).copied().unwrap_or(0));
     }
     difference == 0
+}
+
+/// The schedules a flow's Schedule triggers are kept in: `flow:<id>:<trigger id>`.
+fn schedule_prefix(flow_id: &str) -> String {
+    format!("flow:{flow_id}:")
+}
+
+/// A Schedule trigger, checked: its id, cron, time zone and inputs.
+struct ScheduleTrigger {
+    id: String,
+    cron: String,
+    time_zone: String,
+    spec: keel_core::schedule::Spec,
+    inputs: Map<String, Value>,
+}
+
+/// The flow's Schedule triggers, each checked before anything is saved: its cron as
+/// Temporal's schedules read it, and its inputs against the flow's.
+fn schedule_triggers(flow: &keel_flows::Flow) -> ApiResult<Vec<ScheduleTrigger>> {
+    use keel_core::schedule::spec::{CronPart, parse_cron};
+    let mut triggers = Vec::new();
+    for trigger in &flow.triggers {
+        let keel_flows::document::TriggerKind::Schedule {
+            cron,
+            timezone,
+            inputs,
+        } = &trigger.kind
+        else {
+            continue;
+        };
+        let refused =
+            |why: String| ApiError::bad_request(format!("trigger '{}': {why}", trigger.id));
+        let time_zone = timezone.clone().unwrap_or_default();
+        keel_core::schedule::spec::time_zone(&time_zone).map_err(refused)?;
+        let mut spec = keel_core::schedule::Spec {
+            time_zone: time_zone.clone(),
+            ..Default::default()
+        };
+        match parse_cron(cron).map_err(|why| refused(format!("cron '{cron}': {why}")))? {
+            CronPart::Calendar(calendar) => spec.calendars.push(calendar),
+            CronPart::Interval(interval) => spec.intervals.push(interval),
+        }
+        let inputs = keel_flows::inputs::resolve(&flow.inputs, inputs)
+            .map_err(|error| refused(error.to_string()))?;
+        triggers.push(ScheduleTrigger {
+            id: trigger.id.clone(),
+            cron: cron.clone(),
+            time_zone,
+            spec,
+            inputs,
+        });
+    }
+    Ok(triggers)
+}
+
+/// Makes the flow's schedules what its Schedule triggers say, starting `revision`: new
+/// triggers become schedules, changed ones are updated (keeping what they did so far),
+/// and removed ones are deleted.
+async fn sync_schedules(
+    engine: &Engine,
+    flow: &keel_flows::Flow,
+    revision: i64,
+    triggers: Vec<ScheduleTrigger>,
+) -> ApiResult<()> {
+    let namespace = &flow.namespace;
+    let prefix = schedule_prefix(&flow.id);
+    let existing: Vec<String> = engine
+        .schedules(namespace)
+        .await?
+        .into_iter()
+        .map(|schedule| schedule.id)
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    let revision =
+        u32::try_from(revision).map_err(|_| ApiError::bad_request("the revision is too large"))?;
+    let mut wanted = Vec::new();
+    for trigger in triggers {
+        let schedule_id = format!("{prefix}{}", trigger.id);
+        let start = FlowStart::new(namespace, &flow.id, revision, trigger.inputs);
+        let workflow_id = format!("{}-{}", flow.id, trigger.id);
+        let params = keel_flows::runtime::start_params(flow, &start, "keel-flow-trigger", "");
+        let raw = keel_wire::schedules::start_action(
+            &workflow_id,
+            &params.workflow_type,
+            &params.task_queue,
+            params.input.as_ref(),
+        );
+        let definition = keel_core::schedule::Definition {
+            spec: trigger.spec,
+            raw_spec: keel_wire::schedules::cron_spec(&trigger.cron, &trigger.time_zone),
+            action: keel_core::schedule::StartWorkflow {
+                workflow_id,
+                params,
+                raw,
+            },
+            policies: Default::default(),
+            state: Default::default(),
+        };
+        if existing.contains(&schedule_id) {
+            engine
+                .update_schedule(namespace, &schedule_id, definition, None, None)
+                .await?;
+        } else {
+            engine
+                .create_schedule(
+                    namespace,
+                    &schedule_id,
+                    definition,
+                    Default::default(),
+                    Default::default(),
+                    Default::default(),
+                )
+                .await?;
+        }
+        wanted.push(schedule_id);
+    }
+    for stale in existing.iter().filter(|id| !wanted.contains(id)) {
+        engine.delete_schedule(namespace, stale).await?;
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ pub mod commands;
 pub mod convert;
 pub mod history;
 pub mod json;
+pub mod schedules;
 pub mod search;
 
 /// A message from a client that does not say what Temporal's API requires; the frontend

@@ -737,3 +737,58 @@ triggers:
         "refused calls start nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_trigger_starts_runs_until_it_is_removed() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let ticker = |trigger: &str| {
+        format!(
+            "id: ticker\ninputs:\n  - {{id: label, type: STRING}}\ntasks:\n  - {{id: say, type: return, value: \"{{{{ inputs.label }}}}\"}}\noutputs:\n  - {{id: said, value: \"{{{{ outputs.say }}}}\"}}\n{trigger}"
+        )
+    };
+    let refused = rest
+        .post(
+            "/api/v1/flows",
+            &json!({"source": ticker("triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s'}\n")}),
+        )
+        .await;
+    assert_eq!(refused.error_code(400), "bad_request");
+    assert!(
+        refused
+            .text()
+            .contains("trigger 'tick': input 'label': required"),
+        "{}",
+        refused.text()
+    );
+    save(
+        &rest,
+        &ticker(
+            "triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s', inputs: {label: tock}}\n",
+        ),
+    )
+    .await;
+    let schedule = rest.ok("/api/v1/schedules/flow:ticker:tick").await;
+    assert_eq!(schedule["workflow_type"], "ticker");
+    let runs = eventually(
+        &rest,
+        "/api/v1/executions?type=ticker&status=completed",
+        |page| !page["executions"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let first = runs["executions"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(first.starts_with("ticker-tick-"), "{first}");
+    let detail = rest.ok(&format!("/api/v1/executions/{first}")).await;
+    assert_eq!(detail["output"], json!([{"outputs": {"said": "tock"}}]));
+
+    save(&rest, &ticker("")).await;
+    let gone = rest.get("/api/v1/schedules/flow:ticker:tick").await;
+    assert_eq!(
+        gone.error_code(404),
+        "not_found",
+        "a removed trigger's schedule is deleted"
+    );
+}
