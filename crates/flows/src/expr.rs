@@ -39,7 +39,15 @@ fn environment() -> &'static Environment<'static> {
 }
 
 /// The names an expression may read.
-pub const ROOTS: &[&str] = &["inputs", "outputs", "vars", "execution", "taskrun", "flow"];
+pub const ROOTS: &[&str] = &[
+    "inputs",
+    "outputs",
+    "vars",
+    "execution",
+    "taskrun",
+    "flow",
+    "trigger",
+];
 
 /// What expressions see.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,6 +63,8 @@ pub struct Scope {
     /// Inside a ForEach: the item (`value`) and its position (`index`), and the outer
     /// loop's as `parent`.
     pub taskrun: Option<Value>,
+    /// In a Flow trigger's inputs: the execution that set it off.
+    pub trigger: Option<Value>,
 }
 
 impl Scope {
@@ -67,6 +77,9 @@ impl Scope {
         context.insert("flow".into(), Value::Object(self.flow.clone()));
         if let Some(taskrun) = &self.taskrun {
             context.insert("taskrun".into(), taskrun.clone());
+        }
+        if let Some(trigger) = &self.trigger {
+            context.insert("trigger".into(), trigger.clone());
         }
         minijinja::Value::from(minijinja::value::Serde(Value::Object(context)))
     }

@@ -82,6 +82,7 @@ fn walk(flow: &Flow, execution: &Execution) -> (Vec<Command>, Vec<(String, Strin
                 .cloned()
                 .unwrap_or_default(),
             taskrun: None,
+            trigger: None,
         },
         commands: Vec::new(),
         touched: 0,

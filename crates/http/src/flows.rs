@@ -212,6 +212,15 @@ pub async fn save(
         ApiError::bad_request(format!("the flow document is refused: {problems}"))
     })?;
     let schedules = schedule_triggers(&flow)?;
+    for trigger in &flow.triggers {
+        if let keel_flows::document::TriggerKind::Flow { filter, .. } = &trigger.kind {
+            engine
+                .parse_query(&flow.namespace, filter)
+                .map_err(|error| {
+                    ApiError::bad_request(format!("trigger '{}': filter: {error}", trigger.id))
+                })?;
+        }
+    }
     let (saved, created) = engine.save_flow(&flow.namespace, &flow.id, &source).await?;
     sync_schedules(&engine, &flow, saved.revision, schedules).await?;
     Ok(Json(FlowSaved {

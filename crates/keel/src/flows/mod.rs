@@ -5,6 +5,7 @@
 //! is an ordinary execution, and a server killed in the middle loses nothing.
 
 mod runner;
+mod triggers;
 mod worker;
 
 use std::collections::HashSet;
@@ -25,6 +26,7 @@ pub fn spawn(engine: Engine, options: RunnerOptions, stopped: watch::Receiver<bo
     let identity = format!("keel-flows@{}", std::process::id());
     let options = Arc::new(options);
     let worker = Arc::new(worker::Worker::new(engine.clone(), identity.clone()));
+    tokio::spawn(triggers::watch_closes(engine.clone(), stopped.clone()));
     tokio::spawn(async move {
         let mut served = HashSet::new();
         let mut stop = stopped.clone();
@@ -51,4 +53,18 @@ pub fn spawn(engine: Engine, options: RunnerOptions, stopped: watch::Receiver<bo
             }
         }
     });
+}
+
+/// A status as flow triggers name it (the REST API's names).
+pub fn status_name(status: keel_core::Status) -> &'static str {
+    use keel_core::Status;
+    match status {
+        Status::Running => "running",
+        Status::Completed => "completed",
+        Status::Failed => "failed",
+        Status::Canceled => "canceled",
+        Status::Terminated => "terminated",
+        Status::ContinuedAsNew => "continued_as_new",
+        Status::TimedOut => "timed_out",
+    }
 }

@@ -792,3 +792,89 @@ async fn a_schedule_trigger_starts_runs_until_it_is_removed() {
         "a removed trigger's schedule is deleted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_trigger_fires_once_on_another_executions_failure() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    save(
+        &rest,
+        "id: doomed\ntasks:\n  - {id: boom, type: Fail, message: out of stock}\n",
+    )
+    .await;
+    save(
+        &rest,
+        r#"
+id: alert
+inputs:
+  - {id: failed, type: STRING}
+tasks:
+  - {id: notify, type: return, value: "{{ inputs.failed }} failed"}
+outputs:
+  - {id: said, value: "{{ outputs.notify }}"}
+triggers:
+  - id: on-failure
+    type: Flow
+    filter: "WorkflowType = 'doomed'"
+    states: [failed]
+    inputs: {failed: "{{ trigger.workflow_id }}"}
+"#,
+    )
+    .await;
+    // The watcher reads flows every 2 s; give it a moment to start following.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let doomed = run(&rest, "doomed", json!({})).await;
+    assert_eq!(
+        closed(&rest, &doomed, Duration::from_secs(20)).await["status"],
+        "failed"
+    );
+    let alerts = eventually(
+        &rest,
+        "/api/v1/executions?type=alert&status=completed",
+        |page| !page["executions"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let alert = alerts["executions"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let detail = rest.ok(&format!("/api/v1/executions/{alert}")).await;
+    assert_eq!(
+        detail["output"],
+        json!([{"outputs": {"said": format!("{doomed} failed")}}])
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = rest.ok("/api/v1/executions?type=alert").await;
+    assert_eq!(
+        all["executions"].as_array().unwrap().len(),
+        1,
+        "one failure sets the trigger off once"
+    );
+    let refused = rest
+        .post("/api/v1/flows", &json!({"source": "id: x\ntasks:\n  - {id: a, type: log, message: '{{ trigger.run_id }}'}\n"}))
+        .await;
+    assert!(
+        refused
+            .text()
+            .contains("'trigger' exists only in a Flow trigger's inputs"),
+        "{}",
+        refused.text()
+    );
+    let refused = rest
+        .post(
+            "/api/v1/flows",
+            &json!({"source": "id: y
+tasks:
+  - {id: a, type: log, message: hi}
+triggers:
+  - {id: t, type: Flow, filter: \"WorkflowType = \"}
+"}),
+        )
+        .await;
+    assert_eq!(refused.error_code(400), "bad_request");
+    assert!(
+        refused.text().contains("trigger 't': filter"),
+        "{}",
+        refused.text()
+    );
+}
