@@ -94,8 +94,83 @@ impl Worker {
             Ok(flow) => flow,
             Err(message) => return vec![fail(&message)],
         };
+        if let Some(concurrency) = &flow.concurrency
+            && !admitted(&task.history)
+        {
+            let cancelled = task.history.iter().any(|event| {
+                matches!(
+                    event.kind,
+                    keel_core::EventKind::WorkflowExecutionCancelRequested { .. }
+                )
+            });
+            if cancelled {
+                return vec![Command::CancelWorkflow { details: None }];
+            }
+            match self.admit(task, concurrency).await {
+                Admission::Admitted => {
+                    let mut commands = vec![admission_marker()];
+                    commands.extend(self.decide_admitted(&flow, task).await);
+                    return commands;
+                }
+                Admission::Refused(command) => return vec![command],
+                Admission::Wait(waits) => {
+                    return vec![Command::StartTimer {
+                        timer_id: format!("{QUEUE_TIMER}{waits}"),
+                        start_to_fire_timeout: queue_backoff(waits),
+                    }];
+                }
+            }
+        }
+        self.decide_admitted(&flow, task).await
+    }
+
+    /// Whether a run of a flow with a concurrency limit may go on: it may while fewer of
+    /// the flow's runs that started before it are running than the limit (so queued runs
+    /// go in the order they started).
+    async fn admit(
+        &self,
+        task: &PolledWorkflowTask,
+        concurrency: &keel_flows::document::Concurrency,
+    ) -> Admission {
+        use keel_core::visibility::{CompareOp, Condition, Field, Filter};
+        use keel_flows::document::ConcurrencyBehavior;
+        let started = task
+            .history
+            .first()
+            .map_or(keel_core::Time(0), |event| event.time);
+        let ahead = Filter::all_of([
+            Condition::equals(Field::WorkflowType, task.workflow_type.clone()),
+            Condition::status_in(&[keel_core::Status::Running]),
+            Condition::time(Field::StartTime, CompareOp::Lt, started),
+        ]);
+        let running = match self
+            .engine
+            .count_executions(&task.key.namespace, &ahead)
+            .await
+        {
+            Ok(running) => running,
+            // Cannot tell: look again shortly rather than exceed the limit.
+            Err(_) => return Admission::Wait(queue_waits(&task.history)),
+        };
+        if running < i64::from(concurrency.limit) {
+            return Admission::Admitted;
+        }
+        let why = format!(
+            "the flow's concurrency limit of {} running executions is reached",
+            concurrency.limit
+        );
+        match concurrency.behavior {
+            ConcurrencyBehavior::Queue => Admission::Wait(queue_waits(&task.history)),
+            ConcurrencyBehavior::Fail => Admission::Refused(fail(&why)),
+            ConcurrencyBehavior::Cancel => Admission::Refused(Command::CancelWorkflow {
+                details: Some(keel_wire::json::encode_payloads(&[Value::String(why)])),
+            }),
+        }
+    }
+
+    async fn decide_admitted(&self, flow: &Flow, task: &PolledWorkflowTask) -> Vec<Command> {
         let mut commands = decide(
-            &flow,
+            flow,
             &Execution {
                 namespace: &task.key.namespace,
                 workflow_id: &task.key.workflow_id,
@@ -141,6 +216,48 @@ impl Worker {
             child.input = Some(keel_wire::json::encode_payloads(&[start.to_json()]));
         }
     }
+}
+
+/// The marker recorded when a run of a flow with a concurrency limit is let through.
+const ADMITTED_MARKER: &str = "keel.flow.admitted";
+/// The timers a queued run waits on before looking again: `keel.flow.queued#<n>`.
+const QUEUE_TIMER: &str = "keel.flow.queued#";
+
+enum Admission {
+    Admitted,
+    Refused(Command),
+    /// Look again after this many waits so far.
+    Wait(u32),
+}
+
+fn admitted(history: &[keel_core::Event]) -> bool {
+    history.iter().any(|event| {
+        matches!(&event.kind, keel_core::EventKind::MarkerRecorded { marker_name, .. } if marker_name == ADMITTED_MARKER)
+    })
+}
+
+fn admission_marker() -> Command {
+    Command::RecordMarker {
+        marker_name: ADMITTED_MARKER.into(),
+        details: Default::default(),
+        header: None,
+        failure: None,
+    }
+}
+
+/// How many times a queued run has waited already.
+fn queue_waits(history: &[keel_core::Event]) -> u32 {
+    history
+        .iter()
+        .filter(|event| {
+            matches!(&event.kind, keel_core::EventKind::TimerStarted { timer_id, .. } if timer_id.starts_with(QUEUE_TIMER))
+        })
+        .count() as u32
+}
+
+/// A queued run looks again after 1 s, then less often, up to every 30 s.
+fn queue_backoff(waits: u32) -> Duration {
+    Duration::from_secs(1u64 << waits.min(5)).min(Duration::from_secs(30))
 }
 
 fn fail(message: &str) -> Command {

@@ -878,3 +878,59 @@ triggers:
         refused.text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_limit_queues_fails_or_cancels_the_runs_beyond_it() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let flow = |id: &str, behavior: &str| {
+        format!(
+            "id: {id}\nconcurrency: {{limit: 1, behavior: {behavior}}}\ntasks:\n  - {{id: nap, type: sleep, duration: 1500ms}}\n"
+        )
+    };
+    for (id, behavior) in [
+        ("queued", "QUEUE"),
+        ("failing", "FAIL"),
+        ("cancelling", "CANCEL"),
+    ] {
+        save(&rest, &flow(id, behavior)).await;
+    }
+    let first = run(&rest, "queued", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = run(&rest, "queued", json!({})).await;
+    let first_done = closed(&rest, &first, Duration::from_secs(20)).await;
+    let second_done = closed(&rest, &second, Duration::from_secs(30)).await;
+    assert_eq!(
+        (first_done["status"].clone(), second_done["status"].clone()),
+        (json!("completed"), json!("completed"))
+    );
+    let history = rest
+        .ok(&format!("/api/v1/executions/{second}/history?limit=1000"))
+        .await;
+    let nap_started = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["type"] == "TimerStarted" && event["attributes"]["timerId"] == "nap")
+        .expect("the second run napped")["time"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        nap_started.as_str() >= first_done["close_time"].as_str().unwrap(),
+        "the queued run started its task only after the first closed: {nap_started} vs {}",
+        first_done["close_time"]
+    );
+
+    for (id, status) in [("failing", "failed"), ("cancelling", "canceled")] {
+        let first = run(&rest, id, json!({})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let second = run(&rest, id, json!({})).await;
+        let refused = closed(&rest, &second, Duration::from_secs(20)).await;
+        assert_eq!(refused["status"], status, "{refused}");
+        assert_eq!(
+            closed(&rest, &first, Duration::from_secs(20)).await["status"],
+            "completed"
+        );
+    }
+}
