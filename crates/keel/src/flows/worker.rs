@@ -112,7 +112,7 @@ impl Worker {
                     commands.extend(self.decide_admitted(&flow, task).await);
                     return commands;
                 }
-                Admission::Refused(command) => return vec![command],
+                Admission::Refused(command) => return vec![*command],
                 Admission::Wait(waits) => {
                     return vec![Command::StartTimer {
                         timer_id: format!("{QUEUE_TIMER}{waits}"),
@@ -161,10 +161,10 @@ impl Worker {
         );
         match concurrency.behavior {
             ConcurrencyBehavior::Queue => Admission::Wait(queue_waits(&task.history)),
-            ConcurrencyBehavior::Fail => Admission::Refused(fail(&why)),
-            ConcurrencyBehavior::Cancel => Admission::Refused(Command::CancelWorkflow {
+            ConcurrencyBehavior::Fail => Admission::Refused(Box::new(fail(&why))),
+            ConcurrencyBehavior::Cancel => Admission::Refused(Box::new(Command::CancelWorkflow {
                 details: Some(keel_wire::json::encode_payloads(&[Value::String(why)])),
-            }),
+            })),
         }
     }
 
@@ -225,7 +225,7 @@ const QUEUE_TIMER: &str = "keel.flow.queued#";
 
 enum Admission {
     Admitted,
-    Refused(Command),
+    Refused(Box<Command>),
     /// Look again after this many waits so far.
     Wait(u32),
 }
