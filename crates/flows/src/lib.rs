@@ -13,6 +13,7 @@ pub mod expr;
 pub mod inputs;
 pub mod interpret;
 pub mod runtime;
+pub mod schema;
 pub mod validate;
 mod yaml;
 

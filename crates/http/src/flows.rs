@@ -25,7 +25,7 @@ use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    list, save, validate, get, delete, revisions, run, webhook, resume, restart, replay
+    list, save, validate, schema, get, delete, revisions, run, webhook, resume, restart, replay
 ))]
 pub struct Api;
 
@@ -1167,4 +1167,27 @@ async fn sync_schedules(
         engine.delete_schedule(namespace, stale).await?;
     }
     Ok(())
+}
+
+/// A JSON Schema.
+#[derive(ToSchema)]
+#[allow(dead_code)] // answered as JSON; this describes it
+#[schema(value_type = Object)]
+pub struct JsonSchema(Value);
+
+/// The flow document's JSON Schema
+///
+/// For editors (a YAML language server, say) to check flow documents as people type.
+/// The server's own reading (`POST /api/v1/flows/validate`) is the authority: it also
+/// checks expressions, ids and references.
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/schema.json",
+    operation_id = "flowSchema",
+    tag = "Flows",
+    responses((status = 200, description = "The JSON Schema (draft 2020-12) of flow documents.", body = JsonSchema)),
+)]
+pub async fn schema(RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+    Params::parse(raw.as_deref(), NO_PARAMS)?;
+    Ok(Json(keel_flows::schema::schema()))
 }

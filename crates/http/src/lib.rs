@@ -272,6 +272,10 @@ fn routes() -> Vec<Route> {
             ],
         ),
         route(
+            "/api/v1/flows/schema.json",
+            vec![endpoint(M::GET, &[NO_PARAMS], flows::schema)],
+        ),
+        route(
             "/api/v1/flows/validate",
             vec![endpoint(M::POST, &[NO_PARAMS], flows::validate).body(&[flows::SAVE_FIELDS])],
         ),

@@ -934,3 +934,35 @@ async fn a_concurrency_limit_queues_fails_or_cancels_the_runs_beyond_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_json_schema_accepts_the_examples_and_refuses_mistakes() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let schema = rest.ok("/api/v1/flows/schema.json").await;
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let mut files: Vec<_> = std::fs::read_dir(examples())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4);
+    for file in files {
+        let document =
+            keel_flows::schema::yaml_as_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|error| error.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    }
+    for broken in [
+        "id: x\ntasks:\n  - {id: a, type: shell, comands: [ls]}\n",
+        "id: x\ntasks:\n  - {id: a, type: lgo}\n",
+        "id: x\ntasks: []\n",
+        "id: x\ntasks:\n  - {id: a, type: log}\n",
+    ] {
+        let document = keel_flows::schema::yaml_as_json(broken).unwrap();
+        assert!(!validator.is_valid(&document), "{broken}");
+    }
+}
