@@ -865,3 +865,16 @@ fn read_trigger(node: &Node) -> Result<Option<Trigger>, Problem> {
         at: yaml::at(node),
     }))
 }
+
+/// The changes from one revision's document to another's, as a unified diff (empty when
+/// they are the same).
+pub fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
+}

@@ -25,7 +25,8 @@ use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    list, save, validate, schema, get, delete, revisions, run, webhook, resume, restart, replay
+    list, save, validate, schema, get, delete, revisions, diff, run, webhook, resume, restart,
+    replay
 ))]
 pub struct Api;
 
@@ -34,6 +35,7 @@ pub const GET_PARAMS: &[&str] = &["revision"];
 pub const RUN_FIELDS: &[&str] = &["inputs", "workflow_id", "revision"];
 pub const RESUME_FIELDS: &[&str] = &["task_run", "inputs"];
 pub const WEBHOOK_PARAMS: &[&str] = &["wait"];
+pub const DIFF_PARAMS: &[&str] = &["from", "to"];
 pub const REPLAY_FIELDS: &[&str] = &["from_task_run", "revision", "workflow_id"];
 
 /// A flow as lists show it: its latest revision.
@@ -1190,4 +1192,68 @@ pub struct JsonSchema(Value);
 pub async fn schema(RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
     Params::parse(raw.as_deref(), NO_PARAMS)?;
     Ok(Json(keel_flows::schema::schema()))
+}
+
+/// Which revisions to compare.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by name (`DIFF_PARAMS`); this describes it
+pub struct DiffParams {
+    /// The older revision; absent: the one before `to`.
+    #[param(minimum = 1)]
+    from: Option<i64>,
+    /// The newer revision; absent: the latest.
+    #[param(minimum = 1)]
+    to: Option<i64>,
+}
+
+/// The changes between two revisions of a flow.
+#[derive(Serialize, ToSchema)]
+pub struct RevisionDiff {
+    from: i64,
+    to: i64,
+    /// A unified diff of the two documents; empty when they are the same.
+    diff: String,
+}
+
+/// Compare two revisions of a flow
+#[utoipa::path(
+    get,
+    path = "/api/v1/flows/{namespace}/{flow_id}/diff",
+    operation_id = "diffFlowRevisions",
+    tag = "Flows",
+    params(FlowPath, DiffParams),
+    responses(
+        (status = 200, description = "The changes from `from` to `to`.", body = RevisionDiff),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn diff(
+    State(engine): State<Engine>,
+    Path((namespace, flow_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<RevisionDiff>> {
+    let params = Params::parse(raw.as_deref(), DIFF_PARAMS)?;
+    let revision = |name: &str| {
+        params
+            .get(name)
+            .map(|_| params.integer(name, 1, i64::MAX, 1))
+            .transpose()
+    };
+    let (from, to) = (revision("from")?, revision("to")?);
+    let newer = engine.flow_revision(&namespace, &flow_id, to).await?;
+    let from = from.unwrap_or((newer.revision - 1).max(1));
+    let older = engine
+        .flow_revision(&namespace, &flow_id, Some(from))
+        .await?;
+    Ok(Json(RevisionDiff {
+        from: older.revision,
+        to: newer.revision,
+        diff: keel_flows::document::diff(
+            &older.source,
+            &newer.source,
+            &format!("revision {}", older.revision),
+            &format!("revision {}", newer.revision),
+        ),
+    }))
 }

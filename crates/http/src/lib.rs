@@ -291,6 +291,10 @@ fn routes() -> Vec<Route> {
             vec![endpoint(M::GET, &[NO_PARAMS], flows::revisions)],
         ),
         route(
+            "/api/v1/flows/{namespace}/{flow_id}/diff",
+            vec![endpoint(M::GET, &[flows::DIFF_PARAMS], flows::diff)],
+        ),
+        route(
             "/api/v1/flows/{namespace}/{flow_id}/run",
             vec![endpoint(M::POST, &[NO_PARAMS], flows::run).body(&[flows::RUN_FIELDS])],
         ),

@@ -41,6 +41,17 @@ enum Verb {
         /// The flow's id, or NAMESPACE/ID.
         flow: String,
     },
+    /// Show what changed between two revisions of a flow (a unified diff).
+    Diff {
+        /// The flow's id, or NAMESPACE/ID.
+        flow: String,
+        /// The older revision [default: the one before --to].
+        #[arg(long)]
+        from: Option<i64>,
+        /// The newer revision [default: the latest].
+        #[arg(long)]
+        to: Option<i64>,
+    },
     /// Start an execution of a flow.
     Run {
         /// The flow's id, or NAMESPACE/ID.
@@ -211,6 +222,29 @@ pub async fn run(args: Args) -> Result<()> {
                     ]);
                 }
                 return emit(&table.render());
+            }
+            answer
+        }
+        Verb::Diff { flow, from, to } => {
+            let mut query = Query::new();
+            if let Some(from) = from {
+                query.push("from", from.to_string());
+            }
+            if let Some(to) = to {
+                query.push("to", to.to_string());
+            }
+            let answer = client
+                .get_json(&format!("{}/diff{query}", flow_path(namespace, &flow)))
+                .await?;
+            if session.format == Format::Table {
+                let diff = text(&answer["diff"]);
+                if diff.is_empty() {
+                    return emit(&format!(
+                        "revisions {} and {} are the same\n",
+                        answer["from"], answer["to"]
+                    ));
+                }
+                return emit(&diff);
             }
             answer
         }

@@ -659,6 +659,22 @@ async fn a_failed_execution_restarts_and_a_fixed_flow_replays_reusing_earlier_ou
     assert_eq!(replayed.status, 200, "{}", replayed.text());
     let replayed = replayed.json();
     assert_eq!(replayed["revision"], 3);
+    let diff = rest.ok("/api/v1/flows/default/mend/diff?from=2").await;
+    assert_eq!(
+        (diff["from"].clone(), diff["to"].clone()),
+        (json!(2), json!(3))
+    );
+    let diff = diff["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("--- revision 2\n+++ revision 3\n")
+            && diff.contains("-  - {id: broken, type: Fail, message: not yet}"),
+        "{diff}"
+    );
+    assert_eq!(
+        rest.ok("/api/v1/flows/default/mend/diff?from=1&to=3").await["diff"],
+        "",
+        "revision 3 undid revision 2"
+    );
     assert_eq!(replayed["reused"], json!(["first", "gate"]));
     let detail = closed(
         &rest,
