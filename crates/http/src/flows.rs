@@ -165,12 +165,12 @@ pub struct FlowSource {
 /// A saved flow.
 #[derive(Serialize, ToSchema)]
 pub struct FlowSaved {
-    namespace: String,
-    id: String,
+    pub namespace: String,
+    pub id: String,
     /// The latest revision.
-    revision: i64,
+    pub revision: i64,
     /// Whether this save made a new revision (false: the document was unchanged).
-    created: bool,
+    pub created: bool,
 }
 
 /// The document a body's `source` holds, read and checked.
@@ -209,8 +209,15 @@ pub async fn save(
 ) -> ApiResult<Json<FlowSaved>> {
     Params::parse(raw.as_deref(), NO_PARAMS)?;
     let body = Body::new(json_body(body)?, SAVE_FIELDS)?;
-    let (source, parsed) = source_of(&body)?;
-    let flow = parsed.map_err(|problems| {
+    let (source, _) = source_of(&body)?;
+    Ok(Json(apply(&engine, &source).await?))
+}
+
+/// Saves a flow document (refused whole when it has a problem) and makes its schedule
+/// triggers' schedules follow: what `POST /api/v1/flows`, `keel flow apply` and
+/// `keel server --flows DIR` do.
+pub async fn apply(engine: &Engine, source: &str) -> ApiResult<FlowSaved> {
+    let flow = keel_flows::parse(source).map_err(|problems| {
         ApiError::bad_request(format!("the flow document is refused: {problems}"))
     })?;
     let schedules = schedule_triggers(&flow)?;
@@ -223,14 +230,25 @@ pub async fn save(
                 })?;
         }
     }
-    let (saved, created) = engine.save_flow(&flow.namespace, &flow.id, &source).await?;
-    sync_schedules(&engine, &flow, saved.revision, schedules).await?;
-    Ok(Json(FlowSaved {
+    let (saved, created) = engine.save_flow(&flow.namespace, &flow.id, source).await?;
+    sync_schedules(engine, &flow, saved.revision, schedules).await?;
+    Ok(FlowSaved {
         namespace: saved.namespace,
         id: saved.flow_id,
         revision: saved.revision,
         created,
-    }))
+    })
+}
+
+/// Deletes a flow and its schedule triggers' schedules.
+pub async fn remove(engine: &Engine, namespace: &str, flow_id: &str) -> ApiResult<()> {
+    engine.delete_flow(namespace, flow_id).await?;
+    for schedule in engine.schedules(namespace).await? {
+        if schedule.id.starts_with(&schedule_prefix(flow_id)) {
+            engine.delete_schedule(namespace, &schedule.id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// What a check of a flow document found.
@@ -373,12 +391,7 @@ pub async fn delete(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<FlowDeleted>> {
     Params::parse(raw.as_deref(), NO_PARAMS)?;
-    engine.delete_flow(&namespace, &flow_id).await?;
-    for schedule in engine.schedules(&namespace).await? {
-        if schedule.id.starts_with(&schedule_prefix(&flow_id)) {
-            engine.delete_schedule(&namespace, &schedule.id).await?;
-        }
-    }
+    remove(&engine, &namespace, &flow_id).await?;
     Ok(Json(FlowDeleted {
         namespace,
         id: flow_id,

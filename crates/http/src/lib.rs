@@ -11,7 +11,7 @@ mod analytics;
 mod bulk;
 mod error;
 mod executions;
-mod flows;
+pub mod flows;
 mod guard;
 mod interact;
 mod logs;

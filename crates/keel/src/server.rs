@@ -55,6 +55,10 @@ pub struct Args {
     /// The largest memo a workflow may carry, in bytes.
     #[arg(long, env = "KEEL_MAX_MEMO_BYTES", default_value_t = 32 * 1024)]
     max_memo_bytes: usize,
+    /// A directory of flow documents (.yaml, .yml) to apply at start and whenever they
+    /// change; a file removed deletes its flow.
+    #[arg(long, env = "KEEL_FLOWS", value_name = "DIR")]
+    flows: Option<PathBuf>,
     /// Whether flows' `shell` tasks run on this server (`off` fails them, saying so).
     #[arg(long, env = "KEEL_FLOW_SHELL", value_enum, default_value_t = Switch::On)]
     flow_shell: Switch,
@@ -137,6 +141,7 @@ pub async fn run(args: Args) -> Result<()> {
         crate::flows::RunnerOptions {
             shell: args.flow_shell == Switch::On,
         },
+        args.flows.clone(),
         stopped.clone(),
     );
     let http = tokio::spawn(keel_http::serve(

@@ -4,6 +4,7 @@
 //! poller per namespace, exactly as an SDK worker polls over gRPC; so a flow execution
 //! is an ordinary execution, and a server killed in the middle loses nothing.
 
+mod directory;
 mod runner;
 mod triggers;
 mod worker;
@@ -22,7 +23,19 @@ const NAMESPACE_SCAN: Duration = Duration::from_secs(2);
 
 /// Starts the flow worker and the task runner on every namespace, now and as namespaces
 /// are created; they stop when `stopped` turns true.
-pub fn spawn(engine: Engine, options: RunnerOptions, stopped: watch::Receiver<bool>) {
+pub fn spawn(
+    engine: Engine,
+    options: RunnerOptions,
+    directory: Option<std::path::PathBuf>,
+    stopped: watch::Receiver<bool>,
+) {
+    if let Some(directory) = directory {
+        tokio::spawn(directory::follow(
+            engine.clone(),
+            directory,
+            stopped.clone(),
+        ));
+    }
     let identity = format!("keel-flows@{}", std::process::id());
     let options = Arc::new(options);
     let worker = Arc::new(worker::Worker::new(engine.clone(), identity.clone()));

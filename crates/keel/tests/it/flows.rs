@@ -982,3 +982,59 @@ async fn the_served_json_schema_accepts_the_examples_and_refuses_mistakes() {
         assert!(!validator.is_valid(&document), "{broken}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flows_directory_is_applied_and_followed() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples().join("hello.yaml"),
+        directory.path().join("hello.yaml"),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &["--flows", directory.path().to_str().unwrap()],
+    )
+    .await;
+    let rest = Rest::new(&server.http_addr);
+    let ids = |page: &Value| -> Vec<String> {
+        page["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|flow| flow["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    eventually(&rest, "/api/v1/flows", |page| ids(page) == ["hello"]).await;
+
+    std::fs::write(
+        directory.path().join("second.yml"),
+        "id: second\ntasks:\n  - {id: a, type: log, message: one}\n",
+    )
+    .unwrap();
+    eventually(&rest, "/api/v1/flows", |page| {
+        ids(page) == ["hello", "second"]
+    })
+    .await;
+    // A bad edit changes nothing; a good one makes the next revision.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(
+        directory.path().join("second.yml"),
+        "id: second\ntasks:\n  - {id: a, type: lgo}\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(rest.ok("/api/v1/flows/default/second").await["revision"], 1);
+    std::fs::write(
+        directory.path().join("second.yml"),
+        "id: second\ntasks:\n  - {id: a, type: log, message: two}\n",
+    )
+    .unwrap();
+    eventually(&rest, "/api/v1/flows/default/second", |flow| {
+        flow["revision"] == 2
+    })
+    .await;
+
+    std::fs::remove_file(directory.path().join("second.yml")).unwrap();
+    eventually(&rest, "/api/v1/flows", |page| ids(page) == ["hello"]).await;
+}
