@@ -31,7 +31,7 @@ use crate::runtime::{
 pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Built-in task runs heartbeat this often at least; a runner that stops (its server was
 /// killed) is noticed after this long, and the task run is started again.
-pub const BUILTIN_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BUILTIN_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times a task run lost with its runner is started again.
 pub const MAX_LOST_RUNS: u32 = 5;
 

@@ -20,8 +20,8 @@ const POLL: Duration = Duration::from_secs(30);
 const BACKOFF: Duration = Duration::from_secs(1);
 /// Task runs one namespace's runner runs at once.
 const PARALLEL: usize = 32;
-/// How often a running task run heartbeats (its heartbeat timeout is 30 s).
-const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often a running task run heartbeats (its heartbeat timeout is 10 s).
+const HEARTBEAT: Duration = Duration::from_secs(2);
 /// The largest response body an `http.request` keeps as its output.
 const MAX_HTTP_BODY: usize = 1024 * 1024;
 

@@ -373,7 +373,7 @@ async fn a_shell_task_run_lost_with_its_killed_server_runs_again_after_the_resta
     server.kill().await;
     server.restart().await;
     let rest = Rest::new(&server.http_addr);
-    // The lost task run is noticed when its heartbeat times out (30 s), then run again.
+    // The lost task run is noticed when its heartbeat times out (10 s), then run again.
     let detail = closed(&rest, &workflow_id, Duration::from_secs(90)).await;
     assert_eq!(detail["status"], "completed", "{detail}");
     let attempts = std::fs::read_to_string(&marker).unwrap();
@@ -1037,4 +1037,63 @@ async fn a_flows_directory_is_applied_and_followed() {
 
     std::fs::remove_file(directory.path().join("second.yml")).unwrap();
     eventually(&rest, "/api/v1/flows", |page| ids(page) == ["hello"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_for_each_interrupted_by_a_sigkill_completes_each_item_once() {
+    let mut server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    save(
+        &rest,
+        r#"
+id: batch
+tasks:
+  - id: each
+    type: ForEach
+    values: [a, b, c, d, e, f]
+    concurrencyLimit: 2
+    tasks:
+      - {id: wait, type: sleep, duration: 300ms}
+      - {id: done, type: return, value: "{{ taskrun.value }}!"}
+outputs:
+  - {id: done, value: "{{ outputs.done }}"}
+"#,
+    )
+    .await;
+    let workflow_id = run(&rest, "batch", json!({})).await;
+    let path = format!("/api/v1/executions/{workflow_id}");
+    eventually(&rest, &path, |run| {
+        run["task_runs"]
+            .as_array()
+            .is_some_and(|runs| runs.iter().any(|run| run["state"] == "completed"))
+    })
+    .await;
+    server.kill().await;
+    server.restart().await;
+    let rest = Rest::new(&server.http_addr);
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(60)).await;
+    assert_eq!(detail["status"], "completed", "{detail}");
+    assert_eq!(
+        detail["output"],
+        json!([{"outputs": {"done": {"a": "a!", "b": "b!", "c": "c!", "d": "d!", "e": "e!", "f": "f!"}}}])
+    );
+    let history = rest
+        .ok(&format!(
+            "/api/v1/executions/{workflow_id}/history?limit=1000"
+        ))
+        .await;
+    let events = history["events"].as_array().unwrap();
+    let completed = events
+        .iter()
+        .filter(|event| event["type"] == "ActivityTaskCompleted")
+        .count();
+    let fired = events
+        .iter()
+        .filter(|event| event["type"] == "TimerFired")
+        .count();
+    assert_eq!(
+        (completed, fired),
+        (6, 6),
+        "every item's task runs completed exactly once"
+    );
 }
