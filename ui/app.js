@@ -11,6 +11,7 @@ import { Detail } from './views/detail.js';
 import { Workers } from './views/workers.js';
 import { Analytics } from './views/analytics.js';
 import { Schedules } from './views/schedules.js';
+import { Flows } from './views/flows.js';
 import { installKeys } from './lib/keys.js';
 
 function useLocation() {
@@ -43,6 +44,7 @@ const RAIL = [
   { page: 'executions', label: 'Executions' },
   { page: 'workers', label: 'Workers & queues' },
   { page: 'schedules', label: 'Schedules' },
+  { page: 'flows', label: 'Flows' },
   { page: 'analytics', label: 'Analytics' },
 ];
 
@@ -138,6 +140,9 @@ function App() {
       break;
     case 'schedules':
       page = html`<${Schedules} query=${where.query} onLive=${onLive} />`;
+      break;
+    case 'flows':
+      page = html`<${Flows} query=${where.query} onLive=${onLive} />`;
       break;
     case 'analytics':
       page = html`<${Analytics} query=${where.query} onLive=${onLive} />`;

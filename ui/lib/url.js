@@ -3,7 +3,7 @@
 // tested without a browser (ui/tests/url.test.mjs); `navigate` is the one that touches
 // the history.
 
-export const PAGES = ['board', 'executions', 'detail', 'workers', 'schedules', 'analytics'];
+export const PAGES = ['board', 'executions', 'detail', 'workers', 'schedules', 'flows', 'analytics'];
 
 /** The page and its state from a path and query string. */
 export function parseLocation(pathname, search = '') {
@@ -17,6 +17,7 @@ export function parseLocation(pathname, search = '') {
   if (parts[0] === 'workers') return { page: 'workers', query };
   if (parts[0] === 'analytics') return { page: 'analytics', query };
   if (parts[0] === 'schedules') return { page: 'schedules', query };
+  if (parts[0] === 'flows') return { page: 'flows', query };
   return { page: 'not_found', query };
 }
 

@@ -13,6 +13,7 @@ import { pref } from '../lib/prefs.js';
 import { ErrorBox, Confirm, Copy } from './common.js';
 import { TimelineTab } from './timeline.js';
 import { HistoryTab } from './history.js';
+import { FlowActions } from './flows.js';
 import { LogsTab } from './logs.js';
 import { PendingTab, InteractTab } from './interact.js';
 
@@ -56,6 +57,7 @@ function Header({ run, namespace, onAction }) {
                <button class="danger" onClick=${() => onAction('terminate')}>Terminate</button>`
         : null}
       <button onClick=${() => onAction('reset')}>Reset…</button>
+      ${run.task_queue === 'keel-flows' ? html`<${FlowActions} run=${run} namespace=${namespace} />` : null}
     </div>
     ${run.error
       ? html`<div class="error-summary" role="alert">

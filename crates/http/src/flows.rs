@@ -25,8 +25,8 @@ use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    list, save, validate, schema, get, delete, revisions, diff, run, webhook, resume, restart,
-    replay
+    list, save, validate, schema, get, delete, revisions, diff, run, webhook, waiting, resume,
+    restart, replay
 ))]
 pub struct Api;
 
@@ -1268,5 +1268,80 @@ pub async fn diff(
             &format!("revision {}", older.revision),
             &format!("revision {}", newer.revision),
         ),
+    }))
+}
+
+/// The pauses of a flow execution that wait for a person.
+#[derive(Serialize, ToSchema)]
+pub struct WaitingPauses {
+    waiting: Vec<WaitingPause>,
+}
+
+/// A pause that waits, and the inputs its resume takes.
+#[derive(Serialize, ToSchema)]
+pub struct WaitingPause {
+    task_run: String,
+    inputs: Vec<FlowInput>,
+}
+
+/// The pauses waiting for a person
+///
+/// What a Resume form needs: each paused task run of the execution that waits for a person,
+/// with its `onResume` inputs. Empty when none waits (or the run is closed).
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{workflow_id}/resume",
+    operation_id = "listWaitingPauses",
+    tag = "Flows",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    responses(
+        (status = 200, description = "The waiting pauses.", body = WaitingPauses),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub async fn waiting(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<WaitingPauses>> {
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let history = whole_history(&engine, &key).await?;
+    let start = keel_flows::interpret::flow_start(&history).map_err(|_| {
+        ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
+    })?;
+    let stored = engine
+        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
+        .await?;
+    let flow = keel_flows::parse(&stored.source)
+        .map_err(|problems| ApiError::bad_request(problems.to_string()))?;
+    let waiting = keel_flows::interpret::waiting_pauses(
+        &flow,
+        &keel_flows::interpret::Execution {
+            namespace: &key.namespace,
+            workflow_id: &key.workflow_id,
+            run_id: &key.run_id,
+            history: &history,
+        },
+    );
+    let tasks = flow.all_tasks();
+    Ok(Json(WaitingPauses {
+        waiting: waiting
+            .into_iter()
+            .map(|(task_run, task_id)| {
+                let inputs = tasks
+                    .iter()
+                    .find(|task| task.id == task_id)
+                    .and_then(|task| match &task.kind {
+                        keel_flows::TaskKind::Pause { on_resume, .. } => {
+                            Some(on_resume.iter().map(FlowInput::from).collect())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                WaitingPause { task_run, inputs }
+            })
+            .collect(),
     }))
 }

@@ -312,7 +312,10 @@ fn routes() -> Vec<Route> {
         ),
         route(
             "/api/v1/executions/{workflow_id}/resume",
-            vec![endpoint(M::POST, &[RUN_PARAMS], flows::resume).body(&[flows::RESUME_FIELDS])],
+            vec![
+                endpoint(M::GET, &[RUN_PARAMS], flows::waiting),
+                endpoint(M::POST, &[RUN_PARAMS], flows::resume).body(&[flows::RESUME_FIELDS]),
+            ],
         ),
         route(
             "/api/v1/plans",

@@ -31,6 +31,7 @@ const PAGES: &[&str] = &[
     "/executions/{workflow_id}",
     "/workers",
     "/schedules",
+    "/flows",
     "/analytics",
 ];
 

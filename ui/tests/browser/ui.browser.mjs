@@ -333,6 +333,63 @@ test('schedules: the next firing is planned on the board; pause, trigger and del
   await page.close();
 });
 
+test('flows: the run form refuses a bad input, runs the flow, a pause is resumed from its page, and the editor shows problems', async () => {
+  const id = unique('ui-flow');
+  const source = `id: ${id}
+inputs:
+  - {id: name, type: STRING, pattern: "[A-Za-z]+"}
+  - {id: mode, type: SELECT, values: [fast, careful], defaults: fast}
+tasks:
+  - id: approve
+    type: Pause
+    onResume:
+      - {id: approved, type: BOOLEAN}
+  - {id: greet, type: return, value: "hi {{ inputs.name }}"}
+outputs:
+  - {id: said, value: "{{ outputs.greet }}"}
+`;
+  await rest('/api/v1/flows', { source });
+  const page = await context.newPage();
+  await page.goto(`${HTTP}/flows`);
+  await page.locator(`tr[data-flow="${id}"]`).getByRole('link', { name: id }).click();
+  await page.getByRole('region', { name: `Flow ${id}` }).waitFor(WAIT);
+  const form = page.getByRole('form', { name: 'Run the flow' });
+  await form.getByLabel('name', { exact: true }).fill('R2D2');
+  await form.getByRole('button', { name: 'Run revision 1' }).click();
+  await form.locator('.error-box', { hasText: "input 'name'" }).waitFor(WAIT);
+  assert.equal((await rest(`/api/v1/executions?type=${id}`)).executions.length, 0, 'a refused input starts nothing');
+  await accessible(page, 'flows');
+  await screenshots(page, 'flows');
+
+  await form.getByLabel('name', { exact: true }).fill('Ada');
+  await form.getByLabel('mode', { exact: true }).selectOption('careful');
+  await form.getByRole('button', { name: 'Run revision 1' }).click();
+  await page.waitForURL(/\/executions\//, WAIT);
+  const workflowId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+  const started = await rest(`/api/v1/executions/${workflowId}`);
+  assert.deepEqual(started.input[0].inputs, { name: 'Ada', mode: 'careful' });
+  const resume = page.getByRole('button', { name: 'Resume approve…' });
+  await resume.waitFor(WAIT);
+  await resume.click();
+  const dialog = page.getByRole('dialog', { name: 'Resume approve' });
+  await dialog.getByLabel('approved', { exact: true }).selectOption('true');
+  await accessible(page, 'flow execution');
+  await screenshots(page, 'flow-resume');
+  await dialog.getByRole('button', { name: 'Resume' }).click();
+  await until('the flow to complete', async () => (await rest(`/api/v1/executions/${workflowId}`)).status === 'completed');
+  assert.deepEqual((await rest(`/api/v1/executions/${workflowId}`)).output, [{ outputs: { said: 'hi Ada' } }]);
+
+  await page.goto(`${HTTP}/flows?flow=${id}&tab=source`);
+  const editor = page.getByLabel('Flow document');
+  await editor.waitFor(WAIT);
+  await editor.fill(`id: ${id}\ntasks:\n  - {id: a, type: lgo}\n`);
+  await page.getByRole('list', { name: 'Problems' }).locator('li', { hasText: 'line 3' }).waitFor(WAIT);
+  assert.equal(await page.getByRole('button', { name: 'Save' }).isDisabled(), true, 'a document with problems is not saved');
+  await accessible(page, 'flow editor');
+  await screenshots(page, 'flow-editor');
+  await page.close();
+});
+
 test('a planned run is made and edited in the UI, started by dragging it onto Pending, and completes', async () => {
   const queue = unique('ui-plan');
   const planId = unique('ui-plan');
