@@ -13,7 +13,7 @@ import { pref } from '../lib/prefs.js';
 import { ErrorBox, Confirm, Copy } from './common.js';
 import { TimelineTab } from './timeline.js';
 import { HistoryTab } from './history.js';
-import { FlowActions } from './flows.js';
+import { FlowActions, FlowTopology } from './flows.js';
 import { LogsTab } from './logs.js';
 import { PendingTab, InteractTab } from './interact.js';
 
@@ -186,7 +186,7 @@ export function Detail({ workflowId, query, onLive }) {
     <${Header} run=${run} namespace=${namespace} onAction=${setAction} />
     ${notice ? html`<div class="notice" role="status">${notice}</div>` : null}
     <div class="tabs" role="tablist" aria-label="Run views">
-      ${TABS.map(([id, label]) => html`<button role="tab" id=${`tab-${id}`} aria-selected=${tab === id} aria-controls="tab-panel" onClick=${() => setTab(id)}>${label}${id === 'pending' && run.status === 'running' ? ` (${run.pending.activities.length + run.pending.timers.length + (run.pending.workflow_task ? 1 : 0)})` : ''}</button>`)}
+      ${(run.task_queue === 'keel-flows' ? [...TABS, ['topology', 'Topology']] : TABS).map(([id, label]) => html`<button role="tab" id=${`tab-${id}`} aria-selected=${tab === id} aria-controls="tab-panel" onClick=${() => setTab(id)}>${label}${id === 'pending' && run.status === 'running' ? ` (${run.pending.activities.length + run.pending.timers.length + (run.pending.workflow_task ? 1 : 0)})` : ''}</button>`)}
     </div>
     <section id="tab-panel" role="tabpanel" aria-labelledby=${`tab-${tab}`}>
       ${tab === 'timeline' ? html`<${TimelineTab} events=${events} run=${run} query=${keyedQuery} workflowId=${workflowId} onReset=${(eventId) => setAction({ reset: eventId })} />` : null}
@@ -194,6 +194,7 @@ export function Detail({ workflowId, query, onLive }) {
       ${tab === 'logs' ? html`<${LogsTab} lines=${logs} run=${run} query=${keyedQuery} workflowId=${workflowId} />` : null}
       ${tab === 'pending' ? html`<${PendingTab} run=${run} namespace=${namespace} />` : null}
       ${tab === 'interact' ? html`<${InteractTab} run=${run} namespace=${namespace} onSent=${refresh} />` : null}
+      ${tab === 'topology' ? html`<${FlowTopology} run=${run} namespace=${namespace} />` : null}
     </section>
     ${action
       ? html`<${ActionDialog}

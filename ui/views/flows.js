@@ -160,8 +160,9 @@ function FlowDetail({ id, query, onChanged }) {
       <a href=${runs}>Executions of this flow →</a>
     </div>
     ${flow.description ? html`<p>${flow.description}</p>` : null}
-    <nav class="tabs" role="tablist">${tabLink('run', 'Run')}${tabLink('source', 'Document')}${tabLink('revisions', 'Revisions')}</nav>
+    <nav class="tabs" role="tablist">${tabLink('run', 'Run')}${tabLink('topology', 'Topology')}${tabLink('source', 'Document')}${tabLink('revisions', 'Revisions')}</nav>
     ${tab === 'run' ? html`<${RunForm} flow=${flow} namespace=${namespace} />` : null}
+    ${tab === 'topology' ? html`<${Topology} topology=${flow.topology} />` : null}
     ${tab === 'source' ? html`<${Editor} source=${flow.source} onSaved=${() => { load(); onChanged(); }} />` : null}
     ${tab === 'revisions' ? html`<${Revisions} namespace=${namespace} id=${id} latest=${flow.revision} />` : null}
   </section>`;
@@ -281,4 +282,56 @@ export function FlowActions({ run, namespace, onDone }) {
       : null}
     ${error && !open ? html`<${ErrorBox} error=${error} />` : null}
   </span>`;
+}
+
+const STATE_WORD = { completed: '✓ completed', running: '● running', waiting: '◐ waiting for input', failed: '✗ failed' };
+
+function Node({ node, states }) {
+  const state = states[node.id];
+  const kind = node.parallel ? 'parallel' : node.each ? 'each' : node.branches.length > 1 ? 'choice' : 'seq';
+  return html`<li class=${`node ${state ? `state-${state}` : 'state-none'}`} data-task=${node.id} data-state=${state ?? 'not reached'}>
+    <div class="node-label"><span class="mono">${node.id}</span> <span class="dim">${node.type}</span>
+      ${state ? html` <span class="node-state">${STATE_WORD[state]}</span>` : null}</div>
+    ${node.branches.length
+      ? html`<div class=${`branches ${kind}`}>${node.branches.map((branch) => html`<${Branch} branch=${branch} states=${states} label=${node.branches.length > 1 || node.each} />`)}</div>`
+      : null}
+  </li>`;
+}
+
+function Branch({ branch, states, label }) {
+  return html`<div class="branch">
+    ${label ? html`<span class="branch-name dim">${branch.name}</span>` : null}
+    <ol class="flow-lane">${branch.tasks.map((node) => html`<${Node} node=${node} states=${states} />`)}</ol>
+  </div>`;
+}
+
+/** A flow's tasks as a graph: one after another left to right, branches stacked; each
+ * task coloured (and named: never colour alone) by its state in `run` when given. */
+export function Topology({ topology, states = {} }) {
+  return html`<div class="topology" aria-label="Topology">
+    ${topology.map((branch) => html`<div class="topology-part"><h3>${branch.name === 'tasks' ? 'Tasks' : branch.name === 'errors' ? 'On failure' : 'Finally'}</h3>
+      <${Branch} branch=${branch} states=${states} label=${false} /></div>`)}
+  </div>`;
+}
+
+/** The Topology tab of a flow execution's page: the revision it runs, coloured live. */
+export function FlowTopology({ run, namespace }) {
+  const [flow, setFlow] = useState(null);
+  const [error, setError] = useState(null);
+  const start = run.input?.[0] ?? {};
+  useEffect(() => {
+    if (!start.flow) return;
+    api(withQuery(flowPath(namespace, start.flow), { revision: start.revision })).then(setFlow, setError);
+  }, [start.flow, start.revision]);
+  const [states, setStates] = useState({});
+  useEffect(() => {
+    if (!start.flow) return;
+    const path = withQuery(`/api/v1/executions/${encodeURIComponent(run.workflow_id)}/tasks`, { namespace, run_id: run.run_id });
+    api(path).then((answer) => setStates(answer.tasks), () => {});
+  }, [run.run_id, run.history_length, run.status]);
+  if (!start.flow) return html`<p class="dim">This execution was not started as a flow.</p>`;
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!flow) return html`<p class="loading">Loading…</p>`;
+  return html`<p class="dim">Flow <a href=${href('flows', { namespace: namespace === 'default' ? '' : namespace, flow: flow.id })}>${flow.id}</a>, revision ${flow.revision}.</p>
+    <${Topology} topology=${flow.topology} states=${states} />`;
 }

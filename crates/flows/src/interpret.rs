@@ -54,6 +54,23 @@ pub fn waiting_pauses(flow: &Flow, execution: &Execution) -> Vec<(String, String
     walk(flow, execution).1
 }
 
+/// Where each task of the flow is in an execution, by task id: `completed`, `running`,
+/// `waiting` (a pause waiting for a person), `failed`; a task not reached has no entry. A
+/// task with several runs (a loop's items) shows the one that matters most: failed, then
+/// waiting, then running.
+pub fn task_states(flow: &Flow, execution: &Execution) -> BTreeMap<String, &'static str> {
+    match Facts::read(execution.history) {
+        Ok(facts) => walk_facts(flow, execution, &facts).2,
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+type Walked = (
+    Vec<Command>,
+    Vec<(String, String)>,
+    BTreeMap<String, &'static str>,
+);
+
 fn walk(flow: &Flow, execution: &Execution) -> (Vec<Command>, Vec<(String, String)>) {
     let facts = match Facts::read(execution.history) {
         Ok(facts) => facts,
@@ -65,9 +82,14 @@ fn walk(flow: &Flow, execution: &Execution) -> (Vec<Command>, Vec<(String, Strin
     if facts.cancel_requested {
         return (vec![Command::CancelWorkflow { details: None }], Vec::new());
     }
+    let (commands, waiting, _) = walk_facts(flow, execution, &facts);
+    (commands, waiting)
+}
+
+fn walk_facts(flow: &Flow, execution: &Execution, facts: &Facts) -> Walked {
     let mut walk = Walk {
         flow,
-        facts: &facts,
+        facts,
         execution,
         scope: Scope {
             inputs: facts.start.inputs.clone(),
@@ -87,6 +109,7 @@ fn walk(flow: &Flow, execution: &Execution) -> (Vec<Command>, Vec<(String, Strin
         commands: Vec::new(),
         touched: 0,
         waiting: Vec::new(),
+        states: BTreeMap::new(),
     };
     walk.collect_outputs(&flow.tasks, &Place::root());
     walk.collect_outputs(&flow.errors, &Place::root());
@@ -121,7 +144,7 @@ fn walk(flow: &Flow, execution: &Execution) -> (Vec<Command>, Vec<(String, Strin
             }
         }
     }
-    (walk.commands, walk.waiting)
+    (walk.commands, walk.waiting, walk.states)
 }
 
 fn fail_workflow(message: &str) -> Command {
@@ -444,6 +467,8 @@ struct Walk<'a> {
     touched: usize,
     /// Pauses waiting for a person, by task run id, with their task.
     waiting: Vec<(String, String)>,
+    /// Where each task reached is (see [`task_states`]).
+    states: BTreeMap<String, &'static str>,
 }
 
 impl Walk<'_> {
@@ -548,7 +573,24 @@ impl Walk<'_> {
     }
 
     fn task(&mut self, task: &Task, place: &Place) -> Progress {
+        let waiting_before = self.waiting.len();
         let progress = self.run(task, place);
+        let state = match &progress {
+            Progress::Done => "completed",
+            Progress::Failed(_) => "failed",
+            Progress::Running if self.waiting.len() > waiting_before => "waiting",
+            Progress::Running => "running",
+        };
+        let rank = |state: &str| match state {
+            "failed" => 4,
+            "waiting" => 3,
+            "running" => 2,
+            _ => 1,
+        };
+        let slot = self.states.entry(task.id.clone()).or_insert(state);
+        if rank(state) > rank(slot) {
+            *slot = state;
+        }
         match progress {
             Progress::Failed(message) if task.allow_failure => {
                 let _ = message;
@@ -839,6 +881,7 @@ impl Walk<'_> {
         let mut failure = None;
         for (tasks, place) in branches.iter().zip(places) {
             let (commands, touched) = (self.commands.len(), self.touched);
+            let states = self.states.clone();
             let progress = self.list(tasks, place);
             // A branch whose walk read no fact of the history has not started yet.
             let started = self.touched > touched;
@@ -846,6 +889,7 @@ impl Walk<'_> {
             if !started && progress != Progress::Done && (at_limit || failure.is_some()) {
                 // It may not start now: take back what it would have done.
                 self.commands.truncate(commands);
+                self.states = states;
                 continue;
             }
             match progress {

@@ -398,3 +398,48 @@ fn finished_outputs_are_those_before_the_chosen_task_run() {
     assert!(before_a.is_empty());
     assert!(keel_flows::interpret::finished_outputs(&sim.history, Some("c")).is_err());
 }
+
+#[test]
+fn task_states_say_where_each_task_is() {
+    let mut sim = Sim::start(
+        r#"
+id: states
+tasks:
+  - id: first
+    type: return
+    value: 1
+  - id: both
+    type: Parallel
+    concurrency: 1
+    tasks:
+      - {id: wait, type: Pause}
+      - {id: later, type: log, message: later}
+  - {id: never, type: log, message: never}
+"#,
+        json!({}),
+    );
+    sim.step();
+    sim.run_builtin("first");
+    sim.step();
+    let states = keel_flows::interpret::task_states(
+        &sim.flow,
+        &keel_flows::interpret::Execution {
+            namespace: "default",
+            workflow_id: "exec",
+            run_id: "run",
+            history: &sim.history,
+        },
+    );
+    let expected: std::collections::BTreeMap<String, &str> = [
+        ("first", "completed"),
+        ("both", "waiting"),
+        ("wait", "waiting"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(
+        states, expected,
+        "a branch held back by the limit is not reached yet"
+    );
+}

@@ -25,8 +25,8 @@ use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    list, save, validate, schema, get, delete, revisions, diff, run, webhook, waiting, resume,
-    restart, replay
+    list, save, validate, schema, get, delete, revisions, diff, run, webhook, tasks, waiting,
+    resume, restart, replay
 ))]
 pub struct Api;
 
@@ -101,6 +101,72 @@ pub struct FlowDetail {
     summary: FlowSummary,
     /// The flow document as saved.
     source: String,
+    /// Its tasks as a graph: `tasks`, then `errors` and `finally`.
+    topology: Vec<TaskBranch>,
+}
+
+/// A list of tasks that run one after another.
+#[derive(Serialize, ToSchema)]
+pub struct TaskBranch {
+    /// What the list is: `tasks`, `then`, `else`, a Switch's case, `defaults`, `errors`,
+    /// `finally`, or a Parallel's branch (its task's id).
+    name: String,
+    #[schema(no_recursion)]
+    tasks: Vec<TaskNode>,
+}
+
+/// A task of the flow, with the lists of tasks it holds.
+#[derive(Serialize, ToSchema)]
+pub struct TaskNode {
+    id: String,
+    #[serde(rename = "type")]
+    task_type: &'static str,
+    /// Whether its branches run side by side (Parallel) rather than one of them (If,
+    /// Switch) or one after another.
+    parallel: bool,
+    /// Whether its branch runs once per item (ForEach).
+    each: bool,
+    #[schema(no_recursion)]
+    branches: Vec<TaskBranch>,
+}
+
+fn topology(name: &str, tasks: &[keel_flows::Task]) -> TaskBranch {
+    use keel_flows::TaskKind;
+    TaskBranch {
+        name: name.to_owned(),
+        tasks: tasks
+            .iter()
+            .map(|task| {
+                let branches = match &task.kind {
+                    TaskKind::Sequential { tasks } | TaskKind::ForEach { tasks, .. } => {
+                        vec![topology("tasks", tasks)]
+                    }
+                    TaskKind::Parallel { tasks, .. } => tasks
+                        .iter()
+                        .map(|branch| topology(&branch.id, std::slice::from_ref(branch)))
+                        .collect(),
+                    TaskKind::If {
+                        then, otherwise, ..
+                    } => vec![topology("then", then), topology("else", otherwise)],
+                    TaskKind::Switch {
+                        cases, defaults, ..
+                    } => cases
+                        .iter()
+                        .map(|(case, tasks)| topology(case, tasks))
+                        .chain((!defaults.is_empty()).then(|| topology("defaults", defaults)))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                TaskNode {
+                    id: task.id.clone(),
+                    task_type: task.kind.type_name(),
+                    parallel: matches!(task.kind, TaskKind::Parallel { .. }),
+                    each: matches!(task.kind, TaskKind::ForEach { .. }),
+                    branches,
+                }
+            })
+            .collect(),
+    }
 }
 
 fn summary(stored: &FlowRevision) -> ApiResult<FlowSummary> {
@@ -356,9 +422,22 @@ pub async fn get(
     let stored = engine
         .flow_revision(&namespace, &flow_id, revision_param(&params)?)
         .await?;
+    let flow = keel_flows::parse(&stored.source).map_err(|problems| {
+        ApiError::from(keel_engine::Error::DataLoss(format!(
+            "revision {} of flow '{flow_id}' no longer reads: {problems}",
+            stored.revision
+        )))
+    })?;
+    let mut graph = vec![topology("tasks", &flow.tasks)];
+    for (name, tasks) in [("errors", &flow.errors), ("finally", &flow.finally)] {
+        if !tasks.is_empty() {
+            graph.push(topology(name, tasks));
+        }
+    }
     Ok(Json(FlowDetail {
         summary: summary(&stored)?,
         source: stored.source,
+        topology: graph,
     }))
 }
 
@@ -1342,6 +1421,63 @@ pub async fn waiting(
                     .unwrap_or_default();
                 WaitingPause { task_run, inputs }
             })
+            .collect(),
+    }))
+}
+
+/// Where each task of a flow execution is.
+#[derive(Serialize, ToSchema)]
+pub struct TaskStates {
+    /// By task id: `completed`, `running`, `waiting` (a pause waiting for a person) or
+    /// `failed`; a task not reached is left out.
+    tasks: std::collections::BTreeMap<String, String>,
+}
+
+/// Where each task of a flow execution is
+///
+/// What the topology colours its tasks by, decided from the execution's history the way the
+/// flow worker decides.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{workflow_id}/tasks",
+    operation_id = "flowTaskStates",
+    tag = "Flows",
+    params(WorkflowIdPath, NamespaceParam, RunParam),
+    responses(
+        (status = 200, description = "Each reached task's state.", body = TaskStates),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
+pub async fn tasks(
+    State(engine): State<Engine>,
+    Path(workflow_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<TaskStates>> {
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let history = whole_history(&engine, &key).await?;
+    let start = keel_flows::interpret::flow_start(&history).map_err(|_| {
+        ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
+    })?;
+    let stored = engine
+        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
+        .await?;
+    let flow = keel_flows::parse(&stored.source)
+        .map_err(|problems| ApiError::bad_request(problems.to_string()))?;
+    let states = keel_flows::interpret::task_states(
+        &flow,
+        &keel_flows::interpret::Execution {
+            namespace: &key.namespace,
+            workflow_id: &key.workflow_id,
+            run_id: &key.run_id,
+            history: &history,
+        },
+    );
+    Ok(Json(TaskStates {
+        tasks: states
+            .into_iter()
+            .map(|(id, state)| (id, state.to_owned()))
             .collect(),
     }))
 }

@@ -303,6 +303,10 @@ fn routes() -> Vec<Route> {
             vec![endpoint(M::POST, &[flows::WEBHOOK_PARAMS], flows::webhook)],
         ),
         route(
+            "/api/v1/executions/{workflow_id}/tasks",
+            vec![endpoint(M::GET, &[RUN_PARAMS], flows::tasks)],
+        ),
+        route(
             "/api/v1/executions/{workflow_id}/restart",
             vec![endpoint(M::POST, &[RUN_PARAMS], flows::restart).body(&[NO_FIELDS])],
         ),

@@ -370,6 +370,11 @@ outputs:
   assert.deepEqual(started.input[0].inputs, { name: 'Ada', mode: 'careful' });
   const resume = page.getByRole('button', { name: 'Resume approve…' });
   await resume.waitFor(WAIT);
+  await page.getByRole('tab', { name: 'Topology' }).click();
+  const topology = page.getByLabel('Topology');
+  await topology.locator('li[data-task="approve"][data-state="waiting"]').waitFor(WAIT);
+  await topology.locator('li[data-task="greet"][data-state="not reached"]').waitFor(WAIT);
+  await screenshots(page, 'flow-topology');
   await resume.click();
   const dialog = page.getByRole('dialog', { name: 'Resume approve' });
   await dialog.getByLabel('approved', { exact: true }).selectOption('true');
@@ -377,6 +382,9 @@ outputs:
   await screenshots(page, 'flow-resume');
   await dialog.getByRole('button', { name: 'Resume' }).click();
   await until('the flow to complete', async () => (await rest(`/api/v1/executions/${workflowId}`)).status === 'completed');
+  // The topology follows the run live.
+  await topology.locator('li[data-task="greet"][data-state="completed"]').waitFor(WAIT);
+  await topology.locator('li[data-task="approve"][data-state="completed"]').waitFor(WAIT);
   assert.deepEqual((await rest(`/api/v1/executions/${workflowId}`)).output, [{ outputs: { said: 'hi Ada' } }]);
 
   await page.goto(`${HTTP}/flows?flow=${id}&tab=source`);
