@@ -24,10 +24,13 @@ use crate::openapi::{
 use crate::request::{Body, NAMESPACE_PARAMS, NO_PARAMS, Params, RUN_PARAMS, json_body, resolve};
 
 #[derive(OpenApi)]
-#[openapi(paths(
-    list, save, validate, schema, get, delete, revisions, diff, run, webhook, tasks, waiting,
-    resume, restart, replay
-))]
+#[openapi(
+    paths(
+        list, save, validate, schema, get, delete, revisions, diff, run, webhook, tasks, waiting,
+        resume, restart, replay
+    ),
+    components(schemas(TaskNode, TaskBranch))
+)]
 pub struct Api;
 
 pub const SAVE_FIELDS: &[&str] = &["source"];

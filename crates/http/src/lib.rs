@@ -408,7 +408,9 @@ mod tests {
                     if let Some(Value::String(reference)) = fields.get("$ref") {
                         let pointer = reference.trim_start_matches('#');
                         assert!(
-                            document.pointer(pointer).is_some(),
+                            document
+                                .pointer(pointer)
+                                .is_some_and(|target| !target.is_null()),
                             "{reference} is not in the document"
                         );
                         references += 1;

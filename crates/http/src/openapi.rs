@@ -101,7 +101,14 @@ fn require_every_answered_field(document: &mut Value) {
         }
     }
     for name in answered {
-        let schema = &mut document["components"]["schemas"][&name];
+        // Not `document[..][&name]`, which would add a null schema for a name that is
+        // missing, hiding it from the check that every reference resolves.
+        let Some(schema) = document
+            .pointer_mut(&format!("/components/schemas/{name}"))
+            .filter(|schema| !schema.is_null())
+        else {
+            continue;
+        };
         if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
             let every: Vec<Value> = properties.keys().cloned().map(Value::String).collect();
             schema["required"] = Value::Array(every);
