@@ -31,12 +31,19 @@ enum Action {
     Cancel,
     Terminate,
     Signal(keel_core::Signal),
+    /// Flow executions that failed: restart each (see `flows::restart`).
+    Restart,
+    /// Flow executions that failed: replay each on `revision` (default the latest).
+    Replay(Option<i64>),
 }
 
-pub const BULK_FIELDS: &[&str] = &["action", "query", "filter", "reason", "signal", "dry_run"];
+pub const BULK_FIELDS: &[&str] = &[
+    "action", "query", "filter", "reason", "signal", "dry_run", "revision",
+];
 
-/// Cancels, terminates or signals every running execution matching `query` or `filter`
-/// (exactly one of them). Only running executions match.
+/// Acts on every execution matching `query` or `filter` (exactly one of them): cancel,
+/// terminate and signal act on the running ones; restart and replay on the flow executions
+/// that failed, timed out, were cancelled or terminated.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // read field by field (`Body`); this describes it
@@ -53,9 +60,14 @@ pub struct BulkRequest {
     /// Only count the matching executions; change nothing.
     #[schema(default = false)]
     dry_run: Option<bool>,
+    /// For `replay`: the flow revision to replay on; absent: each flow's latest.
+    #[schema(minimum = 1)]
+    revision: Option<i64>,
 }
 
-/// What to do to every matching execution.
+/// What to do to every matching execution: cancel, terminate or signal the running ones,
+/// or restart or replay the flow executions that failed, timed out, were cancelled or
+/// terminated.
 #[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // read by name; this describes it
@@ -63,6 +75,8 @@ pub enum BulkAction {
     Cancel,
     Terminate,
     Signal,
+    Restart,
+    Replay,
 }
 
 /// A dry run's count, or the outcome of the action.
@@ -70,7 +84,7 @@ pub enum BulkAction {
 pub struct BulkResult {
     /// Whether it was a dry run, which changed nothing.
     dry_run: bool,
-    /// How many running executions matched.
+    /// How many executions the action applies to matched.
     #[schema(minimum = 0)]
     matched: u64,
     /// On how many the action succeeded; null for a dry run.
@@ -126,9 +140,11 @@ pub async fn bulk(
             let signal = Body::new(signal.clone(), &["name", "input", "inputs"])?;
             Action::Signal(signal_from(&signal)?)
         }
+        Some("restart") => Action::Restart,
+        Some("replay") => Action::Replay(crate::flows::revision_field(&body)?),
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "action '{other}' is not one of cancel, terminate, signal"
+                "action '{other}' is not one of cancel, terminate, signal, restart, replay"
             )));
         }
         None => return Err(ApiError::bad_request("field 'action' is required")),
@@ -153,7 +169,23 @@ pub async fn bulk(
             ));
         }
     };
-    let filter = filter.and(Condition::status_in(&[keel_core::Status::Running]));
+    let filter = match action {
+        Action::Restart | Action::Replay(_) => {
+            use keel_core::Status;
+            filter
+                .and(Condition::status_in(&[
+                    Status::Failed,
+                    Status::TimedOut,
+                    Status::Canceled,
+                    Status::Terminated,
+                ]))
+                .and(Condition::equals(
+                    keel_core::visibility::Field::TaskQueue,
+                    keel_flows::runtime::FLOW_TASK_QUEUE,
+                ))
+        }
+        _ => filter.and(Condition::status_in(&[keel_core::Status::Running])),
+    };
     let namespace = params.namespace();
     let matched = engine.count_executions(namespace, &filter).await?;
     if body.bool("dry_run")?.unwrap_or(false) {
@@ -196,6 +228,14 @@ pub async fn bulk(
                 let mut signal = signal.clone();
                 signal.request_id = uuid::Uuid::new_v4().to_string();
                 engine.signal(key, signal).await.map_err(ApiError::from)
+            }
+            Action::Restart => crate::flows::restart_run(&engine, key.clone())
+                .await
+                .map(drop),
+            Action::Replay(revision) => {
+                crate::flows::replay_run(&engine, key.clone(), None, *revision, None)
+                    .await
+                    .map(drop)
             }
         };
         match result {

@@ -659,19 +659,17 @@ pub async fn start_flow(
     })
 }
 
-/// A closed flow execution's run, its history and its start, for a restart or replay.
-async fn closed_flow_run(
+/// A closed flow execution's run (named by its key): its key, status, history and start.
+async fn closed_flow_run_of(
     engine: &Engine,
-    raw: Option<&str>,
-    workflow_id: &str,
+    key: keel_core::ExecutionKey,
 ) -> ApiResult<(
     keel_core::ExecutionKey,
     keel_core::Status,
     Vec<keel_core::Event>,
     FlowStart,
 )> {
-    let params = Params::parse(raw, RUN_PARAMS)?;
-    let key = resolve(engine, &params, workflow_id).await?;
+    let workflow_id = key.workflow_id.clone();
     let execution = engine
         .describe(&key)
         .await
@@ -723,11 +721,18 @@ pub async fn restart(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Rerun>> {
     Body::new(json_body(body)?, crate::request::NO_FIELDS)?;
-    let (key, status, history, start) =
-        closed_flow_run(&engine, raw.as_deref(), &workflow_id).await?;
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    Ok(Json(restart_run(&engine, key).await?))
+}
+
+/// Restarts one closed flow execution's run (see `restart`).
+pub async fn restart_run(engine: &Engine, key: keel_core::ExecutionKey) -> ApiResult<Rerun> {
+    let (key, status, history, start) = closed_flow_run_of(engine, key).await?;
     if status == keel_core::Status::Completed || status == keel_core::Status::ContinuedAsNew {
         return Err(ApiError::conflict(format!(
-            "execution '{workflow_id}' {}: only a failed one restarts; replay it instead",
+            "execution '{}' {}: only a failed one restarts; replay it instead",
+            key.workflow_id,
             crate::render::ExecutionStatus::from(status).name()
         )));
     }
@@ -735,7 +740,7 @@ pub async fn restart(
         keel_flows::interpret::finished_outputs(&history, None).map_err(ApiError::conflict)?;
     let names = reused.keys().cloned().collect();
     let started = start_flow(
-        &engine,
+        engine,
         &key.namespace,
         &start.flow,
         start.revision.map(i64::from),
@@ -744,10 +749,10 @@ pub async fn restart(
         reused,
     )
     .await?;
-    Ok(Json(Rerun {
+    Ok(Rerun {
         started,
         reused: names,
-    }))
+    })
 }
 
 /// What a replay runs.
@@ -790,36 +795,51 @@ pub async fn replay(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Rerun>> {
     let body = Body::new(json_body(body)?, REPLAY_FIELDS)?;
-    let (key, _, history, start) = closed_flow_run(&engine, raw.as_deref(), &workflow_id).await?;
-    let from = match body.string("from_task_run")? {
-        Some(task_run) => Some(task_run.to_owned()),
-        None => keel_flows::interpret::first_failed_task_run(&history),
-    };
+    let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
+    let key = resolve(&engine, &params, &workflow_id).await?;
+    let revision = revision_field(&body)?;
+    let from = body.string("from_task_run")?.map(str::to_owned);
+    let new_id = body.string("workflow_id")?.map(str::to_owned);
+    Ok(Json(
+        replay_run(&engine, key, from, revision, new_id).await?,
+    ))
+}
+
+/// A body's `revision`, when given: a revision number.
+pub fn revision_field(body: &Body) -> ApiResult<Option<i64>> {
+    match body.value("revision") {
+        None => Ok(None),
+        Some(value) => value
+            .as_i64()
+            .filter(|revision| *revision >= 1)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "field 'revision' must be a revision number, not {value}"
+                ))
+            }),
+    }
+}
+
+/// Replays one closed flow execution's run (see `replay`).
+pub async fn replay_run(
+    engine: &Engine,
+    key: keel_core::ExecutionKey,
+    from: Option<String>,
+    revision: Option<i64>,
+    new_id: Option<String>,
+) -> ApiResult<Rerun> {
+    let (key, _, history, start) = closed_flow_run_of(engine, key).await?;
+    let from = from.or_else(|| keel_flows::interpret::first_failed_task_run(&history));
     let reused = keel_flows::interpret::finished_outputs(&history, from.as_deref())
         .map_err(ApiError::bad_request)?;
-    let revision = match body.value("revision") {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_i64()
-                .filter(|revision| *revision >= 1)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "field 'revision' must be a revision number, not {value}"
-                    ))
-                })?,
-        ),
-    };
-    let new_id = body
-        .string("workflow_id")?
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let uuid = uuid::Uuid::new_v4().simple().to_string();
-            format!("{}-replay-{}", key.workflow_id, &uuid[..8])
-        });
+    let new_id = new_id.unwrap_or_else(|| {
+        let uuid = uuid::Uuid::new_v4().simple().to_string();
+        format!("{}-replay-{}", key.workflow_id, &uuid[..8])
+    });
     let names = reused.keys().cloned().collect();
     let started = start_flow(
-        &engine,
+        engine,
         &key.namespace,
         &start.flow,
         revision,
@@ -828,10 +848,10 @@ pub async fn replay(
         reused,
     )
     .await?;
-    Ok(Json(Rerun {
+    Ok(Rerun {
         started,
         reused: names,
-    }))
+    })
 }
 
 /// Resumes a paused task run.

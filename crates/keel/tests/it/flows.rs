@@ -1097,3 +1097,68 @@ outputs:
         "every item's task runs completed exactly once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_flow_executions_restart_and_replay_in_bulk() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let ready = server.data_dir().join(unique("ready"));
+    save(
+        &rest,
+        &format!(
+            "id: gated\ntasks:\n  - {{id: first, type: return, value: 1}}\n  - {{id: gate, type: shell, commands: [\"test -e {}\"]}}\n",
+            ready.display()
+        ),
+    )
+    .await;
+    let mut failed = Vec::new();
+    for _ in 0..3 {
+        let id = run(&rest, "gated", json!({})).await;
+        assert_eq!(
+            closed(&rest, &id, Duration::from_secs(20)).await["status"],
+            "failed"
+        );
+        failed.push(id);
+    }
+    let dry = rest
+        .post(
+            "/api/v1/executions/bulk",
+            &json!({"action": "restart", "filter": {"type": "gated"}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(dry.json()["matched"], 3, "{}", dry.text());
+    std::fs::write(&ready, "").unwrap();
+    let done = rest
+        .post(
+            "/api/v1/executions/bulk",
+            &json!({"action": "restart", "filter": {"type": "gated"}}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(
+        (
+            done.json()["succeeded"].clone(),
+            done.json()["failed"].clone()
+        ),
+        (json!(3), json!([]))
+    );
+    for id in &failed {
+        assert_eq!(
+            closed(&rest, id, Duration::from_secs(20)).await["status"],
+            "completed",
+            "{id}"
+        );
+    }
+    let none = rest
+        .post(
+            "/api/v1/executions/bulk",
+            &json!({"action": "replay", "filter": {"type": "gated", "status": "completed"}}),
+        )
+        .await;
+    assert_eq!(
+        none.json()["matched"],
+        0,
+        "only failed flow executions are replayed: {}",
+        none.text()
+    );
+}
