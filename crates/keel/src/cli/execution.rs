@@ -62,9 +62,12 @@ enum Verb {
     /// Resume a paused flow execution (an approval), with the pause's inputs.
     Resume(ResumeArgs),
     /// Restart a failed flow execution: a new run of it re-runs only what failed.
-    Restart(RunArgs),
+    /// With --query: every flow execution matching it that failed, timed out, was cancelled
+    /// or terminated.
+    Restart(RestartArgs),
     /// Replay a flow execution as a new one on the latest (or a given) revision, reusing
-    /// the outputs of what finished before the task run it replays from.
+    /// the outputs of what finished before the task run it replays from; with --query,
+    /// every flow execution matching it that failed.
     Replay(ReplayArgs),
 }
 
@@ -120,10 +123,49 @@ pub async fn run(args: Args) -> Result<()> {
         Verb::Signal(signal_args) => actions::signal(&session, namespace, &signal_args).await,
         Verb::Reset(reset_args) => actions::reset(&session, namespace, &reset_args).await,
         Verb::Resume(resume_args) => resume(&session, namespace, &resume_args).await,
-        Verb::Restart(run_args) => {
-            rerun(&session, namespace, &run_args, "/restart", json!({})).await
+        Verb::Restart(args) => {
+            args.bulk.check()?;
+            match (&args.workflow_id, &args.bulk.query) {
+                (_, Some(query)) => {
+                    bulk::run(&session, namespace, "restart", query, json!({}), &args.bulk).await
+                }
+                (Some(workflow_id), None) => {
+                    let run = RunArgs {
+                        workflow_id: workflow_id.clone(),
+                        run_id: args.run_id.clone(),
+                    };
+                    rerun(&session, namespace, &run, "/restart", json!({})).await
+                }
+                (None, None) => bail!("give a workflow id or --query"),
+            }
         }
         Verb::Replay(replay_args) => {
+            replay_args.bulk.check()?;
+            if let Some(query) = &replay_args.bulk.query {
+                if replay_args.from.is_some() {
+                    bail!("--from names a task run of one execution; it does not go with --query");
+                }
+                let body = match replay_args.revision {
+                    Some(revision) => json!({"revision": revision}),
+                    None => json!({}),
+                };
+                return bulk::run(
+                    &session,
+                    namespace,
+                    "replay",
+                    query,
+                    body,
+                    &replay_args.bulk,
+                )
+                .await;
+            }
+            let Some(workflow_id) = &replay_args.workflow_id else {
+                bail!("give a workflow id or --query");
+            };
+            let run = RunArgs {
+                workflow_id: workflow_id.clone(),
+                run_id: replay_args.run_id.clone(),
+            };
             let mut body = serde_json::Map::new();
             if let Some(from) = &replay_args.from {
                 body.insert("from_task_run".into(), json!(from));
@@ -131,22 +173,31 @@ pub async fn run(args: Args) -> Result<()> {
             if let Some(revision) = replay_args.revision {
                 body.insert("revision".into(), json!(revision));
             }
-            rerun(
-                &session,
-                namespace,
-                &replay_args.run,
-                "/replay",
-                Value::Object(body),
-            )
-            .await
+            rerun(&session, namespace, &run, "/replay", Value::Object(body)).await
         }
     }
 }
 
 #[derive(clap::Args, Debug)]
-struct ReplayArgs {
+struct RestartArgs {
+    /// The execution to restart.
+    #[arg(required_unless_present = "query", conflicts_with = "query")]
+    workflow_id: Option<String>,
+    #[arg(long, conflicts_with = "query")]
+    run_id: Option<String>,
     #[command(flatten)]
-    run: RunArgs,
+    bulk: bulk::BulkArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    /// The execution to replay.
+    #[arg(required_unless_present = "query", conflicts_with = "query")]
+    workflow_id: Option<String>,
+    #[arg(long, conflicts_with = "query")]
+    run_id: Option<String>,
+    #[command(flatten)]
+    bulk: bulk::BulkArgs,
     /// The task run to replay from [default: the first that failed].
     #[arg(long = "from", value_name = "TASK_RUN")]
     from: Option<String>,

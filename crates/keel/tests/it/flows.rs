@@ -1127,6 +1127,20 @@ async fn failed_flow_executions_restart_and_replay_in_bulk() {
         )
         .await;
     assert_eq!(dry.json()["matched"], 3, "{}", dry.text());
+    let (ok, out, err) = keel(
+        server.http_addr.as_str(),
+        &[
+            "execution",
+            "restart",
+            "--query",
+            "WorkflowType = 'gated'",
+            "--dry-run",
+            "-o",
+            "table",
+        ],
+    )
+    .await;
+    assert!(ok && out.contains("3 executions match"), "{out}{err}");
     std::fs::write(&ready, "").unwrap();
     let done = rest
         .post(

@@ -1,5 +1,6 @@
-//! The bulk form of cancel, terminate and signal: a dry run counts the running executions
-//! that match a Temporal list filter, a person confirms, then the server acts on all of them.
+//! The bulk form of cancel, terminate, signal, restart and replay: a dry run counts the
+//! executions that match a Temporal list filter, a person confirms, then the server acts on
+//! all of them.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -12,7 +13,8 @@ use crate::cli::{Format, Query, Session, emit, plural, print_json};
 /// The bulk form shared by cancel, terminate and signal.
 #[derive(clap::Args, Debug)]
 pub struct BulkArgs {
-    /// Act on every running execution matching this Temporal list filter.
+    /// Act on every execution matching this Temporal list filter: the running ones for
+    /// cancel, terminate and signal; the flow executions that failed for restart and replay.
     #[arg(long)]
     pub query: Option<String>,
     /// With --query: don't ask for confirmation.
