@@ -286,31 +286,66 @@ export function FlowActions({ run, namespace, onDone }) {
 
 const STATE_WORD = { completed: '✓ completed', running: '● running', waiting: '◐ waiting for input', failed: '✗ failed' };
 
-function Node({ node, states }) {
+/** A subflow's own topology, coloured by its execution when the parent's has started it. */
+function SubflowTopology({ subflow, context }) {
+  const [namespace, flowId] = subflow.split('/');
+  const [flow, setFlow] = useState(null);
+  const [states, setStates] = useState({});
+  const [error, setError] = useState(null);
+  const childId = context ? `${context.workflowId}:${context.taskRun}` : null;
+  useEffect(() => {
+    (async () => {
+      let revision;
+      if (childId) {
+        try {
+          const child = await api(withQuery(`/api/v1/executions/${encodeURIComponent(childId)}`, { namespace, view: 'full' }));
+          revision = child.input?.[0]?.revision;
+          const answer = await api(withQuery(`/api/v1/executions/${encodeURIComponent(childId)}/tasks`, { namespace }));
+          setStates(answer.tasks);
+        } catch {
+          // Not started yet: the flow's latest revision, uncoloured.
+        }
+      }
+      setFlow(await api(withQuery(flowPath(namespace, flowId), { revision })));
+    })().catch(setError);
+  }, [subflow, childId, context?.version]);
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!flow) return html`<p class="loading">Loading…</p>`;
+  return html`<div class="subflow">
+    <${Branch} branch=${flow.topology[0]} states=${states} label=${false} context=${null} />
+  </div>`;
+}
+
+function Node({ node, states, context }) {
   const state = states[node.id];
+  const [open, setOpen] = useState(false);
   const kind = node.parallel ? 'parallel' : node.each ? 'each' : node.branches.length > 1 ? 'choice' : 'seq';
   return html`<li class=${`node ${state ? `state-${state}` : 'state-none'}`} data-task=${node.id} data-state=${state ?? 'not reached'}>
     <div class="node-label"><span class="mono">${node.id}</span> <span class="dim">${node.type}</span>
-      ${state ? html` <span class="node-state">${STATE_WORD[state]}</span>` : null}</div>
+      ${state ? html` <span class="node-state">${STATE_WORD[state]}</span>` : null}
+      ${node.subflow
+        ? html` <button class="quiet small" aria-expanded=${open} onClick=${() => setOpen(!open)}>${open ? '▾' : '▸'} ${node.subflow.split('/')[1]}</button>`
+        : null}</div>
+    ${open ? html`<${SubflowTopology} subflow=${node.subflow} context=${context && { ...context, taskRun: node.id }} />` : null}
     ${node.branches.length
-      ? html`<div class=${`branches ${kind}`}>${node.branches.map((branch) => html`<${Branch} branch=${branch} states=${states} label=${node.branches.length > 1 || node.each} />`)}</div>`
+      ? html`<div class=${`branches ${kind}`}>${node.branches.map((branch) => html`<${Branch} branch=${branch} states=${states} label=${node.branches.length > 1 || node.each} context=${context} />`)}</div>`
       : null}
   </li>`;
 }
 
-function Branch({ branch, states, label }) {
+function Branch({ branch, states, label, context }) {
   return html`<div class="branch">
     ${label ? html`<span class="branch-name dim">${branch.name}</span>` : null}
-    <ol class="flow-lane">${branch.tasks.map((node) => html`<${Node} node=${node} states=${states} />`)}</ol>
+    <ol class="flow-lane">${branch.tasks.map((node) => html`<${Node} node=${node} states=${states} context=${context} />`)}</ol>
   </div>`;
 }
 
 /** A flow's tasks as a graph: one after another left to right, branches stacked; each
  * task coloured (and named: never colour alone) by its state in `run` when given. */
-export function Topology({ topology, states = {} }) {
+export function Topology({ topology, states = {}, context = null }) {
   return html`<div class="topology" aria-label="Topology">
     ${topology.map((branch) => html`<div class="topology-part"><h3>${branch.name === 'tasks' ? 'Tasks' : branch.name === 'errors' ? 'On failure' : 'Finally'}</h3>
-      <${Branch} branch=${branch} states=${states} label=${false} /></div>`)}
+      <${Branch} branch=${branch} states=${states} label=${false} context=${context} /></div>`)}
   </div>`;
 }
 
@@ -333,5 +368,6 @@ export function FlowTopology({ run, namespace }) {
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!flow) return html`<p class="loading">Loading…</p>`;
   return html`<p class="dim">Flow <a href=${href('flows', { namespace: namespace === 'default' ? '' : namespace, flow: flow.id })}>${flow.id}</a>, revision ${flow.revision}.</p>
-    <${Topology} topology=${flow.topology} states=${states} />`;
+    <${Topology} topology=${flow.topology} states=${states}
+      context=${{ workflowId: run.workflow_id, namespace, version: run.history_length }} />`;
 }

@@ -129,11 +129,13 @@ pub struct TaskNode {
     parallel: bool,
     /// Whether its branch runs once per item (ForEach).
     each: bool,
+    /// For a Subflow: the flow it runs (`namespace/id`); else null.
+    subflow: Option<String>,
     #[schema(no_recursion)]
     branches: Vec<TaskBranch>,
 }
 
-fn topology(name: &str, tasks: &[keel_flows::Task]) -> TaskBranch {
+fn topology(name: &str, tasks: &[keel_flows::Task], flow_namespace: &str) -> TaskBranch {
     use keel_flows::TaskKind;
     TaskBranch {
         name: name.to_owned(),
@@ -142,21 +144,29 @@ fn topology(name: &str, tasks: &[keel_flows::Task]) -> TaskBranch {
             .map(|task| {
                 let branches = match &task.kind {
                     TaskKind::Sequential { tasks } | TaskKind::ForEach { tasks, .. } => {
-                        vec![topology("tasks", tasks)]
+                        vec![topology("tasks", tasks, flow_namespace)]
                     }
                     TaskKind::Parallel { tasks, .. } => tasks
                         .iter()
-                        .map(|branch| topology(&branch.id, std::slice::from_ref(branch)))
+                        .map(|branch| {
+                            topology(&branch.id, std::slice::from_ref(branch), flow_namespace)
+                        })
                         .collect(),
                     TaskKind::If {
                         then, otherwise, ..
-                    } => vec![topology("then", then), topology("else", otherwise)],
+                    } => vec![
+                        topology("then", then, flow_namespace),
+                        topology("else", otherwise, flow_namespace),
+                    ],
                     TaskKind::Switch {
                         cases, defaults, ..
                     } => cases
                         .iter()
-                        .map(|(case, tasks)| topology(case, tasks))
-                        .chain((!defaults.is_empty()).then(|| topology("defaults", defaults)))
+                        .map(|(case, tasks)| topology(case, tasks, flow_namespace))
+                        .chain(
+                            (!defaults.is_empty())
+                                .then(|| topology("defaults", defaults, flow_namespace)),
+                        )
                         .collect(),
                     _ => Vec::new(),
                 };
@@ -165,6 +175,15 @@ fn topology(name: &str, tasks: &[keel_flows::Task]) -> TaskBranch {
                     task_type: task.kind.type_name(),
                     parallel: matches!(task.kind, TaskKind::Parallel { .. }),
                     each: matches!(task.kind, TaskKind::ForEach { .. }),
+                    subflow: match &task.kind {
+                        TaskKind::Subflow {
+                            namespace, flow_id, ..
+                        } => Some(format!(
+                            "{}/{flow_id}",
+                            namespace.as_deref().unwrap_or(flow_namespace)
+                        )),
+                        _ => None,
+                    },
                     branches,
                 }
             })
@@ -431,10 +450,10 @@ pub async fn get(
             stored.revision
         )))
     })?;
-    let mut graph = vec![topology("tasks", &flow.tasks)];
+    let mut graph = vec![topology("tasks", &flow.tasks, &flow.namespace)];
     for (name, tasks) in [("errors", &flow.errors), ("finally", &flow.finally)] {
         if !tasks.is_empty() {
-            graph.push(topology(name, tasks));
+            graph.push(topology(name, tasks, &flow.namespace));
         }
     }
     Ok(Json(FlowDetail {

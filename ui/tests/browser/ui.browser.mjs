@@ -387,6 +387,19 @@ outputs:
   await topology.locator('li[data-task="approve"][data-state="completed"]').waitFor(WAIT);
   assert.deepEqual((await rest(`/api/v1/executions/${workflowId}`)).output, [{ outputs: { said: 'hi Ada' } }]);
 
+  // A subflow opens in place in its parent's topology, coloured by its own execution.
+  const child = unique('ui-child');
+  await rest('/api/v1/flows', { source: `id: ${child}\ntasks:\n  - {id: inner, type: return, value: 1}\n` });
+  await rest('/api/v1/flows', { source: `id: ${child}-parent\ntasks:\n  - {id: call, type: Subflow, flowId: ${child}}\n` });
+  const parent = await rest(`/api/v1/flows/default/${child}-parent/run`, {});
+  await until('the parent to complete', async () => (await rest(`/api/v1/executions/${parent.workflow_id}`)).status === 'completed');
+  await page.goto(`${HTTP}/executions/${encodeURIComponent(parent.workflow_id)}`);
+  await page.getByRole('tab', { name: 'Topology' }).click();
+  await page.getByRole('button', { name: `▸ ${child}` }).click();
+  await page.getByLabel('Topology').locator('.subflow li[data-task="inner"][data-state="completed"]').waitFor(WAIT);
+  await accessible(page, 'subflow topology');
+  await screenshots(page, 'flow-subflow');
+
   await page.goto(`${HTTP}/flows?flow=${id}&tab=source`);
   const editor = page.getByLabel('Flow document');
   await editor.waitFor(WAIT);
