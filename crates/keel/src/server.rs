@@ -59,6 +59,10 @@ pub struct Args {
     /// change; a file removed deletes its flow.
     #[arg(long, env = "KEEL_FLOWS", value_name = "DIR")]
     flows: Option<PathBuf>,
+    /// A PEM file of certificate authorities `http.request` trusts besides the system's
+    /// (for servers with an internal CA).
+    #[arg(long, env = "KEEL_FLOW_HTTP_CA", value_name = "FILE")]
+    flow_http_ca: Option<PathBuf>,
     /// Whether flows' `shell` tasks run on this server (`off` fails them, saying so).
     #[arg(long, env = "KEEL_FLOW_SHELL", value_enum, default_value_t = Switch::On)]
     flow_shell: Switch,
@@ -140,6 +144,7 @@ pub async fn run(args: Args) -> Result<()> {
         engine.clone(),
         crate::flows::RunnerOptions {
             shell: args.flow_shell == Switch::On,
+            tls: crate::flows::tls_config(args.flow_http_ca.as_deref())?,
         },
         args.flows.clone(),
         stopped.clone(),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use keel_engine::Engine;
 use tokio::sync::watch;
 
-pub use runner::RunnerOptions;
+pub use runner::{RunnerOptions, tls_config};
 
 /// How often new namespaces are looked for.
 const NAMESPACE_SCAN: Duration = Duration::from_secs(2);

@@ -30,6 +30,51 @@ const MAX_HTTP_BODY: usize = 1024 * 1024;
 pub struct RunnerOptions {
     /// Whether `shell` tasks run (`--flow-shell on|off`).
     pub shell: bool,
+    /// How `http.request` checks https servers: the system's certificate authorities and
+    /// any the server was given (`--flow-http-ca`).
+    pub tls: Arc<tokio_rustls::rustls::ClientConfig>,
+}
+
+/// The TLS client configuration of `http.request`: the system's roots (which honour
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`) and the PEM certificates of `extra_ca`.
+pub fn tls_config(
+    extra_ca: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<tokio_rustls::rustls::ClientConfig>> {
+    use anyhow::Context;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(certificate);
+    }
+    if let Some(path) = extra_ca {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read --flow-http-ca {}", path.display()))?;
+        let mut added = 0;
+        for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let certificate = certificate.with_context(|| {
+                format!("--flow-http-ca {}: not PEM certificates", path.display())
+            })?;
+            roots.add(certificate).with_context(|| {
+                format!(
+                    "--flow-http-ca {}: a certificate is refused",
+                    path.display()
+                )
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            anyhow::bail!("--flow-http-ca {}: holds no certificate", path.display());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS setup")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// Runs a namespace's built-in task runs until `stopped`.
@@ -178,7 +223,18 @@ async fn run(
                 headers,
                 body,
                 expected_status,
-            } => http(&uri, &method, &headers, body.as_ref(), &expected_status).await,
+            } => {
+                let tls = &options.tls;
+                http(
+                    tls,
+                    &uri,
+                    &method,
+                    &headers,
+                    body.as_ref(),
+                    &expected_status,
+                )
+                .await
+            }
         }
     };
     let deadline = if task.start_to_close_timeout.is_zero() {
@@ -363,9 +419,26 @@ fn output_line(line: &str) -> Option<Map<String, Value>> {
     }
 }
 
+/// An HTTP/1.1 connection over `io`, driven in the background.
+async fn handshake<S>(
+    io: S,
+    uri: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, Refusal>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|error| Refusal::retryable("HttpFailed", format!("{uri}: {error}")))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
 /// One HTTP/1.1 request; answers `{"status", "headers", "body"}` (the body as JSON when
 /// it is JSON, else as text).
 async fn http(
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
     uri: &str,
     method: &str,
     headers: &std::collections::BTreeMap<String, String>,
@@ -375,17 +448,21 @@ async fn http(
     let parsed: hyper::Uri = uri
         .parse()
         .map_err(|error| Refusal::final_("BadRequest", format!("'{uri}' is not a URL: {error}")))?;
-    if parsed.scheme_str() != Some("http") {
-        return Err(Refusal::final_(
-            "BadRequest",
-            format!("'{uri}': only http:// URLs are supported by http.request for now"),
-        ));
-    }
+    let secure = match parsed.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(Refusal::final_(
+                "BadRequest",
+                format!("'{uri}': an http:// or https:// URL is needed"),
+            ));
+        }
+    };
     let host = parsed
         .host()
         .ok_or_else(|| Refusal::final_("BadRequest", format!("'{uri}' names no host")))?
         .to_owned();
-    let port = parsed.port_u16().unwrap_or(80);
+    let port = parsed.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let stream = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|error| {
@@ -394,11 +471,17 @@ async fn http(
                 format!("cannot connect to {host}:{port}: {error}"),
             )
         })?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    let mut sender = if secure {
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| Refusal::final_("BadRequest", format!("'{host}' is not a server name")))?;
+        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, stream)
             .await
-            .map_err(|error| Refusal::retryable("HttpFailed", format!("{uri}: {error}")))?;
-    tokio::spawn(connection);
+            .map_err(|error| Refusal::retryable("HttpFailed", format!("{uri}: TLS: {error}")))?;
+        handshake(stream, uri).await?
+    } else {
+        handshake(stream, uri).await?
+    };
     let method = hyper::Method::from_bytes(method.as_bytes())
         .map_err(|_| Refusal::final_("BadRequest", format!("'{method}' is not an HTTP method")))?;
     let path = parsed

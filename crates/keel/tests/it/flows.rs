@@ -1176,3 +1176,93 @@ async fn failed_flow_executions_restart_and_replay_in_bulk() {
         none.text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_request_task_calls_an_https_server_it_trusts_and_refuses_one_it_does_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    // A one-page https server with a certificate of its own authority.
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(issued.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![issued.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = r#"{"pong": true}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    let flow = format!(
+        "id: secure\ntasks:\n  - {{id: ping, type: http.request, uri: \"https://localhost:{port}/ping\"}}\noutputs:\n  - {{id: pong, value: \"{{{{ outputs.ping.body.pong }}}}\"}}\n"
+    );
+
+    // A server that does not trust the authority refuses the call, saying why.
+    let untrusting = Server::start().await;
+    let rest = Rest::new(&untrusting.http_addr);
+    save(&rest, &flow).await;
+    let refused = closed(
+        &rest,
+        &run(&rest, "secure", json!({})).await,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(refused["status"], "failed");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TLS"),
+        "{}",
+        refused["error"]
+    );
+
+    // Given the authority with --flow-http-ca, the call goes through.
+    let ca = untrusting.data_dir().join("ca.pem");
+    std::fs::write(&ca, issued.cert.pem()).unwrap();
+    let trusting =
+        Server::start_with(Backend::Sqlite, &["--flow-http-ca", ca.to_str().unwrap()]).await;
+    let rest = Rest::new(&trusting.http_addr);
+    save(&rest, &flow).await;
+    let done = closed(
+        &rest,
+        &run(&rest, "secure", json!({})).await,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        done["output"],
+        json!([{"outputs": {"pong": true}}]),
+        "{done}"
+    );
+}
