@@ -249,9 +249,12 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Why `execution` must be terminated, if its history is past a limit.
+    /// Why `execution` must be terminated, if its history is past a limit. Events buffered
+    /// while a workflow task runs (signals, say) count: they are history as soon as the task
+    /// ends, and a burst of them must not carry a run far past its limit.
     fn exceeded(&self, execution: &keel_core::Execution) -> Option<&'static str> {
-        if execution.history_length() > self.max_history_events {
+        let length = execution.history_length() + execution.buffered.len() as i64;
+        if length > self.max_history_events {
             Some("Workflow history count exceeds limit.")
         } else if execution.history_size_bytes > self.max_history_bytes {
             Some("Workflow history size exceeds limit.")
