@@ -345,54 +345,55 @@ outputs:
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shell_task_run_lost_with_its_killed_server_runs_again_after_the_restart() {
-    let mut server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let marker = server.data_dir().join(unique("attempts"));
-    save(
-        &rest,
-        &format!(
-            "id: long\ntasks:\n  - id: work\n    type: shell\n    commands: [\"echo started >> {0}\", \"sleep 2\", \"echo finished >> {0}\"]\n",
-            marker.display()
-        ),
-    )
-    .await;
-    let workflow_id = run(&rest, "long", json!({})).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(&marker)
-        .unwrap_or_default()
-        .contains("started")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the shell task never started"
+on_both_backends! {
+    async fn a_shell_task_run_lost_with_its_killed_server_runs_again_after_the_restart(backend: Backend) {
+        let mut server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let marker = server.data_dir().join(unique("attempts"));
+        save(
+            &rest,
+            &format!(
+                "id: long\ntasks:\n  - id: work\n    type: shell\n    commands: [\"echo started >> {0}\", \"sleep 2\", \"echo finished >> {0}\"]\n",
+                marker.display()
+            ),
+        )
+        .await;
+        let workflow_id = run(&rest, "long", json!({})).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .contains("started")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shell task never started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.kill().await;
+        server.restart().await;
+        let rest = Rest::new(&server.http_addr);
+        // The lost task run is noticed when its heartbeat times out (10 s), then run again.
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(90)).await;
+        assert_eq!(detail["status"], "completed", "{detail}");
+        let attempts = std::fs::read_to_string(&marker).unwrap();
+        assert_eq!(
+            attempts, "started\nstarted\nfinished\n",
+            "killed once, then run to the end once"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let states: Vec<(&str, &str)> = detail["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| {
+                (
+                    run["activity_id"].as_str().unwrap(),
+                    run["state"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(states, [("work", "timed_out"), ("work#2", "completed")]);
     }
-    server.kill().await;
-    server.restart().await;
-    let rest = Rest::new(&server.http_addr);
-    // The lost task run is noticed when its heartbeat times out (10 s), then run again.
-    let detail = closed(&rest, &workflow_id, Duration::from_secs(90)).await;
-    assert_eq!(detail["status"], "completed", "{detail}");
-    let attempts = std::fs::read_to_string(&marker).unwrap();
-    assert_eq!(
-        attempts, "started\nstarted\nfinished\n",
-        "killed once, then run to the end once"
-    );
-    let states: Vec<(&str, &str)> = detail["task_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|run| {
-            (
-                run["activity_id"].as_str().unwrap(),
-                run["state"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(states, [("work", "timed_out"), ("work#2", "completed")]);
 }
 
 /// Runs `keel ARGS --address ADDRESS`; answers (success, stdout, stderr).
@@ -1039,63 +1040,64 @@ async fn a_flows_directory_is_applied_and_followed() {
     eventually(&rest, "/api/v1/flows", |page| ids(page) == ["hello"]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_for_each_interrupted_by_a_sigkill_completes_each_item_once() {
-    let mut server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    save(
-        &rest,
-        r#"
-id: batch
-tasks:
-  - id: each
-    type: ForEach
-    values: [a, b, c, d, e, f]
-    concurrencyLimit: 2
+on_both_backends! {
+    async fn a_for_each_interrupted_by_a_sigkill_completes_each_item_once(backend: Backend) {
+        let mut server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        save(
+            &rest,
+            r#"
+    id: batch
     tasks:
-      - {id: wait, type: sleep, duration: 300ms}
-      - {id: done, type: return, value: "{{ taskrun.value }}!"}
-outputs:
-  - {id: done, value: "{{ outputs.done }}"}
-"#,
-    )
-    .await;
-    let workflow_id = run(&rest, "batch", json!({})).await;
-    let path = format!("/api/v1/executions/{workflow_id}");
-    eventually(&rest, &path, |run| {
-        run["task_runs"]
-            .as_array()
-            .is_some_and(|runs| runs.iter().any(|run| run["state"] == "completed"))
-    })
-    .await;
-    server.kill().await;
-    server.restart().await;
-    let rest = Rest::new(&server.http_addr);
-    let detail = closed(&rest, &workflow_id, Duration::from_secs(60)).await;
-    assert_eq!(detail["status"], "completed", "{detail}");
-    assert_eq!(
-        detail["output"],
-        json!([{"outputs": {"done": {"a": "a!", "b": "b!", "c": "c!", "d": "d!", "e": "e!", "f": "f!"}}}])
-    );
-    let history = rest
-        .ok(&format!(
-            "/api/v1/executions/{workflow_id}/history?limit=1000"
-        ))
+      - id: each
+        type: ForEach
+        values: [a, b, c, d, e, f]
+        concurrencyLimit: 2
+        tasks:
+          - {id: wait, type: sleep, duration: 300ms}
+          - {id: done, type: return, value: "{{ taskrun.value }}!"}
+    outputs:
+      - {id: done, value: "{{ outputs.done }}"}
+    "#,
+        )
         .await;
-    let events = history["events"].as_array().unwrap();
-    let completed = events
-        .iter()
-        .filter(|event| event["type"] == "ActivityTaskCompleted")
-        .count();
-    let fired = events
-        .iter()
-        .filter(|event| event["type"] == "TimerFired")
-        .count();
-    assert_eq!(
-        (completed, fired),
-        (6, 6),
-        "every item's task runs completed exactly once"
-    );
+        let workflow_id = run(&rest, "batch", json!({})).await;
+        let path = format!("/api/v1/executions/{workflow_id}");
+        eventually(&rest, &path, |run| {
+            run["task_runs"]
+                .as_array()
+                .is_some_and(|runs| runs.iter().any(|run| run["state"] == "completed"))
+        })
+        .await;
+        server.kill().await;
+        server.restart().await;
+        let rest = Rest::new(&server.http_addr);
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(60)).await;
+        assert_eq!(detail["status"], "completed", "{detail}");
+        assert_eq!(
+            detail["output"],
+            json!([{"outputs": {"done": {"a": "a!", "b": "b!", "c": "c!", "d": "d!", "e": "e!", "f": "f!"}}}])
+        );
+        let history = rest
+            .ok(&format!(
+                "/api/v1/executions/{workflow_id}/history?limit=1000"
+            ))
+            .await;
+        let events = history["events"].as_array().unwrap();
+        let completed = events
+            .iter()
+            .filter(|event| event["type"] == "ActivityTaskCompleted")
+            .count();
+        let fired = events
+            .iter()
+            .filter(|event| event["type"] == "TimerFired")
+            .count();
+        assert_eq!(
+            (completed, fired),
+            (6, 6),
+            "every item's task runs completed exactly once"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
