@@ -211,6 +211,12 @@ pub enum RetryKind {
         max_interval: Option<Duration>,
         multiplier: f64,
     },
+    /// A wait picked at random between the two before each new attempt (the interpreter
+    /// retries these itself, on a timer).
+    Random {
+        min_interval: Duration,
+        max_interval: Duration,
+    },
 }
 
 /// What happens when more executions of the flow would run than its limit.
@@ -750,9 +756,14 @@ fn read_output(node: &Node) -> Result<Option<Output>, Problem> {
 fn read_retry(node: &Node) -> Result<Retry, Problem> {
     let mut fields = Fields::of(node, "'retry'")?;
     let kind_name = fields.text("type")?.unwrap_or_else(|| "constant".into());
-    let interval = fields
-        .duration("interval")?
-        .ok_or_else(|| problem(node, "a retry needs 'interval'"))?;
+    let random = kind_name.eq_ignore_ascii_case("random");
+    let interval = if random {
+        Duration::ZERO
+    } else {
+        fields
+            .duration("interval")?
+            .ok_or_else(|| problem(node, "a retry needs 'interval'"))?
+    };
     let max_attempts = fields.unsigned("maxAttempts")?.unwrap_or(3);
     if max_attempts == 0 {
         return Err(problem(
@@ -773,10 +784,25 @@ fn read_retry(node: &Node) -> Result<Retry, Problem> {
                 multiplier
             },
         },
+        "random" => {
+            let min_interval = fields
+                .duration("minInterval")?
+                .ok_or_else(|| problem(node, "a random retry needs 'minInterval'"))?;
+            let max_interval = fields
+                .duration("maxInterval")?
+                .ok_or_else(|| problem(node, "a random retry needs 'maxInterval'"))?;
+            if min_interval > max_interval {
+                return Err(problem(node, "'minInterval' is above 'maxInterval'"));
+            }
+            RetryKind::Random {
+                min_interval,
+                max_interval,
+            }
+        }
         other => {
             return Err(problem(
                 node,
-                format!("retry type '{other}' is not one of constant, exponential"),
+                format!("retry type '{other}' is not one of constant, exponential, random"),
             ));
         }
     };

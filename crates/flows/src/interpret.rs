@@ -390,21 +390,29 @@ impl Facts {
         Ok(facts)
     }
 
-    /// The outcome of a task run's activity, following re-runs after a lost runner: the
-    /// id of its current attempt, and that attempt's outcome (none: never scheduled).
-    fn activity(&self, task_run: &str) -> (String, Option<Outcome>) {
-        let mut id = task_run.to_owned();
-        for attempt in 2..=MAX_LOST_RUNS + 1 {
-            match self.activities.get(&id) {
-                Some(Outcome::Lost) => id = format!("{task_run}#{attempt}"),
-                other => return (id, other.cloned()),
+    /// The outcome of a task run's activity, following its later attempts (`id#2`, ...:
+    /// re-runs after a lost runner, and a random retry's attempts): the id of its current
+    /// attempt, that attempt's number, and its outcome (none: never scheduled).
+    fn activity(&self, task_run: &str) -> (String, u32, Option<Outcome>) {
+        let (mut id, mut attempt, mut lost) = (task_run.to_owned(), 1, 0);
+        loop {
+            let outcome = self.activities.get(&id).cloned();
+            let next = format!("{task_run}#{}", attempt + 1);
+            match outcome {
+                Some(Outcome::Lost) if lost >= MAX_LOST_RUNS => {
+                    let lost = format!(
+                        "its runner was lost {} times (the server stopped while running it)",
+                        MAX_LOST_RUNS + 1
+                    );
+                    return (id, attempt, Some(Outcome::Failed(lost)));
+                }
+                Some(Outcome::Lost) => lost += 1,
+                Some(Outcome::Failed(_)) if self.activities.contains_key(&next) => {}
+                other => return (id, attempt, other),
             }
+            id = next;
+            attempt += 1;
         }
-        let lost = format!(
-            "its runner was lost {} times (the server stopped while running it)",
-            MAX_LOST_RUNS + 1
-        );
-        (id, Some(Outcome::Failed(lost)))
     }
 }
 
@@ -484,7 +492,7 @@ impl Walk<'_> {
                 | TaskKind::Shell { .. }
                 | TaskKind::Activity { .. } => match self.reused(&task_run) {
                     Some(value) => Some(value),
-                    None => match self.facts.activity(&task_run).1 {
+                    None => match self.facts.activity(&task_run).2 {
                         Some(Outcome::Completed(value)) => Some(value),
                         _ => None,
                     },
@@ -912,7 +920,7 @@ impl Walk<'_> {
         if self.reused(task_run).is_some() {
             return Progress::Done;
         }
-        let (activity_id, outcome) = self.facts.activity(task_run);
+        let (activity_id, attempt, outcome) = self.facts.activity(task_run);
         match outcome {
             Some(Outcome::Completed(_)) => {
                 self.touched += 1;
@@ -920,7 +928,51 @@ impl Walk<'_> {
             }
             Some(Outcome::Failed(message)) => {
                 self.touched += 1;
-                Progress::Failed(message)
+                let retry = task.retry.as_ref().or(self.flow.retry.as_ref());
+                let Some(Retry {
+                    kind:
+                        RetryKind::Random {
+                            min_interval,
+                            max_interval,
+                        },
+                    max_attempts,
+                }) = retry
+                else {
+                    return Progress::Failed(message);
+                };
+                if attempt >= *max_attempts {
+                    return Progress::Failed(message);
+                }
+                // Wait a random while, then the next attempt.
+                let timer_id = format!("{task_run}~retry{attempt}");
+                match self.facts.timers.get(&timer_id) {
+                    None => {
+                        let wait = random_wait(
+                            self.execution.run_id,
+                            task_run,
+                            attempt,
+                            *min_interval,
+                            *max_interval,
+                        );
+                        self.commands.push(Command::StartTimer {
+                            timer_id,
+                            start_to_fire_timeout: wait.max(Duration::from_millis(1)),
+                        });
+                        Progress::Running
+                    }
+                    Some(TimerState::Started) => Progress::Running,
+                    Some(TimerState::Canceled) => Progress::Failed(message),
+                    Some(TimerState::Fired) => {
+                        let next = format!("{task_run}#{}", attempt + 1);
+                        match self.schedule(task, task_run, &next, place) {
+                            Ok(command) => {
+                                self.commands.push(command);
+                                Progress::Running
+                            }
+                            Err(error) => self.failed_before_start(task_run, error),
+                        }
+                    }
+                }
             }
             Some(Outcome::Pending) => {
                 self.touched += 1;
@@ -1060,7 +1112,30 @@ impl Walk<'_> {
     }
 }
 
-/// The engine's retry policy for a task's retry (no retry when none is given).
+/// A wait between `min` and `max` that looks random but is the same for the same run,
+/// task run and attempt (FNV-1a of them), so that deciding again decides the same.
+fn random_wait(
+    run_id: &str,
+    task_run: &str,
+    attempt: u32,
+    min: Duration,
+    max: Duration,
+) -> Duration {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in run_id
+        .bytes()
+        .chain(task_run.bytes())
+        .chain(attempt.to_le_bytes())
+    {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let span = max.saturating_sub(min).as_millis() as u64;
+    min + Duration::from_millis(if span == 0 { 0 } else { hash % (span + 1) })
+}
+
+/// The engine's retry policy for a task's retry (no retry when none is given; a random
+/// retry is the interpreter's, so the engine tries each attempt once).
 pub fn retry_policy(retry: Option<&Retry>) -> keel_core::RetryPolicy {
     let Some(retry) = retry else {
         return keel_core::RetryPolicy {
@@ -1072,6 +1147,7 @@ pub fn retry_policy(retry: Option<&Retry>) -> keel_core::RetryPolicy {
         };
     };
     let (initial_interval, backoff_coefficient, maximum_interval) = match &retry.kind {
+        RetryKind::Random { .. } => return retry_policy(None),
         RetryKind::Constant { interval } => (*interval, 1.0, *interval),
         RetryKind::Exponential {
             interval,

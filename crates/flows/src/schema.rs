@@ -156,11 +156,11 @@ pub fn schema() -> Value {
             },
             "retry": {
                 "type": "object",
-                "required": ["interval"],
                 "additionalProperties": false,
                 "properties": {
-                    "type": {"enum": ["constant", "exponential"]},
+                    "type": {"enum": ["constant", "exponential", "random"]},
                     "interval": duration,
+                    "minInterval": duration,
                     "maxInterval": duration,
                     "multiplier": {"type": "number", "minimum": 1},
                     "maxAttempts": {"type": "integer", "minimum": 1},

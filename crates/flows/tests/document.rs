@@ -194,9 +194,9 @@ fn each_mistake_is_reported_with_its_line_and_column() {
         ),
         ("id: x\ntasks: []\n", "", "needs 'tasks'"),
         (
-            "id: x\ntasks:\n  - id: a\n    type: log\n    message: hi\n    retry:\n      type: random\n      interval: 1s\n",
+            "id: x\ntasks:\n  - id: a\n    type: log\n    message: hi\n    retry:\n      type: fibonacci\n      interval: 1s\n",
             "line 7",
-            "retry type 'random'",
+            "retry type 'fibonacci'",
         ),
         ("id: x\nid: y\ntasks: []\n", "line 2", "'id' is given twice"),
     ];

@@ -443,3 +443,73 @@ tasks:
         "a branch held back by the limit is not reached yet"
     );
 }
+
+#[test]
+fn a_random_retry_waits_a_random_while_between_attempts_then_gives_up() {
+    let mut sim = Sim::start(
+        r#"
+id: jittery
+tasks:
+  - id: call
+    type: shell
+    commands: [flaky]
+    retry: {type: random, minInterval: 1s, maxInterval: 5s, maxAttempts: 3}
+"#,
+        json!({}),
+    );
+    let commands = sim.step();
+    let Command::ScheduleActivity(first) = &commands[0] else {
+        panic!("{commands:?}")
+    };
+    assert_eq!(
+        first.retry_policy.as_ref().unwrap().maximum_attempts,
+        1,
+        "the engine tries each attempt once"
+    );
+    for attempt in 1..=2 {
+        let id = if attempt == 1 {
+            "call".to_owned()
+        } else {
+            format!("call#{attempt}")
+        };
+        sim.fail(&id, "boom");
+        let commands = sim.step();
+        let Command::StartTimer {
+            timer_id,
+            start_to_fire_timeout,
+        } = &commands[0]
+        else {
+            panic!("{commands:?}")
+        };
+        assert_eq!(timer_id, &format!("call~retry{attempt}"));
+        assert!(
+            (1..=5).contains(&start_to_fire_timeout.as_secs()),
+            "{start_to_fire_timeout:?}"
+        );
+        sim.fire(timer_id);
+        sim.step();
+        assert_eq!(sim.open_ids(), [format!("call#{}", attempt + 1)]);
+    }
+    sim.fail("call#3", "boom");
+    sim.step();
+    let Some(Err(message)) = &sim.closed else {
+        panic!("{:?}", sim.closed)
+    };
+    assert!(message.contains("task 'call' failed: boom"), "{message}");
+}
+
+#[test]
+fn a_random_retry_that_succeeds_keeps_the_attempts_output() {
+    let mut sim = Sim::start(
+        "id: j\ntasks:\n  - {id: call, type: return, value: 7, retry: {type: random, minInterval: 0s, maxInterval: 1s, maxAttempts: 2}}\noutputs:\n  - {id: v, value: '{{ outputs.call }}'}\n",
+        json!({}),
+    );
+    sim.step();
+    sim.fail("call", "boom");
+    sim.step();
+    sim.fire("call~retry1");
+    sim.step();
+    sim.run_builtin("call#2");
+    sim.step();
+    assert_eq!(sim.closed, Some(Ok(json!({"outputs": {"v": 7}}))));
+}

@@ -19,6 +19,8 @@ fn task(depth: u32) -> BoxedStrategy<Value> {
         Just(json!({"type": "shell", "commands": ["work"]})),
         Just(json!({"type": "sleep", "duration": "1s"})),
         Just(json!({"type": "shell", "commands": ["work"], "allowFailure": true})),
+        Just(json!({"type": "shell", "commands": ["work"],
+                    "retry": {"type": "random", "minInterval": "1s", "maxInterval": "2s", "maxAttempts": 3}})),
         Just(json!({"type": "Fail", "message": "stop", "allowFailure": true})),
     ];
     if depth == 0 {
@@ -48,8 +50,11 @@ fn number(value: &mut Value, next: &mut usize) {
                 fields.insert("id".into(), json!(format!("t{next}")));
                 *next += 1;
             }
-            for (_, field) in fields.iter_mut() {
-                number(field, next);
+            for (name, field) in fields.iter_mut() {
+                // A retry has a `type` too, but is no task.
+                if name != "retry" {
+                    number(field, next);
+                }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| number(item, next)),

@@ -1268,3 +1268,44 @@ async fn an_http_request_task_calls_an_https_server_it_trusts_and_refuses_one_it
         "{done}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_random_retry_tries_again_after_a_random_wait_until_it_succeeds() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let tries = server.data_dir().join(unique("tries"));
+    save(
+        &rest,
+        &format!(
+            "id: jitter\ntasks:\n  - id: work\n    type: shell\n    commands: [\"echo x >> {0}\", \"test $(wc -l < {0}) -ge 3\"]\n    retry: {{type: random, minInterval: 100ms, maxInterval: 400ms, maxAttempts: 4}}\n",
+            tries.display()
+        ),
+    )
+    .await;
+    let workflow_id = run(&rest, "jitter", json!({})).await;
+    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+    assert_eq!(detail["status"], "completed", "{detail}");
+    let runs: Vec<(&str, &str)> = detail["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                run["activity_id"].as_str().unwrap(),
+                run["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("work", "failed"),
+            ("work#2", "failed"),
+            ("work#3", "completed")
+        ]
+    );
+    let tasks = rest
+        .ok(&format!("/api/v1/executions/{workflow_id}/tasks"))
+        .await;
+    assert_eq!(tasks["tasks"], json!({"work": "completed"}));
+}
