@@ -136,16 +136,17 @@ export function BulkBar({ selection, filters, namespace, onDone }) {
     } else {
       const bulk = { action, filter };
       if (action === 'signal') bulk.signal = body;
-      else bulk.reason = body.reason;
+      else if (action !== 'restart' && action !== 'replay') bulk.reason = body.reason;
       const answer = await api(withQuery('/api/v1/executions/bulk', { namespace: filters.namespace }), { method: 'POST', body: bulk });
       setReport({ action, succeeded: answer.succeeded, failed: answer.failed.map((f) => `${f.workflow_id}: ${f.error}`) });
     }
     onDone();
   };
 
+  const rerun = asking?.action === 'restart' || asking?.action === 'replay';
   const fields = asking?.action === 'signal'
     ? [{ name: 'name', label: 'Signal name', required: true }, { name: 'input', label: 'Input (JSON, optional)', multiline: true }]
-    : [{ name: 'reason', label: 'Reason', placeholder: `${asking?.action} from the web UI` }];
+    : rerun ? [] : [{ name: 'reason', label: 'Reason', placeholder: `${asking?.action} from the web UI` }];
 
   return html`<div class="bulk-bar" role="region" aria-label="Bulk actions">
     ${selected.length > 0
@@ -156,7 +157,10 @@ export function BulkBar({ selection, filters, namespace, onDone }) {
       : html`<span>All running executions this filter matches:</span>
           <button onClick=${() => askMatching('cancel')}>Cancel…</button>
           <button onClick=${() => askMatching('signal')}>Signal…</button>
-          <button class="danger" onClick=${() => askMatching('terminate')}>Terminate…</button>`}
+          <button class="danger" onClick=${() => askMatching('terminate')}>Terminate…</button>
+          <span>Failed flow executions:</span>
+          <button onClick=${() => askMatching('restart')}>Restart…</button>
+          <button onClick=${() => askMatching('replay')}>Replay…</button>`}
     ${report
       ? html`<span class="report" role="status">${report.error
           ? report.error.message
@@ -165,7 +169,10 @@ export function BulkBar({ selection, filters, namespace, onDone }) {
     ${asking
       ? html`<${Confirm}
           title=${`${asking.action[0].toUpperCase()}${asking.action.slice(1)} ${asking.count} execution${asking.count === 1 ? '' : 's'}?`}
-          message=${asking.scope === 'selected' ? 'The selected running executions.' : 'Every running execution the current filter matches, counted just now.'}
+          message=${asking.scope === 'selected' ? 'The selected running executions.'
+            : asking.action === 'restart' ? 'Every flow execution the current filter matches that failed, timed out, was cancelled or terminated, counted just now: each goes on in a new run that re-runs only what failed.'
+            : asking.action === 'replay' ? 'Every flow execution the current filter matches that failed, timed out, was cancelled or terminated, counted just now: each is replayed as a new execution on its flow\'s latest revision, from the task run that failed.'
+            : 'Every running execution the current filter matches, counted just now.'}
           confirmLabel=${`${asking.action} ${asking.count}`}
           danger=${asking.action === 'terminate'}
           fields=${fields}

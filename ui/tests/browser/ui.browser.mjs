@@ -400,6 +400,23 @@ outputs:
   await accessible(page, 'subflow topology');
   await screenshots(page, 'flow-subflow');
 
+  // Failed flow executions replayed in bulk from the board, on a fixed revision.
+  const fixed = `${child}-fixed`;
+  await rest('/api/v1/flows', { source: `id: ${fixed}\ntasks:\n  - {id: boom, type: Fail, message: not yet}\n` });
+  for (let i = 0; i < 2; i++) {
+    const failed = await rest(`/api/v1/flows/default/${fixed}/run`, {});
+    await until('the run to fail', async () => (await rest(`/api/v1/executions/${failed.workflow_id}`)).status === 'failed');
+  }
+  await rest('/api/v1/flows', { source: `id: ${fixed}\ntasks:\n  - {id: fine, type: return, value: 1}\n` });
+  await page.goto(`${HTTP}/?type=${fixed}`);
+  await page.getByRole('region', { name: 'Bulk actions' }).getByRole('button', { name: 'Replay…' }).click();
+  await page.getByRole('heading', { name: 'Replay 2 executions?' }).waitFor(WAIT);
+  await accessible(page, 'bulk replay');
+  await screenshots(page, 'bulk-replay');
+  await page.getByRole('button', { name: 'replay 2' }).click();
+  await until('two replays to complete', async () =>
+    (await rest(`/api/v1/executions?type=${fixed}&status=completed`)).executions.length === 2);
+
   await page.goto(`${HTTP}/flows?flow=${id}&tab=source`);
   const editor = page.getByLabel('Flow document');
   await editor.waitFor(WAIT);
