@@ -497,14 +497,15 @@ impl Walk<'_> {
                         _ => None,
                     },
                 },
-                TaskKind::Subflow { .. } => {
-                    match self.facts.children.get(&self.child_id(&task_run)) {
+                TaskKind::Subflow { .. } => match self.reused(&task_run) {
+                    Some(value) => Some(value),
+                    None => match self.facts.children.get(&self.child_id(&task_run)) {
                         Some(Outcome::Completed(value)) => {
                             Some(value.get("outputs").cloned().unwrap_or(value.clone()))
                         }
                         _ => None,
-                    }
-                }
+                    },
+                },
                 TaskKind::Pause { .. } => self
                     .facts
                     .resumes
@@ -739,6 +740,9 @@ impl Walk<'_> {
                 wait,
                 transmit_failed,
             } => {
+                if self.reused(&task_run).is_some() {
+                    return Progress::Done;
+                }
                 let child_id = self.child_id(&task_run);
                 match self.facts.children.get(&child_id) {
                     None => {
@@ -1213,6 +1217,7 @@ pub fn finished_outputs(
         outputs.clear();
     }
     let mut scheduled: HashMap<i64, String> = HashMap::new();
+    let mut children: HashMap<i64, String> = HashMap::new();
     for event in history {
         match &event.kind {
             EventKind::ActivityTaskScheduled(activity) => {
@@ -1225,6 +1230,23 @@ pub fn finished_outputs(
             } if event.id < cutoff => {
                 if let Some(task_run) = scheduled.get(scheduled_event_id) {
                     outputs.insert(task_run.clone(), first_value(result.as_ref()));
+                }
+            }
+            // A subflow's child is `<workflow id>:<task run>`, and task runs hold no ':'.
+            EventKind::StartChildWorkflowExecutionInitiated(child) => {
+                if let Some((_, task_run)) = child.workflow_id.rsplit_once(':') {
+                    children.insert(event.id, task_run.to_owned());
+                }
+            }
+            EventKind::ChildWorkflowExecutionClosed {
+                initiated_event_id,
+                outcome: ChildOutcome::Completed { result },
+                ..
+            } if event.id < cutoff => {
+                if let Some(task_run) = children.get(initiated_event_id) {
+                    let value = first_value(result.as_ref());
+                    let shown = value.get("outputs").cloned().unwrap_or(value);
+                    outputs.insert(task_run.clone(), shown);
                 }
             }
             _ => {}

@@ -513,3 +513,31 @@ fn a_random_retry_that_succeeds_keeps_the_attempts_output() {
     sim.step();
     assert_eq!(sim.closed, Some(Ok(json!({"outputs": {"v": 7}}))));
 }
+
+#[test]
+fn a_finished_subflow_is_reused_by_a_replay_rather_than_run_again() {
+    let yaml = "id: p\ntasks:\n  - {id: child, type: Subflow, flowId: billing}\n  - {id: after, type: shell, commands: [x]}\noutputs:\n  - {id: total, value: '{{ outputs.child.total }}'}\n";
+    let mut sim = Sim::start(yaml, json!({}));
+    sim.step();
+    sim.close_child(
+        "exec:child",
+        ChildOutcome::Completed {
+            result: sim::payload(json!({"outputs": {"total": 42}})),
+        },
+    );
+    sim.step();
+    sim.fail("after", "broke");
+    sim.step();
+    let reused = keel_flows::interpret::finished_outputs(&sim.history, None).unwrap();
+    assert_eq!(reused, [("child".to_owned(), json!({"total": 42}))].into());
+
+    let mut start = keel_flows::runtime::FlowStart::new("default", "p", 1, Default::default());
+    start.reused = reused;
+    let mut replay = Sim::with_start(keel_flows::parse(yaml).unwrap(), start);
+    replay.step();
+    assert!(replay.children().is_empty(), "the subflow is not run again");
+    assert_eq!(replay.open_ids(), ["after"]);
+    replay.run_builtin("after");
+    replay.step();
+    assert_eq!(replay.closed, Some(Ok(json!({"outputs": {"total": 42}}))));
+}
