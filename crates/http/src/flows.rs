@@ -553,7 +553,7 @@ pub async fn revisions(
 #[allow(dead_code)] // read field by field (`Body`); this describes it
 pub struct FlowRunRequest {
     /// The inputs, by id: JSON values, or text read into each input's type.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     inputs: Option<Map<String, Value>>,
     /// The execution's workflow id; generated when absent.
     workflow_id: Option<String>,
@@ -882,7 +882,7 @@ pub struct ResumeRequest {
     /// when more than one waits.
     task_run: Option<String>,
     /// The pause's `onResume` inputs, by id.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     inputs: Option<Map<String, Value>>,
 }
 

@@ -265,6 +265,8 @@ pub struct NamespaceView {
     /// The custom search attributes it registered, each with its type
     /// (`Keyword`, `Text`, `Int`, `Double`, `Bool`, `Datetime`, `KeywordList`).
     search_attributes: BTreeMap<String, String>,
+    /// Its settings as text (Temporal's namespace data), e.g. `keel.flow.shell: off`.
+    data: BTreeMap<String, String>,
 }
 
 impl From<&Namespace> for NamespaceView {
@@ -281,6 +283,7 @@ impl From<&Namespace> for NamespaceView {
                 .iter()
                 .map(|(name, kind)| (name.clone(), kind.name().to_owned()))
                 .collect(),
+            data: namespace.data.clone(),
         }
     }
 }
@@ -312,7 +315,13 @@ pub async fn namespaces(
     }))
 }
 
-pub const NAMESPACE_FIELDS: &[&str] = &["name", "description", "owner_email", "retention_days"];
+pub const NAMESPACE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "owner_email",
+    "retention_days",
+    "data",
+];
 
 /// A namespace to create.
 #[derive(ToSchema)]
@@ -330,6 +339,9 @@ pub struct NamespaceCreate {
     description: Option<String>,
     /// Who to ask about it.
     owner_email: Option<String>,
+    /// Settings as text, e.g. `{"keel.flow.shell": "off"}` to turn flows' shell tasks off
+    /// in this namespace.
+    data: Option<BTreeMap<String, String>>,
 }
 
 /// Create a namespace
@@ -376,7 +388,23 @@ pub async fn create_namespace(
             body.string("description")?.unwrap_or_default().to_owned(),
             body.string("owner_email")?.unwrap_or_default().to_owned(),
             retention,
-            Default::default(),
+            match body.value("data") {
+                None => BTreeMap::new(),
+                Some(serde_json::Value::Object(data)) => data
+                    .iter()
+                    .map(|(key, value)| match value {
+                        serde_json::Value::String(text) => Ok((key.clone(), text.clone())),
+                        other => Err(ApiError::bad_request(format!(
+                            "'data.{key}' must be text, not {other}"
+                        ))),
+                    })
+                    .collect::<ApiResult<_>>()?,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "'data' must be an object of texts, not {other}"
+                    )));
+                }
+            },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(NamespaceView::from(&created))))

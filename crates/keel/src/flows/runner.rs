@@ -22,6 +22,8 @@ const BACKOFF: Duration = Duration::from_secs(1);
 const PARALLEL: usize = 32;
 /// How often a running task run heartbeats (its heartbeat timeout is 10 s).
 const HEARTBEAT: Duration = Duration::from_secs(2);
+/// The namespace setting (Temporal namespace data) that turns shell tasks off in it.
+const SHELL_SETTING: &str = "keel.flow.shell";
 /// The largest response body an `http.request` keeps as its output.
 const MAX_HTTP_BODY: usize = 1024 * 1024;
 
@@ -213,6 +215,18 @@ async fn run(
                     return Err(Refusal::final_(
                         "ShellTurnedOff",
                         "shell tasks are turned off on this server (--flow-shell off)",
+                    ));
+                }
+                let namespace = &task.key.namespace;
+                let turned_off = engine.namespace(namespace).is_ok_and(|namespace| {
+                    namespace.data.get(SHELL_SETTING).map(String::as_str) == Some("off")
+                });
+                if turned_off {
+                    return Err(Refusal::final_(
+                        "ShellTurnedOff",
+                        format!(
+                            "shell tasks are turned off in namespace '{namespace}' ({SHELL_SETTING}: off)"
+                        ),
                     ));
                 }
                 shell(&log, &commands, &env, working_directory.as_deref()).await

@@ -1309,3 +1309,57 @@ async fn a_random_retry_tries_again_after_a_random_wait_until_it_succeeds() {
         .await;
     assert_eq!(tasks["tasks"], json!({"work": "completed"}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_tasks_are_off_in_a_namespace_that_says_so() {
+    let server = Server::start().await;
+    let rest = Rest::new(&server.http_addr);
+    let created = rest
+        .post(
+            "/api/v1/namespaces",
+            &json!({"name": "locked", "data": {"keel.flow.shell": "off"}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["data"], json!({"keel.flow.shell": "off"}));
+    let source = |namespace: &str| {
+        format!(
+            "id: sh\nnamespace: {namespace}\ntasks:\n  - {{id: run, type: shell, commands: [echo hi]}}\n"
+        )
+    };
+    save(&rest, &source("locked")).await;
+    save(&rest, &source("default")).await;
+    let started = rest
+        .post("/api/v1/flows/locked/sh/run", &json!({}))
+        .await
+        .json();
+    let workflow_id = started["workflow_id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        let detail = rest
+            .ok(&format!(
+                "/api/v1/executions/{workflow_id}?namespace=locked"
+            ))
+            .await;
+        if detail["status"] != "running" {
+            break detail;
+        }
+        assert!(std::time::Instant::now() < deadline, "{detail}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refused["status"], "failed");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("turned off in namespace 'locked'"),
+        "{}",
+        refused["error"]
+    );
+    let allowed = run(&rest, "sh", json!({})).await;
+    assert_eq!(
+        closed(&rest, &allowed, Duration::from_secs(20)).await["status"],
+        "completed",
+        "other namespaces run shell tasks"
+    );
+}
