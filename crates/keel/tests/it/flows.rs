@@ -152,197 +152,200 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_document_or_input_stores_and_starts_nothing() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let refused = rest
-        .post(
-            "/api/v1/flows",
-            &json!({"source": "id: broken\ntasks:\n  - id: a\n    type: shell\n    comands: [ls]\n"}),
-        )
-        .await;
-    assert_eq!(refused.error_code(400), "bad_request");
-    assert!(
-        refused.text().contains("line 5, column 5"),
-        "{}",
-        refused.text()
-    );
-    let refused = rest
-        .post(
-            "/api/v1/flows",
-            &json!({"source": "id: broken\ntasks:\n  - {id: a, type: log, message: '{{ outputs.nope }}'}\n"}),
-        )
-        .await;
-    assert!(
-        refused.text().contains("outputs.nope names no task"),
-        "{}",
-        refused.text()
-    );
-    assert_eq!(
-        rest.ok("/api/v1/flows").await["flows"],
-        json!([]),
-        "nothing was stored"
-    );
-    let checked = rest
-        .post(
-            "/api/v1/flows/validate",
-            &json!({"source": "id: x\ntasks:\n  - {id: a, type: lgo}\n"}),
-        )
-        .await
-        .json();
-    assert_eq!(checked["valid"], false);
-    assert_eq!(checked["problems"][0]["line"], 3);
-    assert!(
-        checked["problems"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown task type 'lgo'")
-    );
-
-    save(&rest, BILLING).await;
-    for (inputs, says) in [
-        (json!({}), "input 'amount': required"),
-        (json!({"amount": -1}), "below the minimum"),
-        (json!({"amount": 1, "discount": 2}), "input 'discount'"),
-    ] {
+on_both_backends! {
+    async fn a_refused_document_or_input_stores_and_starts_nothing(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
         let refused = rest
             .post(
-                "/api/v1/flows/default/billing/run",
-                &json!({"inputs": inputs}),
+                "/api/v1/flows",
+                &json!({"source": "id: broken\ntasks:\n  - id: a\n    type: shell\n    comands: [ls]\n"}),
             )
             .await;
         assert_eq!(refused.error_code(400), "bad_request");
         assert!(
-            refused.text().contains(says),
-            "{inputs}: {}",
+            refused.text().contains("line 5, column 5"),
+            "{}",
             refused.text()
         );
+        let refused = rest
+            .post(
+                "/api/v1/flows",
+                &json!({"source": "id: broken\ntasks:\n  - {id: a, type: log, message: '{{ outputs.nope }}'}\n"}),
+            )
+            .await;
+        assert!(
+            refused.text().contains("outputs.nope names no task"),
+            "{}",
+            refused.text()
+        );
+        assert_eq!(
+            rest.ok("/api/v1/flows").await["flows"],
+            json!([]),
+            "nothing was stored"
+        );
+        let checked = rest
+            .post(
+                "/api/v1/flows/validate",
+                &json!({"source": "id: x\ntasks:\n  - {id: a, type: lgo}\n"}),
+            )
+            .await
+            .json();
+        assert_eq!(checked["valid"], false);
+        assert_eq!(checked["problems"][0]["line"], 3);
+        assert!(
+            checked["problems"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown task type 'lgo'")
+        );
+
+        save(&rest, BILLING).await;
+        for (inputs, says) in [
+            (json!({}), "input 'amount': required"),
+            (json!({"amount": -1}), "below the minimum"),
+            (json!({"amount": 1, "discount": 2}), "input 'discount'"),
+        ] {
+            let refused = rest
+                .post(
+                    "/api/v1/flows/default/billing/run",
+                    &json!({"inputs": inputs}),
+                )
+                .await;
+            assert_eq!(refused.error_code(400), "bad_request");
+            assert!(
+                refused.text().contains(says),
+                "{inputs}: {}",
+                refused.text()
+            );
+        }
+        assert_eq!(
+            rest.ok("/api/v1/executions?type=billing").await["executions"],
+            json!([]),
+            "nothing started"
+        );
+        let missing = rest
+            .post("/api/v1/flows/default/nothing/run", &json!({}))
+            .await;
+        assert_eq!(missing.error_code(404), "not_found");
     }
-    assert_eq!(
-        rest.ok("/api/v1/executions?type=billing").await["executions"],
-        json!([]),
-        "nothing started"
-    );
-    let missing = rest
-        .post("/api/v1/flows/default/nothing/run", &json!({}))
-        .await;
-    assert_eq!(missing.error_code(404), "not_found");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_task_is_retried_by_its_policy_then_the_errors_tasks_run() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    save(
-        &rest,
-        r#"
-id: flaky
-tasks:
-  - id: work
-    type: shell
-    commands: ["echo trying; exit 3"]
-    retry: {type: constant, interval: 100ms, maxAttempts: 3}
-  - {id: never, type: log, message: never}
-errors:
-  - {id: alert, type: log, level: error, message: "work failed"}
-"#,
-    )
-    .await;
-    let workflow_id = run(&rest, "flaky", json!({})).await;
-    let detail = closed(&rest, &workflow_id, Duration::from_secs(30)).await;
-    assert_eq!(detail["status"], "failed", "{detail}");
-    assert!(
-        detail["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("task 'work' failed: exit code 3"),
-        "{}",
-        detail["error"]
-    );
-    let work = &detail["task_runs"][0];
-    assert_eq!(
-        (work["activity_id"].clone(), work["attempt"].clone()),
-        (json!("work"), json!(3))
-    );
-    assert_eq!(work["earlier_attempts"].as_array().unwrap().len(), 2);
-    let ids: Vec<&str> = detail["task_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|run| run["activity_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["work", "alert"]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_flow_resumes_with_checked_inputs() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    save(
-        &rest,
-        r#"
-id: approval
-tasks:
-  - id: approve
-    type: Pause
-    timeout: PT1H
-    onResume:
-      - {id: approved, type: BOOLEAN}
-      - {id: note, type: STRING, required: false}
-  - id: decide
-    type: If
-    condition: "{{ outputs.approve.approved }}"
-    then: [{id: ship, type: return, value: shipped}]
-    else: [{id: stop, type: Fail, message: "refused: {{ outputs.approve.note }}"}]
-outputs:
-  - {id: result, value: "{{ outputs.ship }}"}
-"#,
-    )
-    .await;
-    let workflow_id = run(&rest, "approval", json!({})).await;
-    let path = format!("/api/v1/executions/{workflow_id}");
-    // It waits for a person, with its timeout's timer running.
-    eventually(&rest, &path, |run| {
-        run["pending"]["timers"][0]["timer_id"] == "approve~timeout"
-    })
-    .await;
-    let resume = format!("/api/v1/executions/{workflow_id}/resume");
-    let refused = rest
-        .post(&resume, &json!({"inputs": {"approved": "perhaps"}}))
-        .await;
-    assert_eq!(refused.error_code(400), "bad_request");
-    assert!(
-        refused.text().contains("input 'approved'"),
-        "{}",
-        refused.text()
-    );
-    let refused = rest
-        .post(
-            &resume,
-            &json!({"task_run": "other", "inputs": {"approved": true}}),
+on_both_backends! {
+    async fn a_failing_task_is_retried_by_its_policy_then_the_errors_tasks_run(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        save(
+            &rest,
+            r#"
+    id: flaky
+    tasks:
+      - id: work
+        type: shell
+        commands: ["echo trying; exit 3"]
+        retry: {type: constant, interval: 100ms, maxAttempts: 3}
+      - {id: never, type: log, message: never}
+    errors:
+      - {id: alert, type: log, level: error, message: "work failed"}
+    "#,
         )
         .await;
-    assert_eq!(refused.error_code(409), "conflict");
-    let resumed = rest
-        .post(&resume, &json!({"inputs": {"approved": "true"}}))
+        let workflow_id = run(&rest, "flaky", json!({})).await;
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(30)).await;
+        assert_eq!(detail["status"], "failed", "{detail}");
+        assert!(
+            detail["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("task 'work' failed: exit code 3"),
+            "{}",
+            detail["error"]
+        );
+        let work = &detail["task_runs"][0];
+        assert_eq!(
+            (work["activity_id"].clone(), work["attempt"].clone()),
+            (json!("work"), json!(3))
+        );
+        assert_eq!(work["earlier_attempts"].as_array().unwrap().len(), 2);
+        let ids: Vec<&str> = detail["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["activity_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["work", "alert"]);
+    }
+}
+
+on_both_backends! {
+    async fn a_paused_flow_resumes_with_checked_inputs(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        save(
+            &rest,
+            r#"
+    id: approval
+    tasks:
+      - id: approve
+        type: Pause
+        timeout: PT1H
+        onResume:
+          - {id: approved, type: BOOLEAN}
+          - {id: note, type: STRING, required: false}
+      - id: decide
+        type: If
+        condition: "{{ outputs.approve.approved }}"
+        then: [{id: ship, type: return, value: shipped}]
+        else: [{id: stop, type: Fail, message: "refused: {{ outputs.approve.note }}"}]
+    outputs:
+      - {id: result, value: "{{ outputs.ship }}"}
+    "#,
+        )
         .await;
-    assert_eq!(resumed.status, 200, "{}", resumed.text());
-    assert_eq!(resumed.json()["task_run"], "approve");
-    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
-    assert_eq!(
-        detail["output"],
-        json!([{"outputs": {"result": "shipped"}}]),
-        "{detail}"
-    );
-    let again = rest
-        .post(&resume, &json!({"inputs": {"approved": true}}))
+        let workflow_id = run(&rest, "approval", json!({})).await;
+        let path = format!("/api/v1/executions/{workflow_id}");
+        // It waits for a person, with its timeout's timer running.
+        eventually(&rest, &path, |run| {
+            run["pending"]["timers"][0]["timer_id"] == "approve~timeout"
+        })
         .await;
-    assert_eq!(
-        again.error_code(409),
-        "conflict",
-        "a closed execution has nothing to resume"
-    );
+        let resume = format!("/api/v1/executions/{workflow_id}/resume");
+        let refused = rest
+            .post(&resume, &json!({"inputs": {"approved": "perhaps"}}))
+            .await;
+        assert_eq!(refused.error_code(400), "bad_request");
+        assert!(
+            refused.text().contains("input 'approved'"),
+            "{}",
+            refused.text()
+        );
+        let refused = rest
+            .post(
+                &resume,
+                &json!({"task_run": "other", "inputs": {"approved": true}}),
+            )
+            .await;
+        assert_eq!(refused.error_code(409), "conflict");
+        let resumed = rest
+            .post(&resume, &json!({"inputs": {"approved": "true"}}))
+            .await;
+        assert_eq!(resumed.status, 200, "{}", resumed.text());
+        assert_eq!(resumed.json()["task_run"], "approve");
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+        assert_eq!(
+            detail["output"],
+            json!([{"outputs": {"result": "shipped"}}]),
+            "{detail}"
+        );
+        let again = rest
+            .post(&resume, &json!({"inputs": {"approved": true}}))
+            .await;
+        assert_eq!(
+            again.error_code(409),
+            "conflict",
+            "a closed execution has nothing to resume"
+        );
+    }
 }
 
 on_both_backends! {
@@ -539,416 +542,417 @@ async fn the_examples_apply_and_run_from_the_cli() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_activity_task_is_done_by_an_sdk_worker_on_its_queue() {
-    let server = Server::start().await;
-    let client = server.client().await;
-    let rest = Rest::new(&server.http_addr);
-    let queue = unique("flow-activities");
-    save(
-        &rest,
-        &format!(
-            r#"
-id: external
-inputs:
-  - {{id: name, type: STRING}}
-tasks:
-  - id: greet
-    type: activity
-    activityType: "TestActivities::greet"
-    taskQueue: {queue}
-    input: "{{{{ inputs.name }}}}"
-    timeout: PT30S
-outputs:
-  - {{id: greeting, value: "{{{{ outputs.greet }}}}"}}
-"#
-        ),
-    )
-    .await;
-    let workflow_id = run(&rest, "external", json!({"name": "Ada"})).await;
-    let detail = crate::harness::with_worker(
-        &client,
-        &queue,
-        closed(&rest, &workflow_id, Duration::from_secs(30)),
-    )
-    .await;
-    assert_eq!(
-        detail["output"],
-        json!([{"outputs": {"greeting": "hello, Ada"}}]),
-        "{detail}"
-    );
-    assert_eq!(detail["task_runs"][0]["task_queue"], queue.as_str());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_execution_restarts_and_a_fixed_flow_replays_reusing_earlier_outputs() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let ready = server.data_dir().join(unique("ready"));
-    let flow = |extra: &str| {
-        format!(
-            "id: mend\ntasks:\n  - {{id: first, type: return, value: {{n: 41}}}}\n  - {{id: gate, type: shell, commands: [\"test -e {}\"]}}\n{extra}  - {{id: last, type: return, value: \"{{{{ outputs.first.n + 1 }}}}\"}}\noutputs:\n  - {{id: answer, value: \"{{{{ outputs.last }}}}\"}}\n",
-            ready.display()
-        )
-    };
-    save(&rest, &flow("")).await;
-    let workflow_id = run(&rest, "mend", json!({})).await;
-    let failed = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
-    assert_eq!(failed["status"], "failed", "{failed}");
-
-    // Restart: the same execution goes on in a new run; `first` is not run again.
-    let refused = rest
-        .post(
-            &format!("/api/v1/executions/{workflow_id}/replay"),
-            &json!({"from_task_run": "nope"}),
+on_both_backends! {
+    async fn an_activity_task_is_done_by_an_sdk_worker_on_its_queue(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let client = server.client().await;
+        let rest = Rest::new(&server.http_addr);
+        let queue = unique("flow-activities");
+        save(
+            &rest,
+            &format!(
+                r#"
+    id: external
+    inputs:
+      - {{id: name, type: STRING}}
+    tasks:
+      - id: greet
+        type: activity
+        activityType: "TestActivities::greet"
+        taskQueue: {queue}
+        input: "{{{{ inputs.name }}}}"
+        timeout: PT30S
+    outputs:
+      - {{id: greeting, value: "{{{{ outputs.greet }}}}"}}
+    "#
+            ),
         )
         .await;
-    assert_eq!(refused.error_code(400), "bad_request");
-    std::fs::write(&ready, "").unwrap();
-    let restarted = rest
-        .post(
-            &format!("/api/v1/executions/{workflow_id}/restart"),
-            &json!({}),
+        let workflow_id = run(&rest, "external", json!({"name": "Ada"})).await;
+        let detail = crate::harness::with_worker(
+            &client,
+            &queue,
+            closed(&rest, &workflow_id, Duration::from_secs(30)),
         )
         .await;
-    assert_eq!(restarted.status, 200, "{}", restarted.text());
-    let restarted = restarted.json();
-    assert_eq!(restarted["workflow_id"], workflow_id.as_str());
-    assert_eq!(restarted["reused"], json!(["first"]));
-    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
-    assert_eq!(detail["run_id"], restarted["run_id"]);
-    assert_eq!(
-        detail["output"],
-        json!([{"outputs": {"answer": 42}}]),
-        "{detail}"
-    );
-    let ran: Vec<&str> = detail["task_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|run| run["activity_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ran, ["gate", "last"]);
-    let again = rest
-        .post(
-            &format!("/api/v1/executions/{workflow_id}/restart"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(
-        again.error_code(409),
-        "conflict",
-        "a completed execution does not restart"
-    );
-
-    // Replay: revision 2 fails on purpose; revision 3 fixes it; the replay of the failed
-    // execution on the latest revision reuses what finished before the failure.
-    save(
-        &rest,
-        &flow("  - {id: broken, type: Fail, message: not yet}\n"),
-    )
-    .await;
-    let failing = run(&rest, "mend", json!({})).await;
-    assert_eq!(
-        closed(&rest, &failing, Duration::from_secs(20)).await["status"],
-        "failed"
-    );
-    assert_eq!(save(&rest, &flow("")).await["revision"], 3);
-    let replayed = rest
-        .post(&format!("/api/v1/executions/{failing}/replay"), &json!({}))
-        .await;
-    assert_eq!(replayed.status, 200, "{}", replayed.text());
-    let replayed = replayed.json();
-    assert_eq!(replayed["revision"], 3);
-    let diff = rest.ok("/api/v1/flows/default/mend/diff?from=2").await;
-    assert_eq!(
-        (diff["from"].clone(), diff["to"].clone()),
-        (json!(2), json!(3))
-    );
-    let diff = diff["diff"].as_str().unwrap();
-    assert!(
-        diff.contains("--- revision 2\n+++ revision 3\n")
-            && diff.contains("-  - {id: broken, type: Fail, message: not yet}"),
-        "{diff}"
-    );
-    assert_eq!(
-        rest.ok("/api/v1/flows/default/mend/diff?from=1&to=3").await["diff"],
-        "",
-        "revision 3 undid revision 2"
-    );
-    assert_eq!(replayed["reused"], json!(["first", "gate"]));
-    let detail = closed(
-        &rest,
-        replayed["workflow_id"].as_str().unwrap(),
-        Duration::from_secs(20),
-    )
-    .await;
-    assert_eq!(detail["status"], "completed", "{detail}");
-    assert_eq!(detail["output"], json!([{"outputs": {"answer": 42}}]));
-    let ran: Vec<&str> = detail["task_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|run| run["activity_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ran, ["last"]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_starts_a_run_and_answers_its_outputs() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    save(
-        &rest,
-        r#"
-id: hooked
-inputs:
-  - {id: order, type: INT}
-tasks:
-  - {id: price, type: return, value: "{{ inputs.order * 10 }}"}
-outputs:
-  - {id: price, value: "{{ outputs.price }}"}
-triggers:
-  - {id: shop, type: Webhook, key: a-long-enough-secret-key}
-"#,
-    )
-    .await;
-    let hook = "/api/v1/flows/default/hooked/webhook/a-long-enough-secret-key";
-    let answer = rest
-        .post(&format!("{hook}?wait=true"), &json!({"order": 7}))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
-    let answer = answer.json();
-    assert_eq!(
-        (answer["status"].clone(), answer["outputs"].clone()),
-        (json!("completed"), json!({"price": 70}))
-    );
-    let started = rest.post(hook, &json!({"order": 1})).await.json();
-    assert_eq!(
-        started["outputs"],
-        Value::Null,
-        "without wait, it answers at once"
-    );
-    let detail = closed(
-        &rest,
-        started["workflow_id"].as_str().unwrap(),
-        Duration::from_secs(20),
-    )
-    .await;
-    assert_eq!(detail["output"], json!([{"outputs": {"price": 10}}]));
-
-    let wrong = rest
-        .post(
-            "/api/v1/flows/default/hooked/webhook/not-the-key",
-            &json!({"order": 1}),
-        )
-        .await;
-    assert_eq!(wrong.error_code(404), "not_found");
-    let bad = rest.post(hook, &json!({"order": "seven"})).await;
-    assert_eq!(bad.error_code(400), "bad_request");
-    assert!(bad.text().contains("input 'order'"), "{}", bad.text());
-    let runs = rest.ok("/api/v1/executions?type=hooked").await;
-    assert_eq!(
-        runs["executions"].as_array().unwrap().len(),
-        2,
-        "refused calls start nothing"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_schedule_trigger_starts_runs_until_it_is_removed() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let ticker = |trigger: &str| {
-        format!(
-            "id: ticker\ninputs:\n  - {{id: label, type: STRING}}\ntasks:\n  - {{id: say, type: return, value: \"{{{{ inputs.label }}}}\"}}\noutputs:\n  - {{id: said, value: \"{{{{ outputs.say }}}}\"}}\n{trigger}"
-        )
-    };
-    let refused = rest
-        .post(
-            "/api/v1/flows",
-            &json!({"source": ticker("triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s'}\n")}),
-        )
-        .await;
-    assert_eq!(refused.error_code(400), "bad_request");
-    assert!(
-        refused
-            .text()
-            .contains("trigger 'tick': input 'label': required"),
-        "{}",
-        refused.text()
-    );
-    save(
-        &rest,
-        &ticker(
-            "triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s', inputs: {label: tock}}\n",
-        ),
-    )
-    .await;
-    let schedule = rest.ok("/api/v1/schedules/flow:ticker:tick").await;
-    assert_eq!(schedule["workflow_type"], "ticker");
-    let runs = eventually(
-        &rest,
-        "/api/v1/executions?type=ticker&status=completed",
-        |page| !page["executions"].as_array().unwrap().is_empty(),
-    )
-    .await;
-    let first = runs["executions"][0]["workflow_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(first.starts_with("ticker-tick-"), "{first}");
-    let detail = rest.ok(&format!("/api/v1/executions/{first}")).await;
-    assert_eq!(detail["output"], json!([{"outputs": {"said": "tock"}}]));
-
-    save(&rest, &ticker("")).await;
-    let gone = rest.get("/api/v1/schedules/flow:ticker:tick").await;
-    assert_eq!(
-        gone.error_code(404),
-        "not_found",
-        "a removed trigger's schedule is deleted"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flow_trigger_fires_once_on_another_executions_failure() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    save(
-        &rest,
-        "id: doomed\ntasks:\n  - {id: boom, type: Fail, message: out of stock}\n",
-    )
-    .await;
-    save(
-        &rest,
-        r#"
-id: alert
-inputs:
-  - {id: failed, type: STRING}
-tasks:
-  - {id: notify, type: return, value: "{{ inputs.failed }} failed"}
-outputs:
-  - {id: said, value: "{{ outputs.notify }}"}
-triggers:
-  - id: on-failure
-    type: Flow
-    filter: "WorkflowType = 'doomed'"
-    states: [failed]
-    inputs: {failed: "{{ trigger.workflow_id }}"}
-"#,
-    )
-    .await;
-    // The watcher reads flows every 2 s; give it a moment to start following.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let doomed = run(&rest, "doomed", json!({})).await;
-    assert_eq!(
-        closed(&rest, &doomed, Duration::from_secs(20)).await["status"],
-        "failed"
-    );
-    let alerts = eventually(
-        &rest,
-        "/api/v1/executions?type=alert&status=completed",
-        |page| !page["executions"].as_array().unwrap().is_empty(),
-    )
-    .await;
-    let alert = alerts["executions"][0]["workflow_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let detail = rest.ok(&format!("/api/v1/executions/{alert}")).await;
-    assert_eq!(
-        detail["output"],
-        json!([{"outputs": {"said": format!("{doomed} failed")}}])
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let all = rest.ok("/api/v1/executions?type=alert").await;
-    assert_eq!(
-        all["executions"].as_array().unwrap().len(),
-        1,
-        "one failure sets the trigger off once"
-    );
-    let refused = rest
-        .post("/api/v1/flows", &json!({"source": "id: x\ntasks:\n  - {id: a, type: log, message: '{{ trigger.run_id }}'}\n"}))
-        .await;
-    assert!(
-        refused
-            .text()
-            .contains("'trigger' exists only in a Flow trigger's inputs"),
-        "{}",
-        refused.text()
-    );
-    let refused = rest
-        .post(
-            "/api/v1/flows",
-            &json!({"source": "id: y
-tasks:
-  - {id: a, type: log, message: hi}
-triggers:
-  - {id: t, type: Flow, filter: \"WorkflowType = \"}
-"}),
-        )
-        .await;
-    assert_eq!(refused.error_code(400), "bad_request");
-    assert!(
-        refused.text().contains("trigger 't': filter"),
-        "{}",
-        refused.text()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_concurrency_limit_queues_fails_or_cancels_the_runs_beyond_it() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let flow = |id: &str, behavior: &str| {
-        format!(
-            "id: {id}\nconcurrency: {{limit: 1, behavior: {behavior}}}\ntasks:\n  - {{id: nap, type: sleep, duration: 1500ms}}\n"
-        )
-    };
-    for (id, behavior) in [
-        ("queued", "QUEUE"),
-        ("failing", "FAIL"),
-        ("cancelling", "CANCEL"),
-    ] {
-        save(&rest, &flow(id, behavior)).await;
-    }
-    let first = run(&rest, "queued", json!({})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let second = run(&rest, "queued", json!({})).await;
-    let first_done = closed(&rest, &first, Duration::from_secs(20)).await;
-    let second_done = closed(&rest, &second, Duration::from_secs(30)).await;
-    assert_eq!(
-        (first_done["status"].clone(), second_done["status"].clone()),
-        (json!("completed"), json!("completed"))
-    );
-    let history = rest
-        .ok(&format!("/api/v1/executions/{second}/history?limit=1000"))
-        .await;
-    let nap_started = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|event| event["type"] == "TimerStarted" && event["attributes"]["timerId"] == "nap")
-        .expect("the second run napped")["time"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        nap_started.as_str() >= first_done["close_time"].as_str().unwrap(),
-        "the queued run started its task only after the first closed: {nap_started} vs {}",
-        first_done["close_time"]
-    );
-
-    for (id, status) in [("failing", "failed"), ("cancelling", "canceled")] {
-        let first = run(&rest, id, json!({})).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let second = run(&rest, id, json!({})).await;
-        let refused = closed(&rest, &second, Duration::from_secs(20)).await;
-        assert_eq!(refused["status"], status, "{refused}");
         assert_eq!(
-            closed(&rest, &first, Duration::from_secs(20)).await["status"],
-            "completed"
+            detail["output"],
+            json!([{"outputs": {"greeting": "hello, Ada"}}]),
+            "{detail}"
         );
+        assert_eq!(detail["task_runs"][0]["task_queue"], queue.as_str());
+    }
+}
+
+on_both_backends! {
+    async fn a_failed_execution_restarts_and_a_fixed_flow_replays_reusing_earlier_outputs(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let ready = server.data_dir().join(unique("ready"));
+        let flow = |extra: &str| {
+            format!(
+                "id: mend\ntasks:\n  - {{id: first, type: return, value: {{n: 41}}}}\n  - {{id: gate, type: shell, commands: [\"test -e {}\"]}}\n{extra}  - {{id: last, type: return, value: \"{{{{ outputs.first.n + 1 }}}}\"}}\noutputs:\n  - {{id: answer, value: \"{{{{ outputs.last }}}}\"}}\n",
+                ready.display()
+            )
+        };
+        save(&rest, &flow("")).await;
+        let workflow_id = run(&rest, "mend", json!({})).await;
+        let failed = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+
+        // Restart: the same execution goes on in a new run; `first` is not run again.
+        let refused = rest
+            .post(
+                &format!("/api/v1/executions/{workflow_id}/replay"),
+                &json!({"from_task_run": "nope"}),
+            )
+            .await;
+        assert_eq!(refused.error_code(400), "bad_request");
+        std::fs::write(&ready, "").unwrap();
+        let restarted = rest
+            .post(
+                &format!("/api/v1/executions/{workflow_id}/restart"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(restarted.status, 200, "{}", restarted.text());
+        let restarted = restarted.json();
+        assert_eq!(restarted["workflow_id"], workflow_id.as_str());
+        assert_eq!(restarted["reused"], json!(["first"]));
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+        assert_eq!(detail["run_id"], restarted["run_id"]);
+        assert_eq!(
+            detail["output"],
+            json!([{"outputs": {"answer": 42}}]),
+            "{detail}"
+        );
+        let ran: Vec<&str> = detail["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["activity_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ran, ["gate", "last"]);
+        let again = rest
+            .post(
+                &format!("/api/v1/executions/{workflow_id}/restart"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            again.error_code(409),
+            "conflict",
+            "a completed execution does not restart"
+        );
+
+        // Replay: revision 2 fails on purpose; revision 3 fixes it; the replay of the failed
+        // execution on the latest revision reuses what finished before the failure.
+        save(
+            &rest,
+            &flow("  - {id: broken, type: Fail, message: not yet}\n"),
+        )
+        .await;
+        let failing = run(&rest, "mend", json!({})).await;
+        assert_eq!(
+            closed(&rest, &failing, Duration::from_secs(20)).await["status"],
+            "failed"
+        );
+        assert_eq!(save(&rest, &flow("")).await["revision"], 3);
+        let replayed = rest
+            .post(&format!("/api/v1/executions/{failing}/replay"), &json!({}))
+            .await;
+        assert_eq!(replayed.status, 200, "{}", replayed.text());
+        let replayed = replayed.json();
+        assert_eq!(replayed["revision"], 3);
+        let diff = rest.ok("/api/v1/flows/default/mend/diff?from=2").await;
+        assert_eq!(
+            (diff["from"].clone(), diff["to"].clone()),
+            (json!(2), json!(3))
+        );
+        let diff = diff["diff"].as_str().unwrap();
+        assert!(
+            diff.contains("--- revision 2\n+++ revision 3\n")
+                && diff.contains("-  - {id: broken, type: Fail, message: not yet}"),
+            "{diff}"
+        );
+        assert_eq!(
+            rest.ok("/api/v1/flows/default/mend/diff?from=1&to=3").await["diff"],
+            "",
+            "revision 3 undid revision 2"
+        );
+        assert_eq!(replayed["reused"], json!(["first", "gate"]));
+        let detail = closed(
+            &rest,
+            replayed["workflow_id"].as_str().unwrap(),
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(detail["status"], "completed", "{detail}");
+        assert_eq!(detail["output"], json!([{"outputs": {"answer": 42}}]));
+        let ran: Vec<&str> = detail["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["activity_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ran, ["last"]);
+    }
+}
+
+on_both_backends! {
+    async fn a_webhook_starts_a_run_and_answers_its_outputs(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        save(
+            &rest,
+            r#"
+    id: hooked
+    inputs:
+      - {id: order, type: INT}
+    tasks:
+      - {id: price, type: return, value: "{{ inputs.order * 10 }}"}
+    outputs:
+      - {id: price, value: "{{ outputs.price }}"}
+    triggers:
+      - {id: shop, type: Webhook, key: a-long-enough-secret-key}
+    "#,
+        )
+        .await;
+        let hook = "/api/v1/flows/default/hooked/webhook/a-long-enough-secret-key";
+        let answer = rest
+            .post(&format!("{hook}?wait=true"), &json!({"order": 7}))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let answer = answer.json();
+        assert_eq!(
+            (answer["status"].clone(), answer["outputs"].clone()),
+            (json!("completed"), json!({"price": 70}))
+        );
+        let started = rest.post(hook, &json!({"order": 1})).await.json();
+        assert_eq!(
+            started["outputs"],
+            Value::Null,
+            "without wait, it answers at once"
+        );
+        let detail = closed(
+            &rest,
+            started["workflow_id"].as_str().unwrap(),
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(detail["output"], json!([{"outputs": {"price": 10}}]));
+
+        let wrong = rest
+            .post(
+                "/api/v1/flows/default/hooked/webhook/not-the-key",
+                &json!({"order": 1}),
+            )
+            .await;
+        assert_eq!(wrong.error_code(404), "not_found");
+        let bad = rest.post(hook, &json!({"order": "seven"})).await;
+        assert_eq!(bad.error_code(400), "bad_request");
+        assert!(bad.text().contains("input 'order'"), "{}", bad.text());
+        let runs = rest.ok("/api/v1/executions?type=hooked").await;
+        assert_eq!(
+            runs["executions"].as_array().unwrap().len(),
+            2,
+            "refused calls start nothing"
+        );
+    }
+}
+
+on_both_backends! {
+    async fn a_schedule_trigger_starts_runs_until_it_is_removed(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let ticker = |trigger: &str| {
+            format!(
+                "id: ticker\ninputs:\n  - {{id: label, type: STRING}}\ntasks:\n  - {{id: say, type: return, value: \"{{{{ inputs.label }}}}\"}}\noutputs:\n  - {{id: said, value: \"{{{{ outputs.say }}}}\"}}\n{trigger}"
+            )
+        };
+        let refused = rest
+            .post(
+                "/api/v1/flows",
+                &json!({"source": ticker("triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s'}\n")}),
+            )
+            .await;
+        assert_eq!(refused.error_code(400), "bad_request");
+        assert!(
+            refused
+                .text()
+                .contains("trigger 'tick': input 'label': required"),
+            "{}",
+            refused.text()
+        );
+        save(
+            &rest,
+            &ticker(
+                "triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s', inputs: {label: tock}}\n",
+            ),
+        )
+        .await;
+        let schedule = rest.ok("/api/v1/schedules/flow:ticker:tick").await;
+        assert_eq!(schedule["workflow_type"], "ticker");
+        let runs = eventually(
+            &rest,
+            "/api/v1/executions?type=ticker&status=completed",
+            |page| !page["executions"].as_array().unwrap().is_empty(),
+        )
+        .await;
+        let first = runs["executions"][0]["workflow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(first.starts_with("ticker-tick-"), "{first}");
+        let detail = rest.ok(&format!("/api/v1/executions/{first}")).await;
+        assert_eq!(detail["output"], json!([{"outputs": {"said": "tock"}}]));
+
+        save(&rest, &ticker("")).await;
+        let gone = rest.get("/api/v1/schedules/flow:ticker:tick").await;
+        assert_eq!(
+            gone.error_code(404),
+            "not_found",
+            "a removed trigger's schedule is deleted"
+        );
+    }
+}
+
+on_both_backends! {
+    async fn a_flow_trigger_fires_once_on_another_executions_failure(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        save(
+            &rest,
+            "id: doomed\ntasks:\n  - {id: boom, type: Fail, message: out of stock}\n",
+        )
+        .await;
+        save(
+            &rest,
+            r#"
+    id: alert
+    inputs:
+      - {id: failed, type: STRING}
+    tasks:
+      - {id: notify, type: return, value: "{{ inputs.failed }} failed"}
+    outputs:
+      - {id: said, value: "{{ outputs.notify }}"}
+    triggers:
+      - id: on-failure
+        type: Flow
+        filter: "WorkflowType = 'doomed'"
+        states: [failed]
+        inputs: {failed: "{{ trigger.workflow_id }}"}
+    "#,
+        )
+        .await;
+        // The watcher reads flows every 2 s; give it a moment to start following.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let doomed = run(&rest, "doomed", json!({})).await;
+        assert_eq!(
+            closed(&rest, &doomed, Duration::from_secs(20)).await["status"],
+            "failed"
+        );
+        let alerts = eventually(
+            &rest,
+            "/api/v1/executions?type=alert&status=completed",
+            |page| !page["executions"].as_array().unwrap().is_empty(),
+        )
+        .await;
+        let alert = alerts["executions"][0]["workflow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let detail = rest.ok(&format!("/api/v1/executions/{alert}")).await;
+        assert_eq!(
+            detail["output"],
+            json!([{"outputs": {"said": format!("{doomed} failed")}}])
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let all = rest.ok("/api/v1/executions?type=alert").await;
+        assert_eq!(
+            all["executions"].as_array().unwrap().len(),
+            1,
+            "one failure sets the trigger off once"
+        );
+        let refused = rest
+            .post("/api/v1/flows", &json!({"source": "id: x\ntasks:\n  - {id: a, type: log, message: '{{ trigger.run_id }}'}\n"}))
+            .await;
+        assert!(
+            refused
+                .text()
+                .contains("'trigger' exists only in a Flow trigger's inputs"),
+            "{}",
+            refused.text()
+        );
+        let refused = rest
+            .post(
+                "/api/v1/flows",
+                &json!({"source": "id: y\ntasks:\n  - {id: a, type: log, message: hi}\ntriggers:\n  - {id: t, type: Flow, filter: \"WorkflowType = \"}\n"}),
+            )
+            .await;
+        assert_eq!(refused.error_code(400), "bad_request");
+        assert!(
+            refused.text().contains("trigger 't': filter"),
+            "{}",
+            refused.text()
+        );
+    }
+}
+
+on_both_backends! {
+    async fn a_concurrency_limit_queues_fails_or_cancels_the_runs_beyond_it(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let flow = |id: &str, behavior: &str| {
+            format!(
+                "id: {id}\nconcurrency: {{limit: 1, behavior: {behavior}}}\ntasks:\n  - {{id: nap, type: sleep, duration: 1500ms}}\n"
+            )
+        };
+        for (id, behavior) in [
+            ("queued", "QUEUE"),
+            ("failing", "FAIL"),
+            ("cancelling", "CANCEL"),
+        ] {
+            save(&rest, &flow(id, behavior)).await;
+        }
+        let first = run(&rest, "queued", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let second = run(&rest, "queued", json!({})).await;
+        let first_done = closed(&rest, &first, Duration::from_secs(20)).await;
+        let second_done = closed(&rest, &second, Duration::from_secs(30)).await;
+        assert_eq!(
+            (first_done["status"].clone(), second_done["status"].clone()),
+            (json!("completed"), json!("completed"))
+        );
+        let history = rest
+            .ok(&format!("/api/v1/executions/{second}/history?limit=1000"))
+            .await;
+        let nap_started = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|event| event["type"] == "TimerStarted" && event["attributes"]["timerId"] == "nap")
+            .expect("the second run napped")["time"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            nap_started.as_str() >= first_done["close_time"].as_str().unwrap(),
+            "the queued run started its task only after the first closed: {nap_started} vs {}",
+            first_done["close_time"]
+        );
+
+        for (id, status) in [("failing", "failed"), ("cancelling", "canceled")] {
+            let first = run(&rest, id, json!({})).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let second = run(&rest, id, json!({})).await;
+            let refused = closed(&rest, &second, Duration::from_secs(20)).await;
+            assert_eq!(refused["status"], status, "{refused}");
+            assert_eq!(
+                closed(&rest, &first, Duration::from_secs(20)).await["status"],
+                "completed"
+            );
+        }
     }
 }
 
@@ -1100,83 +1104,84 @@ on_both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_flow_executions_restart_and_replay_in_bulk() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let ready = server.data_dir().join(unique("ready"));
-    save(
-        &rest,
-        &format!(
-            "id: gated\ntasks:\n  - {{id: first, type: return, value: 1}}\n  - {{id: gate, type: shell, commands: [\"test -e {}\"]}}\n",
-            ready.display()
-        ),
-    )
-    .await;
-    let mut failed = Vec::new();
-    for _ in 0..3 {
-        let id = run(&rest, "gated", json!({})).await;
+on_both_backends! {
+    async fn failed_flow_executions_restart_and_replay_in_bulk(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let ready = server.data_dir().join(unique("ready"));
+        save(
+            &rest,
+            &format!(
+                "id: gated\ntasks:\n  - {{id: first, type: return, value: 1}}\n  - {{id: gate, type: shell, commands: [\"test -e {}\"]}}\n",
+                ready.display()
+            ),
+        )
+        .await;
+        let mut failed = Vec::new();
+        for _ in 0..3 {
+            let id = run(&rest, "gated", json!({})).await;
+            assert_eq!(
+                closed(&rest, &id, Duration::from_secs(20)).await["status"],
+                "failed"
+            );
+            failed.push(id);
+        }
+        let dry = rest
+            .post(
+                "/api/v1/executions/bulk",
+                &json!({"action": "restart", "filter": {"type": "gated"}, "dry_run": true}),
+            )
+            .await;
+        assert_eq!(dry.json()["matched"], 3, "{}", dry.text());
+        let (ok, out, err) = keel(
+            server.http_addr.as_str(),
+            &[
+                "execution",
+                "restart",
+                "--query",
+                "WorkflowType = 'gated'",
+                "--dry-run",
+                "-o",
+                "table",
+            ],
+        )
+        .await;
+        assert!(ok && out.contains("3 executions match"), "{out}{err}");
+        std::fs::write(&ready, "").unwrap();
+        let done = rest
+            .post(
+                "/api/v1/executions/bulk",
+                &json!({"action": "restart", "filter": {"type": "gated"}}),
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.text());
         assert_eq!(
-            closed(&rest, &id, Duration::from_secs(20)).await["status"],
-            "failed"
+            (
+                done.json()["succeeded"].clone(),
+                done.json()["failed"].clone()
+            ),
+            (json!(3), json!([]))
         );
-        failed.push(id);
-    }
-    let dry = rest
-        .post(
-            "/api/v1/executions/bulk",
-            &json!({"action": "restart", "filter": {"type": "gated"}, "dry_run": true}),
-        )
-        .await;
-    assert_eq!(dry.json()["matched"], 3, "{}", dry.text());
-    let (ok, out, err) = keel(
-        server.http_addr.as_str(),
-        &[
-            "execution",
-            "restart",
-            "--query",
-            "WorkflowType = 'gated'",
-            "--dry-run",
-            "-o",
-            "table",
-        ],
-    )
-    .await;
-    assert!(ok && out.contains("3 executions match"), "{out}{err}");
-    std::fs::write(&ready, "").unwrap();
-    let done = rest
-        .post(
-            "/api/v1/executions/bulk",
-            &json!({"action": "restart", "filter": {"type": "gated"}}),
-        )
-        .await;
-    assert_eq!(done.status, 200, "{}", done.text());
-    assert_eq!(
-        (
-            done.json()["succeeded"].clone(),
-            done.json()["failed"].clone()
-        ),
-        (json!(3), json!([]))
-    );
-    for id in &failed {
+        for id in &failed {
+            assert_eq!(
+                closed(&rest, id, Duration::from_secs(20)).await["status"],
+                "completed",
+                "{id}"
+            );
+        }
+        let none = rest
+            .post(
+                "/api/v1/executions/bulk",
+                &json!({"action": "replay", "filter": {"type": "gated", "status": "completed"}}),
+            )
+            .await;
         assert_eq!(
-            closed(&rest, id, Duration::from_secs(20)).await["status"],
-            "completed",
-            "{id}"
+            none.json()["matched"],
+            0,
+            "only failed flow executions are replayed: {}",
+            none.text()
         );
     }
-    let none = rest
-        .post(
-            "/api/v1/executions/bulk",
-            &json!({"action": "replay", "filter": {"type": "gated", "status": "completed"}}),
-        )
-        .await;
-    assert_eq!(
-        none.json()["matched"],
-        0,
-        "only failed flow executions are replayed: {}",
-        none.text()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1269,97 +1274,99 @@ async fn an_http_request_task_calls_an_https_server_it_trusts_and_refuses_one_it
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_random_retry_tries_again_after_a_random_wait_until_it_succeeds() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let tries = server.data_dir().join(unique("tries"));
-    save(
-        &rest,
-        &format!(
-            "id: jitter\ntasks:\n  - id: work\n    type: shell\n    commands: [\"echo x >> {0}\", \"test $(wc -l < {0}) -ge 3\"]\n    retry: {{type: random, minInterval: 100ms, maxInterval: 400ms, maxAttempts: 4}}\n",
-            tries.display()
-        ),
-    )
-    .await;
-    let workflow_id = run(&rest, "jitter", json!({})).await;
-    let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
-    assert_eq!(detail["status"], "completed", "{detail}");
-    let runs: Vec<(&str, &str)> = detail["task_runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|run| {
-            (
-                run["activity_id"].as_str().unwrap(),
-                run["state"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        runs,
-        [
-            ("work", "failed"),
-            ("work#2", "failed"),
-            ("work#3", "completed")
-        ]
-    );
-    let tasks = rest
-        .ok(&format!("/api/v1/executions/{workflow_id}/tasks"))
+on_both_backends! {
+    async fn a_random_retry_tries_again_after_a_random_wait_until_it_succeeds(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let tries = server.data_dir().join(unique("tries"));
+        save(
+            &rest,
+            &format!(
+                "id: jitter\ntasks:\n  - id: work\n    type: shell\n    commands: [\"echo x >> {0}\", \"test $(wc -l < {0}) -ge 3\"]\n    retry: {{type: random, minInterval: 100ms, maxInterval: 400ms, maxAttempts: 4}}\n",
+                tries.display()
+            ),
+        )
         .await;
-    assert_eq!(tasks["tasks"], json!({"work": "completed"}));
+        let workflow_id = run(&rest, "jitter", json!({})).await;
+        let detail = closed(&rest, &workflow_id, Duration::from_secs(20)).await;
+        assert_eq!(detail["status"], "completed", "{detail}");
+        let runs: Vec<(&str, &str)> = detail["task_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| {
+                (
+                    run["activity_id"].as_str().unwrap(),
+                    run["state"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                ("work", "failed"),
+                ("work#2", "failed"),
+                ("work#3", "completed")
+            ]
+        );
+        let tasks = rest
+            .ok(&format!("/api/v1/executions/{workflow_id}/tasks"))
+            .await;
+        assert_eq!(tasks["tasks"], json!({"work": "completed"}));
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shell_tasks_are_off_in_a_namespace_that_says_so() {
-    let server = Server::start().await;
-    let rest = Rest::new(&server.http_addr);
-    let created = rest
-        .post(
-            "/api/v1/namespaces",
-            &json!({"name": "locked", "data": {"keel.flow.shell": "off"}}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    assert_eq!(created.json()["data"], json!({"keel.flow.shell": "off"}));
-    let source = |namespace: &str| {
-        format!(
-            "id: sh\nnamespace: {namespace}\ntasks:\n  - {{id: run, type: shell, commands: [echo hi]}}\n"
-        )
-    };
-    save(&rest, &source("locked")).await;
-    save(&rest, &source("default")).await;
-    let started = rest
-        .post("/api/v1/flows/locked/sh/run", &json!({}))
-        .await
-        .json();
-    let workflow_id = started["workflow_id"].as_str().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let refused = loop {
-        let detail = rest
-            .ok(&format!(
-                "/api/v1/executions/{workflow_id}?namespace=locked"
-            ))
+on_both_backends! {
+    async fn shell_tasks_are_off_in_a_namespace_that_says_so(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        let created = rest
+            .post(
+                "/api/v1/namespaces",
+                &json!({"name": "locked", "data": {"keel.flow.shell": "off"}}),
+            )
             .await;
-        if detail["status"] != "running" {
-            break detail;
-        }
-        assert!(std::time::Instant::now() < deadline, "{detail}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(refused["status"], "failed");
-    assert!(
-        refused["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("turned off in namespace 'locked'"),
-        "{}",
-        refused["error"]
-    );
-    let allowed = run(&rest, "sh", json!({})).await;
-    assert_eq!(
-        closed(&rest, &allowed, Duration::from_secs(20)).await["status"],
-        "completed",
-        "other namespaces run shell tasks"
-    );
+        assert_eq!(created.status, 201, "{}", created.text());
+        assert_eq!(created.json()["data"], json!({"keel.flow.shell": "off"}));
+        let source = |namespace: &str| {
+            format!(
+                "id: sh\nnamespace: {namespace}\ntasks:\n  - {{id: run, type: shell, commands: [echo hi]}}\n"
+            )
+        };
+        save(&rest, &source("locked")).await;
+        save(&rest, &source("default")).await;
+        let started = rest
+            .post("/api/v1/flows/locked/sh/run", &json!({}))
+            .await
+            .json();
+        let workflow_id = started["workflow_id"].as_str().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let refused = loop {
+            let detail = rest
+                .ok(&format!(
+                    "/api/v1/executions/{workflow_id}?namespace=locked"
+                ))
+                .await;
+            if detail["status"] != "running" {
+                break detail;
+            }
+            assert!(std::time::Instant::now() < deadline, "{detail}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(refused["status"], "failed");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("turned off in namespace 'locked'"),
+            "{}",
+            refused["error"]
+        );
+        let allowed = run(&rest, "sh", json!({})).await;
+        assert_eq!(
+            closed(&rest, &allowed, Duration::from_secs(20)).await["status"],
+            "completed",
+            "other namespaces run shell tasks"
+        );
+    }
 }
