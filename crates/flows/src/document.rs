@@ -250,6 +250,10 @@ pub enum TriggerKind {
         cron: String,
         timezone: Option<String>,
         inputs: serde_json::Map<String, Value>,
+        /// What to do when a run is due while the last one still runs.
+        overlap: keel_core::schedule::OverlapPolicy,
+        /// How late (after downtime) a missed run is still started; none: the default.
+        catchup_window: Option<Duration>,
     },
     Webhook {
         key: String,
@@ -856,6 +860,27 @@ fn read_trigger(node: &Node) -> Result<Option<Trigger>, Problem> {
             cron: fields.required_text("cron", &what)?,
             timezone: fields.text("timezone")?,
             inputs: object(&mut fields, "inputs")?,
+            overlap: {
+                use keel_core::schedule::OverlapPolicy;
+                let given = fields.text("overlap")?.unwrap_or_else(|| "SKIP".into());
+                match given.to_ascii_uppercase().as_str() {
+                    "SKIP" => OverlapPolicy::Skip,
+                    "BUFFER_ONE" => OverlapPolicy::BufferOne,
+                    "BUFFER_ALL" => OverlapPolicy::BufferAll,
+                    "CANCEL_OTHER" => OverlapPolicy::CancelOther,
+                    "TERMINATE_OTHER" => OverlapPolicy::TerminateOther,
+                    "ALLOW_ALL" => OverlapPolicy::AllowAll,
+                    other => {
+                        return Err(problem(
+                            node,
+                            format!(
+                                "{what}: overlap '{other}' is not one of SKIP, BUFFER_ONE, BUFFER_ALL, CANCEL_OTHER, TERMINATE_OTHER, ALLOW_ALL"
+                            ),
+                        ));
+                    }
+                }
+            },
+            catchup_window: fields.duration("catchupWindow")?,
         },
         "Webhook" => TriggerKind::Webhook {
             key: fields.required_text("key", &what)?,

@@ -173,7 +173,9 @@ pub fn schema() -> Value {
                 "allOf": [
                     {"if": {"properties": {"type": {"const": "Schedule"}}}, "then": {
                         "required": ["cron"], "additionalProperties": false,
-                        "properties": {"id": text, "type": text, "cron": text, "timezone": text, "inputs": {"type": "object"}}}},
+                        "properties": {"id": text, "type": text, "cron": text, "timezone": text, "inputs": {"type": "object"},
+                                       "overlap": {"enum": ["SKIP", "BUFFER_ONE", "BUFFER_ALL", "CANCEL_OTHER", "TERMINATE_OTHER", "ALLOW_ALL"]},
+                                       "catchupWindow": duration}}},
                     {"if": {"properties": {"type": {"const": "Webhook"}}}, "then": {
                         "required": ["key"], "additionalProperties": false,
                         "properties": {"id": text, "type": text, "key": {"type": "string", "minLength": 16}}}},

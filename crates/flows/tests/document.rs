@@ -194,6 +194,11 @@ fn each_mistake_is_reported_with_its_line_and_column() {
         ),
         ("id: x\ntasks: []\n", "", "needs 'tasks'"),
         (
+            "id: x\ntasks:\n  - {id: a, type: log, message: hi}\ntriggers:\n  - {id: t, type: Schedule, cron: '@daily', overlap: SOMETIMES}\n",
+            "line 5",
+            "overlap 'SOMETIMES' is not one of",
+        ),
+        (
             "id: x\ntasks:\n  - id: a\n    type: log\n    message: hi\n    retry:\n      type: fibonacci\n      interval: 1s\n",
             "line 7",
             "retry type 'fibonacci'",

@@ -1197,6 +1197,7 @@ struct ScheduleTrigger {
     time_zone: String,
     spec: keel_core::schedule::Spec,
     inputs: Map<String, Value>,
+    policies: keel_core::schedule::Policies,
 }
 
 /// The flow's Schedule triggers, each checked before anything is saved: its cron as
@@ -1209,6 +1210,8 @@ fn schedule_triggers(flow: &keel_flows::Flow) -> ApiResult<Vec<ScheduleTrigger>>
             cron,
             timezone,
             inputs,
+            overlap,
+            catchup_window,
         } = &trigger.kind
         else {
             continue;
@@ -1233,6 +1236,12 @@ fn schedule_triggers(flow: &keel_flows::Flow) -> ApiResult<Vec<ScheduleTrigger>>
             time_zone,
             spec,
             inputs,
+            policies: keel_core::schedule::Policies {
+                overlap: *overlap,
+                catchup_window: catchup_window
+                    .unwrap_or(keel_core::schedule::DEFAULT_CATCHUP_WINDOW),
+                ..Default::default()
+            },
         });
     }
     Ok(triggers)
@@ -1278,7 +1287,7 @@ async fn sync_schedules(
                 params,
                 raw,
             },
-            policies: Default::default(),
+            policies: trigger.policies,
             state: Default::default(),
         };
         if existing.contains(&schedule_id) {

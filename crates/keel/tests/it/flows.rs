@@ -787,12 +787,16 @@ on_both_backends! {
         save(
             &rest,
             &ticker(
-                "triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s', inputs: {label: tock}}\n",
+                "triggers:\n  - {id: tick, type: Schedule, cron: '@every 1s', inputs: {label: tock}, overlap: BUFFER_ONE, catchupWindow: 10m}\n",
             ),
         )
         .await;
         let schedule = rest.ok("/api/v1/schedules/flow:ticker:tick").await;
         assert_eq!(schedule["workflow_type"], "ticker");
+        assert_eq!(
+            (schedule["policies"]["overlap"].clone(), schedule["policies"]["catchup_window_ms"].clone()),
+            (json!("buffer_one"), json!(600_000.0))
+        );
         let runs = eventually(
             &rest,
             "/api/v1/executions?type=ticker&status=completed",
