@@ -207,6 +207,12 @@ fn first_value(blob: Option<&Blob>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The decision a decision marker's details record, if they read.
+fn recorded_decision(details: &keel_core::BlobMap) -> Option<Decision> {
+    let value = first_value(Some(details.get("data")?));
+    serde_json::from_value(value).ok()
+}
+
 fn failure_message(failure: &Failure) -> String {
     let mut message = failure.message.clone();
     let mut cause = failure.cause.as_deref();
@@ -226,7 +232,7 @@ impl Facts {
         else {
             return Err("the history does not start with WorkflowExecutionStarted".into());
         };
-        let start = FlowStart::from_json(&first_value(started.input.as_ref()))?;
+        let start = FlowStart::from_payloads(started.input.as_ref())?;
         let mut facts = Facts {
             start,
             activities: HashMap::new(),
@@ -366,11 +372,7 @@ impl Facts {
                     details,
                     ..
                 } if marker_name == DECISION_MARKER => {
-                    let decision = details
-                        .get("data")
-                        .map(|blob| first_value(Some(blob)))
-                        .and_then(|value| serde_json::from_value::<Decision>(value).ok());
-                    if let Some(decision) = decision {
+                    if let Some(decision) = recorded_decision(details) {
                         facts
                             .decisions
                             .entry(decision.task_run.clone())
@@ -1202,10 +1204,7 @@ pub fn finished_outputs(
                     marker_name,
                     details,
                     ..
-                } if marker_name == DECISION_MARKER => details
-                    .get("data")
-                    .map(|blob| first_value(Some(blob)))
-                    .and_then(|value| serde_json::from_value::<Decision>(value).ok())
+                } if marker_name == DECISION_MARKER => recorded_decision(details)
                     .filter(|decision| decision.task_run == task_run)
                     .map(|_| event.id),
                 _ => None,
@@ -1284,15 +1283,11 @@ pub fn first_failed_task_run(history: &[Event]) -> Option<String> {
                 details,
                 ..
             } if marker_name == DECISION_MARKER => {
-                let decision = details
-                    .get("data")
-                    .map(|blob| first_value(Some(blob)))
-                    .and_then(|value| serde_json::from_value::<Decision>(value).ok());
                 if let Some(Decision {
                     task_run,
                     error: Some(_),
                     ..
-                }) = decision
+                }) = recorded_decision(details)
                 {
                     return Some(task_run);
                 }
@@ -1310,5 +1305,5 @@ pub fn flow_start(history: &[Event]) -> Result<FlowStart, String> {
     else {
         return Err("the history does not start with WorkflowExecutionStarted".into());
     };
-    FlowStart::from_json(&first_value(started.input.as_ref()))
+    FlowStart::from_payloads(started.input.as_ref())
 }

@@ -55,6 +55,20 @@ impl FlowStart {
         }
     }
 
+    /// A start payload as a workflow's input carries it (encoded `Payloads`, the first
+    /// one the start).
+    pub fn from_payloads(input: Option<&keel_core::Blob>) -> Result<FlowStart, String> {
+        let value = input
+            .and_then(keel_wire::json::decode_payloads)
+            .and_then(|payloads| payloads.into_iter().next())
+            .and_then(|payload| serde_json::from_slice::<Value>(&payload.data).ok())
+            .ok_or_else(|| {
+                "the execution was not started as a flow execution (it has no flow start input)"
+                    .to_owned()
+            })?;
+        FlowStart::from_json(&value)
+    }
+
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).expect("a flow start serializes")
     }
@@ -169,4 +183,21 @@ pub fn start_params(
         request_id: request_id.to_owned(),
         ..Default::default()
     }
+}
+
+/// The states a Flow trigger names: how a run closed, in the REST API's words.
+pub const CLOSED_STATES: [&str; 5] = ["completed", "failed", "canceled", "terminated", "timed_out"];
+
+/// The state a Flow trigger names for a run's status; none while it runs or when it
+/// continued as new (its chain goes on).
+pub fn closed_state(status: keel_core::Status) -> Option<&'static str> {
+    use keel_core::Status;
+    Some(match status {
+        Status::Completed => CLOSED_STATES[0],
+        Status::Failed => CLOSED_STATES[1],
+        Status::Canceled => CLOSED_STATES[2],
+        Status::Terminated => CLOSED_STATES[3],
+        Status::TimedOut => CLOSED_STATES[4],
+        Status::Running | Status::ContinuedAsNew => return None,
+    })
 }

@@ -121,11 +121,13 @@ pub fn check(flow: &Flow, problems: &mut Vec<Problem>) {
                 }
             }
             TriggerKind::Flow { states, .. } => {
+                let known = crate::runtime::CLOSED_STATES;
                 for state in states {
-                    if !["completed", "failed", "canceled", "terminated", "timed_out"]
-                        .contains(&state.as_str())
-                    {
-                        checker.report(trigger.at, format!("{what}: '{state}' is not one of completed, failed, canceled, terminated, timed_out"));
+                    if !known.contains(&state.as_str()) {
+                        checker.report(
+                            trigger.at,
+                            format!("{what}: '{state}' is not one of {}", known.join(", ")),
+                        );
                     }
                 }
             }

@@ -191,13 +191,63 @@ fn topology(name: &str, tasks: &[keel_flows::Task], flow_namespace: &str) -> Tas
     }
 }
 
-fn summary(stored: &FlowRevision) -> ApiResult<FlowSummary> {
-    let flow = keel_flows::parse(&stored.source).map_err(|problems| {
+/// A stored revision read again. Saved documents were checked, so one that no longer
+/// reads is data loss, named.
+fn read_revision(stored: &FlowRevision) -> ApiResult<keel_flows::Flow> {
+    keel_flows::parse(&stored.source).map_err(|problems| {
         ApiError::from(keel_engine::Error::DataLoss(format!(
             "revision {} of flow '{}' in namespace '{}' no longer reads: {problems}",
             stored.revision, stored.flow_id, stored.namespace
         )))
+    })
+}
+
+/// A flow execution's run: its history, the start it was given, and the flow revision it
+/// runs. 409 when the run is not a flow execution.
+async fn flow_run(
+    engine: &Engine,
+    key: &keel_core::ExecutionKey,
+) -> ApiResult<(Vec<keel_core::Event>, FlowStart, keel_flows::Flow)> {
+    let history = whole_history(engine, key).await?;
+    let start = keel_flows::interpret::flow_start(&history).map_err(|_| {
+        ApiError::conflict(format!(
+            "execution '{}' is not a flow execution",
+            key.workflow_id
+        ))
     })?;
+    let stored = engine
+        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
+        .await?;
+    let flow = read_revision(&stored)?;
+    Ok((history, start, flow))
+}
+
+/// The interpreter's view of a run.
+fn run_view<'h>(
+    key: &'h keel_core::ExecutionKey,
+    history: &'h [keel_core::Event],
+) -> keel_flows::interpret::Execution<'h> {
+    keel_flows::interpret::Execution {
+        namespace: &key.namespace,
+        workflow_id: &key.workflow_id,
+        run_id: &key.run_id,
+        history,
+    }
+}
+
+/// A body's `inputs`: an object of input values (none: no inputs).
+fn inputs_field(body: &Body) -> ApiResult<Map<String, Value>> {
+    match body.value("inputs") {
+        None => Ok(Map::new()),
+        Some(Value::Object(inputs)) => Ok(inputs.clone()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "field 'inputs' must be an object of input values, not {other}"
+        ))),
+    }
+}
+
+fn summary(stored: &FlowRevision) -> ApiResult<FlowSummary> {
+    let flow = read_revision(stored)?;
     Ok(FlowSummary {
         namespace: stored.namespace.clone(),
         id: stored.flow_id.clone(),
@@ -444,12 +494,7 @@ pub async fn get(
     let stored = engine
         .flow_revision(&namespace, &flow_id, revision_param(&params)?)
         .await?;
-    let flow = keel_flows::parse(&stored.source).map_err(|problems| {
-        ApiError::from(keel_engine::Error::DataLoss(format!(
-            "revision {} of flow '{flow_id}' no longer reads: {problems}",
-            stored.revision
-        )))
-    })?;
+    let flow = read_revision(&stored)?;
     let mut graph = vec![topology("tasks", &flow.tasks, &flow.namespace)];
     for (name, tasks) in [("errors", &flow.errors), ("finally", &flow.finally)] {
         if !tasks.is_empty() {
@@ -597,28 +642,8 @@ pub async fn run(
 ) -> ApiResult<Json<FlowRunStarted>> {
     Params::parse(raw.as_deref(), NO_PARAMS)?;
     let body = Body::new(json_body(body)?, RUN_FIELDS)?;
-    let given = match body.value("inputs") {
-        None => Map::new(),
-        Some(Value::Object(inputs)) => inputs.clone(),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "field 'inputs' must be an object of input values, not {other}"
-            )));
-        }
-    };
-    let revision = match body.value("revision") {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_i64()
-                .filter(|revision| *revision >= 1)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "field 'revision' must be a revision number, not {value}"
-                    ))
-                })?,
-        ),
-    };
+    let given = inputs_field(&body)?;
+    let revision = revision_field(&body)?;
     let workflow_id = body.string("workflow_id")?.map(str::to_owned);
     let started = start_flow(
         &engine,
@@ -645,12 +670,7 @@ pub async fn start_flow(
     reused: std::collections::BTreeMap<String, Value>,
 ) -> ApiResult<FlowRunStarted> {
     let stored = engine.flow_revision(namespace, flow_id, revision).await?;
-    let flow = keel_flows::parse(&stored.source).map_err(|problems| {
-        ApiError::from(keel_engine::Error::DataLoss(format!(
-            "revision {} of flow '{flow_id}' no longer reads: {problems}",
-            stored.revision
-        )))
-    })?;
+    let flow = read_revision(&stored)?;
     let inputs = keel_flows::inputs::resolve(&flow.inputs, given)
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let workflow_id = workflow_id.unwrap_or_else(|| {
@@ -929,34 +949,8 @@ pub async fn resume(
             "execution '{workflow_id}' is not running"
         )));
     }
-    let history = whole_history(&engine, &key).await?;
-    let start = history
-        .first()
-        .and_then(|event| match &event.kind {
-            keel_core::EventKind::WorkflowExecutionStarted(started) => started.input.as_ref(),
-            _ => None,
-        })
-        .and_then(keel_wire::json::decode_payloads)
-        .and_then(|payloads| payloads.into_iter().next())
-        .and_then(|payload| serde_json::from_slice::<Value>(&payload.data).ok())
-        .and_then(|value| FlowStart::from_json(&value).ok())
-        .ok_or_else(|| {
-            ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
-        })?;
-    let stored = engine
-        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
-        .await?;
-    let flow = keel_flows::parse(&stored.source)
-        .map_err(|problems| ApiError::bad_request(problems.to_string()))?;
-    let waiting = keel_flows::interpret::waiting_pauses(
-        &flow,
-        &keel_flows::interpret::Execution {
-            namespace: &key.namespace,
-            workflow_id: &key.workflow_id,
-            run_id: &key.run_id,
-            history: &history,
-        },
-    );
+    let (history, _, flow) = flow_run(&engine, &key).await?;
+    let waiting = keel_flows::interpret::waiting_pauses(&flow, &run_view(&key, &history));
     let wanted = body.string("task_run")?;
     let (task_run, task_id) = match (wanted, waiting.as_slice()) {
         (_, []) => {
@@ -991,15 +985,7 @@ pub async fn resume(
             _ => None,
         })
         .unwrap_or_default();
-    let given = match body.value("inputs") {
-        None => Map::new(),
-        Some(Value::Object(inputs)) => inputs.clone(),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "field 'inputs' must be an object of input values, not {other}"
-            )));
-        }
-    };
+    let given = inputs_field(&body)?;
     let inputs = keel_flows::inputs::resolve(&on_resume, &given)
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let resume = Resume {
@@ -1437,24 +1423,8 @@ pub async fn waiting(
 ) -> ApiResult<Json<WaitingPauses>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
-    let history = whole_history(&engine, &key).await?;
-    let start = keel_flows::interpret::flow_start(&history).map_err(|_| {
-        ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
-    })?;
-    let stored = engine
-        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
-        .await?;
-    let flow = keel_flows::parse(&stored.source)
-        .map_err(|problems| ApiError::bad_request(problems.to_string()))?;
-    let waiting = keel_flows::interpret::waiting_pauses(
-        &flow,
-        &keel_flows::interpret::Execution {
-            namespace: &key.namespace,
-            workflow_id: &key.workflow_id,
-            run_id: &key.run_id,
-            history: &history,
-        },
-    );
+    let (history, _, flow) = flow_run(&engine, &key).await?;
+    let waiting = keel_flows::interpret::waiting_pauses(&flow, &run_view(&key, &history));
     let tasks = flow.all_tasks();
     Ok(Json(WaitingPauses {
         waiting: waiting
@@ -1507,24 +1477,8 @@ pub async fn tasks(
 ) -> ApiResult<Json<TaskStates>> {
     let params = Params::parse(raw.as_deref(), RUN_PARAMS)?;
     let key = resolve(&engine, &params, &workflow_id).await?;
-    let history = whole_history(&engine, &key).await?;
-    let start = keel_flows::interpret::flow_start(&history).map_err(|_| {
-        ApiError::conflict(format!("execution '{workflow_id}' is not a flow execution"))
-    })?;
-    let stored = engine
-        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
-        .await?;
-    let flow = keel_flows::parse(&stored.source)
-        .map_err(|problems| ApiError::bad_request(problems.to_string()))?;
-    let states = keel_flows::interpret::task_states(
-        &flow,
-        &keel_flows::interpret::Execution {
-            namespace: &key.namespace,
-            workflow_id: &key.workflow_id,
-            run_id: &key.run_id,
-            history: &history,
-        },
-    );
+    let (history, _, flow) = flow_run(&engine, &key).await?;
+    let states = keel_flows::interpret::task_states(&flow, &run_view(&key, &history));
     Ok(Json(TaskStates {
         tasks: states
             .into_iter()

@@ -64,7 +64,7 @@ enum Verb {
     /// Restart a failed flow execution: a new run of it re-runs only what failed.
     /// With --query: every flow execution matching it that failed, timed out, was cancelled
     /// or terminated.
-    Restart(RestartArgs),
+    Restart(RerunTarget),
     /// Replay a flow execution as a new one on the latest (or a given) revision, reusing
     /// the outputs of what finished before the task run it replays from; with --query,
     /// every flow execution matching it that failed.
@@ -123,64 +123,35 @@ pub async fn run(args: Args) -> Result<()> {
         Verb::Signal(signal_args) => actions::signal(&session, namespace, &signal_args).await,
         Verb::Reset(reset_args) => actions::reset(&session, namespace, &reset_args).await,
         Verb::Resume(resume_args) => resume(&session, namespace, &resume_args).await,
-        Verb::Restart(args) => {
-            args.bulk.check()?;
-            match (&args.workflow_id, &args.bulk.query) {
-                (_, Some(query)) => {
-                    bulk::run(&session, namespace, "restart", query, json!({}), &args.bulk).await
-                }
-                (Some(workflow_id), None) => {
-                    let run = RunArgs {
-                        workflow_id: workflow_id.clone(),
-                        run_id: args.run_id.clone(),
-                    };
-                    rerun(&session, namespace, &run, "/restart", json!({})).await
-                }
-                (None, None) => bail!("give a workflow id or --query"),
+        Verb::Restart(target) => rerun(&session, namespace, &target, "restart", json!({})).await,
+        Verb::Replay(args) => {
+            if args.target.bulk.query.is_some() && args.from.is_some() {
+                bail!("--from names a task run of one execution; it does not go with --query");
             }
-        }
-        Verb::Replay(replay_args) => {
-            replay_args.bulk.check()?;
-            if let Some(query) = &replay_args.bulk.query {
-                if replay_args.from.is_some() {
-                    bail!("--from names a task run of one execution; it does not go with --query");
-                }
-                let body = match replay_args.revision {
-                    Some(revision) => json!({"revision": revision}),
-                    None => json!({}),
-                };
-                return bulk::run(
-                    &session,
-                    namespace,
-                    "replay",
-                    query,
-                    body,
-                    &replay_args.bulk,
-                )
-                .await;
-            }
-            let Some(workflow_id) = &replay_args.workflow_id else {
-                bail!("give a workflow id or --query");
-            };
-            let run = RunArgs {
-                workflow_id: workflow_id.clone(),
-                run_id: replay_args.run_id.clone(),
-            };
             let mut body = serde_json::Map::new();
-            if let Some(from) = &replay_args.from {
+            if let Some(from) = &args.from {
                 body.insert("from_task_run".into(), json!(from));
             }
-            if let Some(revision) = replay_args.revision {
+            if let Some(revision) = args.revision {
                 body.insert("revision".into(), json!(revision));
             }
-            rerun(&session, namespace, &run, "/replay", Value::Object(body)).await
+            rerun(
+                &session,
+                namespace,
+                &args.target,
+                "replay",
+                Value::Object(body),
+            )
+            .await
         }
     }
 }
 
+/// What restart and replay act on: one execution, or (`--query`) every failed flow
+/// execution a filter matches.
 #[derive(clap::Args, Debug)]
-struct RestartArgs {
-    /// The execution to restart.
+struct RerunTarget {
+    /// The execution.
     #[arg(required_unless_present = "query", conflicts_with = "query")]
     workflow_id: Option<String>,
     #[arg(long, conflicts_with = "query")]
@@ -191,13 +162,8 @@ struct RestartArgs {
 
 #[derive(clap::Args, Debug)]
 struct ReplayArgs {
-    /// The execution to replay.
-    #[arg(required_unless_present = "query", conflicts_with = "query")]
-    workflow_id: Option<String>,
-    #[arg(long, conflicts_with = "query")]
-    run_id: Option<String>,
     #[command(flatten)]
-    bulk: bulk::BulkArgs,
+    target: RerunTarget,
     /// The task run to replay from [default: the first that failed].
     #[arg(long = "from", value_name = "TASK_RUN")]
     from: Option<String>,
@@ -206,17 +172,30 @@ struct ReplayArgs {
     revision: Option<i64>,
 }
 
+/// Restarts or replays (`action`) the target with `body`: in bulk through the bulk route,
+/// or one execution through its own.
 async fn rerun(
     session: &Session,
     namespace: &str,
-    run: &RunArgs,
-    verb: &str,
+    target: &RerunTarget,
+    action: &str,
     body: Value,
 ) -> Result<()> {
-    let path = execution_path(&run.workflow_id, verb);
+    target.bulk.check()?;
+    let run = match (&target.workflow_id, &target.bulk.query) {
+        (_, Some(query)) => {
+            return bulk::run(session, namespace, action, query, body, &target.bulk).await;
+        }
+        (Some(workflow_id), None) => RunArgs {
+            workflow_id: workflow_id.clone(),
+            run_id: target.run_id.clone(),
+        },
+        (None, None) => bail!("give a workflow id or --query"),
+    };
+    let path = execution_path(&run.workflow_id, &format!("/{action}"));
     let answer = session
         .client
-        .post_json(&format!("{path}{}", run_query(namespace, run)), &body)
+        .post_json(&format!("{path}{}", run_query(namespace, &run)), &body)
         .await?;
     match session.format {
         Format::Json => print_json(&answer),

@@ -67,17 +67,3 @@ pub fn spawn(
         }
     });
 }
-
-/// A status as flow triggers name it (the REST API's names).
-pub fn status_name(status: keel_core::Status) -> &'static str {
-    use keel_core::Status;
-    match status {
-        Status::Running => "running",
-        Status::Completed => "completed",
-        Status::Failed => "failed",
-        Status::Canceled => "canceled",
-        Status::Terminated => "terminated",
-        Status::ContinuedAsNew => "continued_as_new",
-        Status::TimedOut => "timed_out",
-    }
-}

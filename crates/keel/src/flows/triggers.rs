@@ -100,7 +100,9 @@ pub async fn watch_closes(engine: Engine, mut stopped: watch::Receiver<bool>) {
 /// Starts `watch`'s flow if the closed run matches it.
 async fn fire(engine: &Engine, watch: &Watch, summary: &ExecutionSummary) {
     let key = &summary.key;
-    let status = crate::flows::status_name(summary.status);
+    let Some(status) = keel_flows::runtime::closed_state(summary.status) else {
+        return;
+    };
     // A flow never sets itself off: an alert flow that fails must not alert about itself.
     if key.namespace != watch.flow.namespace
         || summary.workflow_type == watch.flow.id

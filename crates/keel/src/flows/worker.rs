@@ -60,21 +60,7 @@ impl Worker {
 
     /// The commands for one workflow task.
     async fn decide(&self, task: &PolledWorkflowTask) -> Vec<Command> {
-        let start = task
-            .history
-            .first()
-            .and_then(|event| match &event.kind {
-                keel_core::EventKind::WorkflowExecutionStarted(started) => started.input.as_ref(),
-                _ => None,
-            })
-            .and_then(keel_wire::json::decode_payloads)
-            .and_then(|payloads| payloads.into_iter().next())
-            .and_then(|payload| serde_json::from_slice::<Value>(&payload.data).ok())
-            .ok_or_else(|| {
-                "the execution was not started as a flow execution (it has no flow start input)"
-                    .to_owned()
-            })
-            .and_then(|value| FlowStart::from_json(&value));
+        let start = keel_flows::interpret::flow_start(&task.history);
         let flow = match start {
             Ok(FlowStart {
                 revision: Some(revision),
@@ -192,14 +178,7 @@ impl Worker {
         parent_namespace: &str,
         child: &mut keel_core::event::ChildInitiated,
     ) {
-        let Some(mut start) = child
-            .input
-            .as_ref()
-            .and_then(keel_wire::json::decode_payloads)
-            .and_then(|payloads| payloads.into_iter().next())
-            .and_then(|payload| serde_json::from_slice::<Value>(&payload.data).ok())
-            .and_then(|value| FlowStart::from_json(&value).ok())
-        else {
+        let Ok(mut start) = FlowStart::from_payloads(child.input.as_ref()) else {
             return;
         };
         let namespace = if child.namespace.is_empty() {

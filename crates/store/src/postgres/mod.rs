@@ -396,6 +396,19 @@ fn key_of(row: &tokio_postgres::Row) -> ExecutionKey {
     }
 }
 
+/// A flow revision row read with the columns namespace, flow_id, revision, format, source,
+/// created, in that order.
+fn flow_revision_of(row: &tokio_postgres::Row) -> Result<crate::FlowRevision> {
+    crate::flow_revision_row(
+        row.get(0),
+        row.get(1),
+        row.get(2),
+        row.get(3),
+        row.get(4),
+        row.get(5),
+    )
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_namespace(&self, namespace: Namespace) -> Result<()> {
@@ -751,17 +764,7 @@ impl Store for PostgresStore {
                 .await,
         }
         .map_err(pg_error)?;
-        row.map(|row| {
-            crate::flow_revision_row(
-                row.get(0),
-                row.get(1),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                row.get(5),
-            )
-        })
-        .transpose()
+        row.as_ref().map(flow_revision_of).transpose()
     }
 
     async fn flow_revisions(
@@ -778,16 +781,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        crate::decodable(rows.iter().map(|row| {
-            crate::flow_revision_row(
-                row.get(0),
-                row.get(1),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                row.get(5),
-            )
-        }))
+        crate::decodable(rows.iter().map(flow_revision_of))
     }
 
     async fn flows(&self, namespace: Option<&str>) -> Result<Vec<crate::FlowRevision>> {
@@ -803,16 +797,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        crate::decodable(rows.iter().map(|row| {
-            crate::flow_revision_row(
-                row.get(0),
-                row.get(1),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                row.get(5),
-            )
-        }))
+        crate::decodable(rows.iter().map(flow_revision_of))
     }
 
     async fn delete_flow(&self, namespace: &str, flow_id: &str) -> Result<()> {
