@@ -10,26 +10,10 @@ use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::harness::{Server, unique, with_worker};
+use crate::harness::{Server, keel, unique, with_worker};
 use crate::rest::eventually;
 use crate::rest_client::Rest;
 use crate::workflows::{Accumulator, Greeting};
-
-/// Runs `keel ARGS --address ADDRESS`; answers (success, stdout, stderr).
-async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .args(["--address", address])
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("running keel");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// Starts `keel ARGS --address ADDRESS` with its output piped, for commands that follow.
 fn spawn_keel(address: &str, args: &[&str]) -> tokio::process::Child {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Server, on_both_backends, unique};
+use crate::harness::{Backend, Server, keel, on_both_backends, unique};
 use crate::rest::eventually;
 use crate::rest_client::Rest;
 
@@ -30,9 +30,18 @@ async fn run(rest: &Rest, flow: &str, inputs: Value) -> String {
 
 /// Waits (up to `limit`) for the execution to close; answers its detail.
 async fn closed(rest: &Rest, workflow_id: &str, limit: Duration) -> Value {
+    closed_in(rest, "default", workflow_id, limit).await
+}
+
+/// [`closed`], for an execution of `namespace`.
+async fn closed_in(rest: &Rest, namespace: &str, workflow_id: &str, limit: Duration) -> Value {
     let deadline = std::time::Instant::now() + limit;
     loop {
-        let detail = rest.ok(&format!("/api/v1/executions/{workflow_id}")).await;
+        let detail = rest
+            .ok(&format!(
+                "/api/v1/executions/{workflow_id}?namespace={namespace}"
+            ))
+            .await;
         if detail["status"] != "running" {
             return detail;
         }
@@ -397,22 +406,6 @@ on_both_backends! {
             .collect();
         assert_eq!(states, [("work", "timed_out"), ("work#2", "completed")]);
     }
-}
-
-/// Runs `keel ARGS --address ADDRESS`; answers (success, stdout, stderr).
-async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .args(["--address", address])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("running keel");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 fn examples() -> std::path::PathBuf {
@@ -1344,19 +1337,7 @@ on_both_backends! {
             .await
             .json();
         let workflow_id = started["workflow_id"].as_str().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let refused = loop {
-            let detail = rest
-                .ok(&format!(
-                    "/api/v1/executions/{workflow_id}?namespace=locked"
-                ))
-                .await;
-            if detail["status"] != "running" {
-                break detail;
-            }
-            assert!(std::time::Instant::now() < deadline, "{detail}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let refused = closed_in(&rest, "locked", workflow_id, Duration::from_secs(20)).await;
         assert_eq!(refused["status"], "failed");
         assert!(
             refused["error"]["message"]

@@ -460,3 +460,19 @@ pub async fn wait_for_event(client: &Client, workflow_id: &str, event: EventType
     }
     panic!("{workflow_id} never reached {event:?}");
 }
+
+/// Runs the built `keel` with `args` against `address`; answers (success, stdout, stderr).
+pub async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .args(["--address", address])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running keel");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

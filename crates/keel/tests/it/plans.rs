@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, unique, with_worker};
+use crate::harness::{Server, keel, unique, with_worker};
 use crate::rest::eventually;
 use crate::rest_client::Rest;
 
@@ -259,22 +259,6 @@ async fn a_due_plan_whose_workflow_id_is_running_stays_and_says_why() {
         .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert!(plans(&rest).await.is_empty());
-}
-
-/// Runs the built `keel` with `args` against `address`; answers (success, stdout, stderr).
-async fn keel(address: &str, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .args(["--address", address])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("running keel");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
