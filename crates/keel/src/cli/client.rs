@@ -48,6 +48,18 @@ impl Client {
         parse_json(&Method::GET, path_and_query, &body)
     }
 
+    /// GET, answering `None` when the server says 404 (anything else not 2xx is an error).
+    pub async fn get_json_if_found(&self, path_and_query: &str) -> Result<Option<Value>> {
+        let response = self
+            .send(Method::GET, path_and_query, None, "application/json", None)
+            .await?;
+        if response.status() == hyper::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body = self.collect(Method::GET, path_and_query, response).await?;
+        parse_json(&Method::GET, path_and_query, &body).map(Some)
+    }
+
     pub async fn post_json(&self, path_and_query: &str, body: &Value) -> Result<Value> {
         self.send_json(Method::POST, path_and_query, Some(body))
             .await

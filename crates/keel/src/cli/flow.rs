@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
+use crate::cli::client::Client;
 use crate::cli::table::{Table, short_time, text};
 use crate::cli::{Common, Format, NamespaceArg, Query, emit, percent_encode, print_json};
 
@@ -31,19 +32,19 @@ enum Verb {
     List,
     /// Show a flow's document (its latest revision, or --revision).
     Get {
-        /// The flow's id, or NAMESPACE/ID.
+        /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
         flow: String,
         #[arg(long)]
         revision: Option<i64>,
     },
     /// List a flow's revisions.
     Revisions {
-        /// The flow's id, or NAMESPACE/ID.
+        /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
         flow: String,
     },
     /// Show what changed between two revisions of a flow (a unified diff).
     Diff {
-        /// The flow's id, or NAMESPACE/ID.
+        /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
         flow: String,
         /// The older revision [default: the one before --to].
         #[arg(long)]
@@ -54,7 +55,7 @@ enum Verb {
     },
     /// Start an execution of a flow.
     Run {
-        /// The flow's id, or NAMESPACE/ID.
+        /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
         flow: String,
         /// An input, as NAME=VALUE (repeat for each); the value is read into the input's
         /// type (JSON for JSON and ARRAY inputs).
@@ -73,7 +74,7 @@ enum Verb {
     },
     /// Delete a flow (its revisions stay; running executions go on).
     Delete {
-        /// The flow's id, or NAMESPACE/ID.
+        /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
         flow: String,
     },
 }
@@ -95,9 +96,49 @@ pub fn input_pairs(pairs: &[String]) -> Result<Map<String, Value>> {
     Ok(inputs)
 }
 
-/// The namespace and id a `flow` argument names: `NAMESPACE/ID`, or an id in `namespace`.
-fn flow_path(namespace: &str, flow: &str) -> String {
-    let (namespace, id) = flow.split_once('/').unwrap_or((namespace, flow));
+/// The REST path of the flow a `flow` argument names: `NAMESPACE/ID`, an id in `namespace`,
+/// or `NAMESPACE.ID`. Namespaces and flow ids may both hold dots, so a dotted name is looked
+/// up: each way of reading it that names a saved flow is a candidate, and exactly one must
+/// be. When none is, the name is read as an id in `namespace`, so the server's "no flow"
+/// answers the command.
+async fn flow_path(client: &Client, namespace: &str, flow: &str) -> Result<String> {
+    if let Some((namespace, id)) = flow.split_once('/') {
+        return Ok(rest_path(namespace, id));
+    }
+    let mut found = Vec::new();
+    for (namespace, id) in readings(namespace, flow) {
+        let path = rest_path(namespace, id);
+        if client.get_json_if_found(&path).await?.is_some() {
+            found.push((format!("{namespace}/{id}"), path));
+        }
+    }
+    match found.len() {
+        0 => Ok(rest_path(namespace, flow)),
+        1 => Ok(found.remove(0).1),
+        _ => {
+            let names: Vec<String> = found.into_iter().map(|(name, _)| name).collect();
+            bail!(
+                "{flow} names several flows ({}); say which as NAMESPACE/ID",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// The (namespace, id) pairs a flow argument without a slash can mean: an id in the
+/// default namespace, then `NAMESPACE.ID` split at each dot.
+fn readings<'a>(namespace: &'a str, flow: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut readings = vec![(namespace, flow)];
+    for (dot, _) in flow.match_indices('.') {
+        let (prefix, id) = (&flow[..dot], &flow[dot + 1..]);
+        if !prefix.is_empty() && !id.is_empty() && (prefix, id) != (namespace, flow) {
+            readings.push((prefix, id));
+        }
+    }
+    readings
+}
+
+fn rest_path(namespace: &str, id: &str) -> String {
     format!(
         "/api/v1/flows/{}/{}",
         percent_encode(namespace),
@@ -201,7 +242,10 @@ pub async fn run(args: Args) -> Result<()> {
                 query.push("revision", revision.to_string());
             }
             let answer = client
-                .get_json(&format!("{}{query}", flow_path(namespace, &flow)))
+                .get_json(&format!(
+                    "{}{query}",
+                    flow_path(client, namespace, &flow).await?
+                ))
                 .await?;
             if session.format == Format::Table {
                 return emit(&text(&answer["source"]));
@@ -210,7 +254,10 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Verb::Revisions { flow } => {
             let answer = client
-                .get_json(&format!("{}/revisions", flow_path(namespace, &flow)))
+                .get_json(&format!(
+                    "{}/revisions",
+                    flow_path(client, namespace, &flow).await?
+                ))
                 .await?;
             if session.format == Format::Table {
                 let mut table = Table::new(&["REVISION", "SAVED", "LINES"]);
@@ -234,7 +281,10 @@ pub async fn run(args: Args) -> Result<()> {
                 query.push("to", to.to_string());
             }
             let answer = client
-                .get_json(&format!("{}/diff{query}", flow_path(namespace, &flow)))
+                .get_json(&format!(
+                    "{}/diff{query}",
+                    flow_path(client, namespace, &flow).await?
+                ))
                 .await?;
             if session.format == Format::Table {
                 let diff = text(&answer["diff"]);
@@ -265,7 +315,7 @@ pub async fn run(args: Args) -> Result<()> {
             }
             let started = client
                 .post_json(
-                    &format!("{}/run", flow_path(namespace, &flow)),
+                    &format!("{}/run", flow_path(client, namespace, &flow).await?),
                     &Value::Object(body),
                 )
                 .await?;
@@ -325,7 +375,9 @@ pub async fn run(args: Args) -> Result<()> {
             }
         }
         Verb::Delete { flow } => {
-            let answer = client.delete_json(&flow_path(namespace, &flow)).await?;
+            let answer = client
+                .delete_json(&flow_path(client, namespace, &flow).await?)
+                .await?;
             if session.format == Format::Table {
                 return emit(&format!(
                     "deleted flow {}/{}\n",
@@ -378,6 +430,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_dotted_flow_name_is_read_every_way_it_can_be() {
+        assert_eq!(readings("default", "hello"), vec![("default", "hello")]);
+        assert_eq!(
+            readings("default", "acme.team.hello"),
+            vec![
+                ("default", "acme.team.hello"),
+                ("acme", "team.hello"),
+                ("acme.team", "hello")
+            ]
+        );
+        assert_eq!(readings("default", ".x."), vec![("default", ".x.")]);
+    }
+
+    #[test]
     fn inputs_are_name_value_pairs() {
         let inputs = input_pairs(&["a=1".into(), "b=x=y".into(), "c=".into()]).unwrap();
         assert_eq!(
@@ -395,18 +461,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("twice")
-        );
-    }
-
-    #[test]
-    fn a_flow_is_named_by_id_or_namespace_and_id() {
-        assert_eq!(
-            flow_path("default", "orders"),
-            "/api/v1/flows/default/orders"
-        );
-        assert_eq!(
-            flow_path("default", "shop/orders"),
-            "/api/v1/flows/shop/orders"
         );
     }
 }

@@ -34,7 +34,12 @@ async fn closed(rest: &Rest, workflow_id: &str, limit: Duration) -> Value {
 }
 
 /// [`closed`], for an execution of `namespace`.
-async fn closed_in(rest: &Rest, namespace: &str, workflow_id: &str, limit: Duration) -> Value {
+pub(crate) async fn closed_in(
+    rest: &Rest,
+    namespace: &str,
+    workflow_id: &str,
+    limit: Duration,
+) -> Value {
     let deadline = std::time::Instant::now() + limit;
     loop {
         let detail = rest
@@ -480,6 +485,47 @@ async fn the_examples_apply_and_run_from_the_cli() {
         err.contains("input 'name'") && err.contains("does not match"),
         "{err}"
     );
+
+    // Kestra's way of naming a flow, NAMESPACE.ID, where namespaces and ids may hold dots.
+    let rest = Rest::new(&server.http_addr);
+    for namespace in ["acme", "acme.team"] {
+        let created = rest
+            .post("/api/v1/namespaces", &json!({ "name": namespace }))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    let returning = |namespace: &str, id: &str, value: &str| {
+        format!(
+            "id: {id}\nnamespace: {namespace}\ntasks:\n  - {{id: r, type: return, value: {value}}}\noutputs:\n  - {{id: from, value: \"{{{{ outputs.r }}}}\"}}\n"
+        )
+    };
+    save(&rest, &returning("acme.team", "report", "team")).await;
+    let (ok, out, err) = keel(
+        address,
+        &["flow", "run", "acme.team.report", "--wait", "-o", "json"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["outputs"], json!({"from": "team"}), "{out}");
+    save(&rest, &returning("acme", "team.report", "acme")).await;
+    let (ok, _, err) = keel(address, &["flow", "run", "acme.team.report"]).await;
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "one readable line: {err}");
+    assert!(
+        err.contains("acme/team.report")
+            && err.contains("acme.team/report")
+            && err.contains("NAMESPACE/ID"),
+        "{err}"
+    );
+    let (ok, out, err) = keel(
+        address,
+        &["flow", "run", "acme/team.report", "--wait", "-o", "json"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["outputs"], json!({"from": "acme"}), "{out}");
 
     let broken = server.data_dir().join("broken.yaml");
     std::fs::write(
