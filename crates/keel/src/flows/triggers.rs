@@ -5,6 +5,8 @@
 //! id made from the trigger and the run that set it off, refusing duplicates: a run sets
 //! a trigger off once, whichever node sees it.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use keel_core::reuse::ReusePolicy;
@@ -30,49 +32,78 @@ struct Watch {
     inputs: Map<String, Value>,
 }
 
-/// The Flow triggers of every namespace's flows.
-async fn watches(engine: &Engine) -> Vec<Watch> {
-    let mut found = Vec::new();
-    for namespace in engine.namespaces() {
-        let Ok(flows) = engine.flows(&namespace.name).await else {
-            continue;
-        };
-        for stored in flows {
-            let Ok(flow) = keel_flows::parse(&stored.source) else {
+/// The Flow triggers of the flows last read, by (namespace, flow id): a revision is parsed
+/// once, not at every refresh.
+#[derive(Default)]
+struct Watches {
+    by_flow: HashMap<FlowKey, (i64, Vec<Arc<Watch>>)>,
+}
+
+/// A flow's namespace and id.
+type FlowKey = (String, String);
+
+impl Watches {
+    /// Reads every namespace's flows again, parsing only revisions not seen before, and
+    /// answers all their Flow triggers.
+    async fn refresh(&mut self, engine: &Engine) -> Vec<Arc<Watch>> {
+        let mut seen = HashMap::new();
+        for namespace in engine.namespaces() {
+            let Ok(flows) = engine.flows(&namespace.name).await else {
                 continue;
             };
-            for trigger in &flow.triggers {
-                if let TriggerKind::Flow {
-                    filter,
-                    states,
-                    inputs,
-                } = &trigger.kind
-                {
-                    found.push(Watch {
-                        flow: flow.clone(),
-                        revision: stored.revision,
-                        trigger_id: trigger.id.clone(),
-                        filter: filter.clone(),
-                        states: states.clone(),
-                        inputs: inputs.clone(),
-                    });
-                }
+            for stored in flows {
+                let key = (namespace.name.clone(), stored.flow_id.clone());
+                let watches = match self.by_flow.remove(&key) {
+                    Some((revision, watches)) if revision == stored.revision => watches,
+                    _ => flow_triggers(&stored.source, stored.revision),
+                };
+                seen.insert(key, (stored.revision, watches));
             }
         }
+        self.by_flow = seen;
+        self.by_flow
+            .values()
+            .flat_map(|(_, watches)| watches.iter().cloned())
+            .collect()
     }
-    found
+}
+
+/// The Flow triggers of one revision's document (none when it no longer parses).
+fn flow_triggers(source: &str, revision: i64) -> Vec<Arc<Watch>> {
+    let Ok(flow) = keel_flows::parse(source) else {
+        return Vec::new();
+    };
+    flow.triggers
+        .iter()
+        .filter_map(|trigger| match &trigger.kind {
+            TriggerKind::Flow {
+                filter,
+                states,
+                inputs,
+            } => Some(Arc::new(Watch {
+                flow: flow.clone(),
+                revision,
+                trigger_id: trigger.id.clone(),
+                filter: filter.clone(),
+                states: states.clone(),
+                inputs: inputs.clone(),
+            })),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Follows closing runs and starts the flows they trigger, until `stopped`.
 pub async fn watch_closes(engine: Engine, mut stopped: watch::Receiver<bool>) {
     let mut feed: Option<broadcast::Receiver<ExecutionSummary>> = None;
+    let mut watches = Watches::default();
     let mut current = Vec::new();
     let mut refresh = tokio::time::interval(REFRESH);
     loop {
         tokio::select! {
             _ = async { let _ = stopped.wait_for(|stop| *stop).await; } => return,
             _ = refresh.tick() => {
-                current = watches(&engine).await;
+                current = watches.refresh(&engine).await;
                 if current.is_empty() {
                     feed = None;
                 } else if feed.is_none() {
