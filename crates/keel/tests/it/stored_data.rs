@@ -149,6 +149,192 @@ mod fixture {
     pub const QUEUED: &str = "queued";
     pub const SCHEDULE: &str = "nightly";
     pub const PLAN: &str = "later";
+
+    /// Fixtures written before Keel had flows; every later one holds those below.
+    pub const WITHOUT_FLOWS: &[&str] = &["format-1"];
+    pub const FLOWS_NAMESPACE: &str = "flows";
+    pub const FLOW: &str = "stored";
+    /// Two revisions: the second only adds a description.
+    pub const FLOW_SOURCE: &str = r#"
+id: stored
+namespace: flows
+inputs:
+  - {id: items, type: ARRAY}
+  - {id: ask, type: BOOLEAN, defaults: false}
+tasks:
+  - id: each
+    type: ForEach
+    values: "{{ inputs.items }}"
+    tasks:
+      - {id: shout, type: return, value: "{{ taskrun.value | upper }}"}
+  - id: gate
+    type: If
+    condition: "{{ inputs.ask }}"
+    then:
+      - id: approve
+        type: Pause
+        onResume:
+          - {id: note, type: STRING}
+  - id: done
+    type: return
+    value: "{{ outputs.approve.note if inputs.ask else 'none' }}"
+outputs:
+  - {id: shouted, value: "{{ outputs.shout }}"}
+  - {id: note, value: "{{ outputs.done }}"}
+"#;
+    /// A run of revision 1 that completed.
+    pub const FLOW_DONE: &str = "stored-done";
+    /// A run of revision 2 waiting to be resumed.
+    pub const FLOW_PAUSED: &str = "stored-paused";
+}
+
+/// Saves the fixture's flow (two revisions) and runs it twice: once to the end, once to
+/// its pause.
+async fn write_flows(rest: &Rest) {
+    use serde_json::json;
+    let created = rest
+        .post(
+            "/api/v1/namespaces",
+            &json!({"name": fixture::FLOWS_NAMESPACE}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let save = |source: String| async move {
+        let saved = rest
+            .post("/api/v1/flows", &json!({ "source": source }))
+            .await;
+        assert_eq!(saved.status, 200, "{}", saved.text());
+    };
+    let run = |workflow_id: &'static str, inputs: serde_json::Value| async move {
+        let path = format!(
+            "/api/v1/flows/{}/{}/run",
+            fixture::FLOWS_NAMESPACE,
+            fixture::FLOW
+        );
+        let started = rest
+            .post(
+                &path,
+                &json!({"workflow_id": workflow_id, "inputs": inputs}),
+            )
+            .await;
+        assert_eq!(started.status, 200, "{}", started.text());
+    };
+    save(fixture::FLOW_SOURCE.to_owned()).await;
+    run(fixture::FLOW_DONE, json!({"items": ["a", "b"]})).await;
+    let done = crate::flows::closed_in(
+        rest,
+        fixture::FLOWS_NAMESPACE,
+        fixture::FLOW_DONE,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    save(format!("description: revised\n{}", fixture::FLOW_SOURCE)).await;
+    run(fixture::FLOW_PAUSED, json!({"items": ["c"], "ask": true})).await;
+    crate::rest::eventually(
+        rest,
+        &format!(
+            "/api/v1/executions/{}/resume?namespace={}",
+            fixture::FLOW_PAUSED,
+            fixture::FLOWS_NAMESPACE
+        ),
+        |waiting| waiting.to_string().contains("approve"),
+    )
+    .await;
+}
+
+/// The fixture's flow reads as saved, its completed run shows its outputs and replays
+/// reusing them, and its paused run resumes and completes.
+async fn check_flows(rest: &Rest) {
+    use serde_json::json;
+    let namespace = fixture::FLOWS_NAMESPACE;
+    let revisions = rest
+        .ok(&format!(
+            "/api/v1/flows/{namespace}/{}/revisions",
+            fixture::FLOW
+        ))
+        .await;
+    let numbers: Vec<i64> = revisions["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|revision| revision["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{revisions}");
+    assert!(numbers.contains(&1) && numbers.contains(&2), "{revisions}");
+    let diff = rest
+        .ok(&format!("/api/v1/flows/{namespace}/{}/diff", fixture::FLOW))
+        .await;
+    assert!(
+        diff["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+description: revised"),
+        "{diff}"
+    );
+
+    let done = rest
+        .ok(&format!(
+            "/api/v1/executions/{}?namespace={namespace}",
+            fixture::FLOW_DONE
+        ))
+        .await;
+    let expected = json!([{"outputs": {"shouted": {"a": "A", "b": "B"}, "note": "none"}}]);
+    assert_eq!(done["output"], expected, "{done}");
+    let replayed = rest
+        .post(
+            &format!(
+                "/api/v1/executions/{}/replay?namespace={namespace}",
+                fixture::FLOW_DONE
+            ),
+            &json!({"from_task_run": "done", "revision": 1}),
+        )
+        .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.text());
+    let replayed = replayed.json();
+    let replay = crate::flows::closed_in(
+        rest,
+        namespace,
+        replayed["workflow_id"].as_str().unwrap(),
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(replay["output"], expected, "{replay}");
+    let ran: Vec<&str> = replay["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["activity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ran,
+        ["done"],
+        "only what follows `done` runs again: {replay}"
+    );
+
+    let resumed = rest
+        .post(
+            &format!(
+                "/api/v1/executions/{}/resume?namespace={namespace}",
+                fixture::FLOW_PAUSED
+            ),
+            &json!({"inputs": {"note": "kept"}}),
+        )
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let paused = crate::flows::closed_in(
+        rest,
+        namespace,
+        fixture::FLOW_PAUSED,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        paused["output"],
+        json!([{"outputs": {"shouted": {"c": "C"}, "note": "kept"}}]),
+        "{paused}"
+    );
+    assert_eq!(paused["input"][0]["revision"], 2, "{paused}");
 }
 
 /// Writes a fixture with today's Keel: a SQLite database file, or a PostgreSQL dump.
@@ -282,6 +468,7 @@ async fn write_fixture(backend: Backend, path: &std::path::Path) {
         )
         .await;
     assert_eq!(planned.status, 201, "{}", planned.text());
+    write_flows(&rest).await;
 
     server.kill().await;
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -445,4 +632,9 @@ async fn check_fixture(server: &Server, fixture_db: &std::path::Path) {
     assert_eq!(schedule["paused"], true, "{schedule}");
     let plan = rest.ok(&format!("/api/v1/plans/{}", fixture::PLAN)).await;
     assert_eq!(plan["workflow_type"], "Greeting", "{plan}");
+
+    let name = fixture_db.file_stem().unwrap().to_str().unwrap();
+    if !fixture::WITHOUT_FLOWS.contains(&name) {
+        check_flows(&rest).await;
+    }
 }
