@@ -104,7 +104,7 @@ fn walk_facts(flow: &Flow, execution: &Execution, facts: &Facts) -> Walked {
                 .cloned()
                 .unwrap_or_default(),
             taskrun: None,
-            trigger: None,
+            trigger: Some(trigger_of(flow, execution.history).unwrap_or_else(|| json!({}))),
         },
         commands: Vec::new(),
         touched: 0,
@@ -765,6 +765,7 @@ impl Walk<'_> {
                             revision: None,
                             inputs,
                             reused: BTreeMap::new(),
+                            trigger: None,
                         };
                         let same_namespace = namespace == self.execution.namespace;
                         self.commands
@@ -1299,6 +1300,63 @@ pub fn first_failed_task_run(history: &[Event]) -> Option<String> {
 }
 
 /// The start payload a flow execution's first event carries.
+/// What `{{ trigger }}` reads in an execution's tasks and outputs: what its start carries (a
+/// Flow trigger's or webhook's, or an earlier execution's on a replay or restart), else the
+/// Schedule trigger that started the run with the time the run was due, in the trigger's
+/// time zone (from the start's TemporalScheduledById and TemporalScheduledStartTime);
+/// `None` for a run started by hand.
+pub fn trigger_of(flow: &Flow, history: &[Event]) -> Option<Value> {
+    let Some(EventKind::WorkflowExecutionStarted(started)) =
+        history.first().map(|event| &event.kind)
+    else {
+        return None;
+    };
+    if let Some(trigger) = FlowStart::from_payloads(started.input.as_ref())
+        .ok()
+        .and_then(|start| start.trigger)
+    {
+        return Some(trigger);
+    }
+    let attribute = |name: &str| {
+        started
+            .search_attributes
+            .get(name)
+            .and_then(|attribute| attribute.value.as_ref())
+    };
+    let (
+        Some(keel_core::search::SearchValue::Keyword(schedule)),
+        Some(keel_core::search::SearchValue::Datetime(due)),
+    ) = (
+        attribute("TemporalScheduledById"),
+        attribute("TemporalScheduledStartTime"),
+    )
+    else {
+        return None;
+    };
+    let trigger_id = schedule.strip_prefix(&format!("flow:{}:", flow.id))?;
+    let zone = flow
+        .triggers
+        .iter()
+        .find_map(|trigger| match &trigger.kind {
+            crate::document::TriggerKind::Schedule { timezone, .. } if trigger.id == trigger_id => {
+                timezone.clone()
+            }
+            _ => None,
+        });
+    let due = chrono::DateTime::from_timestamp_nanos(*due);
+    let date = match zone
+        .as_deref()
+        .map(keel_core::schedule::spec::time_zone)
+        .and_then(Result::ok)
+    {
+        Some(zone) => due
+            .with_timezone(&zone)
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        None => due.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    };
+    Some(json!({"type": "schedule", "id": trigger_id, "date": date}))
+}
+
 pub fn flow_start(history: &[Event]) -> Result<FlowStart, String> {
     let Some(EventKind::WorkflowExecutionStarted(started)) =
         history.first().map(|event| &event.kind)

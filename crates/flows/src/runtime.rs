@@ -20,6 +20,9 @@ pub const DECISION_MARKER: &str = "keel.flow.decision";
 pub const BUILTIN_PREFIX: &str = "keel.";
 
 pub const FORMAT: u32 = 1;
+/// A start payload that carries a `trigger`: format 1 and that field. Starts without one are
+/// still written as format 1, as before.
+pub const START_WITH_TRIGGER_FORMAT: u32 = 2;
 
 /// What a flow execution starts with: which flow, at which revision, with which inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +39,10 @@ pub struct FlowStart {
     /// run id: those task runs are not run again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reused: BTreeMap<String, Value>,
+    /// What `{{ trigger }}` reads in the execution (format 2): the Flow trigger or webhook
+    /// that started it, or what an earlier execution's read, kept by a replay or restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Value>,
 }
 
 impl FlowStart {
@@ -52,7 +59,19 @@ impl FlowStart {
             revision: Some(revision),
             inputs,
             reused: BTreeMap::new(),
+            trigger: None,
         }
+    }
+
+    /// The start with what `{{ trigger }}` reads in it (`None`: nothing).
+    pub fn with_trigger(mut self, trigger: Option<Value>) -> FlowStart {
+        self.format = if trigger.is_some() {
+            START_WITH_TRIGGER_FORMAT
+        } else {
+            FORMAT
+        };
+        self.trigger = trigger;
+        self
     }
 
     /// A start payload as a workflow's input carries it (encoded `Payloads`, the first
@@ -76,9 +95,9 @@ impl FlowStart {
     /// Reads a start payload; a format this version does not know is refused by name.
     pub fn from_json(value: &Value) -> Result<FlowStart, String> {
         let format = value.get("format").and_then(Value::as_u64);
-        if format != Some(FORMAT as u64) {
+        if format != Some(FORMAT as u64) && format != Some(START_WITH_TRIGGER_FORMAT as u64) {
             return Err(format!(
-                "the flow start has format {}, and this server reads format {FORMAT}",
+                "the flow start has format {}, and this server reads formats {FORMAT} and {START_WITH_TRIGGER_FORMAT}",
                 format.map_or("(none)".to_owned(), |f| f.to_string())
             ));
         }

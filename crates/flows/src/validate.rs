@@ -190,12 +190,6 @@ impl Checker<'_> {
                                 format!("{what}: 'taskrun' exists only inside a ForEach"),
                             );
                         }
-                        (Some("trigger"), _) => {
-                            self.report(
-                                at,
-                                format!("{what}: 'trigger' exists only in a Flow trigger's inputs"),
-                            );
-                        }
                         _ => {}
                     }
                 }

@@ -541,3 +541,63 @@ fn a_finished_subflow_is_reused_by_a_replay_rather_than_run_again() {
     replay.step();
     assert_eq!(replay.closed, Some(Ok(json!({"outputs": {"total": 42}}))));
 }
+
+const NIGHTLY: &str = r#"
+id: nightly
+tasks:
+  - {id: day, type: return, value: "{{ trigger.date | default('by hand') }}"}
+outputs:
+  - {id: day, value: "{{ outputs.day }}"}
+triggers:
+  - {id: midnight, type: Schedule, cron: "0 0 * * *", timezone: Europe/Paris}
+"#;
+
+/// A run its Schedule trigger started reads the time it was due, in the trigger's time
+/// zone, as `trigger.date`; a run started by hand has no `trigger.date`.
+#[test]
+fn a_scheduled_run_reads_when_it_was_due() {
+    use keel_core::EventKind;
+    use keel_core::search::{SearchAttribute, SearchValue};
+
+    let mut scheduled = Sim::start(NIGHTLY, json!({}));
+    let EventKind::WorkflowExecutionStarted(started) = &mut scheduled.history[0].kind else {
+        unreachable!()
+    };
+    let due = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00+01:00").unwrap();
+    for (name, value) in [
+        (
+            "TemporalScheduledById",
+            SearchValue::Keyword("flow:nightly:midnight".into()),
+        ),
+        (
+            "TemporalScheduledStartTime",
+            SearchValue::Datetime(due.timestamp_nanos_opt().unwrap()),
+        ),
+    ] {
+        started.search_attributes.insert(
+            name.into(),
+            SearchAttribute {
+                payload: keel_core::Blob(Vec::new()),
+                value: Some(value),
+            },
+        );
+    }
+    assert_eq!(
+        keel_flows::interpret::trigger_of(&scheduled.flow, &scheduled.history),
+        Some(json!({"type": "schedule", "id": "midnight", "date": "2026-01-01T00:00:00+01:00"}))
+    );
+    assert_eq!(
+        scheduled.run_builtins_to_end(),
+        Some(Ok(json!({"outputs": {"day": "2026-01-01T00:00:00+01:00"}})))
+    );
+
+    let mut by_hand = Sim::start(NIGHTLY, json!({}));
+    assert_eq!(
+        keel_flows::interpret::trigger_of(&by_hand.flow, &by_hand.history),
+        None
+    );
+    assert_eq!(
+        by_hand.run_builtins_to_end(),
+        Some(Ok(json!({"outputs": {"day": "by hand"}})))
+    );
+}

@@ -2,7 +2,9 @@
 //! task run's input, a decision marker and a resume signal written by format 1 must read
 //! back, and must still be written the same way.
 
-use keel_flows::runtime::{BuiltinTask, Decision, FORMAT, FlowStart, Resume, TaskRunInput};
+use keel_flows::runtime::{
+    BuiltinTask, Decision, FORMAT, FlowStart, Resume, START_WITH_TRIGGER_FORMAT, TaskRunInput,
+};
 use serde_json::{Value, json};
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
@@ -105,11 +107,27 @@ fn format_1_reads_back_and_is_written_the_same() {
     );
 }
 
+/// Format 2 is a start payload that carries what `{{ trigger }}` reads; a start without one
+/// is still written as format 1.
+#[test]
+fn a_start_with_a_trigger_is_format_2_and_reads_back() {
+    assert_eq!(START_WITH_TRIGGER_FORMAT, 2);
+    let inputs = json!({"n": 1}).as_object().unwrap().clone();
+    let trigger = json!({"type": "webhook", "id": "hook", "body": {"n": 1}});
+    let stored = json!({"format": 2, "namespace": "default", "flow": "orders", "revision": 3,
+                        "inputs": {"n": 1}, "trigger": trigger});
+    let start = FlowStart::new("default", "orders", 3, inputs.clone()).with_trigger(Some(trigger));
+    round_trip(stored.clone(), start.clone());
+    assert_eq!(FlowStart::from_json(&stored).unwrap(), start);
+    let plain = FlowStart::new("default", "orders", 3, inputs).with_trigger(None);
+    assert_eq!(plain.to_json()["format"], 1);
+}
+
 #[test]
 fn a_start_of_an_unknown_format_is_refused_by_name() {
-    let error = FlowStart::from_json(&json!({"format": 2, "flow": "x"})).unwrap_err();
+    let error = FlowStart::from_json(&json!({"format": 3, "flow": "x"})).unwrap_err();
     assert!(
-        error.contains("format 2") && error.contains("reads format 1"),
+        error.contains("format 3") && error.contains("reads formats 1 and 2"),
         "{error}"
     );
 }

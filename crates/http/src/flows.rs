@@ -652,10 +652,19 @@ pub async fn run(
         revision,
         &given,
         workflow_id,
-        Default::default(),
+        Carried::default(),
     )
     .await?;
     Ok(Json(started))
+}
+
+/// What a new execution carries besides its inputs.
+#[derive(Default)]
+pub struct Carried {
+    /// Outputs of an earlier execution's task runs, which are not run again.
+    pub reused: std::collections::BTreeMap<String, Value>,
+    /// What `{{ trigger }}` reads.
+    pub trigger: Option<Value>,
 }
 
 /// Starts an execution of a flow revision (the latest when `None`) with `given` inputs,
@@ -667,7 +676,7 @@ pub async fn start_flow(
     revision: Option<i64>,
     given: &Map<String, Value>,
     workflow_id: Option<String>,
-    reused: std::collections::BTreeMap<String, Value>,
+    carried: Carried,
 ) -> ApiResult<FlowRunStarted> {
     let stored = engine.flow_revision(namespace, flow_id, revision).await?;
     let flow = read_revision(&stored)?;
@@ -679,8 +688,9 @@ pub async fn start_flow(
     });
     let revision = u32::try_from(stored.revision)
         .map_err(|_| ApiError::bad_request("the revision is too large"))?;
-    let mut start = FlowStart::new(namespace, flow_id, revision, inputs);
-    start.reused = reused;
+    let mut start =
+        FlowStart::new(namespace, flow_id, revision, inputs).with_trigger(carried.trigger);
+    start.reused = carried.reused;
     let request_id = uuid::Uuid::new_v4().to_string();
     let result = engine
         .start_workflow(keel_engine::StartRequest {
@@ -785,7 +795,10 @@ pub async fn restart_run(engine: &Engine, key: keel_core::ExecutionKey) -> ApiRe
         start.revision.map(i64::from),
         &start.inputs,
         Some(key.workflow_id.clone()),
-        reused,
+        Carried {
+            reused,
+            trigger: carried_trigger(engine, &key, &history, &start).await?,
+        },
     )
     .await?;
     Ok(Rerun {
@@ -860,6 +873,20 @@ pub fn revision_field(body: &Body) -> ApiResult<Option<i64>> {
     }
 }
 
+/// What `{{ trigger }}` read in an earlier run, for a restart or replay of it to read too.
+async fn carried_trigger(
+    engine: &Engine,
+    key: &keel_core::ExecutionKey,
+    history: &[keel_core::Event],
+    start: &FlowStart,
+) -> ApiResult<Option<Value>> {
+    let stored = engine
+        .flow_revision(&key.namespace, &start.flow, start.revision.map(i64::from))
+        .await?;
+    let flow = read_revision(&stored)?;
+    Ok(keel_flows::interpret::trigger_of(&flow, history))
+}
+
 /// Replays one closed flow execution's run (see `replay`).
 pub async fn replay_run(
     engine: &Engine,
@@ -884,7 +911,10 @@ pub async fn replay_run(
         revision,
         &start.inputs,
         Some(new_id),
-        reused,
+        Carried {
+            reused,
+            trigger: carried_trigger(engine, &key, &history, &start).await?,
+        },
     )
     .await?;
     Ok(Rerun {
@@ -1107,13 +1137,18 @@ pub async fn webhook(
         .await
         .map_err(|_| refused())?;
     let flow = keel_flows::parse(&stored.source).map_err(|_| refused())?;
-    let known = flow.triggers.iter().any(|trigger| match &trigger.kind {
-        keel_flows::document::TriggerKind::Webhook { key: expected } => same_secret(expected, &key),
-        _ => false,
-    });
-    if !known {
-        return Err(refused());
-    }
+    let trigger_id = flow
+        .triggers
+        .iter()
+        .find(|trigger| match &trigger.kind {
+            keel_flows::document::TriggerKind::Webhook { key: expected } => {
+                same_secret(expected, &key)
+            }
+            _ => false,
+        })
+        .map(|trigger| trigger.id.clone())
+        .ok_or_else(refused)?;
+    let trigger = serde_json::json!({"type": "webhook", "id": trigger_id, "body": inputs});
     let started = start_flow(
         &engine,
         &namespace,
@@ -1121,7 +1156,10 @@ pub async fn webhook(
         Some(stored.revision),
         &inputs,
         None,
-        Default::default(),
+        Carried {
+            trigger: Some(trigger),
+            ..Carried::default()
+        },
     )
     .await?;
     let key = keel_core::ExecutionKey {

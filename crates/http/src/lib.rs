@@ -258,6 +258,13 @@ fn routes() -> Vec<Route> {
             ],
         ),
         route(
+            "/api/v1/schedules/{schedule_id}/backfill",
+            vec![
+                endpoint(M::POST, &[NAMESPACE_PARAMS], schedules::backfill)
+                    .body(&[schedules::BACKFILL_FIELDS]),
+            ],
+        ),
+        route(
             "/api/v1/schedules/{schedule_id}/{action}",
             vec![
                 endpoint(M::POST, &[NAMESPACE_PARAMS], schedules::act)

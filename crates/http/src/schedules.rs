@@ -1,12 +1,14 @@
 //! `/api/v1/schedules`: the namespace's schedules with their next times and recent actions,
-//! and pause, unpause, trigger and delete. Creating and editing schedules stays with the
+//! and pause, unpause, trigger, backfill and delete. Creating and editing schedules stays with the
 //! SDKs and the Temporal API (their specs are Temporal's).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use keel_core::schedule::{ActionResult, OverlapPolicy, Patch, Schedule, Trigger};
+use keel_core::schedule::{
+    ActionResult, Backfill, MAX_DUE_PER_WAKE, OverlapPolicy, Patch, Schedule, Trigger,
+};
 use keel_engine::Engine;
 use serde::Serialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -14,10 +16,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{Millis, NamespaceParam, NotFound, Timestamp};
 use crate::render::ExecutionStatus;
-use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body};
+use crate::request::{Body, NAMESPACE_PARAMS, Params, json_body, parse_time};
 
 #[derive(OpenApi)]
-#[openapi(paths(list, get, delete, act))]
+#[openapi(paths(list, get, delete, act, backfill))]
 pub struct Api;
 
 /// Next action times listed per schedule, and on one schedule's page.
@@ -84,6 +86,30 @@ pub enum Overlap {
     CancelOther,
     TerminateOther,
     AllowAll,
+}
+
+impl Overlap {
+    const NAMES: &[&str] = &[
+        "skip",
+        "buffer_one",
+        "buffer_all",
+        "cancel_other",
+        "terminate_other",
+        "allow_all",
+    ];
+
+    /// A policy by its REST name (`allow_all`), or Temporal's (`ALLOW_ALL`).
+    fn parse(name: &str) -> Option<OverlapPolicy> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "skip" => OverlapPolicy::Skip,
+            "buffer_one" => OverlapPolicy::BufferOne,
+            "buffer_all" => OverlapPolicy::BufferAll,
+            "cancel_other" => OverlapPolicy::CancelOther,
+            "terminate_other" => OverlapPolicy::TerminateOther,
+            "allow_all" => OverlapPolicy::AllowAll,
+            _ => return None,
+        })
+    }
 }
 
 impl From<OverlapPolicy> for Overlap {
@@ -297,7 +323,7 @@ pub async fn act(
         },
         other => {
             return Err(ApiError::not_found(format!(
-                "no action '{other}' on a schedule; there are pause, unpause and trigger"
+                "no action '{other}' on a schedule; there are pause, unpause, trigger and backfill"
             )));
         }
     };
@@ -307,6 +333,106 @@ pub async fn act(
     Ok(Json(ScheduleActed {
         schedule_id,
         done: verb,
+    }))
+}
+
+/// `POST /api/v1/schedules/{id}/backfill`.
+pub const BACKFILL_FIELDS: &[&str] = &["from", "to", "overlap"];
+
+/// A past range whose action times a schedule takes now.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read field by field (`Body`); this describes it
+pub struct BackfillRequest {
+    /// The range's start (RFC 3339), included.
+    from: String,
+    /// The range's end (RFC 3339), included.
+    to: String,
+    /// The overlap policy for these runs (e.g. `allow_all`); absent: the schedule's own.
+    overlap: Option<Overlap>,
+}
+
+/// What a backfill will start.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleBackfilled {
+    schedule_id: String,
+    /// The spec's action times in the range, each taken as a run (under the overlap
+    /// policy) whatever the catch-up window says.
+    times: Vec<Timestamp>,
+}
+
+/// Backfill a schedule
+///
+/// Takes the actions the schedule's spec would have taken in a past (or any) range, as
+/// Temporal's backfill does; at most 1000 action times per request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{schedule_id}/backfill",
+    operation_id = "backfillSchedule",
+    tag = "Schedules",
+    params(ScheduleIdPath, NamespaceParam),
+    request_body(content = BackfillRequest),
+    responses(
+        (status = 200, description = "The action times taken.", body = ScheduleBackfilled),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn backfill(
+    State(engine): State<Engine>,
+    Path(schedule_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<ScheduleBackfilled>> {
+    let params = Params::parse(raw.as_deref(), NAMESPACE_PARAMS)?;
+    let body = Body::new(json_body(body)?, BACKFILL_FIELDS)?;
+    let time = |name: &str| -> ApiResult<_> {
+        let raw = body
+            .string(name)?
+            .ok_or_else(|| ApiError::bad_request(format!("field '{name}' is required")))?;
+        parse_time(name, raw)
+    };
+    let (from, to) = (time("from")?, time("to")?);
+    if to < from {
+        return Err(ApiError::bad_request(
+            "'to' is before 'from': a backfill's range ends after it starts",
+        ));
+    }
+    let overlap = body
+        .string("overlap")?
+        .map(|name| {
+            Overlap::parse(name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "'overlap' must be one of {}, not '{name}'",
+                    Overlap::NAMES.join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    let schedule = engine
+        .describe_schedule(params.namespace(), &schedule_id)
+        .await?;
+    let times = schedule
+        .definition
+        .spec
+        .times_between(from, to, MAX_DUE_PER_WAKE + 1);
+    if times.len() > MAX_DUE_PER_WAKE {
+        return Err(ApiError::bad_request(format!(
+            "the range holds more than {MAX_DUE_PER_WAKE} action times; backfill it in parts"
+        )));
+    }
+    engine
+        .patch_schedule(
+            params.namespace(),
+            &schedule_id,
+            Patch {
+                backfill: vec![Backfill { from, to, overlap }],
+                ..Patch::default()
+            },
+        )
+        .await?;
+    Ok(Json(ScheduleBackfilled {
+        schedule_id,
+        times: times.into_iter().map(Timestamp).collect(),
     }))
 }
 

@@ -24,7 +24,7 @@ pub use spec::Spec;
 /// How many recent actions a schedule remembers.
 const RECENT_ACTIONS: usize = 10;
 /// How many due times one wake-up takes at most (a long outage is caught up in steps).
-const MAX_DUE_PER_WAKE: usize = 1000;
+pub const MAX_DUE_PER_WAKE: usize = 1000;
 /// Temporal's default catch-up window.
 pub const DEFAULT_CATCHUP_WINDOW: Duration = Duration::from_secs(365 * 24 * 3600);
 /// The shortest catch-up window Temporal allows.

@@ -72,6 +72,24 @@ enum Verb {
         #[arg(long)]
         wait: bool,
     },
+    /// Take the runs a Schedule trigger would have started in a past range (a backfill).
+    Backfill {
+        /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
+        flow: String,
+        /// The range's start, RFC 3339 (included).
+        #[arg(long)]
+        from: String,
+        /// The range's end, RFC 3339 (included).
+        #[arg(long)]
+        to: String,
+        /// The Schedule trigger's id; needed when the flow has more than one.
+        #[arg(long)]
+        trigger: Option<String>,
+        /// The overlap policy for these runs (skip, buffer_one, buffer_all, cancel_other,
+        /// terminate_other, allow_all) [default: the trigger's].
+        #[arg(long)]
+        overlap: Option<String>,
+    },
     /// Delete a flow (its revisions stay; running executions go on).
     Delete {
         /// The flow: ID (in --namespace), NAMESPACE/ID, or NAMESPACE.ID.
@@ -96,27 +114,39 @@ pub fn input_pairs(pairs: &[String]) -> Result<Map<String, Value>> {
     Ok(inputs)
 }
 
-/// The REST path of the flow a `flow` argument names: `NAMESPACE/ID`, an id in `namespace`,
-/// or `NAMESPACE.ID`. Namespaces and flow ids may both hold dots, so a dotted name is looked
-/// up: each way of reading it that names a saved flow is a candidate, and exactly one must
-/// be. When none is, the name is read as an id in `namespace`, so the server's "no flow"
-/// answers the command.
+/// The REST path of the flow a `flow` argument names (see [`resolve`]).
 async fn flow_path(client: &Client, namespace: &str, flow: &str) -> Result<String> {
+    let (namespace, id) = resolve(client, namespace, flow).await?;
+    Ok(rest_path(&namespace, &id))
+}
+
+/// The namespace and id of the flow a `flow` argument names: `NAMESPACE/ID`, an id in
+/// `namespace`, or `NAMESPACE.ID`. Namespaces and flow ids may both hold dots, so a dotted
+/// name is looked up: each way of reading it that names a saved flow is a candidate, and
+/// exactly one must be. When none is, the name is read as an id in `namespace`, so the
+/// server's "no flow" answers the command.
+async fn resolve(client: &Client, namespace: &str, flow: &str) -> Result<(String, String)> {
     if let Some((namespace, id)) = flow.split_once('/') {
-        return Ok(rest_path(namespace, id));
+        return Ok((namespace.to_owned(), id.to_owned()));
     }
     let mut found = Vec::new();
     for (namespace, id) in readings(namespace, flow) {
-        let path = rest_path(namespace, id);
-        if client.get_json_if_found(&path).await?.is_some() {
-            found.push((format!("{namespace}/{id}"), path));
+        if client
+            .get_json_if_found(&rest_path(namespace, id))
+            .await?
+            .is_some()
+        {
+            found.push((namespace.to_owned(), id.to_owned()));
         }
     }
     match found.len() {
-        0 => Ok(rest_path(namespace, flow)),
-        1 => Ok(found.remove(0).1),
+        0 => Ok((namespace.to_owned(), flow.to_owned())),
+        1 => Ok(found.remove(0)),
         _ => {
-            let names: Vec<String> = found.into_iter().map(|(name, _)| name).collect();
+            let names: Vec<String> = found
+                .iter()
+                .map(|(namespace, id)| format!("{namespace}/{id}"))
+                .collect();
             bail!(
                 "{flow} names several flows ({}); say which as NAMESPACE/ID",
                 names.join(", ")
@@ -374,6 +404,43 @@ pub async fn run(args: Args) -> Result<()> {
                 return Ok(());
             }
         }
+        Verb::Backfill {
+            flow,
+            from,
+            to,
+            trigger,
+            overlap,
+        } => {
+            let (namespace, id) = resolve(client, namespace, &flow).await?;
+            let schedule = trigger_schedule(client, &namespace, &id, trigger.as_deref()).await?;
+            let mut body = json!({"from": from, "to": to});
+            if let Some(overlap) = overlap {
+                body["overlap"] = json!(overlap);
+            }
+            let answer = client
+                .post_json(
+                    &format!(
+                        "/api/v1/schedules/{}/backfill?namespace={}",
+                        percent_encode(&schedule),
+                        percent_encode(&namespace)
+                    ),
+                    &body,
+                )
+                .await?;
+            if session.format == Format::Table {
+                let times = answer["times"].as_array().cloned().unwrap_or_default();
+                emit(&format!(
+                    "{schedule}: {} run{} to take\n",
+                    times.len(),
+                    if times.len() == 1 { "" } else { "s" }
+                ))?;
+                for time in &times {
+                    emit(&format!("  {}\n", text(time)))?;
+                }
+                return Ok(());
+            }
+            answer
+        }
         Verb::Delete { flow } => {
             let answer = client
                 .delete_json(&flow_path(client, namespace, &flow).await?)
@@ -389,6 +456,44 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     print_json(&answer)
+}
+
+/// The schedule of a flow's Schedule trigger: `trigger`, or the flow's only one.
+async fn trigger_schedule(
+    client: &Client,
+    namespace: &str,
+    flow: &str,
+    trigger: Option<&str>,
+) -> Result<String> {
+    let prefix = format!("flow:{flow}:");
+    if let Some(trigger) = trigger {
+        return Ok(format!("{prefix}{trigger}"));
+    }
+    let listed = client
+        .get_json(&format!(
+            "/api/v1/schedules?namespace={}",
+            percent_encode(namespace)
+        ))
+        .await?;
+    let mut ids: Vec<String> = listed["schedules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|schedule| text(&schedule["schedule_id"]))
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    match ids.len() {
+        0 => bail!("flow {namespace}/{flow} has no Schedule trigger"),
+        1 => Ok(ids.remove(0)),
+        _ => {
+            let triggers: Vec<&str> = ids.iter().map(|id| &id[prefix.len()..]).collect();
+            bail!(
+                "flow {namespace}/{flow} has several Schedule triggers ({}); say which with --trigger",
+                triggers.join(", ")
+            )
+        }
+    }
 }
 
 fn print_list(answer: &Value) -> Result<()> {

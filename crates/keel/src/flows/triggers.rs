@@ -159,14 +159,18 @@ async fn fire(engine: &Engine, watch: &Watch, summary: &ExecutionSummary) {
             return;
         }
     }
+    // What `{{ trigger }}` reads, in the trigger's inputs and in the run's tasks.
+    let trigger = json!({
+        "type": "flow",
+        "id": watch.trigger_id,
+        "namespace": key.namespace,
+        "workflow_id": key.workflow_id,
+        "run_id": key.run_id,
+        "workflow_type": summary.workflow_type,
+        "status": status,
+    });
     let scope = Scope {
-        trigger: Some(json!({
-            "namespace": key.namespace,
-            "workflow_id": key.workflow_id,
-            "run_id": key.run_id,
-            "workflow_type": summary.workflow_type,
-            "status": status,
-        })),
+        trigger: Some(trigger.clone()),
         ..Scope::default()
     };
     let outcome = async {
@@ -178,7 +182,8 @@ async fn fire(engine: &Engine, watch: &Watch, summary: &ExecutionSummary) {
             .map_err(|error| error.to_string())?;
         let revision =
             u32::try_from(watch.revision).map_err(|_| "the revision is too large".to_owned())?;
-        let start = FlowStart::new(&watch.flow.namespace, &watch.flow.id, revision, inputs);
+        let start = FlowStart::new(&watch.flow.namespace, &watch.flow.id, revision, inputs)
+            .with_trigger(Some(trigger));
         let workflow_id = format!("{}-{}-{}", watch.flow.id, watch.trigger_id, key.run_id);
         let params = keel_flows::runtime::start_params(
             &watch.flow,
