@@ -1,6 +1,6 @@
 //! `{{ expressions }}` in flow documents, evaluated with MiniJinja in a sandbox: no I/O, no
 //! clock, bounded work, and a name that is not defined is an error rather than an empty
-//! string (`{{ x | default('y') }}` is the fallback).
+//! string (`{{ x | default('y') }}` is the fallback, for null too).
 //!
 //! A text that is one expression and nothing else (`"{{ inputs.items }}"`) evaluates to
 //! the expression's value, with its type (a list, a number); any other text renders to
@@ -23,6 +23,23 @@ fn environment() -> &'static Environment<'static> {
         environment.set_undefined_behavior(UndefinedBehavior::Strict);
         environment.set_fuel(Some(FUEL));
         environment.set_recursion_limit(64);
+        // The fallback stands in for a missing value and for null, as Kestra's `??` does:
+        // an optional input that was not given is null.
+        environment.add_filter(
+            "default",
+            |value: minijinja::Value,
+             fallback: Option<minijinja::Value>,
+             falsy_too: Option<bool>| {
+                let missing = value.is_undefined()
+                    || value.is_none()
+                    || (falsy_too.unwrap_or(false) && !value.is_true());
+                if missing {
+                    fallback.unwrap_or_else(|| minijinja::Value::from(""))
+                } else {
+                    value
+                }
+            },
+        );
         // Texts render values as JSON does (`true`, `[1, 2]`), not as Python would.
         environment.set_formatter(|out, state, value| match value.kind() {
             ValueKind::Bool | ValueKind::Seq | ValueKind::Map | ValueKind::None => {
@@ -204,7 +221,73 @@ pub fn check(text: &str) -> Result<BTreeSet<String>, String> {
             ROOTS.join(", ")
         ));
     }
+    // MiniJinja looks filters up only when it applies them; a misspelt one would fail the
+    // task run, so name it when the document is checked.
+    if let Some(unknown) = filter_names(text).into_iter().find(|name| !is_filter(name)) {
+        return Err(format!("there is no filter '{unknown}'"));
+    }
     Ok(names.into_iter().collect())
+}
+
+/// The names after each `|` inside `{{ }}` and `{% %}` blocks, outside string literals.
+fn filter_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(['{']) {
+        let block = &rest[open..];
+        let close = if block.starts_with("{{") {
+            "}}"
+        } else if block.starts_with("{%") {
+            "%}"
+        } else {
+            rest = &block[1..];
+            continue;
+        };
+        let inner = &block[2..];
+        let mut quote = None;
+        let mut end = inner.len();
+        let mut chars = inner.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match (quote, c) {
+                (Some(_), '\\') => {
+                    chars.next();
+                }
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '|') => {
+                    let name: String = inner[at + 1..]
+                        .trim_start()
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        names.push(name);
+                    }
+                }
+                (None, _) if inner[at..].starts_with(close) => {
+                    end = at;
+                    break;
+                }
+                (None, _) => {}
+            }
+        }
+        rest = &inner[(end + close.len()).min(inner.len())..];
+    }
+    names
+}
+
+/// Whether the sandbox has a filter of this name: applying an unknown one is the only
+/// way MiniJinja tells.
+fn is_filter(name: &str) -> bool {
+    let source = format!("none | {name}");
+    let Ok(probe) = environment().compile_expression(&source) else {
+        return false;
+    };
+    !matches!(
+        probe.eval(()),
+        Err(error) if error.kind() == minijinja::ErrorKind::UnknownFilter
+    )
 }
 
 #[cfg(test)]
@@ -264,6 +347,17 @@ mod tests {
             render("{{ inputs.nmae | default('anon') }}", &scope),
             Ok(json!("anon"))
         );
+        assert_eq!(
+            render("{{ none | default('anon') }}", &scope),
+            Ok(json!("anon")),
+            "null falls back too"
+        );
+        assert_eq!(render("{{ '' | default('anon') }}", &scope), Ok(json!("")));
+        assert_eq!(
+            render("{{ '' | default('anon', true) }}", &scope),
+            Ok(json!("anon"))
+        );
+        assert_eq!(render("{{ 0 | default(5) }}", &scope), Ok(json!(0)));
     }
 
     #[test]
@@ -274,6 +368,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("fuel"), "{error}");
+    }
+
+    #[test]
+    fn checks_name_unknown_filters() {
+        let error = check("{{ inputs.x | truncate(3) }}").unwrap_err();
+        assert_eq!(error, "there is no filter 'truncate'");
+        let error = check("a {{ inputs.x | upper | revrese }} b").unwrap_err();
+        assert_eq!(error, "there is no filter 'revrese'");
+        assert!(
+            check("{% for x in inputs.items | reverse %}{{ x | default(1) }}{% endfor %}").is_ok()
+        );
+        assert!(
+            check("{{ 'a | nonsense' ~ inputs.x | lower }}").is_ok(),
+            "a bar inside a string is text"
+        );
+        assert!(check("{{ inputs.x | tojson }} | not in a block").is_ok());
     }
 
     #[test]

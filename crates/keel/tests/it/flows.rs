@@ -428,7 +428,7 @@ async fn the_examples_apply_and_run_from_the_cli() {
     )
     .await;
     assert!(ok, "{err}");
-    for flow in ["approval", "billing", "hello", "orders"] {
+    for flow in ["approval", "billing", "daily-report", "hello", "orders"] {
         assert!(
             out.contains(&format!("default/{flow}: revision 1 (saved)")),
             "{out}"
@@ -477,6 +477,18 @@ async fn the_examples_apply_and_run_from_the_cli() {
         answer["outputs"]["packed"],
         json!({"a": "packed a", "b": "packed b", "c": "packed c"})
     );
+
+    for (inputs, day) in [
+        (vec!["--input", "day=2026-11-03"], "2026-11-03"),
+        (vec![], "no day given"),
+    ] {
+        let mut args = vec!["flow", "run", "daily-report", "--wait", "-o", "json"];
+        args.extend(inputs);
+        let (ok, out, err) = keel(address, &args).await;
+        assert!(ok, "{err}");
+        let answer: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(answer["outputs"], json!({ "day": day }), "{out}");
+    }
 
     let (ok, _, err) = keel(address, &["flow", "run", "hello", "--input", "name=R2D2"]).await;
     assert!(!ok);
@@ -942,6 +954,65 @@ on_both_backends! {
         let (ok, _, err) = keel(address, &["flow", "backfill", "plain", "--from", "2026-01-01T00:00:00Z", "--to", "2026-02-01T00:00:00Z"]).await;
         assert!(!ok);
         assert_eq!(err.trim(), "keel: flow default/plain has no Schedule trigger");
+    }
+}
+
+on_both_backends! {
+    /// A Schedule trigger's runs due while the server was down (SIGKILL) start when it is
+    /// back, within the trigger's catchupWindow, each reading the time it was due.
+    async fn a_schedule_trigger_catches_up_runs_missed_while_the_server_was_down(backend: Backend) {
+        let mut server = Server::start_on(backend).await;
+        let rest = Rest::new(&server.http_addr);
+        save(
+            &rest,
+            r#"
+    id: catchup
+    tasks:
+      - {id: due, type: return, value: "{{ trigger.date }}"}
+    outputs:
+      - {id: due, value: "{{ outputs.due }}"}
+    triggers:
+      - {id: tick, type: Schedule, cron: "@every 1s", overlap: ALLOW_ALL, catchupWindow: 1m}
+    "#,
+        )
+        .await;
+        let completed = "/api/v1/executions?type=catchup&status=completed&limit=1000";
+        eventually(&rest, completed, |page| !page["executions"].as_array().unwrap().is_empty()).await;
+        server.kill().await;
+        let down = chrono::Utc::now();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let up = chrono::Utc::now();
+        server.restart().await;
+        let rest = Rest::new(&server.http_addr);
+
+        // Every whole second strictly inside the downtime was due while nothing ran.
+        let missed: Vec<String> = (down.timestamp() + 1..up.timestamp())
+            .map(|second| {
+                chrono::DateTime::from_timestamp(second, 0)
+                    .unwrap()
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string()
+            })
+            .collect();
+        assert!(missed.len() >= 3, "{missed:?}");
+        let page = eventually(&rest, completed, |page| {
+            let ids: Vec<&str> = page["executions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|run| run["workflow_id"].as_str().unwrap())
+                .collect();
+            missed
+                .iter()
+                .all(|due| ids.contains(&format!("catchup-tick-{due}").as_str()))
+        })
+        .await;
+        for due in &missed {
+            let id = format!("catchup-tick-{due}");
+            assert!(page.to_string().contains(&id));
+            let detail = rest.ok(&format!("/api/v1/executions/{id}")).await;
+            assert_eq!(detail["output"], json!([{"outputs": {"due": due}}]), "{detail}");
+        }
     }
 }
 
