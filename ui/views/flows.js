@@ -5,7 +5,7 @@
 import { html, useEffect, useRef, useState } from '../vendor/preact-htm-3.1.1.js';
 import { api, withQuery } from '../lib/api.js';
 import { href, navigate, patchQuery } from '../lib/url.js';
-import { relative, exact } from '../lib/format.js';
+import { relative, exact, json } from '../lib/format.js';
 import { ErrorBox } from './common.js';
 
 const flowPath = (namespace, id, what = '') =>
@@ -229,7 +229,10 @@ export function FlowActions({ run, namespace, onDone }) {
   const ns = namespace || 'default';
   const path = (what) => withQuery(`/api/v1/executions/${encodeURIComponent(run.workflow_id)}/${what}`, { namespace: ns, run_id: run.run_id });
   useEffect(() => {
-    if (run.status !== 'running') return;
+    if (run.status !== 'running') {
+      setWaiting([]);
+      return;
+    }
     api(path('resume')).then((answer) => setWaiting(answer.waiting), () => setWaiting([]));
   }, [run.run_id, run.status, run.history_length]);
   const closedBadly = ['failed', 'timed_out', 'canceled', 'terminated'].includes(run.status);
@@ -359,15 +362,38 @@ export function FlowTopology({ run, namespace }) {
     api(withQuery(flowPath(namespace, start.flow), { revision: start.revision })).then(setFlow, setError);
   }, [start.flow, start.revision]);
   const [states, setStates] = useState({});
+  const [taskRuns, setTaskRuns] = useState([]);
   useEffect(() => {
     if (!start.flow) return;
     const path = withQuery(`/api/v1/executions/${encodeURIComponent(run.workflow_id)}/tasks`, { namespace, run_id: run.run_id });
-    api(path).then((answer) => setStates(answer.tasks), () => {});
+    api(path).then((answer) => { setStates(answer.tasks); setTaskRuns(answer.task_runs ?? []); }, () => {});
   }, [run.run_id, run.history_length, run.status]);
   if (!start.flow) return html`<p class="dim">This execution was not started as a flow.</p>`;
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!flow) return html`<p class="loading">Loading…</p>`;
   return html`<p class="dim">Flow <a href=${href('flows', { namespace: namespace === 'default' ? '' : namespace, flow: flow.id })}>${flow.id}</a>, revision ${flow.revision}.</p>
     <${Topology} topology=${flow.topology} states=${states}
-      context=${{ workflowId: run.workflow_id, namespace, version: run.history_length }} />`;
+      context=${{ workflowId: run.workflow_id, namespace, version: run.history_length }} />
+    <${TaskRuns} taskRuns=${taskRuns} />`;
+}
+
+const RUN_STATE_WORD = { ...STATE_WORD, running: '● running or waiting', reused: '↺ reused' };
+
+/** Each task run with what it gave (its outputs) or why it failed, in the order they ran. */
+function TaskRuns({ taskRuns }) {
+  if (!taskRuns.length) return null;
+  return html`<h3>Task runs</h3>
+    <table class="grid task-runs" aria-label="Task runs">
+      <thead><tr><th>Task run</th><th>State</th><th class="num">Starts</th><th>Outputs</th></tr></thead>
+      <tbody>${taskRuns.map((taskRun) => html`<tr data-task-run=${taskRun.task_run} data-state=${taskRun.state}>
+        <td class="mono">${taskRun.task_run}</td>
+        <td class=${`run-state state-${taskRun.state}`}>${RUN_STATE_WORD[taskRun.state] ?? taskRun.state}</td>
+        <td class="num">${taskRun.starts}</td>
+        <td>${taskRun.error
+          ? html`<span class="error-text">${taskRun.error}</span>`
+          : taskRun.outputs === null || taskRun.outputs === undefined
+            ? html`<span class="dim">–</span>`
+            : html`<pre class="mono payload">${json(taskRun.outputs)}</pre>`}</td>
+      </tr>`)}</tbody>
+    </table>`;
 }

@@ -1255,6 +1255,136 @@ pub fn finished_outputs(
     Ok(outputs)
 }
 
+/// One task run of an execution, as people read it: what it gave, or why it failed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TaskRunReport {
+    /// `pack[2]`: the task and, inside loops, the item.
+    pub task_run: String,
+    /// `completed`, `failed`, `running` (or waiting), or `reused` (outputs taken from an
+    /// earlier execution by a restart or replay).
+    pub state: &'static str,
+    /// How many times it was started (a lost runner or a random retry starts it again;
+    /// the engine's own retries are attempts of one start).
+    pub starts: u32,
+    pub outputs: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// Every task run of an execution in the order they began (reused ones first), with their
+/// outputs or errors: activities, subflows, resumed pauses, and task runs that failed
+/// before they could start (an expression that did not evaluate).
+pub fn task_run_reports(history: &[Event]) -> Result<Vec<TaskRunReport>, String> {
+    let facts = Facts::read(history)?;
+    let reports: Vec<TaskRunReport> = facts
+        .start
+        .reused
+        .iter()
+        .map(|(task_run, outputs)| TaskRunReport {
+            task_run: task_run.clone(),
+            state: "reused",
+            starts: 0,
+            outputs: Some(outputs.clone()),
+            error: None,
+        })
+        .collect();
+    let mut reports = Reports {
+        index: reports
+            .iter()
+            .enumerate()
+            .map(|(at, report)| (report.task_run.clone(), at))
+            .collect(),
+        list: reports,
+    };
+    for event in history {
+        match &event.kind {
+            EventKind::ActivityTaskScheduled(activity) => {
+                let task_run = activity
+                    .activity_id
+                    .split('#')
+                    .next()
+                    .unwrap_or(&activity.activity_id);
+                let outcome = facts
+                    .activities
+                    .get(&activity.activity_id)
+                    .cloned()
+                    .unwrap_or(Outcome::Pending);
+                reports.place(task_run, &outcome, true);
+            }
+            EventKind::StartChildWorkflowExecutionInitiated(child) => {
+                if let Some((_, task_run)) = child.workflow_id.rsplit_once(':') {
+                    let outcome = match facts.children.get(&child.workflow_id) {
+                        Some(Outcome::Completed(value)) => Outcome::Completed(
+                            value.get("outputs").cloned().unwrap_or(value.clone()),
+                        ),
+                        Some(other) => other.clone(),
+                        None => Outcome::Pending,
+                    };
+                    reports.place(task_run, &outcome, true);
+                }
+            }
+            EventKind::WorkflowExecutionSignaled { signal_name, .. }
+                if signal_name == RESUME_SIGNAL =>
+            {
+                for (task_run, inputs) in &facts.resumes {
+                    if !reports.index.contains_key(task_run) {
+                        let outcome = Outcome::Completed(Value::Object(inputs.clone()));
+                        reports.place(task_run, &outcome, true);
+                    }
+                }
+            }
+            EventKind::MarkerRecorded {
+                marker_name,
+                details,
+                ..
+            } if marker_name == DECISION_MARKER => {
+                if let Some(Decision {
+                    task_run,
+                    error: Some(error),
+                    ..
+                }) = recorded_decision(details)
+                {
+                    reports.place(&task_run, &Outcome::Failed(error), false);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(reports.list)
+}
+
+/// Task run reports in the order their task runs first appear.
+struct Reports {
+    list: Vec<TaskRunReport>,
+    index: HashMap<String, usize>,
+}
+
+impl Reports {
+    /// Records where `task_run` is now; `started` counts one more start of it.
+    fn place(&mut self, task_run: &str, outcome: &Outcome, started: bool) {
+        let (state, outputs, error) = match outcome {
+            Outcome::Pending | Outcome::Lost => ("running", None, None),
+            Outcome::Completed(value) => ("completed", Some(value.clone()), None),
+            Outcome::Failed(message) => ("failed", None, Some(message.clone())),
+        };
+        let list = &mut self.list;
+        let at = *self.index.entry(task_run.to_owned()).or_insert_with(|| {
+            list.push(TaskRunReport {
+                task_run: task_run.to_owned(),
+                state,
+                starts: 0,
+                outputs: None,
+                error: None,
+            });
+            list.len() - 1
+        });
+        let report = &mut self.list[at];
+        report.state = state;
+        report.outputs = outputs;
+        report.error = error;
+        report.starts += u32::from(started);
+    }
+}
+
 /// The first task run that failed in a history (an activity that failed or timed out for
 /// good), where a replay starts by default.
 pub fn first_failed_task_run(history: &[Event]) -> Option<String> {

@@ -601,3 +601,56 @@ fn a_scheduled_run_reads_when_it_was_due() {
         Some(Ok(json!({"outputs": {"day": "by hand"}})))
     );
 }
+
+/// What each task run gave, in the order they ran: outputs, errors, and those reused from
+/// an earlier execution.
+#[test]
+fn task_run_reports_show_outputs_and_errors_in_order() {
+    use keel_flows::interpret::task_run_reports;
+
+    let yaml = r#"
+id: report
+tasks:
+  - {id: first, type: return, value: {n: 1}}
+  - id: each
+    type: ForEach
+    values: [x, y]
+    tasks:
+      - {id: echo, type: return, value: "{{ taskrun.value }}"}
+  - {id: bad, type: return, value: "{{ outputs.first.missing + 1 }}"}
+"#;
+    let mut sim = Sim::start(yaml, json!({}));
+    let closed = sim.run_builtins_to_end();
+    assert!(matches!(closed, Some(Err(_))), "{closed:?}");
+    let reports = task_run_reports(&sim.history).unwrap();
+    let seen: Vec<(&str, &str, u32)> = reports
+        .iter()
+        .map(|report| (report.task_run.as_str(), report.state, report.starts))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("first", "completed", 1),
+            ("echo[0]", "completed", 1),
+            ("echo[1]", "completed", 1),
+            ("bad", "failed", 0)
+        ]
+    );
+    assert_eq!(reports[0].outputs, Some(json!({"n": 1})));
+    assert_eq!(reports[2].outputs, Some(json!("y")));
+    assert!(
+        reports[3].error.as_deref().unwrap().contains("undefined"),
+        "{:?}",
+        reports[3]
+    );
+
+    let mut start = keel_flows::runtime::FlowStart::new("default", "report", 1, Default::default());
+    start.reused.insert("first".into(), json!({"n": 1}));
+    let sim = Sim::with_start(keel_flows::parse(yaml).unwrap(), start);
+    let reports = task_run_reports(&sim.history).unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        (reports[0].state, reports[0].outputs.clone()),
+        ("reused", Some(json!({"n": 1})))
+    );
+}

@@ -1490,12 +1490,32 @@ pub struct TaskStates {
     /// By task id: `completed`, `running`, `waiting` (a pause waiting for a person) or
     /// `failed`; a task not reached is left out.
     tasks: std::collections::BTreeMap<String, String>,
+    /// Every task run in the order they began (reused ones first), with what it gave.
+    task_runs: Vec<FlowTaskRun>,
 }
 
-/// Where each task of a flow execution is
+/// One task run of a flow execution.
+#[derive(Serialize, ToSchema)]
+pub struct FlowTaskRun {
+    /// `pack[2]`: the task and, inside loops, the item.
+    task_run: String,
+    /// `completed`, `failed`, `running` (or waiting), or `reused` (taken from an earlier
+    /// execution by a restart or replay).
+    state: String,
+    /// How many times it was started: a lost runner or a random retry starts it again (the
+    /// engine's own retries are attempts of one start, in the timeline).
+    starts: u32,
+    /// What it gave: an activity's result, a subflow's outputs, a pause's resume inputs;
+    /// null until it completes.
+    outputs: AnyJson,
+    /// Why it failed.
+    error: Option<String>,
+}
+
+/// Where each task of a flow execution is, and what each task run gave
 ///
 /// What the topology colours its tasks by, decided from the execution's history the way the
-/// flow worker decides.
+/// flow worker decides; and each task run's outputs or error.
 #[utoipa::path(
     get,
     path = "/api/v1/executions/{workflow_id}/tasks",
@@ -1517,10 +1537,22 @@ pub async fn tasks(
     let key = resolve(&engine, &params, &workflow_id).await?;
     let (history, _, flow) = flow_run(&engine, &key).await?;
     let states = keel_flows::interpret::task_states(&flow, &run_view(&key, &history));
+    let task_runs = keel_flows::interpret::task_run_reports(&history)
+        .map_err(ApiError::conflict)?
+        .into_iter()
+        .map(|report| FlowTaskRun {
+            task_run: report.task_run,
+            state: report.state.to_owned(),
+            starts: report.starts,
+            outputs: AnyJson(report.outputs.unwrap_or(Value::Null)),
+            error: report.error,
+        })
+        .collect();
     Ok(Json(TaskStates {
         tasks: states
             .into_iter()
             .map(|(id, state)| (id, state.to_owned()))
             .collect(),
+        task_runs,
     }))
 }

@@ -386,6 +386,15 @@ outputs:
   await topology.locator('li[data-task="greet"][data-state="completed"]').waitFor(WAIT);
   await topology.locator('li[data-task="approve"][data-state="completed"]').waitFor(WAIT);
   assert.deepEqual((await rest(`/api/v1/executions/${workflowId}`)).output, [{ outputs: { said: 'hi Ada' } }]);
+  // What each task run gave, in the order they ran.
+  const taskRuns = page.getByRole('table', { name: 'Task runs' });
+  await taskRuns.locator('tr[data-task-run="greet"][data-state="completed"]', { hasText: '"hi Ada"' }).waitFor(WAIT);
+  await taskRuns.locator('tr[data-task-run="approve"][data-state="completed"]', { hasText: '"approved": true' }).waitFor(WAIT);
+  assert.deepEqual(await taskRuns.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.dataset.taskRun)), ['approve', 'greet']);
+  // Nothing waits in a completed execution.
+  await page.getByRole('button', { name: 'Resume approve…' }).waitFor({ ...WAIT, state: 'detached' });
+  await accessible(page, 'flow task runs');
+  await screenshots(page, 'flow-task-runs');
 
   // A subflow opens in place in its parent's topology, coloured by its own execution.
   const child = unique('ui-child');

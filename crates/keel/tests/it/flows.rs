@@ -747,6 +747,23 @@ on_both_backends! {
             .map(|run| run["activity_id"].as_str().unwrap())
             .collect();
         assert_eq!(ran, ["last"]);
+        // What each task run gave, reused ones first.
+        let tasks = rest
+            .ok(&format!("/api/v1/executions/{}/tasks", replayed["workflow_id"].as_str().unwrap()))
+            .await;
+        assert_eq!(
+            tasks["task_runs"],
+            json!([
+                {"task_run": "first", "state": "reused", "starts": 0, "outputs": {"n": 41}, "error": null},
+                {"task_run": "gate", "state": "reused", "starts": 0, "outputs": {"exitCode": 0, "vars": {}}, "error": null},
+                {"task_run": "last", "state": "completed", "starts": 1, "outputs": 42, "error": null},
+            ]),
+            "{tasks}"
+        );
+        let failing_tasks = rest.ok(&format!("/api/v1/executions/{failing}/tasks")).await;
+        let broken = &failing_tasks["task_runs"].as_array().unwrap().last().unwrap();
+        assert_eq!((broken["task_run"].as_str(), broken["state"].as_str()), (Some("broken"), Some("failed")), "{failing_tasks}");
+        assert!(broken["error"].as_str().unwrap().contains("not yet"), "{failing_tasks}");
     }
 }
 
