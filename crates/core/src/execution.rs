@@ -71,10 +71,11 @@ pub struct Execution {
     pub first_task_started_time: Option<Time>,
 }
 
-/// When a workflow is told it should continue as new (Temporal's defaults): its history
-/// has this many events, or this many bytes.
-pub const SUGGEST_CONTINUE_AS_NEW_EVENTS: i64 = 10_000;
-pub const SUGGEST_CONTINUE_AS_NEW_BYTES: i64 = 10 * 1024 * 1024;
+/// When a workflow is told it should continue as new (Temporal's defaults,
+/// `limit.historyCount.suggestContinueAsNew` and `limit.historySize.suggestContinueAsNew`):
+/// its history has this many events, or this many bytes.
+pub const SUGGEST_CONTINUE_AS_NEW_EVENTS: i64 = 4 * 1024;
+pub const SUGGEST_CONTINUE_AS_NEW_BYTES: i64 = 4 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowTask {

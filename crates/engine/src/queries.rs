@@ -2,7 +2,10 @@
 
 use std::time::Instant;
 
-use keel_core::visibility::{Filter, parse_filter};
+use keel_core::visibility::{
+    CompareOp, Condition, EXECUTION_STATUSES, Field, Filter, Value, parse_count_filter,
+    parse_filter,
+};
 use keel_core::{Event, Execution, ExecutionKey};
 use keel_store::Page;
 
@@ -197,6 +200,42 @@ impl Engine {
     pub async fn count_executions(&self, namespace: &str, filter: &Filter) -> Result<i64> {
         self.namespace(namespace)?;
         Ok(self.inner.store.count_executions(namespace, filter).await?)
+    }
+
+    /// How many executions match `filter` in each status, the statuses with none left out
+    /// (a count's `GROUP BY ExecutionStatus`).
+    pub async fn count_executions_by_status(
+        &self,
+        namespace: &str,
+        filter: &Filter,
+    ) -> Result<Vec<(&'static str, i64)>> {
+        self.namespace(namespace)?;
+        let mut groups = Vec::new();
+        for (code, status) in (1..).zip(EXECUTION_STATUSES) {
+            let in_status = filter.clone().and(Condition::compare(
+                Field::ExecutionStatus,
+                CompareOp::Eq,
+                Value::Int(code),
+            ));
+            let count = self
+                .inner
+                .store
+                .count_executions(namespace, &in_status)
+                .await?;
+            if count > 0 {
+                groups.push((status, count));
+            }
+        }
+        Ok(groups)
+    }
+
+    /// A count's query: a list filter that may end in `GROUP BY ExecutionStatus`.
+    pub fn parse_count_query(&self, namespace: &str, query: &str) -> Result<(Filter, bool)> {
+        let namespace = self.namespace(namespace)?;
+        let (filter, group_by) =
+            parse_count_filter(query, &|name| namespace.search_attribute_type(name))
+                .map_err(|e| Error::InvalidArgument(format!("invalid query: {e}")))?;
+        Ok((filter, group_by.is_some()))
     }
 
     /// A list filter written in Temporal's language, parsed with the search attributes the

@@ -105,8 +105,8 @@ pub fn describe_execution(execution: &Execution) -> ws::DescribeWorkflowExecutio
     ws::DescribeWorkflowExecutionResponse {
         execution_config: Some(workflow::WorkflowExecutionConfig {
             task_queue: Some(normal_task_queue(&started.task_queue)),
-            workflow_execution_timeout: opt_duration(started.workflow_execution_timeout),
-            workflow_run_timeout: opt_duration(started.workflow_run_timeout),
+            workflow_execution_timeout: unset_if_zero(started.workflow_execution_timeout),
+            workflow_run_timeout: unset_if_zero(started.workflow_run_timeout),
             default_workflow_task_timeout: opt_duration(started.workflow_task_timeout),
             ..Default::default()
         }),

@@ -63,6 +63,9 @@ pub async fn serve(
             tonic_health::ServingStatus::Serving,
         )
         .await;
+    // Every service accepts gzip-compressed requests, the health check's too (the SDKs'
+    // channels compress whatever they send).
+    let health_service = health_service.accept_compressed(CompressionEncoding::Gzip);
     let frontend = service::Frontend::new(engine);
     // Clients compress requests with gzip, so it must be accepted. Responses go out
     // uncompressed: on loopback and LAN the compressor's per-message state costs far more
@@ -71,8 +74,10 @@ pub async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let operator_service =
-        OperatorServiceServer::new(frontend.clone()).accept_compressed(CompressionEncoding::Gzip);
+    let operator_service = OperatorServiceServer::new(frontend.clone())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
     // Nagle's algorithm with delayed acknowledgements stalls each small response by ~40 ms;
     // the builder's tcp_nodelay does not reach connections from our own listener.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -42,6 +42,28 @@ impl Frontend {
         Instant::now() + wait
     }
 
+    /// When a wait for an update's stage must answer. An answer short of the stage makes the
+    /// SDKs ask again, so a client with its own gRPC deadline (a short RPC timeout) is
+    /// answered at that deadline with DEADLINE_EXCEEDED, as Temporal does, rather than
+    /// early and empty; otherwise the engine's long-poll limit ends the wait. Answers the
+    /// deadline, and whether it is the client's.
+    pub(crate) fn update_wait_deadline<T>(&self, request: &Request<T>) -> (Instant, bool) {
+        let ours = self.engine.long_poll_timeout();
+        match request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout)
+        {
+            // Answer a little before the client stops listening, so it hears why.
+            Some(client) if client <= ours => (
+                Instant::now() + client.saturating_sub(Duration::from_millis(50)),
+                true,
+            ),
+            _ => (Instant::now() + ours, false),
+        }
+    }
+
     /// Refuses a payload over the size limit, naming the field.
     pub(crate) fn check_size<M: prost::Message>(
         &self,

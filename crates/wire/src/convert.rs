@@ -31,9 +31,15 @@ pub fn duration(duration: Duration) -> ProtoDuration {
     }
 }
 
-/// Temporal renders unset durations as absent; zero is "not set" in the core.
+/// A duration Temporal always sets (zero included), such as a workflow task's timeout.
 pub fn opt_duration(value: Duration) -> Option<ProtoDuration> {
     Some(duration(value))
+}
+
+/// A duration zero means "none" for, such as a workflow's run or execution timeout: Temporal
+/// leaves it absent then, and the SDKs show it as unset rather than as zero.
+pub fn unset_if_zero(value: Duration) -> Option<ProtoDuration> {
+    (!value.is_zero()).then(|| duration(value))
 }
 
 /// A duration field from a request; negative values are refused.

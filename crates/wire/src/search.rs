@@ -122,11 +122,21 @@ fn decode(
     let shown = || String::from_utf8_lossy(&payload.data).into_owned();
     use SearchAttributeType as T;
     use serde_json::Value as J;
+    // SDKs of the untyped era send every value as a list; as Temporal does, a list of one
+    // is that value and an empty list unsets the attribute. A KeywordList is a list only.
+    let json = match (kind, json) {
+        (T::KeywordList, json) => json,
+        (_, J::Array(mut items)) => match items.len() {
+            0 => return Ok(None),
+            1 => items.remove(0),
+            _ => return Err(shown()),
+        },
+        (_, json) => json,
+    };
     Ok(Some(match (kind, json) {
         (_, J::Null) => return Ok(None),
         (T::Keyword, J::String(s)) => SearchValue::Keyword(s),
         (T::Text, J::String(s)) => SearchValue::Text(s),
-        (T::KeywordList, J::String(s)) => SearchValue::KeywordList(vec![s]),
         (T::KeywordList, J::Array(items)) => {
             let keywords = items
                 .into_iter()
@@ -146,4 +156,54 @@ fn decode(
         (T::Datetime, J::String(s)) => SearchValue::Datetime(parse_rfc3339_nanos(&s)?),
         _ => return Err(shown()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_payload(json: &str) -> common::Payload {
+        common::Payload {
+            metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
+            data: json.as_bytes().to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// What Temporal's dev server accepts and refuses, value by value (the same payloads
+    /// sent to both, untyped and typed alike).
+    #[test]
+    fn legacy_lists_of_one_read_as_temporal_reads_them() {
+        use SearchAttributeType as T;
+        let read = |json: &str, kind| decode(&json_payload(json), kind);
+        assert_eq!(
+            read(r#"["x"]"#, T::Keyword),
+            Ok(Some(SearchValue::Keyword("x".into())))
+        );
+        assert_eq!(
+            read(r#"["x"]"#, T::Text),
+            Ok(Some(SearchValue::Text("x".into())))
+        );
+        assert_eq!(read("[5]", T::Int), Ok(Some(SearchValue::Int(5))));
+        assert_eq!(read("[1.5]", T::Double), Ok(Some(SearchValue::Double(1.5))));
+        assert_eq!(read("[true]", T::Bool), Ok(Some(SearchValue::Bool(true))));
+        assert!(matches!(
+            read(r#"["2026-01-01T00:00:00Z"]"#, T::Datetime),
+            Ok(Some(SearchValue::Datetime(_)))
+        ));
+        assert_eq!(read("[]", T::Keyword), Ok(None), "an empty list unsets");
+        assert!(read(r#"["x", "y"]"#, T::Keyword).is_err());
+        assert!(read("[5, 6]", T::Int).is_err());
+        assert!(read(r#""5""#, T::Int).is_err());
+        assert!(read("5", T::Keyword).is_err());
+        assert_eq!(read("2", T::Double), Ok(Some(SearchValue::Double(2.0))));
+        assert!(
+            read(r#""solo""#, T::KeywordList).is_err(),
+            "a KeywordList is a list"
+        );
+        assert_eq!(
+            read(r#"["a", "b"]"#, T::KeywordList),
+            Ok(Some(SearchValue::KeywordList(vec!["a".into(), "b".into()])))
+        );
+    }
 }

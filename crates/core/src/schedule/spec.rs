@@ -83,13 +83,9 @@ pub fn time_zone(name: &str) -> Result<Tz, String> {
 }
 
 impl Spec {
-    /// Checks the spec can fire at all and its parts are in range.
+    /// Checks the spec's parts are in range. A spec with no times at all is valid, as in
+    /// Temporal: its schedule acts only when triggered or backfilled.
     pub fn validate(&self) -> Result<(), String> {
-        if self.calendars.is_empty() && self.intervals.is_empty() {
-            return Err(
-                "a schedule spec needs at least one calendar, cron string or interval".into(),
-            );
-        }
         for interval in &self.intervals {
             if interval.every < Duration::from_secs(1) {
                 return Err("a schedule interval must be at least one second".into());
@@ -696,6 +692,8 @@ mod tests {
             both.next_after(at("2024-01-01T00:00:00Z")),
             Some(at("2024-01-01T01:40:00Z"))
         );
-        assert!(spec(vec![], vec![]).validate().is_err());
+        let by_hand = spec(vec![], vec![]);
+        assert!(by_hand.validate().is_ok(), "a spec with no times is valid");
+        assert_eq!(by_hand.next_after(at("2024-01-01T00:00:00Z")), None);
     }
 }

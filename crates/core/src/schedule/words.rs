@@ -26,6 +26,9 @@ impl Spec {
             })
             .collect();
         parts.extend(self.calendars.iter().map(|c| calendar(c, &self.time_zone)));
+        if parts.is_empty() {
+            return "only when triggered or backfilled".into();
+        }
         let mut text = parts.join("; ");
         if !self.exclude.is_empty() {
             let excluded: Vec<String> = self

@@ -331,6 +331,18 @@ pub fn parse_filter(
     parser::parse(lexer::lex(query)?, attributes)
 }
 
+/// Workflow execution status names, in code order (Running = 1).
+pub use values::STATUSES as EXECUTION_STATUSES;
+
+/// Parses the query of a count: a List Filter that may end in `GROUP BY ExecutionStatus`
+/// (answered as one count per status), as Temporal's CountWorkflowExecutions takes it.
+pub fn parse_count_filter(
+    query: &str,
+    attributes: &dyn Fn(&str) -> Option<SearchAttributeType>,
+) -> Result<(Filter, Option<Field>), FilterError> {
+    parser::parse_with_grouping(lexer::lex(query)?, attributes)
+}
+
 /// What the unit tests of every part of the language share (the namespace's attributes, short
 /// ways to parse a query and to write the conditions expected of it), and the property tests
 /// of the language as a whole.

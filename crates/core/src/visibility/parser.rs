@@ -6,7 +6,8 @@ use super::values::normalize;
 use super::{Condition, Direction, Field, Filter, FilterError, Kind, SortKey, Value};
 use crate::search::SearchAttributeType;
 
-const KEYWORDS: [&str; 14] = [
+const KEYWORDS: [&str; 15] = [
+    "GROUP",
     "AND",
     "OR",
     "NOT",
@@ -28,16 +29,44 @@ pub(super) fn parse(
     tokens: Vec<Token>,
     attributes: &dyn Fn(&str) -> Option<SearchAttributeType>,
 ) -> Result<Filter, FilterError> {
+    let (filter, group_by) = parse_with_grouping(tokens, attributes)?;
+    if group_by.is_some() {
+        return Err(FilterError::Unsupported(
+            "GROUP BY is allowed only when counting executions".into(),
+        ));
+    }
+    Ok(filter)
+}
+
+/// A count query: an optional condition, then an optional `GROUP BY ExecutionStatus` or an
+/// ORDER BY, then its end.
+pub(super) fn parse_with_grouping(
+    tokens: Vec<Token>,
+    attributes: &dyn Fn(&str) -> Option<SearchAttributeType>,
+) -> Result<(Filter, Option<Field>), FilterError> {
     let mut p = Parser {
         toks: tokens,
         i: 0,
         attributes,
     };
     let mut filter = Filter::default();
-    if p.peek().tok != Tok::Eof && !p.is_kw("ORDER") {
+    if p.peek().tok != Tok::Eof && !p.is_kw("ORDER") && !p.is_kw("GROUP") {
         filter.condition = Some(p.or_expr()?);
     }
-    if p.eat_kw("ORDER") {
+    let mut group_by = None;
+    if p.eat_kw("GROUP") {
+        p.expect_kw("BY")?;
+        let (field, pos) = p.field()?;
+        // As Temporal's SQL visibility: executions group by their status only.
+        if field != Field::ExecutionStatus {
+            return Err(FilterError::Unsupported(format!(
+                "GROUP BY {} (position {pos}) is not supported; executions group by ExecutionStatus",
+                field.name()
+            )));
+        }
+        group_by = Some(field);
+    }
+    if group_by.is_none() && p.eat_kw("ORDER") {
         p.expect_kw("BY")?;
         loop {
             let (field, pos) = p.field()?;
@@ -59,9 +88,14 @@ pub(super) fn parse(
         }
     }
     if p.peek().tok != Tok::Eof {
-        return Err(p.unexpected("AND, OR, ORDER BY or end of query"));
+        let expected = if group_by.is_some() {
+            "end of query"
+        } else {
+            "AND, OR, GROUP BY, ORDER BY or end of query"
+        };
+        return Err(p.unexpected(expected));
     }
-    Ok(filter)
+    Ok((filter, group_by))
 }
 
 struct Parser<'a> {
@@ -275,6 +309,32 @@ mod tests {
     };
 
     #[test]
+    fn counts_group_by_execution_status_only() {
+        let attributes = |_: &str| None;
+        let (filter, group_by) = crate::visibility::parse_count_filter(
+            "WorkflowType = 'a' GROUP BY ExecutionStatus",
+            &attributes,
+        )
+        .unwrap();
+        assert_eq!(filter.condition, Some(eq(Field::WorkflowType, s("a"))));
+        assert_eq!(group_by, Some(Field::ExecutionStatus));
+        let (filter, group_by) =
+            crate::visibility::parse_count_filter("group by ExecutionStatus", &attributes).unwrap();
+        assert_eq!(
+            (filter, group_by),
+            (Filter::default(), Some(Field::ExecutionStatus))
+        );
+        let refused = |query: &str| {
+            crate::visibility::parse_count_filter(query, &attributes)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused("GROUP BY WorkflowType").contains("group by ExecutionStatus"));
+        assert!(refused("GROUP BY ExecutionStatus ORDER BY StartTime").contains("end of query"));
+        assert!(err("GROUP BY ExecutionStatus").contains("only when counting"));
+    }
+
+    #[test]
     fn empty_query_has_no_condition() {
         assert_eq!(parse_filter("").unwrap(), Filter::default());
         assert_eq!(parse_filter("  \t\n ").unwrap(), Filter::default());
@@ -456,11 +516,11 @@ mod tests {
             ("(WorkflowId = 'x'", "expected ')' at end of query"),
             (
                 "WorkflowId = 'x')",
-                "expected AND, OR, ORDER BY or end of query but found ')' at position 17",
+                "expected AND, OR, GROUP BY, ORDER BY or end of query but found ')' at position 17",
             ),
             (
                 "WorkflowId = 'x' RunId = 'y'",
-                "expected AND, OR, ORDER BY or end of query but found 'RunId' at position 18",
+                "expected AND, OR, GROUP BY, ORDER BY or end of query but found 'RunId' at position 18",
             ),
             ("WorkflowId = 'x", "unterminated string at position 14"),
             (

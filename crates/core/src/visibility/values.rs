@@ -10,7 +10,7 @@ use crate::overview::Phase;
 use crate::search::SearchAttributeType;
 
 /// Workflow execution status names, in code order (Running = 1).
-const STATUSES: [&str; 7] = [
+pub const STATUSES: [&str; 7] = [
     "Running",
     "Completed",
     "Failed",

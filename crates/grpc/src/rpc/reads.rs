@@ -71,16 +71,37 @@ pub(crate) async fn count_workflow_executions(
     request: Request<ws::CountWorkflowExecutionsRequest>,
 ) -> Reply<ws::CountWorkflowExecutionsResponse> {
     let r = request.into_inner();
-    let filter = engine_result(frontend.engine.parse_query(&r.namespace, &r.query))?;
-    let count = engine_result(
+    let (filter, by_status) =
+        engine_result(frontend.engine.parse_count_query(&r.namespace, &r.query))?;
+    if !by_status {
+        let count = engine_result(
+            frontend
+                .engine
+                .count_executions(&r.namespace, &filter)
+                .await,
+        )?;
+        return Ok(Response::new(ws::CountWorkflowExecutionsResponse {
+            count,
+            groups: Vec::new(),
+        }));
+    }
+    let groups = engine_result(
         frontend
             .engine
-            .count_executions(&r.namespace, &filter)
+            .count_executions_by_status(&r.namespace, &filter)
             .await,
     )?;
     Ok(Response::new(ws::CountWorkflowExecutionsResponse {
-        count,
-        groups: Vec::new(),
+        count: groups.iter().map(|(_, count)| count).sum(),
+        groups: groups
+            .into_iter()
+            .map(
+                |(status, count)| ws::count_workflow_executions_response::AggregationGroup {
+                    group_values: vec![keyword_payload(status)],
+                    count,
+                },
+            )
+            .collect(),
     }))
 }
 
@@ -314,4 +335,17 @@ fn time_range(
         conditions.push(Condition::time(field, CompareOp::Le, nanos(latest)?));
     }
     Ok(conditions)
+}
+
+/// A Keyword search attribute value as Temporal sends it in a count's group.
+fn keyword_payload(value: &str) -> common::Payload {
+    common::Payload {
+        metadata: [
+            ("encoding".to_owned(), b"json/plain".to_vec()),
+            ("type".to_owned(), b"Keyword".to_vec()),
+        ]
+        .into(),
+        data: serde_json::to_vec(value).expect("a string serializes"),
+        ..Default::default()
+    }
 }

@@ -18,7 +18,7 @@ pub(crate) async fn update_workflow_execution(
     frontend: &Frontend,
     request: Request<ws::UpdateWorkflowExecutionRequest>,
 ) -> Reply<ws::UpdateWorkflowExecutionResponse> {
-    let deadline = frontend.poll_deadline(&request);
+    let (deadline, client_deadline) = frontend.update_wait_deadline(&request);
     let r = request.into_inner();
     let update_request = r
         .request
@@ -41,18 +41,14 @@ pub(crate) async fn update_workflow_execution(
     let key = frontend
         .resolve(&r.namespace, r.workflow_execution.as_ref())
         .await?;
+    let wanted = wait_stage(r.wait_policy.as_ref());
     let status = engine_result(
         frontend
             .engine
-            .update_workflow(
-                &key,
-                &update_id,
-                encode(&update_request),
-                wait_stage(r.wait_policy.as_ref()),
-                deadline,
-            )
+            .update_workflow(&key, &update_id, encode(&update_request), wanted, deadline)
             .await,
     )?;
+    check_reached(&status, wanted, client_deadline)?;
     Ok(Response::new(ws::UpdateWorkflowExecutionResponse {
         update_ref: Some(update::UpdateRef {
             workflow_execution: Some(workflow_execution(&key)),
@@ -68,7 +64,7 @@ pub(crate) async fn poll_workflow_execution_update(
     frontend: &Frontend,
     request: Request<ws::PollWorkflowExecutionUpdateRequest>,
 ) -> Reply<ws::PollWorkflowExecutionUpdateResponse> {
-    let deadline = frontend.poll_deadline(&request);
+    let (deadline, client_deadline) = frontend.update_wait_deadline(&request);
     let r = request.into_inner();
     let update_ref = r
         .update_ref
@@ -76,17 +72,14 @@ pub(crate) async fn poll_workflow_execution_update(
     let key = frontend
         .resolve(&r.namespace, update_ref.workflow_execution.as_ref())
         .await?;
+    let wanted = wait_stage(r.wait_policy.as_ref());
     let status = engine_result(
         frontend
             .engine
-            .poll_update(
-                &key,
-                &update_ref.update_id,
-                wait_stage(r.wait_policy.as_ref()),
-                deadline,
-            )
+            .poll_update(&key, &update_ref.update_id, wanted, deadline)
             .await,
     )?;
+    check_reached(&status, wanted, client_deadline)?;
     Ok(Response::new(ws::PollWorkflowExecutionUpdateResponse {
         outcome: outcome(&status)?,
         stage: stage(&status) as i32,
@@ -95,6 +88,22 @@ pub(crate) async fn poll_workflow_execution_update(
             update_id: update_ref.update_id,
         }),
     }))
+}
+
+/// A wait that ended at the client's own deadline short of the stage it wanted is
+/// DEADLINE_EXCEEDED (the SDKs raise their RPC-timeout error), as on Temporal.
+fn check_reached(
+    status: &UpdateStatus,
+    wanted: UpdateWaitStage,
+    client_deadline: bool,
+) -> Result<(), Status> {
+    let reached = status.stage >= wanted || status.outcome.is_some() || status.aborted;
+    if client_deadline && !reached {
+        return Err(Status::deadline_exceeded(
+            "the update did not reach the stage waited for before the request's deadline",
+        ));
+    }
+    Ok(())
 }
 
 /// Unspecified waits for acceptance, the earliest point a caller learns the validator's say.

@@ -29,6 +29,7 @@ mod rest_client;
 mod rest_guard;
 mod rest_live;
 mod schedules;
+mod sdk_gaps;
 mod search_attributes;
 mod signals;
 mod starts;

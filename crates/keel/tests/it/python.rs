@@ -17,19 +17,30 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_runs_workflows_and_activities() {
+    let server = Server::start().await;
+    let stdout = run_script("sdk_check.py", &[&server.grpc_addr, &server.http_addr])
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(
+        stdout.contains("all scenarios passed"),
+        "sdk_check.py exited cleanly without finishing:\n{stdout}"
+    );
+    println!("{stdout}");
+}
+
+/// Runs `script` (in `tests/it/python/`) with the venv's interpreter: its stdout when it
+/// exits 0, else what it printed and how it ended.
+pub async fn run_script(script: &str, args: &[&str]) -> Result<String, String> {
     let python = std::env::var_os("KEEL_TEST_PYTHON").unwrap_or_else(|| {
         panic!(
             "KEEL_TEST_PYTHON is not set: run `export KEEL_TEST_PYTHON=\"$(scripts/python-env.sh)\"` \
              (a venv with the pinned temporalio) first, or run scripts/test.sh"
         )
     });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/python/sdk_check.py");
-    let server = Server::start().await;
-
+    let path = format!("{}/tests/it/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(&python)
-        .arg(script)
-        .arg(&server.grpc_addr)
-        .arg(&server.http_addr)
+        .arg(&path)
+        .args(args)
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -46,29 +57,23 @@ async fn the_python_sdk_runs_workflows_and_activities() {
     let stdout = tokio::spawn(read_all(child.stdout.take().expect("piped stdout")));
     let stderr = tokio::spawn(read_all(child.stderr.take().expect("piped stderr")));
     let status = match tokio::time::timeout(TIMEOUT, child.wait()).await {
-        Ok(status) => Some(status.expect("waiting for sdk_check.py")),
+        Ok(status) => Some(status.expect("waiting for the script")),
         Err(_) => {
-            child.kill().await.expect("killing sdk_check.py");
+            child.kill().await.expect("killing the script");
             None
         }
     };
     let stdout = stdout.await.expect("reading stdout");
     let stderr = stderr.await.expect("reading stderr");
-    let Some(status) = status else {
-        panic!(
-            "sdk_check.py did not finish within {TIMEOUT:?}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        );
-    };
-    assert!(
-        status.success(),
-        "sdk_check.py failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        status
-    );
-    assert!(
-        stdout.contains("all scenarios passed"),
-        "sdk_check.py exited cleanly without finishing:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
-    println!("{stdout}");
+    match status {
+        Some(status) if status.success() => Ok(stdout),
+        Some(status) => Err(format!(
+            "{script} {args:?} failed ({status}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        )),
+        None => Err(format!(
+            "{script} {args:?} did not finish within {TIMEOUT:?}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        )),
+    }
 }
 
 async fn read_all(mut pipe: impl AsyncRead + Unpin) -> String {

@@ -1,0 +1,310 @@
+"""Features of the official Temporal Python SDK (`temporalio`) that depend on the server,
+one scenario at a time, written to run unchanged against Keel and against Temporal's dev
+server (`temporal server start-dev`), so both answer the same way.
+
+Usage: python sdk_features.py HOST:PORT SCENARIO [SCENARIO ...]
+
+Prints `ok SCENARIO: detail` for each, or `FAIL SCENARIO: why` and exits 1. Run by
+crates/keel/tests/it/sdk_gaps.rs with the venv from scripts/python-env.sh.
+
+The workflow sandbox re-imports this module: definitions stay importable with no side
+effects, and the entry point is guarded by `if __name__ == "__main__":`.
+"""
+
+import asyncio
+import json
+import os
+import sys
+import traceback
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from temporalio import activity, workflow
+
+NAMESPACE = "default"
+SCENARIO_TIMEOUT = 60  # seconds
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# ---------------------------------------------------------------------------------------
+# Workflows and activities
+
+
+@workflow.defn
+class Timeouts:
+    """Answers the timeouts the run was started with, as the SDK sees them."""
+
+    @workflow.run
+    async def run(self) -> list:
+        info = workflow.info()
+        return [str(info.run_timeout), str(info.execution_timeout), str(info.task_timeout)]
+
+
+@workflow.defn
+class Waiter:
+    """Waits for `finish`; its update `slow` waits for `release`."""
+
+    def __init__(self) -> None:
+        self.finished = False
+        self.released = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.finished)
+        return "finished"
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+    @workflow.update
+    async def slow(self, value: int) -> int:
+        await workflow.wait_condition(lambda: self.released)
+        return value * 2
+
+
+@workflow.defn
+class Echo:
+    @workflow.run
+    async def run(self, value: str) -> str:
+        return value
+
+
+@workflow.defn
+class Grow:
+    """Takes `bump` signals until it has `want`; notes when continue-as-new was suggested."""
+
+    def __init__(self) -> None:
+        self.bumps = 0
+        self.first_suggested_at = None
+
+    @workflow.run
+    async def run(self, want: int) -> list:
+        await workflow.wait_condition(lambda: self.bumps >= want)
+        info = workflow.info()
+        return [self.first_suggested_at, info.is_continue_as_new_suggested(), info.get_current_history_length()]
+
+    @workflow.signal
+    def bump(self) -> None:
+        self.bumps += 1
+        info = workflow.info()
+        if self.first_suggested_at is None and info.is_continue_as_new_suggested():
+            self.first_suggested_at = info.get_current_history_length()
+
+
+WORKFLOWS = [Timeouts, Waiter, Echo, Grow]
+ACTIVITIES = []
+
+
+# ---------------------------------------------------------------------------------------
+# Scenarios: each takes the client and a fresh task queue with a worker on it.
+
+
+async def legacy_search_attributes(client, queue):
+    """Untyped search attributes are lists: a list of one is that value (Temporal)."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.api.enums.v1 import IndexedValueType
+
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=NAMESPACE,
+            search_attributes={
+                "FeatureKeyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                "FeatureInt": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+            },
+        )
+    )
+    tag = unique("tag")
+    workflow_id = unique("legacy-sa")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        handle = await client.start_workflow(
+            Echo.run,
+            "x",
+            id=workflow_id,
+            task_queue=queue,
+            search_attributes={"FeatureKeyword": [tag], "FeatureInt": [7]},
+        )
+    await handle.result()
+    described = await handle.describe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        shown = described.search_attributes
+    check(shown.get("FeatureKeyword") == [tag], f"described: {shown}")
+    check(shown.get("FeatureInt") == [7], f"described: {shown}")
+    found = []
+    for _ in range(50):
+        found = [w.id async for w in client.list_workflows(f"FeatureKeyword = '{tag}' AND FeatureInt = 7")]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    check(found == [workflow_id], f"listed: {found}")
+    return f"{tag} stored and found"
+
+
+async def unset_timeouts(client, queue):
+    """A run started without run or execution timeouts sees them unset, not zero."""
+    result = await client.execute_workflow(Timeouts.run, id=unique("timeouts"), task_queue=queue)
+    check(result[0] == "None" and result[1] == "None", f"run, execution, task timeouts: {result}")
+    return f"run, execution, task timeouts: {result}"
+
+
+async def count_group_by_status(client, queue):
+    """CountWorkflowExecutions with GROUP BY ExecutionStatus answers one group per status."""
+    kind = unique("Counted")
+    for i in range(3):
+        await client.start_workflow("Echo", f"{i}", id=unique("counted"), task_queue=queue)
+    # Nobody works this type's queue: two stay running, one is terminated.
+    other = unique("idle")
+    handles = [
+        await client.start_workflow(kind, id=unique("idle"), task_queue=other) for _ in range(3)
+    ]
+    await handles[0].terminate("counted")
+    query = f"WorkflowType = '{kind}' GROUP BY ExecutionStatus"
+    for _ in range(50):
+        counted = await client.count_workflows(query)
+        groups = {
+            tuple(json.dumps(v) for v in g.group_values): g.count for g in counted.groups
+        }
+        if counted.count == 3 and len(groups) == 2:
+            break
+        await asyncio.sleep(0.2)
+    check(counted.count == 3, f"total {counted.count}")
+    check(groups == {('"Running"',): 2, ('"Terminated"',): 1}, f"groups {groups}")
+    return f"{groups}"
+
+
+async def schedule_without_spec(client, queue):
+    """A schedule with no spec at all runs only when triggered (Temporal allows it)."""
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleSpec
+
+    schedule_id = unique("by-hand")
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(Echo.run, "by hand", id=unique("by-hand-run"), task_queue=queue),
+            spec=ScheduleSpec(),
+        ),
+    )
+    described = await handle.describe()
+    check(described.info.next_action_times == [], f"next times: {described.info.next_action_times}")
+    await handle.trigger()
+    for _ in range(50):
+        described = await handle.describe()
+        if described.info.recent_actions:
+            break
+        await asyncio.sleep(0.2)
+    check(len(described.info.recent_actions) == 1, f"recent: {described.info.recent_actions}")
+    await handle.delete()
+    return "triggered once, nothing due"
+
+
+async def update_result_rpc_timeout(client, queue):
+    """Waiting for an update's result with a short RPC timeout ends in the SDK's timeout
+    error when the update does not finish in time, instead of polling forever."""
+    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
+
+    handle = await client.start_workflow(Waiter.run, id=unique("waiter"), task_queue=queue)
+    update = await handle.start_update(Waiter.slow, 21, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    started = asyncio.get_running_loop().time()
+    try:
+        await update.result(rpc_timeout=timedelta(seconds=2))
+        raise CheckFailed("the result came though the update waits")
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        waited = asyncio.get_running_loop().time() - started
+    check(waited < 10, f"gave up after {waited:.1f} s")
+    await handle.signal(Waiter.release)
+    check(await update.result() == 42, "the update's result once released")
+    await handle.signal(Waiter.finish)
+    await handle.result()
+    return f"timed out after {waited:.1f} s, then 42"
+
+
+async def continue_as_new_suggested(client, queue):
+    """Past 4096 events (Temporal's limit.historyCount.suggestContinueAsNew) the workflow
+    task tells the workflow to continue as new."""
+    want = 4200
+    handle = await client.start_workflow(Grow.run, want, id=unique("grow"), task_queue=queue)
+    for sent in range(0, want, 200):
+        await asyncio.gather(*[handle.signal(Grow.bump) for _ in range(min(200, want - sent))])
+    first, suggested, length = await handle.result()
+    check(suggested, f"not suggested at {length} events")
+    check(first is not None and first >= 4096, f"first suggested at {first} events")
+    return f"first suggested at {first} events, {length} in all"
+
+
+SCENARIOS = {
+    f.__name__: f
+    for f in [
+        legacy_search_attributes,
+        unset_timeouts,
+        count_group_by_status,
+        schedule_without_spec,
+        update_result_rpc_timeout,
+        continue_as_new_suggested,
+    ]
+}
+
+
+async def main(address, names):
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    client = await Client.connect(address, namespace=NAMESPACE)
+    for name in names:
+        scenario = SCENARIOS.get(name)
+        if scenario is None:
+            print(f"FAIL {name}: no such scenario; there are {', '.join(SCENARIOS)}", flush=True)
+            return 1
+        queue = unique(f"py-{name}")
+        try:
+            async with Worker(client, task_queue=queue, workflows=WORKFLOWS, activities=ACTIVITIES):
+                detail = await asyncio.wait_for(scenario(client, queue), SCENARIO_TIMEOUT)
+        except asyncio.TimeoutError:
+            print(f"FAIL {name}: no outcome within {SCENARIO_TIMEOUT} s", flush=True)
+            return 1
+        except CheckFailed as failure:
+            print(f"FAIL {name}: {failure}", flush=True)
+            return 1
+        except Exception:
+            print(f"FAIL {name}: unexpected exception:", flush=True)
+            traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
+            return 1
+        print(f"ok {name}: {detail}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        print(f"usage: {sys.argv[0]} HOST:PORT SCENARIO [SCENARIO ...]", file=sys.stderr)
+        sys.exit(2)
+    try:
+        code = asyncio.run(main(sys.argv[1], sys.argv[2:]))
+    except BaseException:
+        print("FAIL: sdk_features.py crashed outside the scenarios:", flush=True)
+        traceback.print_exc(file=sys.stdout)
+        code = 1
+    # Skip interpreter finalization: the SDK's Rust bridge threads can abort it
+    # (temporalio/sdk-python#300). Everything is flushed by now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
