@@ -49,6 +49,7 @@ export function doingText(doing, now = Date.now()) {
     case 'child': return `child ${doing.name}${more}`;
     case 'timer': return `timer, fires ${relative(doing.fires_at, now)}${more}`;
     case 'workflow_task': return 'workflow deciding';
+    case 'starting': return `starts ${relative(doing.at, now)}`;
     case 'waiting_for_input': return 'waiting for input';
     default: return '';
   }

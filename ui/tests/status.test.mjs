@@ -11,6 +11,7 @@ test('what a running run is on reads as words', () => {
     'activity charge · attempt 3, retrying soon (+2 more)',
   );
   assert.equal(doingText({ kind: 'timer', fires_at: '2026-12-05T10:05:00Z', others: 0 }, now), 'timer, fires in 5 m');
+  assert.equal(doingText({ kind: 'starting', at: '2026-12-05T10:05:00Z' }, now), 'starts in 5 m');
   assert.equal(doingText({ kind: 'child', name: 'Ship', others: 1 }, now), 'child Ship (+1 more)');
   assert.equal(doingText({ kind: 'workflow_task' }, now), 'workflow deciding');
   assert.equal(doingText(null), '');

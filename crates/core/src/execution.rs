@@ -208,6 +208,13 @@ impl Execution {
         &self.started.workflow_type
     }
 
+    /// When the run's work begins: its start, after the backoff of a start delay, a retry or
+    /// a cron run (Temporal's ExecutionTime).
+    pub fn execution_time(&self) -> Time {
+        self.start_time
+            .plus(self.started.first_workflow_task_backoff)
+    }
+
     /// Every clock that can act on this run, earliest first. Derived from state alone, so a
     /// restarted engine re-arms exactly what was pending.
     pub fn deadlines(&self) -> Vec<(Time, Deadline)> {

@@ -95,6 +95,8 @@ pub enum Doing {
     Timer { fires_at: Time, others: usize },
     /// A workflow task is queued or with a worker: the workflow's code is deciding.
     Deciding,
+    /// Its first workflow task waits for a start delay, a cron fire or a retry's backoff.
+    Starting { at: Time },
     /// Nothing the run scheduled can move it on: only a signal, an update or a cancellation
     /// from outside can. A workflow blocked in a handler's wait for a person is here.
     WaitingForInput,
@@ -106,6 +108,9 @@ impl Execution {
     pub fn doing(&self) -> Option<Doing> {
         if !self.is_running() {
             return None;
+        }
+        if let Some(at) = self.first_workflow_task_at {
+            return Some(Doing::Starting { at });
         }
         if let Some((_, activity)) = self.activities.iter().next() {
             return Some(Doing::Activity {
@@ -143,7 +148,8 @@ impl Execution {
     }
 
     pub fn phase(&self) -> Phase {
-        if self.is_running() && self.waits_for_worker() {
+        let not_begun = self.first_workflow_task_at.is_some();
+        if self.is_running() && (not_begun || self.waits_for_worker()) {
             Phase::Pending
         } else {
             Phase::of_closed(self.status)

@@ -137,18 +137,26 @@ impl Execution {
         params: StartParams,
         now: Time,
     ) -> Result<(Execution, Outcome), Rejection> {
-        Execution::start_with_signal(key, params, None, now)
+        Execution::start_with_signal(key, params, None, Duration::ZERO, now)
     }
 
     /// A new run, with `signal` (SignalWithStart's) recorded before its first workflow
-    /// task so the workflow sees it at once.
+    /// task so the workflow sees it at once. `start_delay` holds the first workflow task
+    /// back (Temporal's WorkflowStartDelay); nothing arriving meanwhile brings it forward,
+    /// as on Temporal's server.
     pub fn start_with_signal(
         key: ExecutionKey,
         params: StartParams,
         signal: Option<Signal>,
+        start_delay: Duration,
         now: Time,
     ) -> Result<(Execution, Outcome), Rejection> {
         params.validate(&key.workflow_id)?;
+        if !start_delay.is_zero() && !params.cron_schedule.is_empty() {
+            return Err(Rejection::InvalidArgument(
+                "CronSchedule and WorkflowStartDelay may not be used together.".into(),
+            ));
+        }
         let execution_timeout = params.workflow_execution_timeout;
         let mut run_timeout = params.workflow_run_timeout;
         if run_timeout.is_zero()
@@ -166,7 +174,9 @@ impl Execution {
         let execution_expiration =
             (!execution_timeout.is_zero()).then(|| now.plus(execution_timeout));
         // A cron workflow's first run waits for the schedule's first fire.
-        let backoff = crate::chain::cron_backoff(&params.cron_schedule, now).unwrap_or_default();
+        let backoff = crate::chain::cron_backoff(&params.cron_schedule, now)
+            .unwrap_or_default()
+            .max(start_delay);
         let first_task_at = now.plus(backoff);
         let started = WorkflowStarted {
             workflow_type: params.workflow_type,

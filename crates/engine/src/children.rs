@@ -81,6 +81,7 @@ impl Engine {
             reuse_policy: spec.workflow_id_reuse_policy,
             conflict_policy: ConflictPolicy::Fail,
             signal: None,
+            start_delay: std::time::Duration::ZERO,
         };
         match self.start_workflow(request).await {
             Ok(started) => {

@@ -383,6 +383,7 @@ impl Engine {
             reuse_policy: Default::default(),
             conflict_policy: Default::default(),
             signal: None,
+            start_delay: std::time::Duration::ZERO,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct StartRequest {
     pub conflict_policy: ConflictPolicy,
     /// SignalWithStart's signal: sent to the running run, or recorded in the new one.
     pub signal: Option<Signal>,
+    /// How long a new run waits before its first workflow task (WorkflowStartDelay).
+    pub start_delay: std::time::Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,8 +150,13 @@ impl Engine {
         };
         let mut params = request.params;
         params.next_run_id = uuid::Uuid::new_v4().to_string();
-        let (execution, outcome) =
-            Execution::start_with_signal(key.clone(), params, request.signal, self.now())?;
+        let (execution, outcome) = Execution::start_with_signal(
+            key.clone(),
+            params,
+            request.signal,
+            request.start_delay,
+            self.now(),
+        )?;
         let write = Write {
             execution: execution.clone(),
             expected_version: None,

@@ -24,7 +24,7 @@ pub fn execution_info(summary: &ExecutionSummary) -> workflow::WorkflowExecution
         close_time: opt_timestamp(summary.close_time),
         status: to_status(summary.status),
         history_length: summary.history_length,
-        execution_time: Some(timestamp(summary.start_time)),
+        execution_time: Some(timestamp(summary.execution_time)),
         memo: Some(to_memo(&summary.memo)),
         search_attributes: Some(to_search_attributes(&summary.search_attributes)),
         task_queue: summary.task_queue.clone(),

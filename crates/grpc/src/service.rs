@@ -331,6 +331,20 @@ impl WorkflowService for Frontend {
         rpc::schedules::list_schedules(self, request).await
     }
 
+    async fn count_schedules(
+        &self,
+        request: Request<ws::CountSchedulesRequest>,
+    ) -> Reply<ws::CountSchedulesResponse> {
+        rpc::schedules::count_schedules(self, request).await
+    }
+
+    async fn get_search_attributes(
+        &self,
+        request: Request<ws::GetSearchAttributesRequest>,
+    ) -> Reply<ws::GetSearchAttributesResponse> {
+        rpc::search_attributes::get_search_attributes(self, request).await
+    }
+
     async fn list_schedule_matching_times(
         &self,
         request: Request<ws::ListScheduleMatchingTimesRequest>,

@@ -210,6 +210,8 @@ pub enum Doing {
     Timer { fires_at: Timestamp, others: usize },
     /// A workflow task is queued or with a worker.
     WorkflowTask,
+    /// Its work begins at `at`: a start delay, a cron fire or a retry's backoff.
+    Starting { at: Timestamp },
     /// Nothing the run scheduled is open, so only a signal, an update or a cancellation
     /// from outside can move it.
     WaitingForInput,
@@ -241,6 +243,7 @@ impl From<&overview::Doing> for Doing {
                 others: *others,
             },
             overview::Doing::Deciding => Doing::WorkflowTask,
+            overview::Doing::Starting { at } => Doing::Starting { at: Timestamp(*at) },
             overview::Doing::WaitingForInput => Doing::WaitingForInput,
         }
     }

@@ -242,6 +242,7 @@ pub(crate) fn summary(columns: SummaryColumns, state: &[u8]) -> ExecutionSummary
                 task_queue: columns.task_queue,
                 status,
                 start_time: keel_core::Time(columns.start_time),
+                execution_time: keel_core::Time(columns.start_time),
                 close_time: columns.close_time.map(keel_core::Time),
                 history_length: columns.history_length,
                 memo: Default::default(),

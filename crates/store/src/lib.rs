@@ -231,6 +231,8 @@ pub struct ExecutionSummary {
     pub task_queue: String,
     pub status: Status,
     pub start_time: Time,
+    /// When its work begins: the start, after a start delay's, retry's or cron run's wait.
+    pub execution_time: Time,
     pub close_time: Option<Time>,
     pub history_length: i64,
     pub memo: keel_core::BlobMap,
@@ -391,6 +393,7 @@ impl ExecutionSummary {
             task_queue: execution.task_queue().to_owned(),
             status: execution.status,
             start_time: execution.start_time,
+            execution_time: execution.execution_time(),
             close_time: execution.close_time,
             history_length: execution.history_length(),
             memo: execution.memo.clone(),

@@ -126,7 +126,7 @@ fn command(command: &proto::Command, namespace: &Namespace) -> Result<Command, I
             }
         }
         Attributes::ModifyWorkflowPropertiesCommandAttributes(a) => Command::ModifyProperties {
-            upserted_memo: memo(a.upserted_memo.as_ref()),
+            upserted_memo: upserted_memo(a.upserted_memo.as_ref()),
         },
         Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a) => {
             Command::ContinueAsNew(Box::new(ContinueAsNewSpec {

@@ -88,6 +88,26 @@ pub fn memo(value: Option<&common::Memo>) -> BlobMap {
     value.map(|m| payload_map(&m.fields)).unwrap_or_default()
 }
 
+/// The memo a workflow upserts: a key whose value has no data (the SDKs' null) is removed,
+/// as on Temporal, so it is kept as an empty blob, which the merge reads as "remove".
+pub fn upserted_memo(value: Option<&common::Memo>) -> BlobMap {
+    value
+        .map(|m| {
+            m.fields
+                .iter()
+                .map(|(name, payload)| {
+                    let blob = if payload.data.is_empty() {
+                        Blob::default()
+                    } else {
+                        encode(payload)
+                    };
+                    (name.clone(), blob)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn to_memo(map: &BlobMap) -> common::Memo {
     common::Memo {
         fields: to_payload_map(map),

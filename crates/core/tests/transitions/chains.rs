@@ -6,13 +6,6 @@ use keel_core::{Command, Completion, StartParams, Status};
 
 use crate::harness::*;
 
-fn started_event(h: &Harness) -> &keel_core::WorkflowStarted {
-    match h.event(1) {
-        EventKind::WorkflowExecutionStarted(started) => started,
-        other => panic!("{other:?}"),
-    }
-}
-
 #[test]
 fn continue_as_new_closes_the_run_and_starts_the_next_with_new_input() {
     let mut h = Harness::start_with(StartParams {

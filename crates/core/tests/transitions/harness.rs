@@ -48,8 +48,18 @@ impl Harness {
     }
 
     pub(crate) fn start_with(params: StartParams) -> Harness {
+        Harness::start_delayed(params, None, Duration::ZERO)
+    }
+
+    /// A start with SignalWithStart's signal and a start delay.
+    pub(crate) fn start_delayed(
+        params: StartParams,
+        signal: Option<Signal>,
+        delay: Duration,
+    ) -> Harness {
         let now = Time(T0);
-        let (ex, outcome) = Execution::start(key(), params, now).expect("start accepted");
+        let (ex, outcome) = Execution::start_with_signal(key(), params, signal, delay, now)
+            .expect("start accepted");
         assert_eq!(ex.version, 1);
         let mut h = Harness {
             ex,
@@ -273,6 +283,14 @@ pub(crate) fn completion() -> Completion {
     Completion {
         identity: WORKER.into(),
         ..Default::default()
+    }
+}
+
+/// The run's WorkflowExecutionStarted event.
+pub(crate) fn started_event(h: &Harness) -> &keel_core::WorkflowStarted {
+    match h.event(1) {
+        EventKind::WorkflowExecutionStarted(started) => started,
+        other => panic!("{other:?}"),
     }
 }
 

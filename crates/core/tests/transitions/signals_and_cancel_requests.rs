@@ -132,9 +132,14 @@ fn a_cancel_request_is_recorded_once_and_the_workflow_may_close_as_canceled() {
 
 #[test]
 fn signal_with_start_records_the_signal_before_the_first_task() {
-    let (ex, outcome) =
-        Execution::start_with_signal(key(), params(), Some(signal("hello", "req")), Time(T0))
-            .unwrap();
+    let (ex, outcome) = Execution::start_with_signal(
+        key(),
+        params(),
+        Some(signal("hello", "req")),
+        std::time::Duration::ZERO,
+        Time(T0),
+    )
+    .unwrap();
     let names: Vec<_> = outcome.events.iter().map(|e| e.kind.name()).collect();
     assert_eq!(
         names,

@@ -213,3 +213,44 @@ fn decide_start_after_close_follows_the_reuse_policy() {
         }
     }
 }
+
+/// WorkflowStartDelay holds the first workflow task back; a signal meanwhile is recorded but
+/// brings no early task (as Temporal's server does); it cannot go with a cron schedule.
+#[test]
+fn a_start_delay_holds_the_first_workflow_task_back() {
+    let mut h = Harness::start_delayed(params(), Some(signal("first", "req")), secs(5));
+    assert_eq!(
+        h.history(),
+        ["WorkflowExecutionStarted", "WorkflowExecutionSignaled"]
+    );
+    assert_eq!(started_event(&h).first_workflow_task_backoff, secs(5));
+    assert_eq!(h.ex.execution_time(), Time(T0).plus(secs(5)));
+    let starts_at = Time(T0).plus(secs(5));
+    assert_eq!(
+        h.ex.doing(),
+        Some(keel_core::overview::Doing::Starting { at: starts_at })
+    );
+    assert_eq!(h.ex.phase(), keel_core::overview::Phase::Pending);
+    h.apply(|ex, now| unit(ex.signal(signal("early", "req-2"), now)))
+        .unwrap();
+    assert_eq!(h.history_after(2), ["WorkflowExecutionSignaled"]);
+    h.advance(secs(4));
+    assert_eq!(h.history_after(3), Vec::<&str>::new());
+    h.advance(secs(1));
+    assert_eq!(h.history_after(3), ["WorkflowTaskScheduled"]);
+
+    let refused = Execution::start_with_signal(
+        key(),
+        StartParams {
+            cron_schedule: "*/5 * * * *".into(),
+            ..params()
+        },
+        None,
+        secs(5),
+        Time(T0),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(refused, Rejection::InvalidArgument(ref m) if m.contains("WorkflowStartDelay"))
+    );
+}

@@ -267,6 +267,7 @@ mod tests {
             task_queue: "q".into(),
             status,
             start_time: Time(start * SECOND),
+            execution_time: Time(start * SECOND),
             close_time: close.map(|c| Time(c * SECOND)),
             history_length: 5,
             memo: Default::default(),

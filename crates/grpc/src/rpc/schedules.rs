@@ -172,6 +172,23 @@ pub(crate) async fn delete_schedule(
     Ok(Response::new(ws::DeleteScheduleResponse::default()))
 }
 
+pub(crate) async fn count_schedules(
+    frontend: &Frontend,
+    request: Request<ws::CountSchedulesRequest>,
+) -> Reply<ws::CountSchedulesResponse> {
+    let r = request.into_inner();
+    if !r.query.trim().is_empty() {
+        return Err(Status::unimplemented(
+            "filtering schedules with a query is not supported yet; count them all",
+        ));
+    }
+    let schedules = engine_result(frontend.engine.schedules(&r.namespace).await)?;
+    Ok(Response::new(ws::CountSchedulesResponse {
+        count: schedules.len() as i64,
+        groups: Vec::new(),
+    }))
+}
+
 pub(crate) async fn list_schedules(
     frontend: &Frontend,
     request: Request<ws::ListSchedulesRequest>,

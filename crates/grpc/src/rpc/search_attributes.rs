@@ -80,6 +80,25 @@ pub(crate) async fn list_search_attributes(
     }))
 }
 
+/// WorkflowService's GetSearchAttributes names no namespace: the system attributes and the
+/// default namespace's own, with their types.
+pub(crate) async fn get_search_attributes(
+    frontend: &Frontend,
+    _request: Request<ws::GetSearchAttributesRequest>,
+) -> Reply<ws::GetSearchAttributesResponse> {
+    let listed = list_search_attributes(
+        frontend,
+        Request::new(os::ListSearchAttributesRequest {
+            namespace: String::new(),
+        }),
+    )
+    .await?
+    .into_inner();
+    let mut keys = listed.system_attributes;
+    keys.extend(listed.custom_attributes);
+    Ok(Response::new(ws::GetSearchAttributesResponse { keys }))
+}
+
 /// Temporal's CLI leaves the namespace empty to mean `default`.
 fn namespace_or_default(namespace: &str) -> String {
     if namespace.is_empty() {

@@ -93,14 +93,7 @@ pub(crate) fn start_request(
     r: ws::StartWorkflowExecutionRequest,
     namespace: &keel_core::Namespace,
 ) -> Result<StartRequest, Status> {
-    if r.workflow_start_delay
-        .as_ref()
-        .is_some_and(|d| d.seconds > 0 || d.nanos > 0)
-    {
-        return Err(Status::unimplemented(
-            "WorkflowStartDelay is not supported by this server yet",
-        ));
-    }
+    let start_delay = from_duration(r.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
     let params = StartParams {
         workflow_type: workflow_type_name(r.workflow_type.as_ref()),
         task_queue: queue_name(r.task_queue.as_ref()),
@@ -132,6 +125,7 @@ pub(crate) fn start_request(
         reuse_policy: reuse_policy(r.workflow_id_reuse_policy),
         conflict_policy: conflict_policy(r.workflow_id_conflict_policy),
         signal: None,
+        start_delay,
     })
 }
 

@@ -99,3 +99,21 @@ async fn gzip_compressed_requests_are_answered_on_every_service() {
         .into_inner();
     assert!(listed.system_attributes.contains_key("WorkflowType"));
 }
+
+on_both_backends! {
+    /// A delayed start (WorkflowStartDelay, and with signal-with-start) runs after its delay
+    /// with the execution time described; a memo the workflow changes shows in describe with
+    /// null removing a key; CountSchedules and GetSearchAttributes answer.
+    async fn start_delay_memo_upserts_and_small_calls(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        python(&server, &["start_delay", "memo_upserted_by_the_workflow", "small_calls"]).await;
+    }
+}
+
+/// Many updates in flight on one run, taking turns on a lock in the workflow, some giving
+/// up waiting with a timeout: each gets its answer, as on Temporal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_on_one_run_each_get_their_answer() {
+    let server = Server::start().await;
+    python(&server, &["concurrent_updates_on_one_lock"]).await;
+}

@@ -59,7 +59,7 @@ pub(super) async fn apply_write(
             "INSERT INTO executions (namespace, workflow_id, run_id, workflow_type, task_queue,
                 status, start_time, close_time, execution_time, history_length, start_request_id,
                 version, state, phase, worker, parent_workflow_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10, $11, $12, $13, $14, $15)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $16, $9, $10, $11, $12, $13, $14, $15)
              RETURNING id",
         )
         .await
@@ -83,6 +83,7 @@ pub(super) async fn apply_write(
                 &ex.phase().code(),
                 &ex.last_worker_identity,
                 &ex.parent.as_ref().map(|parent| &parent.key.workflow_id),
+                &ex.execution_time().0,
             ],
         )
         .await

@@ -114,7 +114,7 @@ fn apply_write(tx: &Transaction<'_>, write: &Write) -> Result<()> {
             )
             .and_then(|mut s| s.execute(params![
                     key.namespace, key.workflow_id, key.run_id, ex.workflow_type(), ex.task_queue(),
-                    ex.status.code(), ex.start_time.0, close_time, ex.start_time.0, ex.history_length(),
+                    ex.status.code(), ex.start_time.0, close_time, ex.execution_time().0, ex.history_length(),
                     ex.start_request_id, ex.version, state, ex.phase().code(), ex.last_worker_identity,
                     ex.parent.as_ref().map(|parent| &parent.key.workflow_id)
                 ]))

@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
 
 NAMESPACE = "default"
 SCENARIO_TIMEOUT = 60  # seconds
@@ -108,7 +109,72 @@ class Grow:
             self.first_suggested_at = info.get_current_history_length()
 
 
-WORKFLOWS = [Timeouts, Waiter, Echo, Grow]
+@workflow.defn
+class Memo:
+    """Changes its memo, then waits for `finish`."""
+
+    def __init__(self) -> None:
+        self.finished = False
+
+    @workflow.run
+    async def run(self) -> str:
+        workflow.upsert_memo({"stage": "started", "gone": None, "count": 2})
+        await workflow.wait_condition(lambda: self.finished)
+        return "done"
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+
+@workflow.defn
+class Locked:
+    """Updates that take turns on one lock, some giving up waiting."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.order = []
+        self.finished = False
+
+    @workflow.run
+    async def run(self) -> list:
+        await workflow.wait_condition(lambda: self.finished)
+        return self.order
+
+    @workflow.update
+    async def take(self, n: int) -> int:
+        async with self.lock:
+            self.order.append(n)
+            await workflow.sleep(0.05)
+        return n
+
+    @workflow.update
+    async def impatient(self, n: int) -> str:
+        try:
+            await workflow.wait_condition(lambda: self.finished, timeout=0.2)
+            return "finished"
+        except asyncio.TimeoutError:
+            return f"gave up {n}"
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+
+@workflow.defn
+class Accumulate:
+    """A scheduled run: adds one to the last run's result, or fails when told to."""
+
+    @workflow.run
+    async def run(self, fail: bool) -> int:
+        last = workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
+        failure = workflow.get_last_failure()
+        if fail:
+            raise ApplicationError("told to fail", non_retryable=True)
+        return (last or 0) + 1 + (100 if failure is not None else 0)
+
+
+WORKFLOWS = [Timeouts, Waiter, Echo, Grow, Memo, Locked, Accumulate]
 ACTIVITIES = []
 
 
@@ -251,6 +317,137 @@ async def continue_as_new_suggested(client, queue):
     return f"first suggested at {first} events, {length} in all"
 
 
+async def memo_upserted_by_the_workflow(client, queue):
+    """A memo changed by the workflow shows in describe: set keys kept, null removes."""
+    handle = await client.start_workflow(
+        Memo.run, id=unique("memo"), task_queue=queue, memo={"gone": "soon", "kept": "yes"}
+    )
+    for _ in range(50):
+        memo = await (await handle.describe()).memo()
+        if memo.get("stage") == "started":
+            break
+        await asyncio.sleep(0.1)
+    check(memo == {"stage": "started", "count": 2, "kept": "yes"}, f"memo {memo}")
+    await handle.signal(Memo.finish)
+    await handle.result()
+    return f"{memo}"
+
+
+async def concurrent_updates_on_one_lock(client, queue):
+    """Many updates in flight on one run, taking turns on a lock, some timing out."""
+    handle = await client.start_workflow(Locked.run, id=unique("locked"), task_queue=queue)
+    takes = [handle.execute_update(Locked.take, n) for n in range(8)]
+    waits = [handle.execute_update(Locked.impatient, n) for n in range(3)]
+    results = await asyncio.gather(*takes, *waits)
+    check(sorted(results[:8]) == list(range(8)), f"takes {results[:8]}")
+    check(sorted(results[8:]) == ["gave up 0", "gave up 1", "gave up 2"], f"waits {results[8:]}")
+    await handle.signal(Locked.finish)
+    order = await handle.result()
+    check(sorted(order) == list(range(8)), f"order {order}")
+    return f"8 turns, 3 gave up"
+
+
+async def schedule_passes_last_result_and_failure(client, queue):
+    """A schedule's next run reads the last completion result and the last failure."""
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleSpec, ScheduleUpdate
+
+    schedule_id = unique("accumulate")
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(Accumulate.run, False, id=unique("acc"), task_queue=queue),
+            spec=ScheduleSpec(),
+        ),
+    )
+
+    async def run_once(expect_actions):
+        await handle.trigger()
+        for _ in range(100):
+            described = await handle.describe()
+            actions = described.info.recent_actions
+            if len(actions) >= expect_actions:
+                last = actions[-1].action
+                run = client.get_workflow_handle(last.workflow_id, run_id=last.first_execution_run_id)
+                try:
+                    return await run.result()
+                except Exception as error:  # the failing run
+                    return type(error).__name__
+            await asyncio.sleep(0.1)
+        raise CheckFailed(f"no run {expect_actions}")
+
+    first = await run_once(1)
+    second = await run_once(2)
+
+    def fail_next(update):
+        schedule = update.description.schedule
+        schedule.action.args = [True]
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(fail_next)
+    failed = await run_once(3)
+
+    def succeed_next(update):
+        schedule = update.description.schedule
+        schedule.action.args = [False]
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(succeed_next)
+    after_failure = await run_once(4)
+    await handle.delete()
+    results = [first, second, failed, after_failure]
+    check(results == [1, 2, "WorkflowFailureError", 103], f"results {results}")
+    return f"{results}"
+
+
+async def start_delay(client, queue):
+    """A start delayed by 2 s: its first workflow task comes after the delay, and describe
+    shows when it will run (execution time)."""
+    begun = datetime.now(timezone.utc)
+    handle = await client.start_workflow(
+        Echo.run, "late", id=unique("delayed"), task_queue=queue, start_delay=timedelta(seconds=2)
+    )
+    described = await handle.describe()
+    check(described.execution_time is not None, "no execution time")
+    waits = (described.execution_time - described.start_time).total_seconds()
+    check(1.9 <= waits <= 2.5, f"execution time {waits:.2f} s after start")
+    check(await handle.result() == "late", "result")
+    took = (datetime.now(timezone.utc) - begun).total_seconds()
+    check(took >= 1.9, f"ran after {took:.2f} s")
+    history = await handle.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    check(started.first_workflow_task_backoff.ToTimedelta() == timedelta(seconds=2), f"backoff {started.first_workflow_task_backoff}")
+    # Signal-with-start takes a delay too.
+    handle = await client.start_workflow(
+        Waiter.run, id=unique("delayed-signal"), task_queue=queue,
+        start_signal="finish", start_delay=timedelta(seconds=1),
+    )
+    check(await handle.result() == "finished", "signal-with-start")
+    return f"ran after {took:.2f} s"
+
+
+async def small_calls(client, queue):
+    """CountSchedules and GetSearchAttributes answer as on Temporal."""
+    from temporalio.api.workflowservice.v1 import CountSchedulesRequest, GetSearchAttributesRequest
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleSpec
+
+    schedule_id = unique("counted")
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(action=ScheduleActionStartWorkflow(Echo.run, "x", id=unique("c"), task_queue=queue), spec=ScheduleSpec()),
+    )
+    counted = 0
+    for _ in range(50):
+        counted = (await client.workflow_service.count_schedules(CountSchedulesRequest(namespace=NAMESPACE))).count
+        if counted >= 1:
+            break
+        await asyncio.sleep(0.2)
+    check(counted >= 1, f"count_schedules {counted}")
+    await handle.delete()
+    keys = (await client.workflow_service.get_search_attributes(GetSearchAttributesRequest())).keys
+    check("WorkflowType" in keys and "ExecutionStatus" in keys, f"keys {sorted(keys)[:10]}")
+    return f"{counted} schedules, {len(keys)} search attributes"
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -260,6 +457,11 @@ SCENARIOS = {
         schedule_without_spec,
         update_result_rpc_timeout,
         continue_as_new_suggested,
+        memo_upserted_by_the_workflow,
+        concurrent_updates_on_one_lock,
+        schedule_passes_last_result_and_failure,
+        start_delay,
+        small_calls,
     ]
 }
 
