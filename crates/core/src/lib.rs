@@ -44,7 +44,7 @@ pub use execution::{
 };
 pub use namespace::Namespace;
 pub use requests::{CancelRequest, ExternalOutcome, ExternalRequest, Signal};
-pub use start::{ParentStart, StartParams};
+pub use start::{ParentStart, StartOptions, StartParams};
 pub use token::TaskToken;
 pub use transition::{Completion, CompletionResult, Effect, Outcome, TaskRef};
 pub use types::*;

@@ -9,7 +9,7 @@ use crate::execution::Execution;
 use crate::requests::Signal;
 use crate::search::SearchAttributes;
 use crate::transition::{Outcome, Tx};
-use crate::types::{Blob, BlobMap, ExecutionKey, RetryPolicy, Status, Time};
+use crate::types::{Blob, BlobMap, ExecutionKey, Failure, RetryPolicy, Status, Time};
 
 const MAX_ID_LENGTH: usize = 1000;
 
@@ -33,6 +33,21 @@ pub struct StartParams {
     pub next_run_id: String,
     /// Set when a parent workflow starts this one as its child.
     pub parent: Option<ParentStart>,
+}
+
+/// What a start may add to its parameters, none of it kept beyond the run's first event.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StartOptions {
+    /// SignalWithStart's signal, recorded before the first workflow task so the workflow
+    /// sees it at once.
+    pub signal: Option<Signal>,
+    /// Holds the first workflow task back (Temporal's WorkflowStartDelay); nothing arriving
+    /// meanwhile brings it forward, as on Temporal's server.
+    pub start_delay: Duration,
+    /// The failure of the run this one follows (a schedule's last failed run).
+    pub continued_failure: Option<Failure>,
+    /// The result of the last run that completed (a schedule's, a cron's).
+    pub last_completion_result: Option<Blob>,
 }
 
 /// The parent of a child workflow being started.
@@ -137,20 +152,22 @@ impl Execution {
         params: StartParams,
         now: Time,
     ) -> Result<(Execution, Outcome), Rejection> {
-        Execution::start_with_signal(key, params, None, Duration::ZERO, now)
+        Execution::start_with(key, params, StartOptions::default(), now)
     }
 
-    /// A new run, with `signal` (SignalWithStart's) recorded before its first workflow
-    /// task so the workflow sees it at once. `start_delay` holds the first workflow task
-    /// back (Temporal's WorkflowStartDelay); nothing arriving meanwhile brings it forward,
-    /// as on Temporal's server.
-    pub fn start_with_signal(
+    /// A new run, with what [`StartOptions`] adds to the request's parameters.
+    pub fn start_with(
         key: ExecutionKey,
         params: StartParams,
-        signal: Option<Signal>,
-        start_delay: Duration,
+        options: StartOptions,
         now: Time,
     ) -> Result<(Execution, Outcome), Rejection> {
+        let StartOptions {
+            signal,
+            start_delay,
+            continued_failure,
+            last_completion_result,
+        } = options;
         params.validate(&key.workflow_id)?;
         if !start_delay.is_zero() && !params.cron_schedule.is_empty() {
             return Err(Rejection::InvalidArgument(
@@ -199,9 +216,9 @@ impl Execution {
             cron_schedule: params.cron_schedule,
             continued_execution_run_id: String::new(),
             initiator: None,
-            continued_failure: None,
+            continued_failure,
             first_workflow_task_backoff: backoff,
-            last_completion_result: None,
+            last_completion_result,
             parent: params.parent.as_ref().map(|p| crate::event::ParentRef {
                 execution: p.parent.key.clone(),
                 initiated_event_id: p.parent.initiated_event_id,

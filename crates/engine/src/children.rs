@@ -82,6 +82,8 @@ impl Engine {
             conflict_policy: ConflictPolicy::Fail,
             signal: None,
             start_delay: std::time::Duration::ZERO,
+            continued_failure: None,
+            last_completion_result: None,
         };
         match self.start_workflow(request).await {
             Ok(started) => {

@@ -106,20 +106,48 @@ impl Engine {
     /// as terminated).
     async fn note_closed_workflows(&self, schedule: &mut Schedule, now: Time) -> Result<()> {
         for running in schedule.running.clone() {
-            let status = match self
-                .inner
-                .store
-                .execution(&running.key(&schedule.namespace))
-                .await?
-            {
-                Some(execution) => execution.status,
-                None => Status::Terminated,
+            let key = running.key(&schedule.namespace);
+            let Some(execution) = self.inner.store.execution(&key).await? else {
+                schedule.workflow_closed(&running.run_id, Status::Terminated, None, now);
+                continue;
             };
-            if status != Status::Running {
-                schedule.workflow_closed(&running.run_id, status, now);
+            if execution.status == Status::Running {
+                continue;
             }
+            let outcome = self.closed_outcome(&execution).await?;
+            schedule.workflow_closed(&running.run_id, execution.status, outcome, now);
         }
         Ok(())
+    }
+
+    /// A closed run's result (completed) or failure (failed or timed out), from its
+    /// closing event; `None` for other ends.
+    async fn closed_outcome(
+        &self,
+        execution: &keel_core::Execution,
+    ) -> Result<Option<std::result::Result<Option<keel_core::Blob>, keel_core::Failure>>> {
+        let last = execution.next_event_id - 1;
+        let events = self.inner.store.history(&execution.key, last, 1).await?;
+        Ok(events
+            .into_iter()
+            .next()
+            .and_then(|event| match event.kind {
+                keel_core::EventKind::WorkflowExecutionCompleted { result, .. } => Some(Ok(result)),
+                keel_core::EventKind::WorkflowExecutionFailed { failure, .. } => Some(Err(failure)),
+                keel_core::EventKind::WorkflowExecutionTimedOut { .. } => {
+                    Some(Err(keel_core::Failure {
+                        message: "workflow timed out".into(),
+                        source: "Server".into(),
+                        info: keel_core::FailureInfo::Timeout {
+                            timeout_type: keel_core::TimeoutType::StartToClose,
+                            last_heartbeat_details: None,
+                        },
+                        cause: None,
+                        original: None,
+                    }))
+                }
+                _ => None,
+            }))
     }
 
     pub async fn schedules(&self, namespace: &str) -> Result<Vec<Schedule>> {
@@ -384,6 +412,10 @@ impl Engine {
             conflict_policy: Default::default(),
             signal: None,
             start_delay: std::time::Duration::ZERO,
+            // What Temporal's schedules hand each run: the last completed run's result, and
+            // the failure of a run that failed since.
+            continued_failure: schedule.last_failure.clone(),
+            last_completion_result: schedule.last_completion_result.clone(),
         }
     }
 }

@@ -19,6 +19,10 @@ pub struct StartRequest {
     pub signal: Option<Signal>,
     /// How long a new run waits before its first workflow task (WorkflowStartDelay).
     pub start_delay: std::time::Duration,
+    /// The failure of the run the new one follows (a schedule's last failed run).
+    pub continued_failure: Option<keel_core::Failure>,
+    /// The last completed run's result (a schedule's).
+    pub last_completion_result: Option<keel_core::Blob>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,11 +154,15 @@ impl Engine {
         };
         let mut params = request.params;
         params.next_run_id = uuid::Uuid::new_v4().to_string();
-        let (execution, outcome) = Execution::start_with_signal(
+        let (execution, outcome) = Execution::start_with(
             key.clone(),
             params,
-            request.signal,
-            request.start_delay,
+            keel_core::StartOptions {
+                signal: request.signal,
+                start_delay: request.start_delay,
+                continued_failure: request.continued_failure,
+                last_completion_result: request.last_completion_result,
+            },
             self.now(),
         )?;
         let write = Write {

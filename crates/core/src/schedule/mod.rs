@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::search::SearchAttributes;
 use crate::start::StartParams;
 use crate::types::Blob;
-use crate::types::{BlobMap, ExecutionKey, Status, Time};
+use crate::types::{BlobMap, ExecutionKey, Failure, Status, Time};
 pub use spec::Spec;
 
 /// How many recent actions a schedule remembers.
@@ -165,6 +165,13 @@ pub struct Schedule {
     /// Set when the running workflows were asked to cancel for a waiting start.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// The result of the last workflow it started that completed, handed to the next.
+    #[serde(default)]
+    pub last_completion_result: Option<Blob>,
+    /// The failure of a workflow it started that failed or timed out since the last that
+    /// completed, handed to the next.
+    #[serde(default)]
+    pub last_failure: Option<Failure>,
 }
 
 /// Taking a schedule's action now, outside its spec.
@@ -232,6 +239,8 @@ impl Schedule {
             buffer: Vec::new(),
             processed_until: now,
             cancel_requested: false,
+            last_completion_result: None,
+            last_failure: None,
         })
     }
 
@@ -458,9 +467,25 @@ impl Schedule {
         self.recent_actions.drain(..excess);
     }
 
-    /// A workflow the schedule started has closed with `status`.
-    pub fn workflow_closed(&mut self, run_id: &str, status: Status, now: Time) {
+    /// A workflow the schedule started has closed with `status`; `outcome` is its result
+    /// when it completed, or its failure when it failed or timed out.
+    pub fn workflow_closed(
+        &mut self,
+        run_id: &str,
+        status: Status,
+        outcome: Option<Result<Option<Blob>, Failure>>,
+        now: Time,
+    ) {
+        let was_running = self.running.iter().any(|r| r.run_id == run_id);
         self.running.retain(|r| r.run_id != run_id);
+        match outcome {
+            Some(Ok(result)) if was_running => {
+                self.last_completion_result = result;
+                self.last_failure = None;
+            }
+            Some(Err(failure)) if was_running => self.last_failure = Some(failure),
+            _ => {}
+        }
         if self.running.is_empty() {
             self.cancel_requested = false;
         }
@@ -654,10 +679,56 @@ mod tests {
         schedule.collect_due(secs(20));
         assert!(schedule.decide().is_empty());
         assert_eq!(schedule.overlap_skipped, 1);
-        schedule.workflow_closed(&format!("run-{}", secs(10).0), Status::Completed, secs(25));
+        schedule.workflow_closed(
+            &format!("run-{}", secs(10).0),
+            Status::Completed,
+            None,
+            secs(25),
+        );
         assert_eq!(schedule.recent_actions[0].status, Status::Completed);
         schedule.collect_due(secs(30));
         assert_eq!(starts(&schedule.decide()), [secs(30)]);
+    }
+
+    /// As Temporal's schedules: the next run gets the last completed run's result, and the
+    /// failure of a run that failed since (cleared by the next completion).
+    #[test]
+    fn the_last_result_and_failure_are_kept_for_the_next_run() {
+        let mut schedule = every_ten_seconds(OverlapPolicy::AllowAll);
+        let run = |schedule: &mut Schedule, at: u64, outcome| {
+            schedule.collect_due(secs(at as i64));
+            let decisions = schedule.decide();
+            start_all(schedule, &decisions);
+            let run_id = format!("run-{}", secs(at as i64).0);
+            let status = match &outcome {
+                Some(Ok(_)) => Status::Completed,
+                _ => Status::Failed,
+            };
+            schedule.workflow_closed(&run_id, status, outcome, secs(at as i64 + 1));
+        };
+        let failure = |message: &str| Failure {
+            message: message.into(),
+            source: String::new(),
+            info: crate::types::FailureInfo::Other,
+            cause: None,
+            original: None,
+        };
+        run(&mut schedule, 10, Some(Ok(Some(Blob(vec![1])))));
+        assert_eq!(schedule.last_completion_result, Some(Blob(vec![1])));
+        run(&mut schedule, 20, Some(Err(failure("boom"))));
+        assert_eq!(schedule.last_completion_result, Some(Blob(vec![1])));
+        assert_eq!(schedule.last_failure, Some(failure("boom")));
+        run(&mut schedule, 30, Some(Ok(Some(Blob(vec![3])))));
+        assert_eq!(schedule.last_completion_result, Some(Blob(vec![3])));
+        assert_eq!(schedule.last_failure, None);
+        // A run it does not know (closed already, or never its own) changes nothing.
+        schedule.workflow_closed(
+            "elsewhere",
+            Status::Failed,
+            Some(Err(failure("x"))),
+            secs(40),
+        );
+        assert_eq!(schedule.last_failure, None);
     }
 
     #[test]
@@ -673,7 +744,12 @@ mod tests {
             one.next_wake(secs(30), Duration::from_secs(1)),
             Some(secs(31))
         );
-        one.workflow_closed(&format!("run-{}", secs(10).0), Status::Completed, secs(31));
+        one.workflow_closed(
+            &format!("run-{}", secs(10).0),
+            Status::Completed,
+            None,
+            secs(31),
+        );
         assert_eq!(starts(&one.decide()), [secs(20)]);
 
         let mut all = every_ten_seconds(OverlapPolicy::BufferAll);
@@ -747,7 +823,12 @@ mod tests {
         assert_eq!(schedule.definition.state.remaining_actions, 0);
         schedule.collect_due(secs(60));
         assert!(schedule.decide().is_empty());
-        schedule.workflow_closed(&format!("run-{}", secs(10).0), Status::Failed, secs(61));
+        schedule.workflow_closed(
+            &format!("run-{}", secs(10).0),
+            Status::Failed,
+            None,
+            secs(61),
+        );
         assert!(schedule.definition.state.paused);
     }
 

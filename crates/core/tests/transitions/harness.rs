@@ -58,8 +58,13 @@ impl Harness {
         delay: Duration,
     ) -> Harness {
         let now = Time(T0);
-        let (ex, outcome) = Execution::start_with_signal(key(), params, signal, delay, now)
-            .expect("start accepted");
+        let options = keel_core::StartOptions {
+            signal,
+            start_delay: delay,
+            ..Default::default()
+        };
+        let (ex, outcome) =
+            Execution::start_with(key(), params, options, now).expect("start accepted");
         assert_eq!(ex.version, 1);
         let mut h = Harness {
             ex,

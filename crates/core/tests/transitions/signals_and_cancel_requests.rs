@@ -132,11 +132,13 @@ fn a_cancel_request_is_recorded_once_and_the_workflow_may_close_as_canceled() {
 
 #[test]
 fn signal_with_start_records_the_signal_before_the_first_task() {
-    let (ex, outcome) = Execution::start_with_signal(
+    let (ex, outcome) = Execution::start_with(
         key(),
         params(),
-        Some(signal("hello", "req")),
-        std::time::Duration::ZERO,
+        keel_core::StartOptions {
+            signal: Some(signal("hello", "req")),
+            ..Default::default()
+        },
         Time(T0),
     )
     .unwrap();

@@ -239,14 +239,16 @@ fn a_start_delay_holds_the_first_workflow_task_back() {
     h.advance(secs(1));
     assert_eq!(h.history_after(3), ["WorkflowTaskScheduled"]);
 
-    let refused = Execution::start_with_signal(
+    let refused = Execution::start_with(
         key(),
         StartParams {
             cron_schedule: "*/5 * * * *".into(),
             ..params()
         },
-        None,
-        secs(5),
+        keel_core::StartOptions {
+            start_delay: secs(5),
+            ..Default::default()
+        },
         Time(T0),
     )
     .unwrap_err();

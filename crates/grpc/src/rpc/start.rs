@@ -94,6 +94,8 @@ pub(crate) fn start_request(
     namespace: &keel_core::Namespace,
 ) -> Result<StartRequest, Status> {
     let start_delay = from_duration(r.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
+    let continued_failure = r.continued_failure.as_ref().map(failure);
+    let last_completion_result = payloads(r.last_completion_result.as_ref());
     let params = StartParams {
         workflow_type: workflow_type_name(r.workflow_type.as_ref()),
         task_queue: queue_name(r.task_queue.as_ref()),
@@ -126,6 +128,8 @@ pub(crate) fn start_request(
         conflict_policy: conflict_policy(r.workflow_id_conflict_policy),
         signal: None,
         start_delay,
+        continued_failure,
+        last_completion_result,
     })
 }
 

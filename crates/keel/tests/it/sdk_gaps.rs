@@ -33,10 +33,11 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    /// A schedule with no spec at all is accepted and runs only when triggered.
+    /// A schedule with no spec at all is accepted and runs only when triggered; each run it
+    /// starts reads the last completed run's result and a failure since.
     async fn a_schedule_without_a_spec_runs_when_triggered(backend: Backend) {
         let server = Server::start_on(backend).await;
-        python(&server, &["schedule_without_spec"]).await;
+        python(&server, &["schedule_without_spec", "schedule_passes_last_result_and_failure"]).await;
     }
 }
 
