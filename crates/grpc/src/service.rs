@@ -331,6 +331,13 @@ impl WorkflowService for Frontend {
         rpc::schedules::list_schedules(self, request).await
     }
 
+    async fn execute_multi_operation(
+        &self,
+        request: Request<ws::ExecuteMultiOperationRequest>,
+    ) -> Reply<ws::ExecuteMultiOperationResponse> {
+        rpc::multi::execute_multi_operation(self, request).await
+    }
+
     async fn count_schedules(
         &self,
         request: Request<ws::CountSchedulesRequest>,

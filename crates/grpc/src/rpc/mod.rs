@@ -2,6 +2,7 @@
 //! calls the engine, and translates the answer; `service.rs` only routes to them.
 
 pub(crate) mod activity_tasks;
+pub(crate) mod multi;
 pub(crate) mod namespaces;
 pub(crate) mod reads;
 pub(crate) mod requests;

@@ -38,10 +38,24 @@ pub(crate) async fn update_workflow_execution(
             "Update name is not set on request.",
         ));
     }
+    let wanted = wait_stage(r.wait_policy.as_ref());
+    if wanted == UpdateWaitStage::Admitted {
+        return Err(Status::permission_denied(
+            "UpdateWorkflowExecution issued asynchronously and waiting on update admitted is not supported.",
+        ));
+    }
     let key = frontend
         .resolve(&r.namespace, r.workflow_execution.as_ref())
         .await?;
-    let wanted = wait_stage(r.wait_policy.as_ref());
+    // An update meant for a chain of runs reaches its runs only (Temporal: not found).
+    if !r.first_execution_run_id.is_empty() {
+        let execution = engine_result(frontend.engine.describe(&key).await)?;
+        if execution.started.first_execution_run_id != r.first_execution_run_id {
+            return Err(to_status(keel_engine::Error::NotFound(
+                "workflow execution not found".into(),
+            )));
+        }
+    }
     let status = engine_result(
         frontend
             .engine

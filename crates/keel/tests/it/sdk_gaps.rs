@@ -118,3 +118,16 @@ async fn concurrent_updates_on_one_run_each_get_their_answer() {
     let server = Server::start().await;
     python(&server, &["concurrent_updates_on_one_lock"]).await;
 }
+
+on_both_backends! {
+    /// Update-with-start (ExecuteMultiOperation) as the Python SDK's
+    /// `execute_update_with_start_workflow` uses it: starts and updates in one call, attaches
+    /// to the running workflow under USE_EXISTING, refuses it under FAIL with the SDK's
+    /// already-started error, keeps the start when the update is rejected, and answers a
+    /// repeated update id; plus UpdateWorkflowExecution's own checks (no waiting for
+    /// admission only; a first run id of another chain finds nothing).
+    async fn update_with_start_and_update_request_checks(backend: Backend) {
+        let server = Server::start_on(backend).await;
+        python(&server, &["update_with_start", "update_request_checks"]).await;
+    }
+}

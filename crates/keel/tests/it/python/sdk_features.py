@@ -174,7 +174,35 @@ class Accumulate:
         return (last or 0) + 1 + (100 if failure is not None else 0)
 
 
-WORKFLOWS = [Timeouts, Waiter, Echo, Grow, Memo, Locked, Accumulate]
+@workflow.defn
+class Counter:
+    """Adds what its updates bring until `finish`; a negative amount is refused."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.finished = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.finished)
+        return self.total
+
+    @workflow.update
+    def add(self, amount: int) -> int:
+        self.total += amount
+        return self.total
+
+    @add.validator
+    def check_add(self, amount: int) -> None:
+        if amount < 0:
+            raise ValueError(f"cannot add {amount}")
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+
+WORKFLOWS = [Timeouts, Waiter, Echo, Grow, Memo, Locked, Accumulate, Counter]
 ACTIVITIES = []
 
 
@@ -448,6 +476,111 @@ async def small_calls(client, queue):
     return f"{counted} schedules, {len(keys)} search attributes"
 
 
+async def update_with_start(client, queue):
+    """Update-with-start: starts the workflow and updates it in one call; attaches to the
+    running one under USE_EXISTING; FAIL refuses a running one; a rejected update still
+    leaves the workflow started; the same update id is answered from what happened."""
+    from temporalio.client import (
+        WithStartWorkflowOperation,
+        WorkflowUpdateFailedError,
+    )
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    workflow_id = unique("counter")
+
+    def start_op(policy=WorkflowIDConflictPolicy.USE_EXISTING):
+        return WithStartWorkflowOperation(
+            Counter.run, id=workflow_id, id_conflict_policy=policy, task_queue=queue
+        )
+
+    first = start_op()
+    total = await client.execute_update_with_start_workflow(
+        Counter.add, 5, start_workflow_operation=first, id="add-1"
+    )
+    check(total == 5, f"first total {total}")
+    handle = await first.workflow_handle()
+    check(handle.id == workflow_id and handle.result_run_id, f"handle {handle.id} {handle.result_run_id}")
+
+    second = start_op()
+    total = await client.execute_update_with_start_workflow(
+        Counter.add, 2, start_workflow_operation=second, id="add-2"
+    )
+    check(total == 7, f"second total {total}")
+    check((await second.workflow_handle()).result_run_id == handle.result_run_id, "attached to the running run")
+
+    again = await client.execute_update_with_start_workflow(
+        Counter.add, 2, start_workflow_operation=start_op(), id="add-2"
+    )
+    check(again == 7, f"the same update id answered again: {again}")
+
+    try:
+        await client.execute_update_with_start_workflow(
+            Counter.add, 1, start_workflow_operation=start_op(WorkflowIDConflictPolicy.FAIL), id="add-3"
+        )
+        raise CheckFailed("FAIL attached to a running workflow")
+    except WorkflowAlreadyStartedError:
+        pass
+
+    refused_id = unique("counter-refused")
+    refused_op = WithStartWorkflowOperation(
+        Counter.run, id=refused_id, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, task_queue=queue
+    )
+    try:
+        await client.execute_update_with_start_workflow(
+            Counter.add, -1, start_workflow_operation=refused_op, id="add-neg"
+        )
+        raise CheckFailed("a negative amount was added")
+    except WorkflowUpdateFailedError as error:
+        check("cannot add -1" in str(error.cause), f"cause {error.cause}")
+    refused_handle = await refused_op.workflow_handle()
+    described = await refused_handle.describe()
+    check(described.status is not None and described.status.name == "RUNNING", f"status {described.status}")
+    await refused_handle.signal(Counter.finish)
+
+    await handle.signal(Counter.finish)
+    check(await handle.result() == 7, "result")
+    return "started, attached, refused under FAIL, rejected update keeps the start"
+
+
+async def update_request_checks(client, queue):
+    """UpdateWorkflowExecution refuses to wait only for admission (PermissionDenied), and an
+    update naming another chain's first run finds no workflow (NotFound)."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as Stage
+    from temporalio.api.update.v1 import Input, Meta, Request as UpdateRequest, WaitPolicy
+    from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    handle = await client.start_workflow(Counter.run, id=unique("checked"), task_queue=queue)
+
+    def request(stage, first_run=""):
+        return UpdateWorkflowExecutionRequest(
+            namespace=NAMESPACE,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            first_execution_run_id=first_run,
+            request=UpdateRequest(meta=Meta(update_id=unique("u")), input=Input(name="add")),
+            wait_policy=WaitPolicy(lifecycle_stage=stage),
+        )
+
+    codes = []
+    for stage, first_run in [
+        (Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, ""),
+        (Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED, "00000000-0000-0000-0000-000000000000"),
+    ]:
+        try:
+            await client.workflow_service.update_workflow_execution(
+                request(stage, first_run), timeout=timedelta(seconds=5)
+            )
+            codes.append("accepted")
+        except RPCError as error:
+            codes.append(error.status.name)
+    check(codes == ["PERMISSION_DENIED", "NOT_FOUND"], f"codes {codes}")
+    await handle.signal(Counter.finish)
+    await handle.result()
+    return f"{codes}"
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -462,6 +595,8 @@ SCENARIOS = {
         schedule_passes_last_result_and_failure,
         start_delay,
         small_calls,
+        update_with_start,
+        update_request_checks,
     ]
 }
 
