@@ -498,8 +498,85 @@ fn patch(patch: &sched::SchedulePatch) -> Result<Patch, Status> {
     })
 }
 
+/// The spec as Temporal describes it: as given, but with calendars written as strings and
+/// cron strings turned into structured calendars (or intervals, for `@every`), after the
+/// structured ones given. A cron string with its own `CRON_TZ` stays a string: a structured
+/// calendar has no zone of its own.
 fn stored_spec(schedule: &Schedule) -> sched::ScheduleSpec {
-    sched::ScheduleSpec::decode(schedule.definition.raw_spec.0.as_slice()).unwrap_or_default()
+    let mut spec =
+        sched::ScheduleSpec::decode(schedule.definition.raw_spec.0.as_slice()).unwrap_or_default();
+    let calendars = std::mem::take(&mut spec.calendar);
+    for calendar in &calendars {
+        match string_calendar(calendar) {
+            Ok(read) => spec.structured_calendar.push(to_structured(&read)),
+            Err(_) => spec.calendar.push(calendar.clone()),
+        }
+    }
+    #[allow(deprecated)]
+    let excluded = std::mem::take(&mut spec.exclude_calendar);
+    for calendar in &excluded {
+        match string_calendar(calendar) {
+            Ok(read) => spec.exclude_structured_calendar.push(to_structured(&read)),
+            #[allow(deprecated)]
+            Err(_) => spec.exclude_calendar.push(calendar.clone()),
+        }
+    }
+    let crons = std::mem::take(&mut spec.cron_string);
+    for cron in crons {
+        match spec::parse_cron(&cron) {
+            Ok(CronPart::Calendar(calendar)) if calendar.time_zone.is_empty() => {
+                spec.structured_calendar.push(to_structured(&calendar));
+            }
+            Ok(CronPart::Interval(interval)) => spec.interval.push(sched::IntervalSpec {
+                interval: Some(duration(interval.every)),
+                phase: Some(duration(interval.phase)),
+            }),
+            _ => spec.cron_string.push(cron),
+        }
+    }
+    spec
+}
+
+/// A calendar as a structured one, its defaults written out as Temporal writes them:
+/// second, minute and hour 0, every day of the month, month and day of the week.
+fn to_structured(calendar: &Calendar) -> sched::StructuredCalendarSpec {
+    let ranges = |ranges: &[Range], default: (i32, i32)| -> Vec<sched::Range> {
+        if ranges.is_empty() {
+            return vec![sched::Range {
+                start: default.0,
+                end: default.1,
+                step: 1,
+            }];
+        }
+        ranges
+            .iter()
+            .map(|range| sched::Range {
+                start: range.start,
+                end: range.end.max(range.start),
+                step: range.step.max(1),
+            })
+            .collect()
+    };
+    sched::StructuredCalendarSpec {
+        second: ranges(&calendar.second, (0, 0)),
+        minute: ranges(&calendar.minute, (0, 0)),
+        hour: ranges(&calendar.hour, (0, 0)),
+        day_of_month: ranges(&calendar.day_of_month, (1, 31)),
+        month: ranges(&calendar.month, (1, 12)),
+        // Any year is no year at all (a cron string's `*` reads as every year there is).
+        year: calendar
+            .year
+            .iter()
+            .filter(|range| !(range.start <= 1970 && range.end >= 9999 && range.step <= 1))
+            .map(|range| sched::Range {
+                start: range.start,
+                end: range.end.max(range.start),
+                step: range.step.max(1),
+            })
+            .collect(),
+        day_of_week: ranges(&calendar.day_of_week, (0, 6)),
+        comment: calendar.comment.clone(),
+    }
 }
 
 /// The schedule as describe shows it: spec and action as given, policies and state as
@@ -510,9 +587,7 @@ fn to_schedule(schedule: &Schedule) -> sched::Schedule {
     let state = &definition.state;
     sched::Schedule {
         spec: Some(stored_spec(schedule)),
-        action: Some(
-            sched::ScheduleAction::decode(definition.action.raw.0.as_slice()).unwrap_or_default(),
-        ),
+        action: Some(described_action(&definition.action.raw)),
         policies: Some(sched::SchedulePolicies {
             overlap_policy: to_overlap_policy(policies.overlap) as i32,
             catchup_window: Some(duration(policies.catchup_window)),
@@ -526,6 +601,18 @@ fn to_schedule(schedule: &Schedule) -> sched::Schedule {
             remaining_actions: state.remaining_actions,
         }),
     }
+}
+
+/// The action as given, its task queue marked normal as Temporal marks it.
+fn described_action(raw: &keel_core::Blob) -> sched::ScheduleAction {
+    let mut action = sched::ScheduleAction::decode(raw.0.as_slice()).unwrap_or_default();
+    if let Some(sched::schedule_action::Action::StartWorkflow(start)) = &mut action.action
+        && let Some(queue) = &mut start.task_queue
+        && queue.kind == enums::TaskQueueKind::Unspecified as i32
+    {
+        queue.kind = enums::TaskQueueKind::Normal as i32;
+    }
+    action
 }
 
 fn action_result(result: &ActionResult) -> sched::ScheduleActionResult {

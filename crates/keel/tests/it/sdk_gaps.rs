@@ -34,10 +34,19 @@ on_both_backends! {
 
 on_both_backends! {
     /// A schedule with no spec at all is accepted and runs only when triggered; each run it
-    /// starts reads the last completed run's result and a failure since.
+    /// starts reads the last completed run's result and a failure since; describe gives
+    /// back what create was given, written as Temporal writes it.
     async fn a_schedule_without_a_spec_runs_when_triggered(backend: Backend) {
         let server = Server::start_on(backend).await;
-        python(&server, &["schedule_without_spec", "schedule_passes_last_result_and_failure"]).await;
+        python(
+            &server,
+            &[
+                "schedule_without_spec",
+                "schedule_passes_last_result_and_failure",
+                "schedule_describe_round_trip",
+            ],
+        )
+        .await;
     }
 }
 

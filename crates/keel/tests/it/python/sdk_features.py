@@ -581,6 +581,67 @@ async def update_request_checks(client, queue):
     return f"{codes}"
 
 
+async def schedule_describe_round_trip(client, queue):
+    """DescribeSchedule gives back what CreateSchedule was given, as Temporal writes it: a
+    cron string as a structured calendar, the action's task queue marked normal, and the
+    action's options, policies, state and memo as given."""
+    from temporalio.api.enums.v1 import TaskQueueKind
+    from temporalio.api.workflowservice.v1 import DescribeScheduleRequest
+    from temporalio.client import (
+        Schedule, ScheduleActionStartWorkflow, ScheduleCalendarSpec, ScheduleIntervalSpec,
+        ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec, ScheduleState,
+    )
+    from temporalio.common import RetryPolicy
+
+    schedule_id = unique("round-trip")
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                Echo.run, "arg", id=unique("rt"), task_queue=queue,
+                execution_timeout=timedelta(hours=1), run_timeout=timedelta(minutes=30),
+                task_timeout=timedelta(seconds=20), retry_policy=RetryPolicy(maximum_attempts=3),
+                memo={"m": "v"},
+            ),
+            spec=ScheduleSpec(
+                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(9)], day_of_week=[ScheduleRange(1, 5)], comment="weekdays")],
+                intervals=[ScheduleIntervalSpec(every=timedelta(hours=2), offset=timedelta(minutes=5))],
+                cron_expressions=["0 12 * * *"],
+                skip=[ScheduleCalendarSpec(month=[ScheduleRange(12)])],
+                start_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                end_at=datetime(2030, 1, 1, tzinfo=timezone.utc),
+                jitter=timedelta(seconds=10), time_zone_name="Europe/Paris",
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=timedelta(minutes=10), pause_on_failure=True),
+            state=ScheduleState(note="hello", paused=True, limited_actions=True, remaining_actions=5),
+        ),
+        memo={"sm": "sv"},
+    )
+    raw = await client.workflow_service.describe_schedule(
+        DescribeScheduleRequest(namespace=NAMESPACE, schedule_id=schedule_id)
+    )
+    spec = raw.schedule.spec
+    check(list(spec.cron_string) == [], f"cron strings {list(spec.cron_string)}")
+    calendars = [(list(c.hour), c.comment) for c in spec.structured_calendar]
+    check(len(calendars) == 2, f"calendars {calendars}")
+    noon = spec.structured_calendar[1]
+    check([(r.start, r.end) for r in noon.hour] == [(12, 12)], f"cron hour {noon.hour}")
+    check([(r.start, r.end) for r in noon.minute] == [(0, 0)], f"cron minute {noon.minute}")
+    check([(r.start, r.end) for r in noon.day_of_month] == [(1, 31)], f"cron days {noon.day_of_month}")
+    check(len(noon.year) == 0, f"cron year {noon.year}")
+    start = raw.schedule.action.start_workflow
+    check(start.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_NORMAL, f"queue kind {start.task_queue.kind}")
+    check(start.workflow_run_timeout.ToTimedelta() == timedelta(minutes=30), "run timeout")
+    check(start.retry_policy.maximum_attempts == 3, "retry policy")
+    described = await handle.describe()
+    check(described.schedule.policy.overlap == ScheduleOverlapPolicy.BUFFER_ONE, "overlap")
+    check(described.schedule.state.paused and described.schedule.state.remaining_actions == 5, "state")
+    check(await described.memo_value("sm") == "sv", "memo")
+    check(spec.timezone_name == "Europe/Paris" and spec.jitter.ToTimedelta() == timedelta(seconds=10), "zone, jitter")
+    await handle.delete()
+    return "spec, action, policies, state and memo as Temporal gives them"
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -597,6 +658,7 @@ SCENARIOS = {
         small_calls,
         update_with_start,
         update_request_checks,
+        schedule_describe_round_trip,
     ]
 }
 
