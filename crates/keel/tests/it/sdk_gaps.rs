@@ -44,6 +44,7 @@ on_both_backends! {
                 "schedule_without_spec",
                 "schedule_passes_last_result_and_failure",
                 "schedule_describe_round_trip",
+                "schedule_search_attributes_update",
             ],
         )
         .await;

@@ -210,6 +210,18 @@ ACTIVITIES = []
 # Scenarios: each takes the client and a fresh task queue with a worker on it.
 
 
+async def register_attributes(client, attributes):
+    """Adds custom search attributes (name: IndexedValueType) unless they exist."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=NAMESPACE))
+    missing = {n: t for n, t in attributes.items() if n not in listed.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=NAMESPACE, search_attributes=missing)
+        )
+
+
 async def legacy_search_attributes(client, queue):
     """Untyped search attributes are lists: a list of one is that value (Temporal)."""
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -642,6 +654,59 @@ async def schedule_describe_round_trip(client, queue):
     return "spec, action, policies, state and memo as Temporal gives them"
 
 
+async def schedule_search_attributes_update(client, queue):
+    """Updating a schedule changes its own search attributes and those of the workflows it
+    starts, as on Temporal."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleSpec, ScheduleUpdate
+    from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+    await register_attributes(client, {"FeatureKeyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD})
+    key = SearchAttributeKey.for_keyword("FeatureKeyword")
+    schedule_id = unique("sa-schedule")
+    handle = await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                Echo.run, "x", id=unique("sa-run"), task_queue=queue,
+                typed_search_attributes=TypedSearchAttributes([SearchAttributePair(key, "before")]),
+            ),
+            spec=ScheduleSpec(),
+        ),
+        search_attributes=TypedSearchAttributes([SearchAttributePair(key, "schedule-before")]),
+    )
+
+    def change(update):
+        schedule = update.description.schedule
+        schedule.action.typed_search_attributes = TypedSearchAttributes([SearchAttributePair(key, "after")])
+        return ScheduleUpdate(
+            schedule=schedule,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(key, "schedule-after")]),
+        )
+
+    await handle.update(change)
+    # Temporal's describe shows the schedule's own attributes once visibility has them.
+    for _ in range(50):
+        described = await handle.describe()
+        if described.typed_search_attributes.get(key) == "schedule-after":
+            break
+        await asyncio.sleep(0.2)
+    check(described.typed_search_attributes.get(key) == "schedule-after", f"schedule's {described.typed_search_attributes}")
+    action = described.schedule.action
+    check(action.typed_search_attributes.get(key) == "after", f"action's {action.typed_search_attributes}")
+    await handle.trigger()
+    for _ in range(100):
+        described = await handle.describe()
+        if described.info.recent_actions:
+            break
+        await asyncio.sleep(0.1)
+    run = described.info.recent_actions[0].action
+    started = await client.get_workflow_handle(run.workflow_id, run_id=run.first_execution_run_id).describe()
+    check(started.typed_search_attributes.get(key) == "after", f"run's {started.typed_search_attributes}")
+    await handle.delete()
+    return "schedule's and its workflows' search attributes updated"
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -659,6 +724,7 @@ SCENARIOS = {
         update_with_start,
         update_request_checks,
         schedule_describe_round_trip,
+        schedule_search_attributes_update,
     ]
 }
 
