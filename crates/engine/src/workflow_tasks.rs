@@ -71,6 +71,50 @@ impl Engine {
         .await
     }
 
+    /// Eager start: the new run's first workflow task, taken at once for the starter's own
+    /// worker (`identity`), to be answered with the start as Temporal does when asked to.
+    /// `None` when there is no such task to take (a delayed start, or a poller was first).
+    pub async fn take_first_workflow_task(
+        &self,
+        key: &ExecutionKey,
+        identity: &str,
+    ) -> Result<Option<PolledWorkflowTask>> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let taken = self
+            .update(key, |execution, now| {
+                let Some(task) = execution
+                    .workflow_task
+                    .as_ref()
+                    .filter(|task| task.started.is_none() && task.attempt == 1)
+                else {
+                    return Ok((keel_core::Outcome::default(), None));
+                };
+                let task = TaskRef {
+                    queue: task.task_queue.clone(),
+                    scheduled_event_id: task.scheduled_event_id,
+                    attempt: task.attempt,
+                };
+                let outcome = execution.start_workflow_task(
+                    task.scheduled_event_id,
+                    task.attempt,
+                    identity,
+                    &request_id,
+                    now,
+                )?;
+                Ok((outcome, Some((task, started_info(execution)))))
+            })
+            .await;
+        match taken {
+            Ok(Some((task, info))) => Ok(Some(
+                self.polled_workflow_task(key.clone(), &task, info).await?,
+            )),
+            Ok(None) => Ok(None),
+            // Taken by a poller meanwhile: the worker gets it that way.
+            Err(Error::NotFound(_) | Error::FailedPrecondition(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn start_workflow_task(
         &self,
         queued: QueuedTask,

@@ -13,12 +13,36 @@ pub(crate) async fn start_workflow_execution(
     frontend.check_size("Input", r.input.as_ref())?;
     frontend.check_memo(r.memo.as_ref())?;
     let namespace = engine_result(frontend.engine.namespace(&r.namespace))?;
+    let eager = r.request_eager_execution;
+    let identity = r.identity.clone();
     let start = start_request(r, &namespace)?;
+    let key = keel_core::ExecutionKey {
+        namespace: start.namespace.clone(),
+        workflow_id: start.workflow_id.clone(),
+        run_id: String::new(),
+    };
     let result = engine_result(frontend.engine.start_workflow(start).await)?;
+    // Eager start: the starter's own worker gets the first workflow task in the answer.
+    let eager_workflow_task = if eager && result.started {
+        let key = keel_core::ExecutionKey {
+            run_id: result.run_id.clone(),
+            ..key
+        };
+        engine_result(
+            frontend
+                .engine
+                .take_first_workflow_task(&key, &identity)
+                .await,
+        )?
+        .map(super::workflow_tasks::poll_workflow_response)
+    } else {
+        None
+    };
     Ok(Response::new(ws::StartWorkflowExecutionResponse {
         run_id: result.run_id,
         started: result.started,
         status: enums::WorkflowExecutionStatus::Running as i32,
+        eager_workflow_task,
         ..Default::default()
     }))
 }

@@ -123,7 +123,7 @@ pub(crate) async fn shutdown_worker(
     Ok(Response::new(ws::ShutdownWorkerResponse::default()))
 }
 
-fn poll_workflow_response(
+pub(crate) fn poll_workflow_response(
     task: keel_engine::PolledWorkflowTask,
 ) -> ws::PollWorkflowTaskQueueResponse {
     ws::PollWorkflowTaskQueueResponse {

@@ -141,3 +141,11 @@ on_both_backends! {
         python(&server, &["update_with_start", "update_request_checks"]).await;
     }
 }
+
+/// Eager workflow start: the first workflow task comes back in the start's answer for the
+/// starter's own worker, and the SDK's `request_eager_start` runs the workflow with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eager_start_answers_with_the_first_workflow_task() {
+    let server = Server::start().await;
+    python(&server, &["eager_workflow_start"]).await;
+}

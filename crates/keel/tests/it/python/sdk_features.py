@@ -707,6 +707,52 @@ async def schedule_search_attributes_update(client, queue):
     return "schedule's and its workflows' search attributes updated"
 
 
+async def eager_workflow_start(client, queue):
+    """A start asking for eager execution gets its first workflow task in the answer (the
+    starter's own worker takes it without polling); the SDK's `request_eager_start` runs the
+    workflow with it."""
+    from temporalio.api.command.v1 import Command, CompleteWorkflowExecutionCommandAttributes
+    from temporalio.api.common.v1 import Payload, Payloads, WorkflowType
+    from temporalio.api.enums.v1 import CommandType, EventType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import (
+        RespondWorkflowTaskCompletedRequest, StartWorkflowExecutionRequest,
+    )
+
+    nobody = unique("eager-nobody")
+    workflow_id = unique("eager")
+    started = await client.workflow_service.start_workflow_execution(
+        StartWorkflowExecutionRequest(
+            namespace=NAMESPACE, workflow_id=workflow_id, workflow_type=WorkflowType(name="Eager"),
+            task_queue=TaskQueue(name=nobody), request_id=str(uuid.uuid4()),
+            identity="eager-worker", request_eager_execution=True,
+        )
+    )
+    task = started.eager_workflow_task
+    check(task.task_token, "no eager workflow task in the answer")
+    types = [e.event_type for e in task.history.events]
+    check(types[-1] == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, f"history ends {types}")
+    check(task.history.events[-1].workflow_task_started_event_attributes.identity == "eager-worker", "identity")
+    result = Payload(metadata={"encoding": b"json/plain"}, data=b'"eager"')
+    await client.workflow_service.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(
+            namespace=NAMESPACE, task_token=task.task_token, identity="eager-worker",
+            commands=[Command(
+                command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+                complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(
+                    result=Payloads(payloads=[result])
+                ),
+            )],
+        )
+    )
+    check(await client.get_workflow_handle(workflow_id).result() == "eager", "result")
+    handle = await client.start_workflow(
+        Echo.run, "sdk eager", id=unique("eager-sdk"), task_queue=queue, request_eager_start=True
+    )
+    check(await handle.result() == "sdk eager", "the SDK's eager start")
+    return "first task in the start's answer"
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -725,6 +771,7 @@ SCENARIOS = {
         update_request_checks,
         schedule_describe_round_trip,
         schedule_search_attributes_update,
+        eager_workflow_start,
     ]
 }
 
