@@ -536,8 +536,14 @@ impl Tx<'_> {
                 &completion.identity,
             );
         }
-        // Nor while updates it has not been shown are waiting.
-        if closes && self.undelivered_updates() {
+        // Nor while updates it has not been shown are waiting, unless it continues as new:
+        // then, as on Temporal, their callers are told to send them again, and the next run
+        // takes them.
+        let continues = completion
+            .commands
+            .iter()
+            .any(|command| matches!(command, Command::ContinueAsNew(_)));
+        if closes && !continues && self.undelivered_updates() {
             return self.reject_completion(
                 &task,
                 &started,

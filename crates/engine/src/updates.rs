@@ -122,6 +122,16 @@ impl Engine {
                     let outcome = self.update_outcome(key, *completed_event_id).await?;
                     return Ok(completed(outcome));
                 }
+                // The run continued as new before taking the update: its caller sends it
+                // again (the SDKs retry UNAVAILABLE), and the next run takes it.
+                Some(UpdateStage::Admitted { .. })
+                    if execution.status == keel_core::Status::ContinuedAsNew =>
+                {
+                    return Err(Error::Unavailable(format!(
+                        "workflow execution '{}' continued as new before update '{update_id}' was accepted; send it again",
+                        key.workflow_id
+                    )));
+                }
                 Some(_) if !execution.is_running() => {
                     return Ok(UpdateStatus {
                         stage: UpdateWaitStage::Completed,

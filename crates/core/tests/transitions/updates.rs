@@ -146,3 +146,28 @@ fn an_update_arriving_during_a_workflow_task_keeps_the_workflow_from_closing_uns
     }
     assert!(h.ex.is_running());
 }
+
+/// As on Temporal, continuing as new is not held back by an update that arrived during the
+/// workflow task: the run continues, the update stays admitted in it (its caller is told to
+/// send it again), and the next run takes it.
+#[test]
+fn an_update_arriving_during_a_workflow_task_does_not_hold_back_continue_as_new() {
+    let mut h = Harness::start_with(keel_core::StartParams {
+        next_run_id: "run-2".into(),
+        ..params()
+    });
+    h.take_workflow_task();
+    h.complete(vec![]);
+    h.apply(|ex, now| unit(ex.signal(signal("wake", ""), now)))
+        .unwrap();
+    h.take_workflow_task();
+    h.apply(|ex, now| unit(ex.admit_update("late", Blob(b"request".to_vec()), now)))
+        .unwrap();
+    let done = h.complete(vec![keel_core::Command::ContinueAsNew(Box::default())]);
+    assert!(done.command_error.is_none(), "{done:?}");
+    assert_eq!(h.ex.status, keel_core::Status::ContinuedAsNew);
+    assert!(matches!(
+        h.ex.updates.get("late"),
+        Some(keel_core::updates::UpdateStage::Admitted { .. })
+    ));
+}

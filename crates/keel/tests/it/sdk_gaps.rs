@@ -122,11 +122,19 @@ on_both_backends! {
 }
 
 /// Many updates in flight on one run, taking turns on a lock in the workflow, some giving
-/// up waiting with a timeout: each gets its answer, as on Temporal.
+/// up waiting with a timeout: each gets its answer, as on Temporal. And an update admitted
+/// while the run continues as new is handled by the next run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_updates_on_one_run_each_get_their_answer() {
+async fn updates_in_flight_each_get_their_answer() {
     let server = Server::start().await;
-    python(&server, &["concurrent_updates_on_one_lock"]).await;
+    python(
+        &server,
+        &[
+            "concurrent_updates_on_one_lock",
+            "update_during_continue_as_new",
+        ],
+    )
+    .await;
 }
 
 on_both_backends! {

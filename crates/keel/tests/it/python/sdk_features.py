@@ -202,7 +202,40 @@ class Counter:
         self.finished = True
 
 
-WORKFLOWS = [Timeouts, Waiter, Echo, Grow, Memo, Locked, Accumulate, Counter]
+@workflow.defn(sandboxed=False)
+class Continuing:
+    """On `next`, spends a while in its workflow task (an update arrives meanwhile), then
+    continues as new; the next run answers updates with its own run id."""
+
+    def __init__(self) -> None:
+        self.go = False
+        self.finished = False
+
+    @workflow.run
+    async def run(self, generation: int) -> int:
+        if generation > 0:
+            await workflow.wait_condition(lambda: self.finished)
+            return generation
+        await workflow.wait_condition(lambda: self.go)
+        import time
+
+        time.sleep(1.5)  # a slow workflow task: the update is admitted while it runs
+        workflow.continue_as_new(1)
+
+    @workflow.signal
+    def next(self) -> None:
+        self.go = True
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+    @workflow.update
+    async def which_run(self) -> str:
+        return workflow.info().run_id
+
+
+WORKFLOWS = [Timeouts, Waiter, Echo, Grow, Memo, Locked, Accumulate, Counter, Continuing]
 ACTIVITIES = []
 
 
@@ -753,6 +786,20 @@ async def eager_workflow_start(client, queue):
     return "first task in the start's answer"
 
 
+async def update_during_continue_as_new(client, queue):
+    """An update admitted while the run's workflow task continues it as new is handled by
+    the next run, as on Temporal (the SDK sends it again when told the run moved on)."""
+    handle = await client.start_workflow(Continuing.run, 0, id=unique("continuing"), task_queue=queue)
+    first_run = handle.result_run_id
+    await handle.signal(Continuing.next)
+    await asyncio.sleep(0.5)
+    answered_by = await handle.execute_update(Continuing.which_run)
+    check(answered_by != first_run, f"answered by the first run {first_run}")
+    await handle.signal(Continuing.finish)
+    check(await handle.result() == 1, "the next run's result")
+    return "handled by the next run"
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
@@ -772,6 +819,7 @@ SCENARIOS = {
         schedule_describe_round_trip,
         schedule_search_attributes_update,
         eager_workflow_start,
+        update_during_continue_as_new,
     ]
 }
 
